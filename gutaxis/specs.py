@@ -1,0 +1,154 @@
+"""Cohort and source spec files: load, validate, and resolve paths (relative to the spec's folder)."""
+from __future__ import annotations
+
+import glob
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from gutaxis import DATA_DIR, GutaxisError
+from gutaxis.components import component_ids
+
+COHORTS_DIR = DATA_DIR / "cohorts"
+SOURCES_DIR = DATA_DIR / "sources"
+SLUG = re.compile(r"^[a-z0-9_-]+$")
+DIARY_FORMATS = ("asa24-items", "nhanes-iff", "tabular")
+# Canonical columns a tabular spec may map; participant_id, recall_day, food_code, grams are required.
+TABULAR_REQUIRED = ("participant_id", "recall_day", "food_code", "grams")
+TABULAR_OPTIONAL = ("recall_status",)
+DEFAULT_LOW_COVERAGE = 0.8
+
+
+class CohortSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    format: Literal["asa24-items", "nhanes-iff", "tabular"]
+    path: str
+    composition: str = "fndds-2017-2018"
+    delimiter: str | None = None
+    columns: dict[str, str] = Field(default_factory=dict)
+    reported: dict[str, str] = Field(default_factory=dict)
+    # Recall-status codes that mean "usable" for a mapped recall_status column (tabular only).
+    valid_recall_status: list[int] = Field(default_factory=lambda: [1])
+    low_coverage_threshold: float = Field(default=DEFAULT_LOW_COVERAGE, ge=0, le=1)
+    spec_path: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, v: str) -> str:
+        if not SLUG.match(v):
+            raise ValueError(f"cohort name {v!r} must match [a-z0-9_-]+ (lower-case letters, digits, _ and -)")
+        return v
+
+    @field_validator("reported")
+    @classmethod
+    def _known_components(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(v) - set(component_ids()))
+        if unknown:
+            raise ValueError(f"reported: unknown component id(s) {unknown}; use ids from data/reference/components.csv")
+        return v
+
+    @field_validator("columns")
+    @classmethod
+    def _known_columns(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(v) - set(TABULAR_REQUIRED) - set(TABULAR_OPTIONAL))
+        if unknown:
+            raise ValueError(f"columns: unknown canonical column(s) {unknown}; allowed: {TABULAR_REQUIRED + TABULAR_OPTIONAL}")
+        return v
+
+    @property
+    def base_dir(self) -> Path:
+        return self.spec_path.parent if self.spec_path else Path.cwd()
+
+    def data_files(self) -> list[Path]:
+        """The data files the spec's path names (a file or a glob), sorted; error if none exist."""
+        pattern = Path(self.path) if Path(self.path).is_absolute() else self.base_dir / self.path
+        matches = sorted(Path(p) for p in glob.glob(str(pattern)))
+        files = [p for p in matches if p.is_file()]
+        if not files:
+            where = self.spec_path or "cohort spec"
+            raise GutaxisError(f"{where}: path {self.path!r} matches no file; fix 'path' (relative to the spec's folder) or fetch the data")
+        return files
+
+
+class SourceSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    format: str
+    url: str
+    files: dict[str, str]  # official file name -> sha256 of the uncompressed file
+    version: str
+    citation: str
+    description: str = ""
+    # Folder of the files, relative to the spec, for sources that ship with the project (the
+    # generated demo); fetched sources live in data/raw/ID/.
+    path: str | None = None
+
+
+def _load_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise GutaxisError(f"{path}: spec file does not exist; give an existing path or a registered name (see `gutaxis cohort list`)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise GutaxisError(f"{path}: not valid YAML ({first}); fix the syntax") from None
+    if not isinstance(data, dict):
+        raise GutaxisError(f"{path}: expected a mapping of keys (name, format, path, ...); fix the file")
+    return data
+
+
+def _one_line(path: Path, exc: ValidationError) -> GutaxisError:
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err["loc"]) or "(spec)"
+    msg = err["msg"].removeprefix("Value error, ")
+    return GutaxisError(f"{path}: field '{field}': {msg}")
+
+
+def load_cohort_spec(path: Path) -> CohortSpec:
+    path = Path(path)
+    data = _load_yaml(path)
+    try:
+        spec = CohortSpec(**data, spec_path=path.resolve())
+    except ValidationError as exc:
+        raise _one_line(path, exc) from None
+    if spec.format == "tabular":
+        missing = [c for c in TABULAR_REQUIRED if c not in spec.columns]
+        if missing:
+            raise GutaxisError(f"{path}: tabular spec lacks columns mapping for {missing}; add e.g. columns: {{{missing[0]}: YOUR_COLUMN}}")
+    return spec
+
+
+def resolve_cohort(name_or_path: str) -> CohortSpec:
+    """A registered cohort name (data/cohorts/NAME.yaml) or a spec file path."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
+        return load_cohort_spec(candidate)
+    registered = COHORTS_DIR / f"{name_or_path}.yaml"
+    if not SLUG.match(name_or_path) or not registered.is_file():
+        raise GutaxisError(f"cohort {name_or_path!r} is neither a registered name nor a spec file; see `gutaxis cohort list` or give a path to a .yaml spec")
+    return load_cohort_spec(registered)
+
+
+def registered_cohorts() -> list[CohortSpec]:
+    return [load_cohort_spec(p) for p in sorted(COHORTS_DIR.glob("*.yaml"))]
+
+
+def load_source_spec(source_id: str) -> SourceSpec:
+    path = SOURCES_DIR / f"{source_id}.yaml"
+    if not SLUG.match(source_id.replace(".", "")) or not path.is_file():
+        known = ", ".join(sorted(p.stem for p in SOURCES_DIR.glob("*.yaml")))
+        raise GutaxisError(f"unknown source {source_id!r}; known sources: {known}")
+    try:
+        return SourceSpec(**_load_yaml(path))
+    except ValidationError as exc:
+        raise _one_line(path, exc) from None
+
+
+def source_specs() -> list[SourceSpec]:
+    return [load_source_spec(p.stem) for p in sorted(SOURCES_DIR.glob("*.yaml"))]
