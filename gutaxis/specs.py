@@ -82,6 +82,8 @@ class SourceSpec(BaseModel):
     format: str
     url: str
     files: dict[str, str]  # official file name -> sha256 of the uncompressed file
+    # Official files the reader uses when present (fetched and verified if the copy has them).
+    optional_files: dict[str, str] = Field(default_factory=dict)
     version: str
     citation: str
     description: str = ""

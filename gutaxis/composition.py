@@ -1,0 +1,42 @@
+"""Composition sources: where a source's files live, whether they are there, and loading them."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from gutaxis import DATA_DIR, GutaxisError
+from gutaxis.formats import Composition, composition_csv, fndds, sr28
+from gutaxis.specs import SOURCES_DIR, SourceSpec, load_source_spec
+
+RAW_DIR = DATA_DIR / "raw"
+READERS: dict[str, Callable[[Path, str], Composition]] = {
+    "sr28-ascii": sr28.read,
+    "fndds-nutrient-values-xlsx": fndds.read,
+    "gutaxis-composition-csv": composition_csv.read,
+}
+
+
+def source_folder(spec: SourceSpec) -> Path:
+    """The spec's `path` (relative to data/sources/) for sources shipped with the project, else data/raw/ID/."""
+    if spec.path:
+        return SOURCES_DIR / spec.path
+    return RAW_DIR / spec.id
+
+
+def is_available(spec: SourceSpec) -> bool:
+    """Every required file is in the source folder (a gzip'd copy `NAME.gz` counts)."""
+    folder = source_folder(spec)
+    return folder.is_dir() and all(
+        (folder / name).is_file() or (folder / f"{name}.gz").is_file() for name in spec.files
+    )
+
+
+def load(source_id: str) -> Composition:
+    spec = load_source_spec(source_id)
+    reader = READERS.get(spec.format)
+    if reader is None:
+        raise GutaxisError(f"{SOURCES_DIR / f'{source_id}.yaml'}: format {spec.format!r} has no composition reader; "
+                           f"use one of {sorted(READERS)}")
+    if not is_available(spec):
+        raise GutaxisError(f"source {source_id} is not fetched; run `gutaxis fetch {source_id}` (or `--from PATH`)")
+    return reader(source_folder(spec), spec.id)

@@ -1,0 +1,141 @@
+"""Exposure computation (polars): items x composition -> per day, per participant, per food.
+
+Each item's amount of a component is the value the instrument reported for the item if any,
+else grams x amount_per_100g / 100 of its linked food (DESIGN: reported > composition).
+Daily amounts are sums; participant means are means over days; per_1000kcal is a ratio of
+means (NCI's recommendation), not a mean of daily ratios.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from gutaxis.formats import REPORTED_PREFIX
+
+DAY_KEYS = ("cohort", "participant_id", "recall_day")
+PARTICIPANT_KEYS = ("cohort", "participant_id")
+
+
+@dataclass(frozen=True)
+class Exposures:
+    day: pl.DataFrame  # marts.participant_day_exposure rows
+    participant: pl.DataFrame  # marts.participant_exposure rows
+    contributions: pl.DataFrame  # marts.food_contributions rows
+    linkage: pl.DataFrame  # unlinked food codes: food_source, food_code, n_items, grams
+
+
+def composition_wide(food_components: pl.DataFrame, components: list[str]) -> pl.DataFrame:
+    """food_code + one amount_per_100g column per component (null where the source has no value)."""
+    wide = (
+        food_components.filter(pl.col("component_id").is_in(components))
+        .pivot(on="component_id", index="food_code", values="amount_per_100g", aggregate_function="first")
+    )
+    missing = [c for c in components if c not in wide.columns]
+    return wide.with_columns(pl.lit(None, dtype=pl.Float64).alias(c) for c in missing).select("food_code", *components)
+
+
+def _item_amounts(items: pl.LazyFrame, wide: pl.DataFrame, components: list[str]) -> pl.LazyFrame:
+    """Per item: amount__c, and origin__c (1 reported, 2 composition, null none) for each component."""
+    reported = {c for c in components if f"{REPORTED_PREFIX}{c}" in items.collect_schema().names()}
+    per100 = wide.rename({c: f"per100__{c}" for c in components}).with_columns(pl.lit(True).alias("linked")).lazy()
+    joined = items.join(per100, on="food_code", how="left")
+    exprs = []
+    for c in components:
+        from_food = pl.col("grams") * pl.col(f"per100__{c}") / 100.0
+        if c in reported:
+            rep = pl.col(f"{REPORTED_PREFIX}{c}")
+            amount = pl.coalesce(rep, from_food)
+            origin = pl.when(rep.is_not_null()).then(1).when(from_food.is_not_null()).then(2)
+        else:
+            amount = from_food
+            origin = pl.when(from_food.is_not_null()).then(2)
+        exprs += [amount.alias(f"amount__{c}"), origin.cast(pl.Int8).alias(f"origin__{c}")]
+    return joined.select(*DAY_KEYS, "food_code", "grams", pl.col("linked").fill_null(False), *exprs)
+
+
+def compute(items: pl.LazyFrame | pl.DataFrame, food_components: pl.DataFrame, foods: pl.DataFrame,
+            components: list[str], units: dict[str, str], low_coverage_threshold: float) -> Exposures:
+    items = items.lazy()
+    wide = composition_wide(food_components, components)
+    item_amounts = _item_amounts(items, wide, components)
+
+    day_aggs = [pl.col("grams").sum().alias("day_grams")]
+    for c in components:
+        valued = pl.col(f"origin__{c}").is_not_null()
+        day_aggs += [
+            pl.when(valued.any()).then(pl.col(f"amount__{c}").sum()).alias(f"amount__{c}"),
+            pl.col("grams").filter(valued).sum().alias(f"valued__{c}"),
+            (pl.col(f"origin__{c}") == 1).sum().alias(f"nrep__{c}"),
+            (pl.col(f"origin__{c}") == 2).sum().alias(f"ncomp__{c}"),
+        ]
+    day_wide_lf = item_amounts.group_by(*DAY_KEYS).agg(day_aggs)
+
+    contrib_lf = item_amounts.group_by("food_code").agg(pl.col(f"amount__{c}").sum().alias(c) for c in components)
+    linkage_lf = (
+        item_amounts.filter(~pl.col("linked")).group_by("food_code")
+        .agg(pl.len().cast(pl.Int64).alias("n_items"), pl.col("grams").sum().alias("grams"))
+    )
+    day_wide, contrib_wide, linkage = pl.collect_all([day_wide_lf, contrib_lf, linkage_lf])
+
+    day = _day_long(day_wide, components, units)
+    participant = _participant(day_wide, components, units, low_coverage_threshold)
+    cohort_name = day_wide["cohort"][0] if day_wide.height else None
+    contributions = _contributions(contrib_wide, foods, components, cohort_name)
+    return Exposures(day=day, participant=participant, contributions=contributions, linkage=linkage.sort("food_code"))
+
+
+def _day_long(day_wide: pl.DataFrame, components: list[str], units: dict[str, str]) -> pl.DataFrame:
+    parts = []
+    for c in components:
+        nrep, ncomp = pl.col(f"nrep__{c}"), pl.col(f"ncomp__{c}")
+        source = (pl.when((nrep > 0) & (ncomp > 0)).then(pl.lit("mixed"))
+                  .when(nrep > 0).then(pl.lit("reported")).when(ncomp > 0).then(pl.lit("composition")))
+        parts.append(day_wide.select(
+            *DAY_KEYS,
+            pl.lit(c).alias("component_id"),
+            pl.col(f"amount__{c}").alias("amount"),
+            pl.lit(units[c]).alias("unit"),
+            _share(pl.col(f"valued__{c}"), pl.col("day_grams")).alias("coverage"),
+            source.alias("source"),
+        ))
+    return pl.concat(parts).sort(*DAY_KEYS, "component_id")
+
+
+def _share(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
+    return pl.when(whole > 0).then(part / whole).otherwise(0.0)
+
+
+def _participant(day_wide: pl.DataFrame, components: list[str], units: dict[str, str], threshold: float) -> pl.DataFrame:
+    aggs = [pl.len().cast(pl.Int32).alias("n_days"), pl.col("day_grams").sum().alias("grams")]
+    for c in components:
+        aggs += [pl.col(f"amount__{c}").mean().alias(f"mean__{c}"), pl.col(f"valued__{c}").sum().alias(f"valued__{c}")]
+    per_person = day_wide.group_by(*PARTICIPANT_KEYS).agg(aggs)
+    energy = pl.col("mean__energy_kcal") if "energy_kcal" in components else pl.lit(None, dtype=pl.Float64)
+    parts = []
+    for c in components:
+        coverage = _share(pl.col(f"valued__{c}"), pl.col("grams"))
+        parts.append(per_person.select(
+            *PARTICIPANT_KEYS, "n_days",
+            pl.lit(c).alias("component_id"),
+            pl.col(f"mean__{c}").alias("mean_daily"),
+            pl.when(energy > 0).then(1000.0 * pl.col(f"mean__{c}") / energy).alias("per_1000kcal"),
+            pl.lit(units[c]).alias("unit"),
+            coverage.alias("coverage"),
+            (coverage < threshold).alias("low_coverage"),
+        ))
+    return pl.concat(parts).sort(*PARTICIPANT_KEYS, "component_id")
+
+
+def _contributions(contrib_wide: pl.DataFrame, foods: pl.DataFrame, components: list[str], cohort: str | None) -> pl.DataFrame:
+    long = contrib_wide.unpivot(index="food_code", on=components, variable_name="component_id", value_name="amount")
+    long = long.filter(pl.col("amount") != 0)
+    total = pl.col("amount").sum().over("component_id")
+    return (
+        long.join(foods.select("food_code", "description"), on="food_code", how="left")
+        .select(
+            pl.lit(cohort, dtype=pl.String).alias("cohort"), "component_id", "food_code", "description", "amount",
+            pl.when(total != 0).then(pl.col("amount") / total).alias("share"),
+        )
+        .sort("component_id", "amount", descending=[False, True])
+    )

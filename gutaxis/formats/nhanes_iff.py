@@ -1,0 +1,109 @@
+"""NHANES individual foods files (DR1IFF_x / DR2IFF_x), as SAS transport (.XPT) or delimited text.
+
+Columns keep their official names; the recall day (1 or 2) comes from the DR1I*/DR2I* prefix.
+reported__omega3_total is ALA + EPA + DPA + DHA (DRxIP183 + P205 + P225 + P226), given only
+when the file has all four columns and the item has all four values; otherwise the exposure
+falls back to composition for that item.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import polars as pl
+import pyreadstat
+
+from gutaxis import GutaxisError
+from gutaxis.formats import REPORTED_PREFIX
+from gutaxis.formats.tabular import (ROW_INDEX, base_columns, concat_raw, missing_column_error,
+                                     omega3_total, scan_text, text_separator)
+from gutaxis.specs import CohortSpec
+
+XPT_MAGIC = b"HEADER RECORD*******LIBRARY HEADER RECORD"
+# Some XPT readers turn an IBM-float zero into ~5.4e-79; no nutrient amount is that small.
+XPT_ZERO_EPS = 1e-70
+# component_id -> column suffix after DRxI
+REPORTED_SUFFIXES = {"energy_kcal": "KCAL", "fiber": "FIBE", "choline": "CHL",
+                     "omega3_ala": "P183", "omega3_epa": "P205", "omega3_dha": "P226"}
+OMEGA3_SUFFIXES = ("P183", "P205", "P225", "P226")
+_FILE_DAY = re.compile(r"DR([12])IFF", re.IGNORECASE)
+FIX = ("give the official NHANES DR1IFF/DR2IFF file with its original column names "
+       "(SEQN, DRxIFDCD, DRxIGRMS, DRxDRSTZ), or use format: tabular with a columns map")
+
+
+def is_xpt(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(len(XPT_MAGIC)) == XPT_MAGIC
+
+
+def recall_day(path: Path, columns: list[str]) -> int:
+    """1 or 2, from the food-code column's prefix, checked against a DR1IFF/DR2IFF file name."""
+    days = [d for d in (1, 2) if f"DR{d}IFDCD" in columns]
+    if len(days) == 2:
+        raise GutaxisError(f"{path}: has both DR1IFDCD and DR2IFDCD columns; give day 1 and day 2 as separate DR1IFF/DR2IFF files")
+    if not days:
+        raise missing_column_error(path, "DR1IFDCD", columns, FIX, alternative="DR2IFDCD")
+    day = days[0]
+    named = _FILE_DAY.search(path.name)
+    if named and int(named.group(1)) != day:
+        raise GutaxisError(f"{path}: the file name says day {named.group(1)} but its columns are DR{day}I*; rename the file or check that it is the right one")
+    return day
+
+
+def _read_xpt(path: Path) -> tuple[pl.LazyFrame, list[str]]:
+    _, meta = pyreadstat.read_xport(str(path), metadataonly=True)
+    columns = list(meta.column_names)
+    wanted = [c for c in _wanted_columns(recall_day(path, columns)) if c in columns]
+    data, _ = pyreadstat.read_xport(str(path), usecols=wanted)
+    frame = pl.from_pandas(data, nan_to_null=True)  # SAS missing arrives as NaN
+    frame = frame.with_columns(
+        pl.when(pl.col(c).abs() < XPT_ZERO_EPS).then(0.0).otherwise(pl.col(c)).alias(c)
+        for c, dtype in frame.schema.items() if dtype.is_float()
+    ).with_row_index(ROW_INDEX, offset=1)
+    return frame.lazy(), columns
+
+
+def _wanted_columns(day: int) -> list[str]:
+    item = f"DR{day}I"
+    return ["SEQN", f"{item}LINE", f"{item}FDCD", f"{item}GRMS", f"DR{day}DRSTZ",
+            *(item + s for s in REPORTED_SUFFIXES.values()), *(item + s for s in OMEGA3_SUFFIXES)]
+
+
+def read_file(path: Path, spec: CohortSpec) -> pl.LazyFrame:
+    """One DR1IFF/DR2IFF file (XPT or text) as the raw diary frame, items in DRxILINE order."""
+    if is_xpt(path):
+        frame, columns = _read_xpt(path)
+        numeric = True
+    else:
+        frame = scan_text(path, text_separator(path, spec.delimiter))
+        columns = frame.collect_schema().names()
+        numeric = False
+    day = recall_day(path, columns)
+    item = f"DR{day}I"
+    required = {"participant_id": "SEQN", "food_code": f"{item}FDCD", "grams": f"{item}GRMS",
+                "recall_status": f"DR{day}DRSTZ"}
+    for column in required.values():
+        if column not in columns:
+            raise missing_column_error(path, column, columns, FIX)
+    reported = {f"{REPORTED_PREFIX}{cid}": pl.col(item + suffix)
+                for cid, suffix in REPORTED_SUFFIXES.items() if item + suffix in columns}
+    omega3_parts = [item + s for s in OMEGA3_SUFFIXES]
+    if all(p in columns for p in omega3_parts):
+        reported[f"{REPORTED_PREFIX}omega3_total"] = omega3_total(omega3_parts, numeric=numeric)
+    line = f"{item}LINE"
+    if line in columns:
+        # Official files are already in SEQN, line order; re-saved ones may not be.
+        key = [pl.col(c) if numeric else pl.col(c).str.strip_chars().cast(pl.Float64, strict=False) for c in ("SEQN", line)]
+        frame = frame.sort(key, maintain_order=True, nulls_last=True)
+    return frame.select(
+        *base_columns(path),
+        *(pl.col(col).alias(canonical) for canonical, col in required.items() if canonical != "recall_status"),
+        pl.lit(day, dtype=pl.Int32).alias("recall_day"),
+        pl.col(required["recall_status"]).alias("recall_status"),
+        pl.lit(None, dtype=pl.String).alias("external_id"),
+        *(expr.alias(name) for name, expr in reported.items()),
+    )
+
+
+def read(spec: CohortSpec) -> pl.LazyFrame:
+    return concat_raw([read_file(p, spec) for p in spec.data_files()])

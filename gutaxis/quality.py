@@ -1,0 +1,335 @@
+"""Great Expectations suites for staged and computed tables, run as SQL inside DuckDB."""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import duckdb
+import polars as pl
+
+from gutaxis import GutaxisError
+
+Severity = Literal["block", "warn"]
+
+RESULT_SCHEMA = {
+    "suite": pl.Utf8,
+    "table_name": pl.Utf8,
+    "check": pl.Utf8,
+    "column": pl.Utf8,
+    "severity": pl.Utf8,
+    "success": pl.Boolean,
+    "unexpected_count": pl.Int64,
+    "element_count": pl.Int64,
+    "detail": pl.Utf8,
+}
+DAY_EXPOSURE_SOURCES = ("reported", "composition", "mixed")
+DETAIL_MAX_CHARS = 240
+EXAMPLES_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class Check:
+    """One named expectation with the severity its failure carries."""
+
+    name: str
+    severity: Severity
+    # Takes the great_expectations module, so defining suites never pays GX's import cost.
+    expectation: Callable[[Any], Any]
+    column: str | None = None
+
+
+def not_null(column: str, *, severity: Severity = "block", name: str | None = None) -> Check:
+    return Check(
+        name or f"{column} not null",
+        severity,
+        lambda gx: gx.expectations.ExpectColumnValuesToNotBeNull(column=column),
+        column,
+    )
+
+
+def unique(column: str, *, severity: Severity = "block", name: str | None = None) -> Check:
+    return Check(
+        name or f"{column} unique",
+        severity,
+        lambda gx: gx.expectations.ExpectColumnValuesToBeUnique(column=column),
+        column,
+    )
+
+
+def compound_unique(
+    columns: Sequence[str], *, severity: Severity = "block", name: str | None = None
+) -> Check:
+    column_list = list(columns)
+    return Check(
+        name or f"({', '.join(column_list)}) unique",
+        severity,
+        lambda gx: gx.expectations.ExpectCompoundColumnsToBeUnique(column_list=column_list),
+    )
+
+
+def between(
+    column: str,
+    min_value: float | None,
+    max_value: float | None,
+    *,
+    strict_min: bool = False,
+    strict_max: bool = False,
+    severity: Severity = "block",
+    name: str | None = None,
+) -> Check:
+    """Values within the bounds (None: unbounded on that side); NULLs are not counted."""
+    if min_value is None and max_value is None:
+        raise ValueError(f"between({column!r}) needs a min_value or a max_value")
+    if max_value is None:
+        default_name = f"{column} {'>' if strict_min else '>='} {min_value}"
+    elif min_value is None:
+        default_name = f"{column} {'<' if strict_max else '<='} {max_value}"
+    else:
+        default_name = (
+            f"{column} in {'(' if strict_min else '['}{min_value}, {max_value}{')' if strict_max else ']'}"
+        )
+    return Check(
+        name or default_name,
+        severity,
+        lambda gx: gx.expectations.ExpectColumnValuesToBeBetween(
+            column=column,
+            min_value=min_value,
+            max_value=max_value,
+            strict_min=strict_min,
+            strict_max=strict_max,
+        ),
+        column,
+    )
+
+
+def in_set(
+    column: str, values: Sequence[Any], *, severity: Severity = "block", name: str | None = None
+) -> Check:
+    """Values among `values`; NULLs are not counted (add not_null for that)."""
+    value_set = list(values)
+    return Check(
+        name or f"{column} in {{{', '.join(map(str, value_set))}}}",
+        severity,
+        lambda gx: gx.expectations.ExpectColumnValuesToBeInSet(column=column, value_set=value_set),
+        column,
+    )
+
+
+def unexpected_rows(name: str, sql: str, *, severity: Severity = "block") -> Check:
+    """A group-level rule: `sql` selects the offending rows from `{batch}` (other braces doubled)."""
+    return Check(
+        name,
+        severity,
+        lambda gx: gx.expectations.UnexpectedRowsExpectation(unexpected_rows_query=sql),
+    )
+
+
+def diary_items_suite(recall_day_max: int | None) -> list[Check]:
+    return [
+        *(not_null(column) for column in ("participant_id", "recall_day", "item_seq", "food_code", "grams")),
+        compound_unique(["cohort", "participant_id", "recall_day", "item_seq"]),
+        between("grams", 0, 10_000, strict_min=True),
+        # Real portions this large exist (a day's water, a big soup): worth a look, not a block.
+        between("grams", None, 4_000, severity="warn", name="grams <= 4000 (very large portion)"),
+        between("recall_day", 1, recall_day_max),
+    ]
+
+
+def day_exposure_suite(component_ids: Sequence[str]) -> list[Check]:
+    return [
+        *(not_null(column) for column in ("cohort", "participant_id", "recall_day", "component_id")),
+        compound_unique(["cohort", "participant_id", "recall_day", "component_id"]),
+        in_set("component_id", component_ids, name="component_id in registry"),
+        # NULL amount means no route could compute it, so only the sign is checked.
+        between("amount", 0, None),
+        between("coverage", 0, 1),
+        in_set("source", DAY_EXPOSURE_SOURCES),
+        unexpected_rows(
+            "daily energy in [300, 8000] kcal",
+            "SELECT cohort, participant_id, recall_day, amount FROM {batch} "
+            "WHERE component_id = 'energy_kcal' AND (amount < 300 OR amount > 8000)",
+            severity="warn",
+        ),
+    ]
+
+
+def participant_exposure_suite(component_ids: Sequence[str]) -> list[Check]:
+    return [
+        *(not_null(column) for column in ("cohort", "participant_id", "component_id")),
+        compound_unique(["cohort", "participant_id", "component_id"]),
+        in_set("component_id", component_ids, name="component_id in registry"),
+        between("n_days", 1, None),
+        between("mean_daily", 0, None),
+        between("coverage", 0, 1),
+    ]
+
+
+def food_contributions_suite() -> list[Check]:
+    return [
+        between("share", 0, 1),
+        unexpected_rows(
+            "shares sum to 1 per component",
+            "SELECT cohort, component_id, sum(share) AS share_total FROM {batch} "
+            "GROUP BY cohort, component_id "
+            "HAVING sum(amount) > 0 AND abs(coalesce(sum(share), 0) - 1) > 1e-6",
+        ),
+    ]
+
+
+def _buffer_sql_results(engine_class: Any) -> None:
+    """Make GX's SQL engine fetch each result before its connection closes (idempotent).
+
+    GX 1.24 returns the cursor result from inside `with engine.connect()`, so it is read after
+    the connection went back to the pool; the pool's rollback discards DuckDB's pending result and
+    every metric comes back empty (IndexError, unexpected_count None). Buffering inside the
+    connection context fixes it. Upstream: great_expectations issue #10738; a native DuckDB
+    engine is proposed in PR #12084 — drop this when GX reads results before closing.
+    """
+    execute = engine_class._execute_query_with_recovery
+    if getattr(execute, "buffers_results", False):
+        return
+
+    def execute_buffered(connection: Any, query: Any) -> Any:
+        result = execute(connection, query)
+        return result.freeze()() if result.returns_rows else result
+
+    execute_buffered.buffers_results = True
+    engine_class._execute_query_with_recovery = staticmethod(execute_buffered)
+
+
+def _great_expectations() -> Any:
+    import great_expectations as gx
+    from great_expectations.execution_engine import SqlAlchemyExecutionEngine
+
+    _buffer_sql_results(SqlAlchemyExecutionEngine)
+    return gx
+
+
+def validate(
+    conn: duckdb.DuckDBPyConnection, table: str, expectations: list[Check], suite_name: str
+) -> pl.DataFrame:
+    """Run `expectations` on `table` (e.g. `staging.diary_items_ab12`) through `conn`'s database.
+
+    GX reads through cursors of `conn`, which see only committed rows: commit before calling.
+    Returns one row per check (see RESULT_SCHEMA).
+    """
+    names = [check.name for check in expectations]
+    if len(set(names)) != len(names):
+        raise ValueError(f"suite {suite_name!r} has duplicate check names: {names}")
+    if not expectations:
+        return pl.DataFrame(schema=RESULT_SCHEMA)
+
+    gx = _great_expectations()
+    import duckdb_engine
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    schema, _, table_name = table.rpartition(".")
+    cursors: list[duckdb.DuckDBPyConnection] = []
+
+    def open_cursor() -> duckdb_engine.ConnectionWrapper:
+        cursor = conn.cursor()
+        if schema:
+            # SQLAlchemy 2.1's column reflection queries pg_catalog.pg_collation, which DuckDB
+            # lacks; GX then falls back to an unqualified `SELECT * FROM <table>`, found only
+            # through the search path.
+            cursor.execute(f"SET search_path = '{schema},main'")
+        cursors.append(cursor)
+        return duckdb_engine.ConnectionWrapper(cursor)
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    datasource = context.data_sources.add_sql(
+        "pipeline", connection_string="duckdb:///:memory:", kwargs={"creator": open_cursor}
+    )
+    try:
+        try:
+            asset = datasource.add_table_asset(table, table_name=table_name, schema_name=schema or None)
+        except Exception as error:
+            raise GutaxisError(f"cannot audit {table}: {_first_line(error)}") from error
+        batch = asset.add_batch_definition_whole_table("whole table").get_batch()
+
+        built = []
+        for index, check in enumerate(expectations):
+            expectation = check.expectation(gx)
+            expectation.meta = {"gutaxis_check": index}
+            built.append(expectation)
+        # GX takes one result format per run, not per expectation; the row queries are cheap to
+        # return whole (GX caps them at 200 rows) and say which groups failed, whereas COMPLETE
+        # on a column check would fetch every unexpected value of a large table.
+        is_row_query = [isinstance(e, gx.expectations.UnexpectedRowsExpectation) for e in built]
+        row_queries = [e for e, row_query in zip(built, is_row_query) if row_query]
+        column_checks = [e for e, row_query in zip(built, is_row_query) if not row_query]
+        results = []
+        for group, result_format in ((column_checks, "SUMMARY"), (row_queries, "COMPLETE")):
+            if group:
+                suite = gx.ExpectationSuite(name=suite_name, expectations=group)
+                results += batch.validate(suite, result_format=result_format).results
+    finally:
+        for engine in (datasource.get_execution_engine().engine, datasource.get_engine()):
+            engine.dispose()
+        for cursor in cursors:
+            cursor.close()
+
+    by_index = {result.expectation_config.meta["gutaxis_check"]: result for result in results}
+    rows = [
+        _result_row(suite_name, table, check, by_index[index])
+        for index, check in enumerate(expectations)
+    ]
+    return pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row")
+
+
+def _result_row(suite_name: str, table: str, check: Check, result: Any) -> tuple:
+    outcome = result.result or {}
+    errors = _exception_messages(result.exception_info)
+    if "observed_value" in outcome:
+        unexpected, elements = outcome["observed_value"], None
+    else:
+        unexpected, elements = outcome.get("unexpected_count"), outcome.get("element_count")
+    if errors:
+        detail = "error: " + "; ".join(dict.fromkeys(errors))
+    elif result.success:
+        detail = None
+    elif "observed_value" in outcome:
+        examples = (outcome.get("details") or {}).get("unexpected_rows") or []
+        detail = f"{unexpected} rows, e.g. {_compact(examples)}"
+    else:
+        examples = [value for value in outcome.get("partial_unexpected_list") or [] if value is not None]
+        detail = f"{unexpected} of {elements} rows" + (f", e.g. {_compact(examples)}" if examples else "")
+    return (
+        suite_name,
+        table,
+        check.name,
+        check.column,
+        check.severity,
+        bool(result.success) and not errors,
+        None if unexpected is None else int(unexpected),
+        None if elements is None else int(elements),
+        None if detail is None else detail[:DETAIL_MAX_CHARS],
+    )
+
+
+def _exception_messages(exception_info: Any) -> list[str]:
+    """GX nests exception info per metric when several metrics failed; flatten either shape."""
+    if not exception_info:
+        return []
+    if "raised_exception" in exception_info:
+        infos = [exception_info]
+    else:
+        infos = [info for info in exception_info.values() if isinstance(info, dict)]
+    return [_first_line(info.get("exception_message")) for info in infos if info.get("raised_exception")]
+
+
+def _first_line(message: Any) -> str:
+    return str(message).strip().splitlines()[0] if str(message).strip() else type(message).__name__
+
+
+def _compact(values: list) -> str:
+    shown = ", ".join(_show(value) for value in values[:EXAMPLES_SHOWN])
+    return f"[{shown}{', ...' if len(values) > EXAMPLES_SHOWN else ''}]"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}={item}" for key, item in value.items()) + "}"
+    return str(value)

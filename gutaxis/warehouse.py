@@ -1,0 +1,253 @@
+"""The DuckDB warehouse: schema, one-writer lock, staging, audit tables and atomic publishing."""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+import polars as pl
+
+from gutaxis import DATA_DIR, SQL_DIR, GutaxisError
+from gutaxis.components import component_ids, registry
+
+DEFAULT_WAREHOUSE = DATA_DIR / "warehouse.duckdb"
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Published per-cohort tables and the columns a publish copies from staging (the contract).
+COHORT_TABLES = {
+    "cohort.diary_items": ("cohort", "participant_id", "recall_day", "item_seq", "food_source", "food_code", "grams"),
+    "cohort.participants": ("cohort", "participant_id", "external_id"),
+    "marts.participant_day_exposure": ("cohort", "participant_id", "recall_day", "component_id", "amount", "unit", "coverage", "source"),
+    "marts.participant_exposure": ("cohort", "participant_id", "n_days", "component_id", "mean_daily", "per_1000kcal", "unit", "coverage", "low_coverage"),
+    "marts.food_contributions": ("cohort", "component_id", "food_code", "description", "amount", "share"),
+}
+
+
+def warehouse_path(path: str | Path | None = None) -> Path:
+    return Path(path or os.environ.get("GUTAXIS_WAREHOUSE") or DEFAULT_WAREHOUSE)
+
+
+def ident(name: str) -> str:
+    """Quote an SQL identifier after checking it is a plain name (never trust names from specs or files)."""
+    if not IDENTIFIER.match(name):
+        raise GutaxisError(f"{name!r} is not a safe SQL identifier; use letters, digits and _")
+    return f'"{name}"'
+
+
+def staging_table(kind: str, cohort: str, run_key: str) -> str:
+    """Run-scoped staging table name, e.g. staging."diary_items__demo__1a2b3c4d"."""
+    return f"staging.{ident(f'{kind}__{cohort.replace('-', '_')}__{run_key}')}"
+
+
+_lock_state = threading.local()
+
+
+@contextmanager
+def writer_lock(path: Path) -> Iterator[None]:
+    """One writer at a time on a warehouse, across processes; re-entrant within a thread.
+
+    DuckDB refuses a second writing process outright ("could not set lock"); this lock makes the
+    second gutaxis process wait instead, and the OS releases it if the holder is killed.
+    """
+    held: dict = getattr(_lock_state, "held", None) or {}
+    _lock_state.held = held
+    key = str(Path(path).resolve())
+    if held.get(key):
+        held[key] += 1
+        try:
+            yield
+        finally:
+            held[key] -= 1
+        return
+    lock_path = Path(key + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"gutaxis: another run is writing {path}; waiting for it to finish ...", file=sys.stderr, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        held[key] = 1
+        try:
+            yield
+        finally:
+            held.pop(key, None)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def open_writer(path: str | Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Lock the warehouse, open it for writing, make sure the schema exists; close on exit."""
+    path = warehouse_path(path)
+    with writer_lock(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = duckdb.connect(str(path))
+        try:
+            ensure_schema(conn)
+            yield conn
+        finally:
+            conn.close()
+
+
+@contextmanager
+def open_reader(path: str | Path | None = None, wait_seconds: float = 60.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection for analysts; retries while a writer briefly holds the file."""
+    path = warehouse_path(path)
+    if not path.exists():
+        raise GutaxisError(f"{path}: no warehouse yet; run `gutaxis run` first")
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            conn = duckdb.connect(str(path), read_only=True)
+            break
+        except duckdb.IOException:
+            if time.monotonic() > deadline:
+                raise GutaxisError(f"{path}: still locked by a writing run after {wait_seconds:.0f} s; try again when it finishes") from None
+            time.sleep(0.2)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def run_sql_file(conn: duckdb.DuckDBPyConnection, name: str, **params: str) -> None:
+    sql = (SQL_DIR / name).read_text(encoding="utf-8")
+    conn.execute(sql.format(**params) if params else sql)
+
+
+def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
+    run_sql_file(conn, "ddl.sql")
+
+
+def refresh_views(conn: duckdb.DuckDBPyConnection) -> None:
+    quoted = ", ".join("'" + c + "'" for c in component_ids())  # registry ids are checked slugs
+    run_sql_file(conn, "views.sql", component_ids=quoted)
+
+
+def load_reference(conn: duckdb.DuckDBPyConnection) -> int:
+    components = registry()
+    conn.execute("BEGIN")
+    conn.execute("DELETE FROM reference.components")
+    conn.execute("INSERT INTO reference.components BY NAME SELECT * FROM components")
+    conn.execute("COMMIT")
+    refresh_views(conn)
+    return components.height
+
+
+def replace_source(conn: duckdb.DuckDBPyConnection, source_id: str, foods: pl.DataFrame, food_components: pl.DataFrame) -> None:
+    """Replace one composition source's rows in one transaction."""
+    conn.execute("BEGIN")
+    try:
+        for table, frame in (("composition.foods", foods), ("composition.food_components", food_components)):
+            conn.execute(f"DELETE FROM {table} WHERE source = ?", [source_id])
+            conn.register("incoming", frame)
+            conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+            conn.unregister("incoming")
+        conn.execute("COMMIT")
+    except Exception:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def stage(conn: duckdb.DuckDBPyConnection, kind: str, cohort: str, run_key: str, frame: pl.DataFrame | pl.LazyFrame) -> str:
+    """Write a frame to a committed run-scoped staging table and return its name."""
+    table = staging_table(kind, cohort, run_key)
+    conn.register("incoming", frame.collect() if isinstance(frame, pl.LazyFrame) else frame)
+    try:
+        conn.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM incoming")
+    finally:
+        conn.unregister("incoming")
+    return table
+
+
+def read_table(conn: duckdb.DuckDBPyConnection, table: str, columns: str = "*") -> pl.DataFrame:
+    return conn.sql(f"SELECT {columns} FROM {table}").pl()
+
+
+def drop_staging(conn: duckdb.DuckDBPyConnection, cohort: str, keep_run_key: str | None = None) -> list[str]:
+    """Drop a cohort's staging tables (left by failed or killed runs), except those of keep_run_key."""
+    prefix_cohort = cohort.replace("-", "_")
+    rows = conn.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'staging' AND table_name LIKE ? ESCAPE '\\'",
+        [f"%\\_\\_{prefix_cohort}\\_\\_%"],
+    ).fetchall()
+    dropped = []
+    for (name,) in rows:
+        if keep_run_key and name.endswith(f"__{keep_run_key}"):
+            continue
+        conn.execute(f"DROP TABLE IF EXISTS staging.{ident(name)}")
+        dropped.append(name)
+    return dropped
+
+
+def publish_cohort(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str) -> dict[str, int]:
+    """Replace the cohort's published rows with its staged rows in one transaction."""
+    staged = {
+        "cohort.diary_items": staging_table("diary_items", cohort, run_key),
+        "cohort.participants": staging_table("participants", cohort, run_key),
+        "marts.participant_day_exposure": staging_table("day_exposure", cohort, run_key),
+        "marts.participant_exposure": staging_table("participant_exposure", cohort, run_key),
+        "marts.food_contributions": staging_table("food_contributions", cohort, run_key),
+    }
+    counts = {}
+    conn.execute("BEGIN")
+    try:
+        for target, source in staged.items():
+            cols = ", ".join(ident(c) for c in COHORT_TABLES[target])
+            conn.execute(f"DELETE FROM {target} WHERE cohort = ?", [cohort])
+            conn.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {source}")
+            counts[target] = conn.execute(f"SELECT count(*) FROM {source}").fetchall()[0][0]
+        conn.execute("COMMIT")
+    except Exception:
+        conn.execute("ROLLBACK")
+        raise
+    drop_staging(conn, cohort)
+    return counts
+
+
+def append_audit(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, **constants: object) -> None:
+    """Append rows to an audit.* table, adding constant columns (run_id, cohort) by name."""
+    if table not in {"audit.validations", "audit.quarantine", "audit.inclusion", "audit.linkage"}:
+        raise ValueError(table)
+    if frame.height == 0:
+        return
+    frame = frame.with_columns(**{k: pl.lit(v) for k, v in constants.items()})
+    conn.register("incoming", frame)
+    try:
+        conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+    finally:
+        conn.unregister("incoming")
+
+
+def clear_audit(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str) -> None:
+    """Forget a run's row-level audit rows (before re-writing them, so a retried step is idempotent)."""
+    for table in ("audit.quarantine", "audit.inclusion", "audit.linkage", "audit.validations"):
+        conn.execute(f"DELETE FROM {table} WHERE cohort = ? AND run_id = ?", [cohort, run_key])
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def record_run(conn: duckdb.DuckDBPyConnection, run_key: str, *, cohort: str, dagster_run_id: str | None = None,
+               outcome: str, code_version: str | None = None, input_sha256: dict | None = None,
+               source_versions: dict | None = None, finished: bool = False) -> None:
+    """Insert or update the run's row in audit.runs."""
+    exists = conn.execute("SELECT count(*) FROM audit.runs WHERE run_id = ?", [run_key]).fetchall()[0][0]
+    if not exists:
+        conn.execute(
+            "INSERT INTO audit.runs VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)",
+            [run_key, dagster_run_id, cohort, utc_now(), code_version, json.dumps(input_sha256 or {}, sort_keys=True),
+             json.dumps(source_versions or {}, sort_keys=True), outcome],
+        )
+    else:
+        conn.execute("UPDATE audit.runs SET outcome = ?, finished = CASE WHEN ? THEN ? ELSE finished END WHERE run_id = ?",
+                     [outcome, finished, utc_now(), run_key])

@@ -1,0 +1,165 @@
+-- gutaxis warehouse schema. Every table and column carries a COMMENT: analysts read them with
+-- `SELECT * FROM duckdb_columns() WHERE schema_name = 'marts'`.
+CREATE SCHEMA IF NOT EXISTS reference;
+CREATE SCHEMA IF NOT EXISTS composition;
+CREATE SCHEMA IF NOT EXISTS cohort;
+CREATE SCHEMA IF NOT EXISTS marts;
+CREATE SCHEMA IF NOT EXISTS audit;
+CREATE SCHEMA IF NOT EXISTS staging;
+
+CREATE TABLE IF NOT EXISTS reference.components (
+    component_id VARCHAR PRIMARY KEY, name VARCHAR, unit VARCHAR, category VARCHAR,
+    mechanism VARCHAR, food_sources VARCHAR);
+COMMENT ON TABLE reference.components IS 'Registry of exposure components (data/reference/components.csv).';
+COMMENT ON COLUMN reference.components.component_id IS 'Stable id used in every mart, e.g. tryptophan.';
+COMMENT ON COLUMN reference.components.name IS 'Human-readable name.';
+COMMENT ON COLUMN reference.components.unit IS 'Unit of every amount of this component (kcal, g or mg).';
+COMMENT ON COLUMN reference.components.category IS 'prebiotic, precursor, polyphenol, fatty acid, probiotic or energy.';
+COMMENT ON COLUMN reference.components.mechanism IS 'Why the gut-brain-oxytocin literature cares about it.';
+COMMENT ON COLUMN reference.components.food_sources IS 'Main food sources.';
+
+CREATE TABLE IF NOT EXISTS composition.foods (
+    source VARCHAR NOT NULL, food_code VARCHAR NOT NULL, description VARCHAR, food_group VARCHAR,
+    PRIMARY KEY (source, food_code));
+COMMENT ON TABLE composition.foods IS 'Foods of each composition source (SR28, FNDDS, demo).';
+COMMENT ON COLUMN composition.foods.source IS 'Source id (data/sources/ID.yaml).';
+COMMENT ON COLUMN composition.foods.food_code IS 'Food code as text: FNDDS 8 digits, SR 5 digits zero-padded.';
+COMMENT ON COLUMN composition.foods.description IS 'Publisher''s food description.';
+COMMENT ON COLUMN composition.foods.food_group IS 'Publisher''s food group.';
+
+CREATE TABLE IF NOT EXISTS composition.food_components (
+    source VARCHAR NOT NULL, food_code VARCHAR NOT NULL, component_id VARCHAR NOT NULL,
+    amount_per_100g DOUBLE, route VARCHAR, confidence DOUBLE,
+    PRIMARY KEY (source, food_code, component_id));
+COMMENT ON TABLE composition.food_components IS 'Amount of each component per 100 g edible portion, with provenance.';
+COMMENT ON COLUMN composition.food_components.source IS 'Source id.';
+COMMENT ON COLUMN composition.food_components.food_code IS 'Food code within the source.';
+COMMENT ON COLUMN composition.food_components.component_id IS 'Component id (reference.components).';
+COMMENT ON COLUMN composition.food_components.amount_per_100g IS 'Amount per 100 g, in the component''s unit.';
+COMMENT ON COLUMN composition.food_components.route IS 'analytical | disaggregated | literature | matched.';
+COMMENT ON COLUMN composition.food_components.confidence IS '0-1: how far the value can be trusted (1 = published analytical value).';
+
+CREATE TABLE IF NOT EXISTS cohort.diary_items (
+    cohort VARCHAR NOT NULL, participant_id VARCHAR NOT NULL, recall_day INTEGER NOT NULL,
+    item_seq INTEGER NOT NULL, food_source VARCHAR NOT NULL, food_code VARCHAR NOT NULL, grams DOUBLE NOT NULL);
+COMMENT ON TABLE cohort.diary_items IS 'One row per food item eaten in an included recall (quarantined rows and excluded recalls are in audit.*).';
+COMMENT ON COLUMN cohort.diary_items.cohort IS 'Cohort name (the spec''s name; Dagster partition key).';
+COMMENT ON COLUMN cohort.diary_items.participant_id IS 'Participant id as text (NHANES SEQN, ASA24 UserName, or the mapped column).';
+COMMENT ON COLUMN cohort.diary_items.recall_day IS 'Recall or record day, 1-based.';
+COMMENT ON COLUMN cohort.diary_items.item_seq IS 'Item order within the participant-day, 1-based.';
+COMMENT ON COLUMN cohort.diary_items.food_source IS 'Composition source the food code refers to.';
+COMMENT ON COLUMN cohort.diary_items.food_code IS 'Food code (join composition.foods on source, food_code for descriptions).';
+COMMENT ON COLUMN cohort.diary_items.grams IS 'Grams eaten.';
+
+CREATE TABLE IF NOT EXISTS cohort.participants (
+    cohort VARCHAR NOT NULL, participant_id VARCHAR NOT NULL, external_id VARCHAR);
+COMMENT ON TABLE cohort.participants IS 'Participants of each cohort with the instrument''s other id.';
+COMMENT ON COLUMN cohort.participants.cohort IS 'Cohort name.';
+COMMENT ON COLUMN cohort.participants.participant_id IS 'Participant id as in cohort.diary_items.';
+COMMENT ON COLUMN cohort.participants.external_id IS 'Another id the instrument gives (ASA24 UserID); NULL if none.';
+
+CREATE TABLE IF NOT EXISTS marts.participant_day_exposure (
+    cohort VARCHAR NOT NULL, participant_id VARCHAR NOT NULL, recall_day INTEGER NOT NULL,
+    component_id VARCHAR NOT NULL, amount DOUBLE, unit VARCHAR, coverage DOUBLE, source VARCHAR);
+COMMENT ON TABLE marts.participant_day_exposure IS 'Each component''s intake per participant and recall day.';
+COMMENT ON COLUMN marts.participant_day_exposure.cohort IS 'Cohort name.';
+COMMENT ON COLUMN marts.participant_day_exposure.participant_id IS 'Participant id.';
+COMMENT ON COLUMN marts.participant_day_exposure.recall_day IS 'Recall day, 1-based.';
+COMMENT ON COLUMN marts.participant_day_exposure.component_id IS 'Component id (reference.components).';
+COMMENT ON COLUMN marts.participant_day_exposure.amount IS 'Sum over the day''s items; 0 = none eaten; NULL = no item of the day had a value.';
+COMMENT ON COLUMN marts.participant_day_exposure.unit IS 'Unit of amount.';
+COMMENT ON COLUMN marts.participant_day_exposure.coverage IS 'Share of the day''s grams whose items had a value for this component (0-1).';
+COMMENT ON COLUMN marts.participant_day_exposure.source IS 'reported (instrument''s own item values) | composition (linked food) | mixed.';
+
+CREATE TABLE IF NOT EXISTS marts.participant_exposure (
+    cohort VARCHAR NOT NULL, participant_id VARCHAR NOT NULL, n_days INTEGER NOT NULL,
+    component_id VARCHAR NOT NULL, mean_daily DOUBLE, per_1000kcal DOUBLE, unit VARCHAR,
+    coverage DOUBLE, low_coverage BOOLEAN);
+COMMENT ON TABLE marts.participant_exposure IS 'Each component''s mean daily intake per participant over their included recall days.';
+COMMENT ON COLUMN marts.participant_exposure.cohort IS 'Cohort name.';
+COMMENT ON COLUMN marts.participant_exposure.participant_id IS 'Participant id.';
+COMMENT ON COLUMN marts.participant_exposure.n_days IS 'Number of included recall days.';
+COMMENT ON COLUMN marts.participant_exposure.component_id IS 'Component id.';
+COMMENT ON COLUMN marts.participant_exposure.mean_daily IS 'Mean of the daily amounts (days with a value).';
+COMMENT ON COLUMN marts.participant_exposure.per_1000kcal IS '1000 x mean_daily / mean daily energy (a ratio of means); NULL when energy is 0 or unknown.';
+COMMENT ON COLUMN marts.participant_exposure.unit IS 'Unit of mean_daily; per_1000kcal is in the same unit per 1000 kcal.';
+COMMENT ON COLUMN marts.participant_exposure.coverage IS 'Share of all the participant''s grams with a value for this component (0-1).';
+COMMENT ON COLUMN marts.participant_exposure.low_coverage IS 'TRUE when coverage is below the cohort spec''s low_coverage_threshold (default 0.8).';
+
+CREATE TABLE IF NOT EXISTS marts.food_contributions (
+    cohort VARCHAR NOT NULL, component_id VARCHAR NOT NULL, food_code VARCHAR NOT NULL,
+    description VARCHAR, amount DOUBLE, share DOUBLE);
+COMMENT ON TABLE marts.food_contributions IS 'How much each food contributed to each component across a cohort.';
+COMMENT ON COLUMN marts.food_contributions.cohort IS 'Cohort name.';
+COMMENT ON COLUMN marts.food_contributions.component_id IS 'Component id.';
+COMMENT ON COLUMN marts.food_contributions.food_code IS 'Food code as eaten.';
+COMMENT ON COLUMN marts.food_contributions.description IS 'Description from composition.foods; NULL for unlinked codes.';
+COMMENT ON COLUMN marts.food_contributions.amount IS 'Sum of the component over all the cohort''s items of this food.';
+COMMENT ON COLUMN marts.food_contributions.share IS 'amount / the cohort''s total of the component (sums to 1 per component).';
+
+CREATE TABLE IF NOT EXISTS audit.runs (
+    run_id VARCHAR PRIMARY KEY, dagster_run_id VARCHAR, cohort VARCHAR, started TIMESTAMP,
+    finished TIMESTAMP, code_version VARCHAR, input_sha256 VARCHAR, source_versions VARCHAR, outcome VARCHAR);
+COMMENT ON TABLE audit.runs IS 'One row per cohort materialisation attempt.';
+COMMENT ON COLUMN audit.runs.run_id IS 'gutaxis run key (also the staging table suffix).';
+COMMENT ON COLUMN audit.runs.dagster_run_id IS 'Dagster run id.';
+COMMENT ON COLUMN audit.runs.cohort IS 'Cohort name.';
+COMMENT ON COLUMN audit.runs.started IS 'UTC start of ingest.';
+COMMENT ON COLUMN audit.runs.finished IS 'UTC end (publish or failure); NULL while running or if killed.';
+COMMENT ON COLUMN audit.runs.code_version IS 'gutaxis version and git commit.';
+COMMENT ON COLUMN audit.runs.input_sha256 IS 'JSON: data file name -> sha256.';
+COMMENT ON COLUMN audit.runs.source_versions IS 'JSON: composition source id -> version.';
+COMMENT ON COLUMN audit.runs.outcome IS 'running | staged | published | failed: reason.';
+
+CREATE TABLE IF NOT EXISTS audit.validations (
+    run_id VARCHAR, cohort VARCHAR, suite VARCHAR, table_name VARCHAR, "check" VARCHAR, "column" VARCHAR,
+    severity VARCHAR, success BOOLEAN, unexpected_count BIGINT, element_count BIGINT, detail VARCHAR,
+    validated_at TIMESTAMP);
+COMMENT ON TABLE audit.validations IS 'Great Expectations results, one row per expectation per run.';
+COMMENT ON COLUMN audit.validations.run_id IS 'Run key (audit.runs).';
+COMMENT ON COLUMN audit.validations.cohort IS 'Cohort name.';
+COMMENT ON COLUMN audit.validations.suite IS 'Expectation suite.';
+COMMENT ON COLUMN audit.validations.table_name IS 'Staged table validated.';
+COMMENT ON COLUMN audit.validations."check" IS 'Expectation name.';
+COMMENT ON COLUMN audit.validations."column" IS 'Column checked, if one.';
+COMMENT ON COLUMN audit.validations.severity IS 'block (failing stops publishing) | warn.';
+COMMENT ON COLUMN audit.validations.success IS 'Whether the expectation held.';
+COMMENT ON COLUMN audit.validations.unexpected_count IS 'Rows that broke it.';
+COMMENT ON COLUMN audit.validations.element_count IS 'Rows examined.';
+COMMENT ON COLUMN audit.validations.detail IS 'Examples of unexpected values or the error.';
+COMMENT ON COLUMN audit.validations.validated_at IS 'UTC time of validation.';
+
+CREATE TABLE IF NOT EXISTS audit.quarantine (
+    run_id VARCHAR, cohort VARCHAR, source_file VARCHAR, source_row BIGINT, "column" VARCHAR,
+    value VARCHAR, reason VARCHAR);
+COMMENT ON TABLE audit.quarantine IS 'Rows that broke a row-level rule and were kept out of cohort.diary_items.';
+COMMENT ON COLUMN audit.quarantine.run_id IS 'Run key.';
+COMMENT ON COLUMN audit.quarantine.cohort IS 'Cohort name.';
+COMMENT ON COLUMN audit.quarantine.source_file IS 'Data file name.';
+COMMENT ON COLUMN audit.quarantine.source_row IS '1-based data row in that file (header excluded).';
+COMMENT ON COLUMN audit.quarantine."column" IS 'Column that broke the rule.';
+COMMENT ON COLUMN audit.quarantine.value IS 'The raw value.';
+COMMENT ON COLUMN audit.quarantine.reason IS 'The rule broken.';
+
+CREATE TABLE IF NOT EXISTS audit.inclusion (
+    run_id VARCHAR, cohort VARCHAR, participant_id VARCHAR, recall_day INTEGER, recall_status INTEGER,
+    included BOOLEAN, n_items BIGINT, reason VARCHAR);
+COMMENT ON TABLE audit.inclusion IS 'Every recall and whether the instrument''s status let it in.';
+COMMENT ON COLUMN audit.inclusion.run_id IS 'Run key.';
+COMMENT ON COLUMN audit.inclusion.cohort IS 'Cohort name.';
+COMMENT ON COLUMN audit.inclusion.participant_id IS 'Participant id.';
+COMMENT ON COLUMN audit.inclusion.recall_day IS 'Recall day.';
+COMMENT ON COLUMN audit.inclusion.recall_status IS 'Instrument status code (NHANES DRxDRSTZ, ASA24 RecallStatus); NULL if none.';
+COMMENT ON COLUMN audit.inclusion.included IS 'Whether the recall''s items were used.';
+COMMENT ON COLUMN audit.inclusion.n_items IS 'Items in the recall.';
+COMMENT ON COLUMN audit.inclusion.reason IS 'Why excluded.';
+
+CREATE TABLE IF NOT EXISTS audit.linkage (
+    run_id VARCHAR, cohort VARCHAR, food_source VARCHAR, food_code VARCHAR, n_items BIGINT, grams DOUBLE);
+COMMENT ON TABLE audit.linkage IS 'Food codes of a cohort that no composition source knows (items kept as unlinked).';
+COMMENT ON COLUMN audit.linkage.run_id IS 'Run key.';
+COMMENT ON COLUMN audit.linkage.cohort IS 'Cohort name.';
+COMMENT ON COLUMN audit.linkage.food_source IS 'Source the code was looked up in.';
+COMMENT ON COLUMN audit.linkage.food_code IS 'Unlinked food code.';
+COMMENT ON COLUMN audit.linkage.n_items IS 'Items with this code.';
+COMMENT ON COLUMN audit.linkage.grams IS 'Their grams.';
