@@ -37,6 +37,9 @@ def load(source_id: str) -> Composition:
     if reader is None:
         raise GutaxisError(f"{SOURCES_DIR / f'{source_id}.yaml'}: format {spec.format!r} has no composition reader; "
                            f"use one of {sorted(READERS)}")
+    if not is_available(spec) and spec.path:
+        raise GutaxisError(f"source {source_id}: files {sorted(spec.files)} missing in {source_folder(spec)}; "
+                           f"restore them or fix 'path' in {SOURCES_DIR / f'{source_id}.yaml'}")
     if not is_available(spec):
         raise GutaxisError(f"source {source_id} is not fetched; run `gutaxis fetch {source_id}` (or `--from PATH`)")
     return reader(source_folder(spec), spec.id)

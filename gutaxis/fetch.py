@@ -124,7 +124,7 @@ def _from_zip(spec: SourceSpec, source: Path, members: list[str], wanted: dict[s
                 yield handle
         return open_member
 
-    return {name: opener(member) for name, member in by_name.items()}
+    return {name: opener(by_name[name]) for name in [*spec.files, *spec.optional_files] if name in by_name}
 
 
 def _copy_hashing(opener: Opener, target: Path, origin: str) -> str:
@@ -149,7 +149,7 @@ def _download(spec: SourceSpec, raw_dir: Path) -> Path:
             shutil.copyfileobj(response, out, CHUNK)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         target.unlink(missing_ok=True)
-        reason = getattr(exc, "reason", exc)
+        reason = f"HTTP {exc.code} {exc.reason}" if isinstance(exc, urllib.error.HTTPError) else getattr(exc, "reason", exc)
         raise GutaxisError(f"{spec.url}: download failed ({reason}); check the network, or download it yourself "
                            f"and run `gutaxis fetch {spec.id} --from PATH`") from None
     return target

@@ -195,6 +195,7 @@ def _buffer_sql_results(engine_class: Any) -> None:
         return result.freeze()() if result.returns_rows else result
 
     execute_buffered.buffers_results = True
+    execute_buffered.unbuffered = execute
     engine_class._execute_query_with_recovery = staticmethod(execute_buffered)
 
 
@@ -230,9 +231,10 @@ def validate(
     def open_cursor() -> duckdb_engine.ConnectionWrapper:
         cursor = conn.cursor()
         if schema:
-            # SQLAlchemy 2.1's column reflection queries pg_catalog.pg_collation, which DuckDB
-            # lacks; GX then falls back to an unqualified `SELECT * FROM <table>`, found only
-            # through the search path.
+            # The schema goes in the connection, not the asset: GX 1.24 deprecates the asset's
+            # schema_name, and its column lookup (SQLAlchemy 2.1 reflection queries
+            # pg_catalog.pg_collation, which DuckDB lacks) falls back to an unqualified
+            # `SELECT * FROM <table>` that only the search path can resolve.
             cursor.execute(f"SET search_path = '{schema},main'")
         cursors.append(cursor)
         return duckdb_engine.ConnectionWrapper(cursor)
@@ -244,7 +246,7 @@ def validate(
     )
     try:
         try:
-            asset = datasource.add_table_asset(table, table_name=table_name, schema_name=schema or None)
+            asset = datasource.add_table_asset(table, table_name=table_name)
         except Exception as error:
             raise GutaxisError(f"cannot audit {table}: {_first_line(error)}") from error
         batch = asset.add_batch_definition_whole_table("whole table").get_batch()

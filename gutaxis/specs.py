@@ -154,3 +154,38 @@ def load_source_spec(source_id: str) -> SourceSpec:
 
 def source_specs() -> list[SourceSpec]:
     return [load_source_spec(p.stem) for p in sorted(SOURCES_DIR.glob("*.yaml"))]
+
+
+def add_cohort(name: str, fmt: str, data_path: Path, composition: str, mappings: list[str], force: bool = False) -> Path:
+    """Register a cohort: write data/cohorts/NAME.yaml (path stored relative to that folder) and validate it."""
+    import os
+
+    target = COHORTS_DIR / f"{name}.yaml"
+    if not SLUG.match(name):
+        raise GutaxisError(f"cohort name {name!r} must match [a-z0-9_-]+; choose a slug like study-a")
+    if target.exists() and not force:
+        raise GutaxisError(f"{target}: cohort {name!r} is already registered; pass --force to replace it")
+    columns, reported = {}, {}
+    for item in mappings:
+        key, sep, column = item.partition("=")
+        if not sep or not column:
+            raise GutaxisError(f"--map {item!r}: expected KEY=COLUMN, e.g. grams=FoodAmt")
+        (columns if key in TABULAR_REQUIRED + TABULAR_OPTIONAL else reported)[key] = column
+    data = {"name": name, "format": fmt, "path": os.path.relpath(Path(data_path).resolve(), COHORTS_DIR.resolve()),
+            "composition": composition}
+    if columns:
+        data["columns"] = columns
+    if reported:
+        data["reported"] = reported
+    COHORTS_DIR.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".yaml.tmp")
+    tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    try:
+        spec = load_cohort_spec(tmp)
+        spec.data_files()
+        load_source_spec(composition)
+    except GutaxisError:
+        tmp.unlink()
+        raise
+    os.replace(tmp, target)
+    return target

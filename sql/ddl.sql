@@ -163,3 +163,13 @@ COMMENT ON COLUMN audit.linkage.food_source IS 'Source the code was looked up in
 COMMENT ON COLUMN audit.linkage.food_code IS 'Unlinked food code.';
 COMMENT ON COLUMN audit.linkage.n_items IS 'Items with this code.';
 COMMENT ON COLUMN audit.linkage.grams IS 'Their grams.';
+
+CREATE TABLE IF NOT EXISTS audit.source_loads (
+    source VARCHAR PRIMARY KEY, version VARCHAR, fingerprint VARCHAR, n_foods BIGINT, n_values BIGINT, loaded_at TIMESTAMP);
+COMMENT ON TABLE audit.source_loads IS 'Which version of each composition source the warehouse holds.';
+COMMENT ON COLUMN audit.source_loads.source IS 'Source id.';
+COMMENT ON COLUMN audit.source_loads.version IS 'Source spec version.';
+COMMENT ON COLUMN audit.source_loads.fingerprint IS 'sha256 over the loaded files; a new one triggers a reload.';
+COMMENT ON COLUMN audit.source_loads.n_foods IS 'Foods loaded.';
+COMMENT ON COLUMN audit.source_loads.n_values IS 'Component values loaded.';
+COMMENT ON COLUMN audit.source_loads.loaded_at IS 'UTC time of the load.';

@@ -78,7 +78,7 @@ def _fail_first(bad: pl.DataFrame, path: Path, message: str) -> None:
 
 def _check_unique_codes(foods: pl.DataFrame, path: Path) -> None:
     _fail_first(foods.filter(pl.col("food_code").is_null()), path, "empty food_code; give every food a code")
-    _fail_first(foods.filter(pl.col("food_code").is_duplicated()), path,
+    _fail_first(foods.filter(~pl.col("food_code").is_first_distinct()), path,
                 "food_code {food_code!r} appears more than once; keep one row per food")
 
 
@@ -97,5 +97,5 @@ def _check_components(components: pl.DataFrame, path: Path, food_codes: set[str]
                 f"route {{route!r}} is not one of {list(ROUTES)}; fix the route or leave it empty ({DEFAULT_ROUTE})")
     _fail_first(components.filter(confidence.is_null() | (confidence < 0) | (confidence > 1)), path,
                 "confidence {confidence!r} is not a number between 0 and 1; fix it or leave it empty (1.0)")
-    _fail_first(components.filter(pl.struct("food_code", "component_id").is_duplicated()), path,
+    _fail_first(components.filter(~pl.struct("food_code", "component_id").is_first_distinct()), path,
                 "food_code {food_code!r} has component_id {component_id!r} more than once; keep one row")

@@ -46,9 +46,10 @@ def read(folder: Path, source_id: str) -> Composition:
     dpa = amounts.filter(pl.col("nutr_no") == DPA_NUTRIENT).select(
         "food_code", component_id=pl.lit("dpa"), amount_per_100g="amount_per_100g", confidence=pl.lit(1.0))
     omega3_parts = pl.concat([ala, direct.filter(pl.col("component_id").is_in(["omega3_epa", "omega3_dha"])), dpa])
-    # A missing part counts as 0 when another part exists: SR omits fatty acids it did not analyse.
+    # SR often lacks EPA/DPA/DHA where they are negligible (plants) or ALA where it is (fish):
+    # counting a missing part as 0 keeps those foods' totals instead of losing them.
     omega3_total = omega3_parts.group_by("food_code").agg(
-        # SR prints at most 3 decimals: rounding drops binary noise of the sum (0.142000000000002).
+        # Rounding drops the binary noise of the sum (0.142000000000002).
         component_id=pl.lit("omega3_total"), amount_per_100g=pl.col("amount_per_100g").sum().round(6),
         confidence=pl.col("confidence").min(),
     )
@@ -103,7 +104,9 @@ def _nutrient_amounts(folder: Path) -> pl.DataFrame:
         .drop_nulls("nutr_val")
         .select(
             food_code=_ndb_no("ndb_no"), nutr_no="nutr_no",
-            amount_per_100g=pl.col("nutr_val") * pl.col("nutr_no").replace_strict(factors, return_dtype=pl.Float64),
+            # SR prints at most 3 decimals: rounding drops the binary noise of g -> mg (1.057 g -> 1057.0000000000002 mg).
+            amount_per_100g=(pl.col("nutr_val") * pl.col("nutr_no").replace_strict(factors, return_dtype=pl.Float64))
+            .round(6),
         )
     )
 

@@ -56,11 +56,12 @@ def missing_column_error(path: Path, column: str, available: Iterable[str], fix:
                          alternative: str | None = None) -> GutaxisError:
     available = list(available)
     variants = case_variants(column, available) + (case_variants(alternative, available) if alternative else [])
-    hint = f" (or {alternative!r})" if alternative else ""
+    named = f"{column!r} (or {alternative!r})" if alternative else repr(column)
+    hint = ""
     if variants:
         listed = ", ".join(repr(v) for v in variants)
-        hint += f" (the file has {listed}, which differs only by case: column names are matched case-sensitively)"
-    return GutaxisError(f"{path}: column {column!r} is missing{hint}; {fix}")
+        hint = f" (the file has {listed}, which differs only by case: column names are matched case-sensitively)"
+    return GutaxisError(f"{path}: column {named} is missing{hint}; {fix}")
 
 
 def base_columns(path: Path) -> list[pl.Expr]:

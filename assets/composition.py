@@ -1,0 +1,25 @@
+"""One asset per composition source spec (data/sources/*.yaml)."""
+import dagster as dg
+
+from assets.reference import reference_components
+from assets.resources import WarehouseResource
+from gutaxis import stages
+from gutaxis.specs import source_specs
+
+
+def composition_asset_key(source_id: str) -> dg.AssetKey:
+    return dg.AssetKey(f"composition_{source_id.replace('-', '_').replace('.', '_')}")
+
+
+def _composition_asset(source_id: str, description: str) -> dg.AssetsDefinition:
+    @dg.asset(key=composition_asset_key(source_id), group_name="composition", deps=[reference_components],
+              description=description or f"Composition source {source_id}.")
+    def _load(warehouse_db: WarehouseResource) -> dg.MaterializeResult:
+        with warehouse_db.writer() as conn:
+            outcome = stages.load_source(conn, source_id)
+        return dg.MaterializeResult(metadata={k: v for k, v in outcome.items() if v is not None})
+
+    return _load
+
+
+composition_assets = [_composition_asset(spec.id, spec.description) for spec in source_specs()]

@@ -1,0 +1,24 @@
+"""Turning engine results into Dagster check results and failures."""
+import dagster as dg
+import polars as pl
+
+from gutaxis import stages
+
+
+def check_result(conn, cohort: str, key: str, results: pl.DataFrame) -> dg.AssetCheckResult:
+    """Pass unless a blocking expectation failed; on failure the run's staging is dropped."""
+    blocking = stages.blocking_failures(results)
+    warned = results.filter((pl.col("severity") == "warn") & ~pl.col("success"))
+    lines = [f"{r['suite']}.{r['check']}: {r['unexpected_count']} unexpected ({r['detail']})" for r in blocking.iter_rows(named=True)]
+    if lines:
+        stages.fail(conn, cohort, key, "; ".join(lines))
+    return dg.AssetCheckResult(
+        passed=not lines,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"passed": results.height - blocking.height - warned.height, "failed": blocking.height,
+                  "warned": warned.height, "failures": "\n".join(lines) or "none"},
+    )
+
+
+def failure(exc: Exception) -> dg.Failure:
+    return dg.Failure(description=str(exc), allow_retries=False)

@@ -1,0 +1,72 @@
+"""A cohort's diary files, read in the spec's format and turned into canonical items (data-flow steps 1-2)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+import pyreadstat
+
+from gutaxis import GutaxisError
+from gutaxis.diary_rules import CanonicalDiary, canonicalize
+from gutaxis.formats import asa24_items, nhanes_iff, tabular
+from gutaxis.specs import CohortSpec
+
+Reader = Callable[[Path, CohortSpec], pl.LazyFrame]
+READERS: dict[str, Reader] = {"nhanes-iff": nhanes_iff.read_file, "asa24-items": asa24_items.read_file,
+                              "tabular": tabular.read_file}
+# The codes each instrument uses for a complete, usable recall (NHANES DRxDRSTZ, ASA24 RecallStatus).
+INSTRUMENT_VALID_STATUS = {"nhanes-iff": [1], "asa24-items": [2]}
+FILE_ERRORS = (pl.exceptions.PolarsError, OSError, UnicodeError, ValueError,
+               pyreadstat.ReadstatError, pyreadstat.PyreadstatError)
+_WHAT = {"nhanes-iff": "NHANES DR1IFF/DR2IFF file (.XPT or delimited text)",
+         "asa24-items": "ASA24 Items CSV file", "tabular": "CSV, TSV or Parquet file"}
+
+
+def valid_recall_status(spec: CohortSpec) -> list[int] | None:
+    """Usable recall-status codes, or None when the cohort's files carry no status."""
+    if spec.format in INSTRUMENT_VALID_STATUS:
+        return INSTRUMENT_VALID_STATUS[spec.format]
+    return list(spec.valid_recall_status) if "recall_status" in spec.columns else None
+
+
+def read_diary(spec: CohortSpec, code_width: int) -> CanonicalDiary:
+    """Every file the spec names, stacked, then typed and judged by gutaxis.diary_rules."""
+    files = spec.data_files()
+    reader = READERS[spec.format]
+    frames = [_open(reader, path, spec) for path in files]
+    try:
+        return canonicalize(tabular.concat_raw(frames), cohort=spec.name, format=spec.format,
+                            food_source=spec.composition, code_width=code_width,
+                            valid_recall_status=valid_recall_status(spec))
+    except pl.exceptions.PolarsError as exc:
+        # Lazy scans fail only when rows are read (e.g. a ragged line deep in a CSV): find the file.
+        for path, frame in zip(files, frames):
+            try:
+                frame.collect()
+            except FILE_ERRORS as file_exc:
+                raise unreadable(path, spec.format, file_exc) from None
+        raise exc
+
+
+def _open(reader: Reader, path: Path, spec: CohortSpec) -> pl.LazyFrame:
+    try:
+        frame = reader(path, spec)
+        empty = frame.head(1).collect().height == 0
+    except pl.exceptions.NoDataError:
+        empty = True
+    except GutaxisError:
+        raise
+    except FILE_ERRORS as exc:
+        raise unreadable(path, spec.format, exc) from None
+    if empty:
+        raise GutaxisError(f"{path}: has no data rows; give the file with its diary rows "
+                           "(a header alone is not enough) or leave it out of the cohort's path")
+    return frame
+
+
+def unreadable(path: Path, format: str, exc: BaseException) -> GutaxisError:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    detail = lines[0][:200] if lines else type(exc).__name__
+    return GutaxisError(f"{path}: cannot be read as {format} ({detail}); check that it is an undamaged "
+                        f"{_WHAT[format]} (delimiter, quoting, encoding) or fix 'format'/'path' in the cohort spec")

@@ -1,0 +1,280 @@
+"""Raw diary frames (any format) -> typed canonical items, quarantined rows, recall inclusion, participants.
+
+The one place where diary values are typed and judged, so every format obeys the same rules:
+
+* Row rules. A row breaking a rule goes to `quarantine` (one row per failing row, with the
+  first rule it breaks, in the order of `_rules`) and not to `items`. Rules on the recall key
+  (participant_id, recall_day) apply to every row; rules on the item (food_code, grams,
+  reported values) only to rows of recalls that are included, since an excluded recall is
+  dropped whole and counted in `inclusion` instead.
+* Recall inclusion. A recall (participant, day) is excluded when any of its rows has a
+  recall status outside `valid_recall_status` (None: the format has no status, all included),
+  or when every one of its rows was quarantined.
+* Missing-value tokens in text ("", NA, N/A, NULL, "."), surrounding blanks and integers
+  printed as floats (`1.0`, `51180010.0`) are read as what they mean. A reported value of
+  NaN means "not reported" (null: the exposure falls back to composition); NaN grams is a bad row.
+
+Input columns (see gutaxis.formats): source_file, source_row, participant_id, recall_day,
+food_code, grams, recall_status, external_id, reported__*. Columns that are already numeric
+(Parquet, XPT) are used as they are, never printed to text and parsed back.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from gutaxis.formats import REPORTED_PREFIX
+
+MISSING_TOKENS = ["", "NA", "N/A", "NULL", "."]
+GRAMS_MAX = 10_000.0
+RECALL_DAY_MAX = {"nhanes-iff": 2}
+DEFAULT_RECALL_DAY_MAX = 366
+_KEY = ["__participant_id", "__recall_day"]
+
+ITEMS_SCHEMA = {"cohort": pl.String, "participant_id": pl.String, "recall_day": pl.Int32,
+                "item_seq": pl.Int32, "food_source": pl.String, "food_code": pl.String,
+                "grams": pl.Float64}  # then reported__<component_id>: Float64
+QUARANTINE_SCHEMA = {"cohort": pl.String, "source_file": pl.String, "source_row": pl.Int64,
+                     "column": pl.String, "value": pl.String, "reason": pl.String}
+INCLUSION_SCHEMA = {"cohort": pl.String, "participant_id": pl.String, "recall_day": pl.Int32,
+                    "recall_status": pl.Int32, "included": pl.Boolean, "n_items": pl.Int64,
+                    "reason": pl.String}
+PARTICIPANTS_SCHEMA = {"cohort": pl.String, "participant_id": pl.String, "external_id": pl.String}
+
+
+@dataclass(frozen=True)
+class CanonicalDiary:
+    items: pl.DataFrame         # ITEMS_SCHEMA + reported__* (Float64)
+    quarantine: pl.DataFrame    # QUARANTINE_SCHEMA
+    # INCLUSION_SCHEMA; one row per recall; n_items = the recall's rows in the file(s), kept or not
+    inclusion: pl.DataFrame
+    participants: pl.DataFrame  # PARTICIPANTS_SCHEMA; one row per participant
+
+
+@dataclass(frozen=True)
+class _Rule:
+    column: str      # the canonical column the quarantine row names
+    reason: str
+    failed: pl.Expr  # true where the row breaks the rule
+
+
+def _text(column: str) -> pl.Expr:
+    text = pl.col(column).cast(pl.String).str.strip_chars()
+    return pl.when(text.is_in(MISSING_TOKENS)).then(None).otherwise(text)
+
+
+def _number(column: str, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
+    """(the value as Float64, whether the file gave any value); a given value that is null is not a number."""
+    if dtype.is_numeric():
+        return pl.col(column).cast(pl.Float64), pl.col(column).is_not_null()
+    text = _text(column)
+    return text.cast(pl.Float64, strict=False), text.is_not_null()
+
+
+def _whole(value: pl.Expr) -> pl.Expr:
+    return value.is_finite() & (value == value.floor())
+
+
+def _identifier(column: str, dtype: pl.DataType) -> pl.Expr:
+    """Ids as text; an integer that a float column or a float printer turned into `83736.0` loses the `.0`."""
+    if dtype.is_integer():
+        return pl.col(column).cast(pl.String)
+    if dtype.is_float():
+        value = pl.col(column)
+        return (pl.when(_whole(value)).then(value.cast(pl.Int64, strict=False).cast(pl.String))
+                .when(value.is_finite()).then(value.cast(pl.String)))
+    return _text(column).str.replace(r"^(\d+)\.0*$", "${1}")
+
+
+def _food_code(column: str, dtype: pl.DataType, width: int) -> pl.Expr:
+    """Digits only, without a printed `.0`, zero-padded to `width`; null when not a code."""
+    value = pl.col(column)
+    if dtype.is_integer():
+        return pl.when(value >= 0).then(value.cast(pl.String).str.zfill(width))
+    if dtype.is_float():
+        return pl.when(_whole(value) & (value >= 0)).then(
+            value.cast(pl.Int64, strict=False).cast(pl.String).str.zfill(width))
+    text = _text(column).str.replace(r"\.0*$", "")
+    return pl.when(text.str.contains(r"^\d+$")).then(text.str.zfill(width))
+
+
+def _small_int(value: pl.Expr) -> pl.Expr:
+    return pl.when(_whole(value) & value.abs().le(2**31 - 1)).then(value.cast(pl.Int32, strict=False))
+
+
+def _parse(schema: pl.Schema, reported: list[str], code_width: int) -> list[pl.Expr]:
+    day, day_given = _number("recall_day", schema["recall_day"])
+    grams, grams_given = _number("grams", schema["grams"])
+    status, _ = _number("recall_status", schema["recall_status"])
+    exprs = [
+        _identifier("participant_id", schema["participant_id"]).alias("__participant_id"),
+        day.alias("__day_value"), day_given.alias("__day_given"),
+        _small_int(day).alias("__recall_day"),
+        _food_code("food_code", schema["food_code"], code_width).alias("__food_code"),
+        grams.alias("__grams"), grams_given.alias("__grams_given"),
+        _small_int(status).alias("__recall_status"),
+        _identifier("external_id", schema["external_id"]).alias("__external_id"),
+    ]
+    for column in reported:
+        value, given = _number(column, schema[column])
+        exprs += [value.alias(f"__{column}"), given.alias(f"__{column}_given")]
+    return exprs
+
+
+def _rules(reported: list[str], code_width: int, day_max: int) -> tuple[list[_Rule], list[_Rule]]:
+    """(rules on the recall key, rules on the item), each in the order they are tried."""
+    day = pl.col("__day_value")
+    grams = pl.col("__grams")
+    key = [
+        _Rule("participant_id", "participant_id is missing", pl.col("__participant_id").is_null()),
+        _Rule("recall_day", "recall_day is missing", ~pl.col("__day_given")),
+        _Rule("recall_day", "recall_day is not a number", day.is_null() | day.is_nan()),
+        _Rule("recall_day", f"recall_day out of range 1-{day_max}", (day < 1) | (day > day_max)),
+        _Rule("recall_day", "recall_day is not a whole number", pl.col("__recall_day").is_null()),
+    ]
+    item = [
+        _Rule("food_code", "food_code is missing or not a number", pl.col("__food_code").is_null()),
+        _Rule("food_code", f"food_code longer than {code_width} digits",
+              pl.col("__food_code").str.len_chars() > code_width),
+        _Rule("grams", "grams is missing", ~pl.col("__grams_given")),
+        _Rule("grams", "grams is not a number", grams.is_null()),
+        _Rule("grams", "grams is not a finite number (NaN or infinite)", ~grams.is_finite()),
+        _Rule("grams", "grams must be > 0", grams <= 0),
+        _Rule("grams", f"grams above {GRAMS_MAX:.0f} g (absurd for one item)", grams > GRAMS_MAX),
+    ]
+    for column in reported:
+        value = pl.col(f"__{column}")
+        item += [
+            _Rule(column, "reported value is not a number", pl.col(f"__{column}_given") & value.is_null()),
+            _Rule(column, "reported value is not a finite number", value.is_infinite()),
+            _Rule(column, "reported value is negative", value < 0),
+        ]
+    return key, item
+
+
+def _first_failed(rules: list[_Rule], first_code: int) -> pl.Expr:
+    """Code of the first rule the row breaks (first_code, first_code + 1, ...), 0 when it breaks none."""
+    chain = pl.when(rules[0].failed).then(pl.lit(first_code, dtype=pl.UInt8))
+    for code, rule in enumerate(rules[1:], start=first_code + 1):
+        chain = chain.when(rule.failed).then(pl.lit(code, dtype=pl.UInt8))
+    return chain.otherwise(pl.lit(0, dtype=pl.UInt8))
+
+
+def _raw_value(rules: list[_Rule]) -> pl.Expr:
+    """The raw value of the column named by the row's rule, as text; null on rows that break no rule."""
+    columns: dict[str, list[int]] = {}
+    for code, rule in enumerate(rules, start=1):
+        columns.setdefault(rule.column, []).append(code)
+    chain = None
+    for column, codes in columns.items():
+        cond, value = pl.col("__rule").is_in(codes), pl.col(column).cast(pl.String)
+        chain = pl.when(cond).then(value) if chain is None else chain.when(cond).then(value)
+    return chain
+
+
+def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, food_source: str, code_width: int,
+                 valid_recall_status: list[int] | None) -> CanonicalDiary:
+    """Type, normalise and judge a raw diary frame in one lazy pass (see the module docstring)."""
+    schema = raw.collect_schema()
+    for optional in ("recall_status", "external_id"):
+        if optional not in schema:
+            raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(optional))
+    schema = raw.collect_schema()
+    reported = [c for c in schema.names() if c.startswith(REPORTED_PREFIX)]
+    key_rules, item_rules = _rules(reported, code_width, RECALL_DAY_MAX.get(format, DEFAULT_RECALL_DAY_MAX))
+    all_rules = key_rules + item_rules
+
+    if valid_recall_status is None:
+        status_ok = pl.lit(True)
+    else:
+        status_ok = pl.col("__recall_status").is_in(valid_recall_status).fill_null(False)
+    key_ok = pl.col("__key_rule") == 0
+    usable = key_ok & pl.col("__status_ok") & (pl.col("__item_rule") == 0)
+    recall_ok = pl.lit(True) if valid_recall_status is None else pl.col("__status_ok").all().over(_KEY)
+    classified = (
+        raw.with_columns(_parse(schema, reported, code_width))
+        .with_columns(__key_rule=_first_failed(key_rules, 1),
+                      __item_rule=_first_failed(item_rules, 1 + len(key_rules)),
+                      __status_ok=status_ok)
+        # Both windows share one grouping; cum_sum numbers the usable rows in file order.
+        .with_columns(__recall_ok=recall_ok,
+                      __item_seq=usable.cast(pl.Int32).cum_sum().over(_KEY))
+        .with_columns(__rule=pl.when(~key_ok).then("__key_rule")
+                      .when(~pl.col("__recall_ok")).then(pl.lit(0, dtype=pl.UInt8))
+                      .otherwise("__item_rule"))
+        .with_columns(__kept=pl.col("__recall_ok") & usable)
+    )
+    table = classified.select(
+        "source_file", "source_row", "__rule", "__kept", "__recall_ok", "__status_ok", "__item_seq",
+        *_KEY, "__food_code", "__grams", "__recall_status", "__external_id",
+        *(pl.col(f"__{c}").fill_nan(None).alias(c) for c in reported),
+        # Text only where a row is quarantined: the raw columns themselves are not kept.
+        pl.when(pl.col("__rule") > 0).then(_raw_value(all_rules)).alias("__value"),
+    ).collect()
+    cohort_col = pl.lit(cohort, dtype=pl.String).alias("cohort")
+
+    items = table.filter("__kept").select(
+        cohort_col,
+        pl.col("__participant_id").alias("participant_id"),
+        pl.col("__recall_day").alias("recall_day"),
+        pl.col("__item_seq").alias("item_seq"),
+        pl.lit(food_source, dtype=pl.String).alias("food_source"),
+        pl.col("__food_code").alias("food_code"),
+        pl.col("__grams").alias("grams"),
+        *(pl.col(c).cast(pl.Float64) for c in reported),
+    )
+
+    quarantine = table.filter(pl.col("__rule") > 0).select(
+        cohort_col,
+        pl.col("source_file").cast(pl.String),
+        pl.col("source_row").cast(pl.Int64),
+        pl.col("__rule").replace_strict(list(range(1, len(all_rules) + 1)), [r.column for r in all_rules],
+                                        return_dtype=pl.String).alias("column"),
+        pl.col("__value").alias("value"),
+        pl.col("__rule").replace_strict(list(range(1, len(all_rules) + 1)), [r.reason for r in all_rules],
+                                        return_dtype=pl.String).alias("reason"),
+    ).sort("source_file", "source_row", maintain_order=True)
+
+    keyed = table.filter(~pl.col("__rule").is_in(list(range(1, len(key_rules) + 1))))
+    inclusion = _inclusion(keyed, cohort_col, valid_recall_status)
+    participants = (keyed.group_by("__participant_id")
+                    .agg(pl.col("__external_id").drop_nulls().first())
+                    .select(cohort_col, pl.col("__participant_id").alias("participant_id"),
+                            pl.col("__external_id").alias("external_id"))
+                    .sort("participant_id"))
+    return CanonicalDiary(items=items, quarantine=quarantine, inclusion=inclusion, participants=participants)
+
+
+def _inclusion(keyed: pl.DataFrame, cohort_col: pl.Expr, valid_recall_status: list[int] | None) -> pl.DataFrame:
+    """One row per recall of the rows whose participant and day are usable."""
+    if valid_recall_status is None:
+        status = pl.lit(None, dtype=pl.Int32)
+    else:
+        # The status that excluded the recall if any, else the recall's own status.
+        status = pl.coalesce(pl.col("__recall_status").filter(~pl.col("__status_ok")).first(),
+                             pl.col("__recall_status").first())
+    recalls = keyed.group_by(_KEY).agg(
+        status.alias("recall_status"),
+        pl.col("__recall_ok").first().alias("status_ok"),
+        pl.len().cast(pl.Int64).alias("n_items"),
+        pl.col("__kept").sum().alias("n_kept"),
+    )
+    valid = f"valid: {', '.join(str(s) for s in valid_recall_status or [])}"
+    reason = (
+        pl.when(~pl.col("status_ok") & pl.col("recall_status").is_null())
+        .then(pl.lit(f"recall status missing or not a whole number ({valid})"))
+        .when(~pl.col("status_ok"))
+        .then(pl.concat_str(pl.lit("recall status "), pl.col("recall_status").cast(pl.String),
+                            pl.lit(f" is not usable ({valid})")))
+        .when(pl.col("n_kept") == 0).then(pl.lit("every item of this recall was quarantined"))
+    )
+    return recalls.select(
+        cohort_col,
+        pl.col("__participant_id").alias("participant_id"),
+        pl.col("__recall_day").alias("recall_day"),
+        pl.col("recall_status").cast(pl.Int32),
+        (pl.col("status_ok") & (pl.col("n_kept") > 0)).alias("included"),
+        "n_items",
+        reason.alias("reason"),
+    ).sort("participant_id", "recall_day")

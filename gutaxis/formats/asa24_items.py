@@ -1,0 +1,46 @@
+"""ASA24 researcher Items files (CSV): one row per food or supplement item of a recall.
+
+participant_id = UserName (the researcher's id), external_id = UserID (ASA24's id). Choline is
+CHOLN: CHOLE is cholesterol. reported__omega3_total = P183 + P205 + P225 + P226 when the file
+has all four columns and the item all four values.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from gutaxis.formats import REPORTED_PREFIX
+from gutaxis.formats.tabular import (base_columns, concat_raw, missing_column_error, omega3_total,
+                                     scan_text, text_separator)
+from gutaxis.specs import CohortSpec
+
+REQUIRED = {"participant_id": "UserName", "recall_day": "RecallNo", "food_code": "FoodCode",
+            "grams": "FoodAmt", "recall_status": "RecallStatus"}
+REPORTED = {"energy_kcal": "KCAL", "fiber": "FIBE", "choline": "CHOLN",
+            "omega3_ala": "P183", "omega3_epa": "P205", "omega3_dha": "P226"}
+OMEGA3_PARTS = ["P183", "P205", "P225", "P226"]
+FIX = ("give the ASA24 researcher Items file (…_Items.csv) with its original column names, "
+       "or use format: tabular with a columns map")
+
+
+def read_file(path: Path, spec: CohortSpec) -> pl.LazyFrame:
+    frame = scan_text(path, text_separator(path, spec.delimiter))
+    columns = frame.collect_schema().names()
+    for column in REQUIRED.values():
+        if column not in columns:
+            raise missing_column_error(path, column, columns, FIX)
+    reported = {f"{REPORTED_PREFIX}{cid}": pl.col(col) for cid, col in REPORTED.items() if col in columns}
+    if all(p in columns for p in OMEGA3_PARTS):
+        reported[f"{REPORTED_PREFIX}omega3_total"] = omega3_total(OMEGA3_PARTS, numeric=False)
+    external = pl.col("UserID") if "UserID" in columns else pl.lit(None, dtype=pl.String)
+    return frame.select(
+        *base_columns(path),
+        *(pl.col(col).alias(canonical) for canonical, col in REQUIRED.items()),
+        external.alias("external_id"),
+        *(expr.alias(name) for name, expr in reported.items()),
+    )
+
+
+def read(spec: CohortSpec) -> pl.LazyFrame:
+    return concat_raw([read_file(p, spec) for p in spec.data_files()])

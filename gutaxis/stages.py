@@ -1,0 +1,166 @@
+"""The per-cohort steps of a run (ingest, exposures, audit, publish), shared by Dagster and notebooks.
+
+Every step takes an open warehouse connection and a run key; staged tables are committed so that
+Great Expectations (through a cursor) and the next step see them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from gutaxis import PROJECT_ROOT, GutaxisError, __version__
+from gutaxis import composition as composition_sources
+from gutaxis import quality, warehouse
+from gutaxis.components import component_ids, units
+from gutaxis.diaries import read_diary
+from gutaxis.exposure import compute
+from gutaxis.specs import CohortSpec, SourceSpec, load_source_spec
+
+# recall_day upper bound per format (None: only >= 1)
+RECALL_DAY_MAX = {"nhanes-iff": 2, "asa24-items": None, "tabular": None}
+
+
+def run_key(dagster_run_id: str) -> str:
+    """Short, SQL-safe key of a Dagster run; staging tables and audit rows carry it."""
+    return dagster_run_id.replace("-", "")[:16]
+
+
+def code_width(source: SourceSpec) -> int:
+    """SR codes are 5 digits, FNDDS (and the demo) 8."""
+    return 5 if source.format == "sr28-ascii" else 8
+
+
+def sha256_files(paths: list[Path]) -> dict[str, str]:
+    digests = {}
+    for path in paths:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        digests[path.name] = digest.hexdigest()
+    return digests
+
+
+def code_version() -> str:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+                                text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"{__version__}+{commit}" if commit else __version__
+
+
+def load_source(conn: duckdb.DuckDBPyConnection, source_id: str) -> dict:
+    """Load a fetched composition source into composition.* unless the same files are already there."""
+    spec = load_source_spec(source_id)
+    if not composition_sources.is_available(spec):
+        return {"source": source_id, "status": "not fetched"}
+    folder = composition_sources.source_folder(spec)
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    fingerprint = hashlib.sha256(json.dumps(sha256_files(files), sort_keys=True).encode()).hexdigest()
+    loaded = conn.execute("SELECT fingerprint FROM audit.source_loads WHERE source = ?", [source_id]).fetchall()
+    if loaded and loaded[0][0] == fingerprint:
+        return {"source": source_id, "status": "up to date"}
+    comp = composition_sources.load(source_id)
+    warehouse.replace_source(conn, source_id, comp.foods.with_columns(pl.lit(source_id).alias("source")),
+                             comp.food_components.with_columns(pl.lit(source_id).alias("source")))
+    conn.execute("DELETE FROM audit.source_loads WHERE source = ?", [source_id])
+    conn.execute("INSERT INTO audit.source_loads VALUES (?, ?, ?, ?, ?, ?)",
+                 [source_id, spec.version, fingerprint, comp.foods.height, comp.food_components.height, warehouse.utc_now()])
+    return {"source": source_id, "status": "loaded", "foods": comp.foods.height, "values": comp.food_components.height}
+
+
+def _require_source_loaded(conn: duckdb.DuckDBPyConnection, spec: CohortSpec) -> str:
+    rows = conn.execute("SELECT version FROM audit.source_loads WHERE source = ?", [spec.composition]).fetchall()
+    if not rows:
+        raise GutaxisError(f"{spec.spec_path}: composition source {spec.composition!r} is not loaded; "
+                           f"run `gutaxis fetch {spec.composition}` (or `--from PATH`) and run again")
+    return rows[0][0]
+
+
+def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dagster_run_id: str | None = None) -> dict:
+    """Read, type and rule-check the diary; stage items and participants; log quarantine and inclusion."""
+    source_spec = load_source_spec(spec.composition)
+    source_version = _require_source_loaded(conn, spec)
+    files = spec.data_files()
+    warehouse.drop_staging(conn, spec.name)  # leftovers of killed or failed runs
+    warehouse.record_run(conn, run_key, cohort=spec.name, dagster_run_id=dagster_run_id, outcome="running",
+                         code_version=code_version(), input_sha256=sha256_files(files),
+                         source_versions={spec.composition: source_version})
+    diary = read_diary(spec, code_width(source_spec))
+    warehouse.clear_audit(conn, spec.name, run_key)
+    warehouse.stage(conn, "diary_items", spec.name, run_key, diary.items)
+    warehouse.stage(conn, "participants", spec.name, run_key, diary.participants)
+    warehouse.append_audit(conn, "audit.quarantine", diary.quarantine.drop("cohort", strict=False), run_id=run_key, cohort=spec.name)
+    warehouse.append_audit(conn, "audit.inclusion", diary.inclusion.drop("cohort", strict=False), run_id=run_key, cohort=spec.name)
+    excluded = diary.inclusion.filter(~pl.col("included")).height
+    return {"items": diary.items.height, "participants": diary.participants.height,
+            "quarantined": diary.quarantine.height, "excluded_recalls": excluded}
+
+
+def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> dict:
+    """Link staged items to the composition and stage the three exposure tables."""
+    items = warehouse.read_table(conn, warehouse.staging_table("diary_items", spec.name, run_key))
+    food_components = conn.execute(
+        "SELECT food_code, component_id, amount_per_100g FROM composition.food_components WHERE source = ?",
+        [spec.composition]).pl()
+    foods = conn.execute("SELECT food_code, description FROM composition.foods WHERE source = ?", [spec.composition]).pl()
+    result = compute(items, food_components, foods, component_ids(), units(), spec.low_coverage_threshold)
+    warehouse.stage(conn, "day_exposure", spec.name, run_key, result.day)
+    warehouse.stage(conn, "participant_exposure", spec.name, run_key, result.participant)
+    warehouse.stage(conn, "food_contributions", spec.name, run_key, result.contributions)
+    conn.execute("DELETE FROM audit.linkage WHERE cohort = ? AND run_id = ?", [spec.name, run_key])
+    warehouse.append_audit(conn, "audit.linkage", result.linkage.with_columns(pl.lit(spec.composition).alias("food_source")),
+                           run_id=run_key, cohort=spec.name)
+    return {"days": result.day.select("participant_id", "recall_day").n_unique() if result.day.height else 0,
+            "unlinked_codes": result.linkage.height,
+            "unlinked_items": int(result.linkage["n_items"].sum()) if result.linkage.height else 0}
+
+
+def _validate(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, kind: str, suite: list, name: str) -> pl.DataFrame:
+    table = warehouse.staging_table(kind, spec.name, run_key)
+    results = quality.validate(conn, table, suite, name)
+    conn.execute("DELETE FROM audit.validations WHERE run_id = ? AND suite = ?", [run_key, name])
+    warehouse.append_audit(conn, "audit.validations", results, run_id=run_key, cohort=spec.name,
+                           validated_at=warehouse.utc_now())
+    return results
+
+
+def audit_diary_items(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> pl.DataFrame:
+    return _validate(conn, spec, run_key, "diary_items", quality.diary_items_suite(RECALL_DAY_MAX[spec.format]), "diary_items")
+
+
+def audit_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> pl.DataFrame:
+    ids = component_ids()
+    return pl.concat([
+        _validate(conn, spec, run_key, "day_exposure", quality.day_exposure_suite(ids), "participant_day_exposure"),
+        _validate(conn, spec, run_key, "participant_exposure", quality.participant_exposure_suite(ids), "participant_exposure"),
+        _validate(conn, spec, run_key, "food_contributions", quality.food_contributions_suite(), "food_contributions"),
+    ], how="diagonal_relaxed")
+
+
+def blocking_failures(results: pl.DataFrame) -> pl.DataFrame:
+    return results.filter((pl.col("severity") == "block") & ~pl.col("success"))
+
+
+def publish(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> dict:
+    counts = warehouse.publish_cohort(conn, spec.name, run_key)
+    warehouse.refresh_views(conn)
+    warehouse.record_run(conn, run_key, cohort=spec.name, outcome="published", finished=True)
+    return counts
+
+
+def fail(conn: duckdb.DuckDBPyConnection, spec_name: str, run_key: str, reason: str) -> None:
+    """Record a failed run and drop its staging; published rows are untouched."""
+    warehouse.drop_staging(conn, spec_name)
+    exists = conn.execute("SELECT count(*) FROM audit.runs WHERE run_id = ?", [run_key]).fetchall()[0][0]
+    if exists:
+        warehouse.record_run(conn, run_key, cohort=spec_name, outcome=f"failed: {reason}"[:500], finished=True)
+    else:
+        conn.execute("INSERT INTO audit.runs (run_id, cohort, started, finished, code_version, outcome) VALUES (?, ?, ?, ?, ?, ?)",
+                     [run_key, spec_name, warehouse.utc_now(), warehouse.utc_now(), code_version(), f"failed: {reason}"[:500]])

@@ -1,0 +1,1 @@
+"""Dagster code location (definitions, jobs, schedules, sensors) and the `gutaxis` CLI."""

@@ -1,0 +1,143 @@
+"""The `gutaxis` command: run, cohort add | list | check, fetch, ui."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from gutaxis import PROJECT_ROOT, GutaxisError
+
+FORMATS = ("asa24-items", "nhanes-iff", "tabular")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not usage + error
+        print(f"gutaxis: error: {message} (see `gutaxis --help`)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _dagster_env() -> None:
+    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT))
+    os.environ.setdefault("GUTAXIS_DAGSTER_DIR", str(PROJECT_ROOT / ".dagster"))
+    Path(os.environ["GUTAXIS_DAGSTER_DIR"]).mkdir(parents=True, exist_ok=True)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipelines.runner import run_cohorts
+
+    reports, errors = run_cohorts(args.cohort or None)
+    from gutaxis.report import format_report
+
+    for rep in reports:
+        print(format_report(rep))
+    for line in errors:
+        print(f"gutaxis: {line}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def cmd_cohort_check(args: argparse.Namespace) -> int:
+    from pipelines.runner import check_cohort
+    from gutaxis.report import format_report
+
+    rep = check_cohort(args.cohort)
+    print(format_report(rep))
+    return 1 if rep.checks_failed else 0
+
+
+def cmd_cohort_add(args: argparse.Namespace) -> int:
+    from gutaxis.specs import add_cohort
+
+    path = add_cohort(args.name, args.format, Path(args.path), args.composition, args.map or [], force=args.force)
+    print(f"registered cohort {args.name}: {path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path}")
+    return 0
+
+
+def cmd_cohort_list(args: argparse.Namespace) -> int:
+    from gutaxis.specs import COHORTS_DIR, load_cohort_spec
+
+    for spec_path in sorted(COHORTS_DIR.glob("*.yaml")):
+        try:
+            spec = load_cohort_spec(spec_path)
+            print(f"{spec.name}\t{spec.format}\t{spec.composition}\t{spec.path}")
+        except GutaxisError as exc:
+            print(f"{spec_path.stem}\tINVALID\t{exc}")
+    return 0
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from gutaxis.fetch import fetch
+
+    files = fetch(args.source, Path(args.from_path) if args.from_path else None)
+    for path in files:
+        print(f"fetched {path}")
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    dagster = Path(sys.executable).parent / "dagster"
+    os.chdir(PROJECT_ROOT)
+    os.execv(str(dagster), [str(dagster), "dev", "-m", "pipelines.definitions", *args.extra])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="gutaxis", description="Gut-brain exposures from food composition and diet diaries.")
+    parser.add_argument("--warehouse", help="DuckDB warehouse file (default data/warehouse.duckdb or $GUTAXIS_WAREHOUSE)")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="materialize every registered cohort (or the given ones) and print a summary")
+    run.add_argument("--cohort", action="append", metavar="NAME_OR_SPEC", help="a registered name or a spec file (repeatable)")
+    run.add_argument("--warehouse", dest="warehouse_sub", help=argparse.SUPPRESS)
+    run.set_defaults(func=cmd_run)
+
+    cohort = sub.add_parser("cohort", help="register, list and check cohorts").add_subparsers(dest="cohort_command", required=True, parser_class=_Parser)
+    add = cohort.add_parser("add", help="register a cohort (writes data/cohorts/NAME.yaml)")
+    add.add_argument("name")
+    add.add_argument("--format", required=True, choices=FORMATS)
+    add.add_argument("--path", required=True, help="data file or glob")
+    add.add_argument("--composition", default="fndds-2017-2018")
+    add.add_argument("--map", action="append", metavar="KEY=COLUMN",
+                     help="tabular: participant_id=, recall_day=, food_code=, grams= or a component id for a reported value")
+    add.add_argument("--force", action="store_true", help="overwrite an existing spec")
+    add.set_defaults(func=cmd_cohort_add)
+    cohort.add_parser("list", help="registered cohorts").set_defaults(func=cmd_cohort_list)
+    check = cohort.add_parser("check", help="ingest and audit without publishing")
+    check.add_argument("cohort", metavar="NAME_OR_SPEC")
+    check.add_argument("--warehouse", dest="warehouse_sub", help=argparse.SUPPRESS)
+    check.set_defaults(func=cmd_cohort_check)
+
+    fetch = sub.add_parser("fetch", help="download (or copy with --from) an official dataset into data/raw")
+    fetch.add_argument("source")
+    fetch.add_argument("--from", dest="from_path", metavar="PATH", help="a local copy: the file, a folder, or the official zip")
+    fetch.set_defaults(func=cmd_fetch)
+
+    ui = sub.add_parser("ui", help="dagster dev on this project (web UI + daemon for schedules and sensors)")
+    ui.add_argument("extra", nargs=argparse.REMAINDER)
+    ui.set_defaults(func=cmd_ui)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    warehouse = getattr(args, "warehouse_sub", None) or args.warehouse
+    if warehouse:
+        os.environ["GUTAXIS_WAREHOUSE"] = str(Path(warehouse).resolve())
+    _dagster_env()
+    try:
+        return args.func(args)
+    except GutaxisError as exc:
+        print(f"gutaxis: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gutaxis: interrupted; published data is unchanged", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug, not bad input: still one line, and say where to look
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"gutaxis: internal error: {type(exc).__name__}: {first} (set GUTAXIS_DEBUG=1 for the traceback)", file=sys.stderr)
+        if os.environ.get("GUTAXIS_DEBUG"):
+            raise
+        return 3
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

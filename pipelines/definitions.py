@@ -1,0 +1,21 @@
+"""The Dagster code location: `dagster dev -m pipelines.definitions` (what `gutaxis ui` runs)."""
+import dagster as dg
+
+from assets.composition import composition_assets
+from assets.diaries import cohort_diary_items, diary_items_valid
+from assets.exposures import cohort_exposures, exposures_valid
+from assets.publish import published_cohort
+from assets.reference import reference_components
+from assets.resources import WarehouseResource
+from pipelines.jobs import cohort_job, reference_job
+from pipelines.schedules import daily_cohorts, daily_reference
+from pipelines.sensors import cohort_spec_sensor
+
+defs = dg.Definitions(
+    assets=[reference_components, *composition_assets, cohort_diary_items, cohort_exposures, published_cohort],
+    asset_checks=[diary_items_valid, exposures_valid],
+    jobs=[reference_job, cohort_job],
+    schedules=[daily_reference, daily_cohorts],
+    sensors=[cohort_spec_sensor],
+    resources={"warehouse_db": WarehouseResource()},
+)

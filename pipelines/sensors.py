@@ -1,0 +1,36 @@
+"""A sensor that notices new or changed cohort specs and data files."""
+import json
+
+import dagster as dg
+
+from assets.partitions import cohort_partitions
+from gutaxis import GutaxisError
+from gutaxis.specs import COHORTS_DIR, load_cohort_spec
+from pipelines.jobs import cohort_job
+
+
+def cohort_fingerprints(cohorts_dir=COHORTS_DIR) -> dict[str, str]:
+    """Cohort name -> fingerprint of its spec and data files (size and mtime; cheap for big files)."""
+    prints = {}
+    for spec_path in sorted(cohorts_dir.glob("*.yaml")):
+        try:
+            spec = load_cohort_spec(spec_path)
+            files = [spec_path, *spec.data_files()]
+        except GutaxisError:
+            continue  # an invalid or data-less spec is reported by `gutaxis cohort check`, not run
+        prints[spec.name] = ";".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
+    return prints
+
+
+@dg.sensor(job=cohort_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+def cohort_spec_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    seen = json.loads(context.cursor) if context.cursor else {}
+    current = cohort_fingerprints()
+    changed = sorted(name for name, fp in current.items() if seen.get(name) != fp)
+    known = set(context.instance.get_dynamic_partitions(cohort_partitions.name))
+    new = [name for name in changed if name not in known]
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(partition_key=name, run_key=f"{name}:{current[name]}") for name in changed],
+        dynamic_partitions_requests=[cohort_partitions.build_add_request(new)] if new else [],
+        cursor=json.dumps(current, sort_keys=True),
+    )

@@ -1,0 +1,274 @@
+import duckdb
+import polars as pl
+import pytest
+
+from gutaxis import GutaxisError, quality
+from gutaxis.quality import (
+    RESULT_SCHEMA,
+    between,
+    compound_unique,
+    day_exposure_suite,
+    diary_items_suite,
+    food_contributions_suite,
+    not_null,
+    participant_exposure_suite,
+    unexpected_rows,
+    validate,
+)
+
+COMPONENTS = ["energy_kcal", "fiber"]
+
+
+def diary_rows(grams: list[float]) -> list[tuple]:
+    return [("demo", "p1", 1, seq, "fndds", "11111000", g) for seq, g in enumerate(grams, start=1)]
+
+
+@pytest.fixture
+def conn(tmp_path):
+    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    connection.execute("CREATE SCHEMA staging")
+    yield connection
+    connection.close()
+
+
+def stage(conn, table: str, columns: str, rows: list[tuple]) -> str:
+    conn.execute(f"CREATE TABLE staging.{table} ({columns})")
+    conn.executemany(f"INSERT INTO staging.{table} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+    # GX reads through cursors, which see only committed rows.
+    conn.commit()
+    return f"staging.{table}"
+
+
+def stage_diary(conn, rows: list[tuple]) -> str:
+    return stage(
+        conn,
+        "diary_items_ab12",
+        "cohort VARCHAR, participant_id VARCHAR, recall_day INTEGER, item_seq INTEGER, "
+        "food_source VARCHAR, food_code VARCHAR, grams DOUBLE",
+        rows,
+    )
+
+
+def by_check(results: pl.DataFrame) -> dict[str, dict]:
+    return {row["check"]: row for row in results.iter_rows(named=True)}
+
+
+def test_passing_check_passes_and_failing_check_counts_unexpected_rows(conn):
+    table = stage_diary(conn, diary_rows([-1, -2.5, -3, 100, 250]))
+    results = by_check(
+        validate(conn, table, [not_null("grams"), between("grams", 0, 10_000, strict_min=True)], "t")
+    )
+    assert results["grams not null"]["success"] is True
+    assert results["grams not null"]["unexpected_count"] == 0
+    failing = results["grams in (0, 10000]"]
+    assert failing["success"] is False
+    assert failing["unexpected_count"] == 3
+    assert failing["element_count"] == 5
+    assert "-2.5" in failing["detail"]
+
+
+def test_results_have_the_documented_schema_one_row_per_check(conn):
+    table = stage_diary(conn, diary_rows([100]))
+    results = validate(conn, table, diary_items_suite(recall_day_max=2), "diary_items")
+    assert results.schema == pl.Schema(RESULT_SCHEMA)
+    assert results["check"].to_list() == [check.name for check in diary_items_suite(2)]
+    assert set(results["suite"]) == {"diary_items"} and set(results["table_name"]) == {table}
+    assert results["success"].all()
+    assert results["unexpected_count"].null_count() == 0
+
+
+def test_without_the_shim_gx_loses_duckdb_results(conn, monkeypatch):
+    """Pins why the shim exists; when this fails, GX reads results itself and the shim can go."""
+    from great_expectations.execution_engine import SqlAlchemyExecutionEngine
+
+    quality._great_expectations()
+    buffered = SqlAlchemyExecutionEngine._execute_query_with_recovery
+    monkeypatch.setattr(quality, "_buffer_sql_results", lambda engine_class: None)
+    monkeypatch.setattr(
+        SqlAlchemyExecutionEngine, "_execute_query_with_recovery", staticmethod(buffered.unbuffered)
+    )
+    table = stage_diary(conn, diary_rows([-1, 100]))
+    row = validate(conn, table, [between("grams", 0, None)], "t").row(0, named=True)
+    assert row["success"] is False
+    assert row["unexpected_count"] is None
+    assert row["detail"].startswith("error:")
+
+
+def test_shim_is_applied_once(conn):
+    from great_expectations.execution_engine import SqlAlchemyExecutionEngine
+
+    quality._great_expectations()
+    installed = SqlAlchemyExecutionEngine._execute_query_with_recovery
+    quality._great_expectations()
+    assert SqlAlchemyExecutionEngine._execute_query_with_recovery is installed
+    assert installed.unbuffered is not installed
+
+
+def test_compound_unique_catches_a_duplicate_key(conn):
+    rows = diary_rows([100, 200, 300]) + [("demo", "p1", 1, 2, "fndds", "22222000", 50.0)]
+    table = stage_diary(conn, rows)
+    results = by_check(validate(conn, table, diary_items_suite(recall_day_max=2), "diary_items"))
+    duplicate = results["(cohort, participant_id, recall_day, item_seq) unique"]
+    assert duplicate["success"] is False
+    assert duplicate["unexpected_count"] == 2  # both rows that share the key
+    assert duplicate["column"] is None
+
+
+def test_large_portions_warn_while_structural_rules_pass(conn):
+    table = stage_diary(conn, diary_rows([100, 5000]))
+    results = validate(conn, table, diary_items_suite(recall_day_max=2), "diary_items")
+    failed = results.filter(~pl.col("success"))
+    assert failed["check"].to_list() == ["grams <= 4000 (very large portion)"]
+    assert failed["severity"].to_list() == ["warn"]
+    assert failed["unexpected_count"].to_list() == [1]
+    assert results.filter(pl.col("severity") == "block")["success"].all()
+
+
+def test_recall_day_without_a_maximum_only_needs_to_be_at_least_one(conn):
+    rows = [("demo", "p1", day, 1, "fndds", "11111000", 10.0) for day in (0, 1, 9)]
+    table = stage_diary(conn, rows)
+    results = by_check(validate(conn, table, diary_items_suite(recall_day_max=None), "diary_items"))
+    assert results["recall_day >= 1"]["unexpected_count"] == 1
+
+
+def test_unexpected_rows_catches_shares_not_summing_to_one(conn):
+    rows = [
+        ("demo", "fiber", "a", "Oats", 3.0, 0.6),
+        ("demo", "fiber", "b", "Beans", 2.0, 0.3),  # shares sum to 0.9
+        ("demo", "choline", "c", "Egg", 1.0, 1.0),
+        ("demo", "inulin_fos", "d", "Leek", 0.0, 0.0),  # no intake: no shares to sum
+    ]
+    table = stage(
+        conn,
+        "food_contributions_ab12",
+        "cohort VARCHAR, component_id VARCHAR, food_code VARCHAR, description VARCHAR, "
+        "amount DOUBLE, share DOUBLE",
+        rows,
+    )
+    results = by_check(validate(conn, table, food_contributions_suite(), "food_contributions"))
+    shares = results["shares sum to 1 per component"]
+    assert shares["success"] is False
+    assert shares["severity"] == "block"
+    assert shares["unexpected_count"] == 1
+    assert "fiber" in shares["detail"] and "choline" not in shares["detail"]
+    assert results["share in [0, 1]"]["success"] is True
+
+
+def test_day_exposure_suite_warns_on_implausible_energy_and_allows_null_amounts(conn):
+    rows = [
+        ("demo", "p1", 1, "energy_kcal", 2100.0, "kcal", 1.0, "reported"),
+        ("demo", "p1", 1, "fiber", None, "g", 0.0, None),
+        ("demo", "p1", 2, "energy_kcal", 150.0, "kcal", 1.0, "composition"),
+        ("demo", "p1", 2, "fiber", 12.0, "g", 0.9, "mixed"),
+    ]
+    table = stage(
+        conn,
+        "participant_day_exposure_ab12",
+        "cohort VARCHAR, participant_id VARCHAR, recall_day INTEGER, component_id VARCHAR, "
+        "amount DOUBLE, unit VARCHAR, coverage DOUBLE, source VARCHAR",
+        rows,
+    )
+    results = validate(conn, table, day_exposure_suite(COMPONENTS), "day_exposure")
+    failed = results.filter(~pl.col("success"))
+    assert failed["check"].to_list() == ["daily energy in [300, 8000] kcal"]
+    assert failed["severity"].to_list() == ["warn"]
+    assert failed["unexpected_count"].to_list() == [1]
+
+
+def test_day_exposure_suite_blocks_unknown_components_and_bad_coverage(conn):
+    rows = [
+        ("demo", "p1", 1, "vitamin_q", 1.0, "mg", 1.0, "reported"),
+        ("demo", "p1", 1, "fiber", -2.0, "g", 1.5, "guessed"),
+    ]
+    table = stage(
+        conn,
+        "participant_day_exposure_cd34",
+        "cohort VARCHAR, participant_id VARCHAR, recall_day INTEGER, component_id VARCHAR, "
+        "amount DOUBLE, unit VARCHAR, coverage DOUBLE, source VARCHAR",
+        rows,
+    )
+    results = validate(conn, table, day_exposure_suite(COMPONENTS), "day_exposure")
+    failed = set(results.filter(~pl.col("success"))["check"])
+    assert failed == {
+        "component_id in registry",
+        "amount >= 0",
+        "coverage in [0, 1]",
+        "source in {reported, composition, mixed}",
+    }
+
+
+def test_participant_exposure_suite_passes_clean_rows_and_catches_duplicates(conn):
+    rows = [
+        ("demo", "p1", 2, "energy_kcal", 2000.0, 1000.0, "kcal", 1.0, False),
+        ("demo", "p1", 2, "fiber", 20.0, 10.0, "g", 0.95, False),
+        ("demo", "p2", 1, "fiber", 0.0, 0.0, "g", 0.5, True),
+    ]
+    columns = (
+        "cohort VARCHAR, participant_id VARCHAR, n_days INTEGER, component_id VARCHAR, "
+        "mean_daily DOUBLE, per_1000kcal DOUBLE, unit VARCHAR, coverage DOUBLE, low_coverage BOOLEAN"
+    )
+    clean = stage(conn, "participant_exposure_ab12", columns, rows)
+    assert validate(conn, clean, participant_exposure_suite(COMPONENTS), "pe")["success"].all()
+
+    duplicated = stage(conn, "participant_exposure_cd34", columns, rows + [rows[1]])
+    results = by_check(validate(conn, duplicated, participant_exposure_suite(COMPONENTS), "pe"))
+    assert results["(cohort, participant_id, component_id) unique"]["unexpected_count"] == 2
+
+
+def test_a_broken_check_fails_with_the_reason_in_detail(conn):
+    table = stage_diary(conn, diary_rows([100]))
+    checks = [
+        not_null("no_such_column"),
+        unexpected_rows("broken query", "SELECT * FROM {batch} WHERE no_such_column > 0"),
+        compound_unique(["cohort", "participant_id"]),
+    ]
+    results = by_check(validate(conn, table, checks, "t"))
+    for name in ("no_such_column not null", "broken query"):
+        assert results[name]["success"] is False
+        assert results[name]["unexpected_count"] is None
+        assert "no_such_column" in results[name]["detail"]
+    assert results["(cohort, participant_id) unique"]["success"] is True
+
+
+def test_only_committed_rows_are_validated(conn):
+    table = stage_diary(conn, diary_rows([100]))
+    conn.begin()
+    conn.execute(f"INSERT INTO {table} VALUES ('demo', 'p9', 1, 1, 'fndds', '1', -5)")
+    row = validate(conn, table, [between("grams", 0, None)], "t").row(0, named=True)
+    conn.rollback()
+    assert row["success"] is True and row["element_count"] == 1
+
+
+def test_missing_table_is_a_one_line_error(conn):
+    with pytest.raises(GutaxisError, match="staging.nope"):
+        validate(conn, "staging.nope", [not_null("grams")], "t")
+
+
+def test_duplicate_check_names_are_rejected(conn):
+    with pytest.raises(ValueError, match="duplicate"):
+        validate(conn, "staging.x", [not_null("grams"), not_null("grams")], "t")
+
+
+def test_validate_leaves_no_open_handle_on_the_database_file(tmp_path):
+    path = str(tmp_path / "closed.duckdb")
+    writer = duckdb.connect(path)
+    writer.execute("CREATE SCHEMA staging")
+    table = stage_diary(writer, diary_rows([100]))
+    validate(writer, table, [not_null("grams")], "t")
+    writer.close()
+    # A cursor left open would keep the read-write instance alive and make this fail.
+    with duckdb.connect(path, read_only=True) as reader:
+        assert reader.execute(f"SELECT count(*) FROM {table}").fetchall() == [(1,)]
+
+
+def test_defining_suites_does_not_import_great_expectations():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from gutaxis import quality; quality.diary_items_suite(2); "
+        "quality.day_exposure_suite(['fiber']); quality.food_contributions_suite(); "
+        "print('great_expectations' in sys.modules)"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert output.stdout.strip() == "False"
