@@ -2,7 +2,7 @@
 import dagster as dg
 
 from assets.composition import composition_assets
-from assets.partitions import cohort_partitions, cohort_spec, run_key
+from assets.partitions import cohort_partitions, cohort_spec, log_stage, partition_key, run_key
 from assets.resources import WarehouseResource
 from assets.results import check_result, failure
 from gutaxis import GutaxisError, stages
@@ -11,20 +11,20 @@ from gutaxis import GutaxisError, stages
 @dg.asset(partitions_def=cohort_partitions, group_name="cohort", deps=composition_assets,
           description="Staged diary items of one cohort (staging.diary_items__COHORT__RUN).")
 def cohort_diary_items(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource) -> dg.MaterializeResult:
-    context.log.info("stage: ingest")
+    log_stage(context, "ingest")
     with warehouse_db.writer() as conn:
         try:
             spec = cohort_spec(context)
             summary = stages.ingest(conn, spec, run_key(context), context.run_id)
         except GutaxisError as exc:
-            stages.fail(conn, context.partition_key, run_key(context), str(exc))
+            stages.fail(conn, partition_key(context), run_key(context), str(exc))
             raise failure(exc) from None
     return dg.MaterializeResult(metadata=summary)
 
 
 @dg.asset_check(asset=cohort_diary_items, blocking=True, description="GX suite on the staged items.")
 def diary_items_valid(context: dg.AssetCheckExecutionContext, warehouse_db: WarehouseResource) -> dg.AssetCheckResult:
-    context.log.info("stage: audit items")
+    log_stage(context, "audit-items")
     with warehouse_db.writer() as conn:
         spec = cohort_spec(context)
         results = stages.audit_diary_items(conn, spec, run_key(context))

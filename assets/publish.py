@@ -3,7 +3,7 @@ import dagster as dg
 
 from assets.diaries import cohort_diary_items
 from assets.exposures import cohort_exposures
-from assets.partitions import cohort_partitions, cohort_spec, run_key
+from assets.partitions import cohort_partitions, cohort_spec, log_stage, partition_key, run_key
 from assets.resources import WarehouseResource
 from gutaxis import stages
 
@@ -11,7 +11,7 @@ from gutaxis import stages
 @dg.asset(partitions_def=cohort_partitions, group_name="cohort", deps=[cohort_diary_items, cohort_exposures],
           description="The cohort's rows in cohort.* and marts.*, replaced atomically once every blocking check passed.")
 def published_cohort(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource) -> dg.MaterializeResult:
-    context.log.info("stage: publish")
+    log_stage(context, "publish")
     with warehouse_db.writer() as conn:
         counts = stages.publish(conn, cohort_spec(context), run_key(context))
     return dg.MaterializeResult(metadata={k.split(".")[-1]: v for k, v in counts.items()})

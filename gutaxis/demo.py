@@ -46,11 +46,10 @@ def _foods(rng: random.Random) -> tuple[list[dict], list[dict]]:
         code = f"99{index:06d}"
         foods.append(dict(food_code=code, description=f"Synthetic demo food: {name}", food_group=group))
         values = {k: round(rng.uniform(*v), 3) for k, v in ranges.items() if k != "fermented"}
-        if any(p in values for p in OMEGA3_PARTS):
-            values["omega3_total"] = round(sum(values.get(p, 0.0) for p in OMEGA3_PARTS), 3)
+        values["omega3_total"] = round(sum(values.get(p, 0.0) for p in OMEGA3_PARTS), 3)
         values["fermented_foods"] = 100.0 if ranges.get("fermented") else 0.0
         for component in ("fiber", "tryptophan", "tyrosine", "choline", "flavonoids_total", "flavan3ols",
-                          "anthocyanidins", "inulin_fos", "resistant_starch", "beta_glucan"):
+                          "anthocyanidins", "inulin_fos", "resistant_starch", "beta_glucan", *OMEGA3_PARTS):
             values.setdefault(component, 0.0)
         for component, value in sorted(values.items()):
             amounts.append(dict(food_code=code, component_id=component, amount_per_100g=value,

@@ -103,7 +103,8 @@ def _day_long(day_wide: pl.DataFrame, components: list[str], units: dict[str, st
 
 
 def _share(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
-    return pl.when(whole > 0).then(part / whole).otherwise(0.0)
+    # part and whole are float sums in different orders: clip the last-bit error (1.0000000000000002)
+    return pl.when(whole > 0).then((part / whole).clip(0.0, 1.0)).otherwise(0.0)
 
 
 def _participant(day_wide: pl.DataFrame, components: list[str], units: dict[str, str], threshold: float) -> pl.DataFrame:

@@ -268,8 +268,6 @@ def validate(
                 suite = gx.ExpectationSuite(name=suite_name, expectations=group)
                 results += batch.validate(suite, result_format=result_format).results
     finally:
-        for engine in (datasource.get_execution_engine().engine, datasource.get_engine()):
-            engine.dispose()
         for cursor in cursors:
             cursor.close()
 

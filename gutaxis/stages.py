@@ -106,10 +106,10 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
 def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> dict:
     """Link staged items to the composition and stage the three exposure tables."""
     items = warehouse.read_table(conn, warehouse.staging_table("diary_items", spec.name, run_key))
-    food_components = conn.execute(
-        "SELECT food_code, component_id, amount_per_100g FROM composition.food_components WHERE source = ?",
-        [spec.composition]).pl()
-    foods = conn.execute("SELECT food_code, description FROM composition.foods WHERE source = ?", [spec.composition]).pl()
+    food_components = conn.sql(
+        "SELECT food_code, component_id, amount_per_100g FROM composition.food_components WHERE source = $1",
+        params=[spec.composition]).pl()
+    foods = conn.sql("SELECT food_code, description FROM composition.foods WHERE source = $1", params=[spec.composition]).pl()
     result = compute(items, food_components, foods, component_ids(), units(), spec.low_coverage_threshold)
     warehouse.stage(conn, "day_exposure", spec.name, run_key, result.day)
     warehouse.stage(conn, "participant_exposure", spec.name, run_key, result.participant)

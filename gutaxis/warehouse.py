@@ -44,7 +44,8 @@ def ident(name: str) -> str:
 
 def staging_table(kind: str, cohort: str, run_key: str) -> str:
     """Run-scoped staging table name, e.g. staging."diary_items__demo__1a2b3c4d"."""
-    return f"staging.{ident(f'{kind}__{cohort.replace('-', '_')}__{run_key}')}"
+    safe_cohort = cohort.replace("-", "_")
+    return "staging." + ident(f"{kind}__{safe_cohort}__{run_key}")
 
 
 _lock_state = threading.local()

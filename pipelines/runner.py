@@ -27,9 +27,17 @@ def _failure_lines(result: dg.ExecuteInProcessResult, cohort: str) -> list[str]:
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
             error = event.step_failure_data.error
+            while error is not None and error.cause is not None:  # the user-facing reason is the innermost
+                error = error.cause
             message = (error.message or "").strip().splitlines()[0] if error else "step failed"
-            lines.append(f"{cohort}: {event.step_key}: {message.removeprefix('dagster._core.definitions.events.Failure: ')}")
+            message = message.split(": ", 1)[1] if message.startswith(("dagster.", "gutaxis.")) else message
+            lines.append(f"{cohort}: {event.step_key}: {message}")
     return lines
+
+
+# Dagster's console logger prints stack traces for failed steps; the CLI prints one line per failure
+# itself, and the assets print their stage lines, so keep the console quiet.
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def run_cohorts(names_or_paths: list[str] | None) -> tuple[list[CohortReport], list[str]]:
@@ -39,14 +47,14 @@ def run_cohorts(names_or_paths: list[str] | None) -> tuple[list[CohortReport], l
     instance = dg.DagsterInstance.get()
     reports, errors = [], []
     with warehouse.writer_lock(warehouse.warehouse_path()):
-        reference = defs.resolve_job_def("reference_job").execute_in_process(instance=instance, raise_on_error=False)
+        reference = defs.resolve_job_def("reference_job").execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False)
         if not reference.success:
             return [], _failure_lines(reference, "reference") or ["reference: loading composition sources failed"]
         for spec, one_off in specs:
             instance.add_dynamic_partitions(cohort_partitions.name, [spec.name])
             tags = {SPEC_TAG: str(spec.spec_path)} if one_off else {}
             result = defs.resolve_job_def("cohort_job").execute_in_process(
-                partition_key=spec.name, instance=instance, tags=tags, raise_on_error=False)
+                partition_key=spec.name, instance=instance, tags=tags, run_config=QUIET, raise_on_error=False)
             key = stages.run_key(result.run_id)
             with warehouse.open_writer() as conn:
                 rep = cohort_report(conn, spec.name, key)
@@ -67,7 +75,7 @@ def check_cohort(name_or_path: str) -> CohortReport:
     key = "check" + uuid.uuid4().hex[:11]
     instance = dg.DagsterInstance.get()
     with warehouse.writer_lock(warehouse.warehouse_path()):
-        defs.resolve_job_def("reference_job").execute_in_process(instance=instance, raise_on_error=False)
+        defs.resolve_job_def("reference_job").execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False)
         with warehouse.open_writer() as conn:
             try:
                 stages.ingest(conn, spec, key)

@@ -339,3 +339,11 @@ def test_load_dispatches_on_format(monkeypatch, tmp_path):
     monkeypatch.setattr(composition, "load_source_spec", lambda source_id: spec.model_copy(update={"format": "xls"}))
     with pytest.raises(GutaxisError, match=r"format 'xls' has no composition reader"):
         composition.load("tiny")
+
+
+def test_load_shipped_source_with_missing_files_points_at_its_path(monkeypatch, tmp_path):
+    spec = SourceSpec(id="tiny", format="gutaxis-composition-csv", url="", version="1", citation="test",
+                      files={"foods.csv": "", "food_components.csv": ""}, path=str(tmp_path / "nowhere"))
+    monkeypatch.setattr(composition, "load_source_spec", lambda source_id: spec)
+    with pytest.raises(GutaxisError, match=r"source tiny: files .* missing in .*nowhere; restore them or fix 'path'"):
+        composition.load("tiny")

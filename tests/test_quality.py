@@ -249,16 +249,13 @@ def test_duplicate_check_names_are_rejected(conn):
         validate(conn, "staging.x", [not_null("grams"), not_null("grams")], "t")
 
 
-def test_validate_leaves_no_open_handle_on_the_database_file(tmp_path):
-    path = str(tmp_path / "closed.duckdb")
-    writer = duckdb.connect(path)
-    writer.execute("CREATE SCHEMA staging")
-    table = stage_diary(writer, diary_rows([100]))
-    validate(writer, table, [not_null("grams")], "t")
-    writer.close()
-    # A cursor left open would keep the read-write instance alive and make this fail.
-    with duckdb.connect(path, read_only=True) as reader:
-        assert reader.execute(f"SELECT count(*) FROM {table}").fetchall() == [(1,)]
+def test_validate_leaves_the_pipeline_connection_as_it_was(conn):
+    table = stage_diary(conn, diary_rows([100]))
+    validate(conn, table, [not_null("grams")], "t")
+    assert conn.execute("SELECT current_schema()").fetchall() == [("main",)]
+    conn.execute(f"INSERT INTO {table} VALUES ('demo', 'p1', 1, 9, 'fndds', '1', 5)")
+    conn.commit()
+    assert conn.execute(f"SELECT count(*) FROM {table}").fetchall() == [(2,)]
 
 
 def test_defining_suites_does_not_import_great_expectations():

@@ -1,0 +1,69 @@
+"""Exposure engine: precedence, coverage, null-vs-zero, ratio of means, contributions."""
+import polars as pl
+import pytest
+
+from gutaxis.exposure import compute
+
+UNITS = {"energy_kcal": "kcal", "fiber": "g", "choline": "mg"}
+
+
+def _items(rows):
+    return pl.DataFrame(rows, schema={"cohort": pl.String, "participant_id": pl.String, "recall_day": pl.Int32,
+                                      "item_seq": pl.Int32, "food_source": pl.String, "food_code": pl.String,
+                                      "grams": pl.Float64, "reported__energy_kcal": pl.Float64}, orient="row")
+
+
+FOOD_COMPONENTS = pl.DataFrame({
+    "food_code": ["A", "A", "A", "B"],
+    "component_id": ["energy_kcal", "fiber", "choline", "energy_kcal"],
+    "amount_per_100g": [100.0, 2.0, 0.0, 50.0],
+})
+FOODS = pl.DataFrame({"food_code": ["A", "B"], "description": ["food a", "food b"]})
+
+
+def test_reported_value_wins_over_composition_and_days_sum():
+    items = _items([
+        ("c", "p1", 1, 1, "s", "A", 200.0, 999.0),  # reported energy beats 200 kcal from composition
+        ("c", "p1", 1, 2, "s", "B", 100.0, None),   # composition: 50 kcal
+    ])
+    out = compute(items, FOOD_COMPONENTS, FOODS, list(UNITS), UNITS, 0.8)
+    energy = out.day.filter(pl.col("component_id") == "energy_kcal").row(0, named=True)
+    assert energy["amount"] == pytest.approx(1049.0)
+    assert energy["source"] == "mixed"
+    assert energy["coverage"] == pytest.approx(1.0)
+
+
+def test_no_intake_is_zero_but_no_route_is_null():
+    items = _items([("c", "p1", 1, 1, "s", "A", 100.0, None), ("c", "p2", 1, 1, "s", "B", 100.0, None)])
+    out = compute(items, FOOD_COMPONENTS, FOODS, list(UNITS), UNITS, 0.8)
+    choline = {r["participant_id"]: r for r in out.day.filter(pl.col("component_id") == "choline").iter_rows(named=True)}
+    assert choline["p1"]["amount"] == 0.0  # food A has 0 choline: ate none
+    assert choline["p2"]["amount"] is None  # food B has no choline value: nothing could compute it
+    assert choline["p2"]["coverage"] == 0.0
+
+
+def test_unlinked_item_lowers_coverage_and_is_listed():
+    items = _items([("c", "p1", 1, 1, "s", "A", 300.0, None), ("c", "p1", 1, 2, "s", "ZZZ", 100.0, None)])
+    out = compute(items, FOOD_COMPONENTS, FOODS, list(UNITS), UNITS, 0.8)
+    fiber = out.participant.filter(pl.col("component_id") == "fiber").row(0, named=True)
+    assert fiber["coverage"] == pytest.approx(0.75)
+    assert fiber["low_coverage"] is True
+    assert out.linkage.to_dicts() == [{"food_code": "ZZZ", "n_items": 1, "grams": 100.0}]
+
+
+def test_per_1000kcal_is_a_ratio_of_means():
+    items = _items([("c", "p1", 1, 1, "s", "A", 100.0, None), ("c", "p1", 2, 1, "s", "A", 300.0, None)])
+    out = compute(items, FOOD_COMPONENTS, FOODS, list(UNITS), UNITS, 0.8)
+    fiber = out.participant.filter(pl.col("component_id") == "fiber").row(0, named=True)
+    assert fiber["n_days"] == 2
+    assert fiber["mean_daily"] == pytest.approx(4.0)  # (2 + 6) / 2
+    assert fiber["per_1000kcal"] == pytest.approx(1000 * 4.0 / 200.0)
+
+
+def test_contribution_shares_sum_to_one_per_component():
+    items = _items([("c", "p1", 1, 1, "s", "A", 100.0, None), ("c", "p2", 1, 1, "s", "B", 100.0, None)])
+    out = compute(items, FOOD_COMPONENTS, FOODS, list(UNITS), UNITS, 0.8)
+    energy = out.contributions.filter(pl.col("component_id") == "energy_kcal")
+    assert energy["share"].sum() == pytest.approx(1.0)
+    assert energy.row(0, named=True) | {} == {"cohort": "c", "component_id": "energy_kcal", "food_code": "A",
+                                               "description": "food a", "amount": 100.0, "share": pytest.approx(2 / 3)}
