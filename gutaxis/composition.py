@@ -4,11 +4,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from gutaxis import DATA_DIR, GutaxisError
+from gutaxis import GutaxisError, raw_dir
 from gutaxis.formats import Composition, composition_csv, fndds, sr28
 from gutaxis.specs import SOURCES_DIR, SourceSpec, load_source_spec
 
-RAW_DIR = DATA_DIR / "raw"
 READERS: dict[str, Callable[[Path, str], Composition]] = {
     "sr28-ascii": sr28.read,
     "fndds-nutrient-values-xlsx": fndds.read,
@@ -20,7 +19,7 @@ def source_folder(spec: SourceSpec) -> Path:
     """The spec's `path` (relative to data/sources/) for sources shipped with the project, else data/raw/ID/."""
     if spec.path:
         return SOURCES_DIR / spec.path
-    return RAW_DIR / spec.id
+    return raw_dir() / spec.id
 
 
 def is_available(spec: SourceSpec) -> bool:

@@ -175,7 +175,7 @@ def _raw_value(rules: list[_Rule]) -> pl.Expr:
 
 def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, food_source: str, code_width: int,
                  valid_recall_status: list[int] | None) -> CanonicalDiary:
-    """Type, normalise and judge a raw diary frame in one lazy pass (see the module docstring)."""
+    """Type, normalise and judge a raw diary frame in one pass over the input (see the module docstring)."""
     schema = raw.collect_schema()
     for optional in ("recall_status", "external_id"):
         if optional not in schema:
@@ -190,76 +190,94 @@ def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, food_source: st
     else:
         status_ok = pl.col("__recall_status").is_in(valid_recall_status).fill_null(False)
     key_ok = pl.col("__key_rule") == 0
-    usable = key_ok & pl.col("__status_ok") & (pl.col("__item_rule") == 0)
-    recall_ok = pl.lit(True) if valid_recall_status is None else pl.col("__status_ok").all().over(_KEY)
     classified = (
         raw.with_columns(_parse(schema, reported, code_width))
         .with_columns(__key_rule=_first_failed(key_rules, 1),
                       __item_rule=_first_failed(item_rules, 1 + len(key_rules)),
                       __status_ok=status_ok)
-        # Both windows share one grouping; cum_sum numbers the usable rows in file order.
-        .with_columns(__recall_ok=recall_ok,
-                      __item_seq=usable.cast(pl.Int32).cum_sum().over(_KEY))
+        # Rows of a recall excluded by its status are counted in inclusion, not judged item by item.
         .with_columns(__rule=pl.when(~key_ok).then("__key_rule")
-                      .when(~pl.col("__recall_ok")).then(pl.lit(0, dtype=pl.UInt8))
-                      .otherwise("__item_rule"))
-        .with_columns(__kept=pl.col("__recall_ok") & usable)
+                      .when(~pl.col("__status_ok")).then(pl.lit(0, dtype=pl.UInt8))
+                      .otherwise("__item_rule"),
+                      __usable=key_ok & pl.col("__status_ok") & (pl.col("__item_rule") == 0),
+                      __key_ok=key_ok)
     )
-    table = classified.select(
-        "source_file", "source_row", "__rule", "__kept", "__recall_ok", "__status_ok", "__item_seq",
-        *_KEY, "__food_code", "__grams", "__recall_status", "__external_id",
-        *(pl.col(f"__{c}").fill_nan(None).alias(c) for c in reported),
-        # Text only where a row is quarantined: the raw columns themselves are not kept.
-        pl.when(pl.col("__rule") > 0).then(_raw_value(all_rules)).alias("__value"),
-    ).collect()
-    cohort_col = pl.lit(cohort, dtype=pl.String).alias("cohort")
+    items_plan = classified.filter("__usable").select(
+        *_KEY, "__food_code", "__grams", *(pl.col(f"__{c}").fill_nan(None).alias(c) for c in reported))
+    quarantine_plan = classified.filter(pl.col("__rule") > 0).select(
+        "source_file", "source_row", "__rule", _raw_value(all_rules).alias("__value"))
+    recalls_plan = classified.filter("__key_ok").group_by(_KEY).agg(
+        # The status that excluded the recall if any, else the recall's own status.
+        pl.coalesce(pl.col("__recall_status").filter(~pl.col("__status_ok")).first(),
+                    pl.col("__recall_status").first()).alias("recall_status"),
+        pl.col("__status_ok").all().alias("status_ok"),
+        pl.len().cast(pl.Int64).alias("n_items"),
+        pl.col("__usable").sum().alias("n_usable"),
+        pl.col("__external_id").drop_nulls().first().alias("external_id"),
+    )
+    # One pass: the three plans share the scan and the parsing (common-subplan elimination).
+    found, bad_rows, recalls = pl.collect_all([items_plan, quarantine_plan, recalls_plan])
 
-    items = table.filter("__kept").select(
+    cohort_col = pl.lit(cohort, dtype=pl.String).alias("cohort")
+    found = _drop_excluded_recalls(found, recalls)
+    items = found.select(
         cohort_col,
         pl.col("__participant_id").alias("participant_id"),
         pl.col("__recall_day").alias("recall_day"),
-        pl.col("__item_seq").alias("item_seq"),
+        _item_seq(found, recalls).alias("item_seq"),
         pl.lit(food_source, dtype=pl.String).alias("food_source"),
         pl.col("__food_code").alias("food_code"),
         pl.col("__grams").alias("grams"),
-        *(pl.col(c).cast(pl.Float64) for c in reported),
+        *reported,
     )
-
-    quarantine = table.filter(pl.col("__rule") > 0).select(
+    del found
+    codes = list(range(1, len(all_rules) + 1))
+    quarantine = bad_rows.select(
         cohort_col,
         pl.col("source_file").cast(pl.String),
         pl.col("source_row").cast(pl.Int64),
-        pl.col("__rule").replace_strict(list(range(1, len(all_rules) + 1)), [r.column for r in all_rules],
-                                        return_dtype=pl.String).alias("column"),
-        pl.col("__value").alias("value"),
-        pl.col("__rule").replace_strict(list(range(1, len(all_rules) + 1)), [r.reason for r in all_rules],
-                                        return_dtype=pl.String).alias("reason"),
+        pl.col("__rule").replace_strict(codes, [r.column for r in all_rules], return_dtype=pl.String).alias("column"),
+        pl.col("__value").cast(pl.String).alias("value"),
+        pl.col("__rule").replace_strict(codes, [r.reason for r in all_rules], return_dtype=pl.String).alias("reason"),
     ).sort("source_file", "source_row", maintain_order=True)
-
-    keyed = table.filter(~pl.col("__rule").is_in(list(range(1, len(key_rules) + 1))))
-    inclusion = _inclusion(keyed, cohort_col, valid_recall_status)
-    participants = (keyed.group_by("__participant_id")
-                    .agg(pl.col("__external_id").drop_nulls().first())
+    participants = (recalls.group_by("__participant_id")
+                    .agg(pl.col("external_id").drop_nulls().first())
                     .select(cohort_col, pl.col("__participant_id").alias("participant_id"),
-                            pl.col("__external_id").alias("external_id"))
+                            pl.col("external_id").cast(pl.String))
                     .sort("participant_id"))
-    return CanonicalDiary(items=items, quarantine=quarantine, inclusion=inclusion, participants=participants)
+    return CanonicalDiary(items=items, quarantine=quarantine,
+                          inclusion=_inclusion(recalls, cohort_col, valid_recall_status),
+                          participants=participants)
 
 
-def _inclusion(keyed: pl.DataFrame, cohort_col: pl.Expr, valid_recall_status: list[int] | None) -> pl.DataFrame:
+def _drop_excluded_recalls(found: pl.DataFrame, recalls: pl.DataFrame) -> pl.DataFrame:
+    """Usable rows of a recall that another of its rows marks unusable (mixed statuses: rare)."""
+    mixed = recalls.filter(~pl.col("status_ok") & (pl.col("n_usable") > 0)).select(_KEY)
+    if mixed.height == 0:
+        return found
+    return found.join(mixed, on=_KEY, how="anti", maintain_order="left")
+
+
+def _item_seq(found: pl.DataFrame, recalls: pl.DataFrame) -> pl.Series:
+    """1..n within participant-day, in row order."""
+    if found.height == 0:
+        return pl.Series(dtype=pl.Int32)
+    starts = found.select(
+        (pl.col("__participant_id").ne_missing(pl.col("__participant_id").shift())
+         | pl.col("__recall_day").ne_missing(pl.col("__recall_day").shift())).alias("start")
+    ).to_series()
+    n_recalls = recalls.filter(pl.col("status_ok") & (pl.col("n_usable") > 0)).height
+    if starts.sum() == n_recalls:
+        # Each recall's rows are contiguous (as every instrument writes them): number the runs
+        # without hashing the keys, which is several times faster on large inputs.
+        index = pl.int_range(pl.len(), dtype=pl.Int32)
+        run_start = pl.when(starts).then(index).forward_fill()
+        return found.select((index - run_start + 1).alias("s")).to_series()
+    return found.select(pl.int_range(1, pl.len() + 1, dtype=pl.Int32).over(_KEY).alias("s")).to_series()
+
+
+def _inclusion(recalls: pl.DataFrame, cohort_col: pl.Expr, valid_recall_status: list[int] | None) -> pl.DataFrame:
     """One row per recall of the rows whose participant and day are usable."""
-    if valid_recall_status is None:
-        status = pl.lit(None, dtype=pl.Int32)
-    else:
-        # The status that excluded the recall if any, else the recall's own status.
-        status = pl.coalesce(pl.col("__recall_status").filter(~pl.col("__status_ok")).first(),
-                             pl.col("__recall_status").first())
-    recalls = keyed.group_by(_KEY).agg(
-        status.alias("recall_status"),
-        pl.col("__recall_ok").first().alias("status_ok"),
-        pl.len().cast(pl.Int64).alias("n_items"),
-        pl.col("__kept").sum().alias("n_kept"),
-    )
     valid = f"valid: {', '.join(str(s) for s in valid_recall_status or [])}"
     reason = (
         pl.when(~pl.col("status_ok") & pl.col("recall_status").is_null())
@@ -267,14 +285,15 @@ def _inclusion(keyed: pl.DataFrame, cohort_col: pl.Expr, valid_recall_status: li
         .when(~pl.col("status_ok"))
         .then(pl.concat_str(pl.lit("recall status "), pl.col("recall_status").cast(pl.String),
                             pl.lit(f" is not usable ({valid})")))
-        .when(pl.col("n_kept") == 0).then(pl.lit("every item of this recall was quarantined"))
+        .when(pl.col("n_usable") == 0).then(pl.lit("every item of this recall was quarantined"))
     )
+    status = pl.col("recall_status").cast(pl.Int32) if valid_recall_status is not None else pl.lit(None, dtype=pl.Int32)
     return recalls.select(
         cohort_col,
         pl.col("__participant_id").alias("participant_id"),
         pl.col("__recall_day").alias("recall_day"),
-        pl.col("recall_status").cast(pl.Int32),
-        (pl.col("status_ok") & (pl.col("n_kept") > 0)).alias("included"),
+        status.alias("recall_status"),
+        (pl.col("status_ok") & (pl.col("n_usable") > 0)).alias("included"),
         "n_items",
         reason.alias("reason"),
     ).sort("participant_id", "recall_day")

@@ -14,7 +14,8 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from gutaxis import DATA_DIR, GutaxisError, __version__
+from gutaxis import GutaxisError, __version__
+from gutaxis import raw_dir as default_raw_dir
 from gutaxis.specs import SourceSpec, load_source_spec
 
 CHUNK = 1 << 20
@@ -23,14 +24,14 @@ DOWNLOAD_TIMEOUT_S = 120
 Opener = Callable[[], AbstractContextManager[BinaryIO]]
 
 
-def fetch(source_id: str, from_path: Path | None = None, raw_dir: Path = DATA_DIR / "raw") -> list[Path]:
+def fetch(source_id: str, from_path: Path | None = None, raw_dir: Path | None = None) -> list[Path]:
     """Copy (or download) the source's files into raw_dir/ID/ and return their paths.
 
     Every file is verified against the spec's sha256 of the official uncompressed file before
     any of them replaces what is there, so a failed fetch leaves the folder as it was.
     """
     spec = load_source_spec(source_id)
-    raw_dir = Path(raw_dir)
+    raw_dir = Path(raw_dir) if raw_dir else default_raw_dir()
     raw_dir.mkdir(parents=True, exist_ok=True)
     if from_path is not None:
         return _install(spec, Path(from_path), raw_dir)

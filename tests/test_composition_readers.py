@@ -312,7 +312,7 @@ def test_composition_csv_duplicate_rows_and_missing_columns_are_errors(tmp_path)
 # --- gutaxis.composition ----------------------------------------------------------------------
 
 def test_source_folder_is_spec_relative_path_or_raw_dir(monkeypatch, tmp_path):
-    monkeypatch.setattr(composition, "RAW_DIR", tmp_path / "raw")
+    monkeypatch.setenv("GUTAXIS_RAW_DIR", str(tmp_path / "raw"))
     shipped = SourceSpec(id="demo", format="gutaxis-composition-csv", url="", files={}, version="1",
                          citation="generated", path="../demo/composition")
     assert composition.source_folder(shipped) == composition.SOURCES_DIR / "../demo/composition"
@@ -322,7 +322,7 @@ def test_source_folder_is_spec_relative_path_or_raw_dir(monkeypatch, tmp_path):
 
 
 def test_load_unfetched_source_says_how_to_fetch(monkeypatch, tmp_path):
-    monkeypatch.setattr(composition, "RAW_DIR", tmp_path)
+    monkeypatch.setenv("GUTAXIS_RAW_DIR", str(tmp_path))
     with pytest.raises(GutaxisError) as err:
         composition.load("sr28")
     assert str(err.value) == "source sr28 is not fetched; run `gutaxis fetch sr28` (or `--from PATH`)"

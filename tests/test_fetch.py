@@ -84,7 +84,7 @@ def test_fetch_from_folder_decompresses_gz_verifies_and_loads(monkeypatch, tmp_p
     assert files_under(raw_dir) == sorted(f"sr28/{name}" for name in SR28_FETCHED)  # no temp files, no WEIGHT.txt
     spec = load_source_spec("sr28")
     assert sha256((raw_dir / "sr28" / "NUT_DATA.txt").read_bytes()) == spec.files["NUT_DATA.txt"]
-    monkeypatch.setattr(composition, "RAW_DIR", raw_dir)
+    monkeypatch.setenv("GUTAXIS_RAW_DIR", str(raw_dir))
     assert composition.is_available(spec)
     salmon = composition.load("sr28").food_components.filter(pl.col("food_code") == "15076")
     assert dict(zip(salmon["component_id"], salmon["amount_per_100g"]))["tryptophan"] == pytest.approx(222.0)

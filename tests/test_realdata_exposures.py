@@ -1,0 +1,93 @@
+"""Real data end to end through the Dagster job: our sums equal what the publishers computed."""
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+import pytest
+
+from gutaxis.fetch import fetch
+from pipelines.runner import run_cohorts
+from tests.conftest import write_spec
+
+pytestmark = pytest.mark.realdata
+FNDDS_XLSX = "2017-2018 FNDDS At A Glance - FNDDS Nutrient Values.xlsx"
+
+
+@pytest.fixture(scope="module")
+def published(realdata, isolated_session, tmp_path_factory):
+    """FNDDS fetched with --from; the ASA24 example and the NHANES women run as one-off spec files."""
+    fetch("fndds-2017-2018", realdata / "usda" / "fndds-2017-2018" / FNDDS_XLSX)
+    specs = tmp_path_factory.mktemp("specs")
+    asa24 = write_spec(specs, "asa24-example", format="asa24-items",
+                       path=str(realdata / "asa24" / "dietaryindex-example" / "Items.csv"))
+    women = write_spec(specs, "nhanes-women40s", format="tabular",
+                       path=str(realdata / "nhanes" / "2015-2016" / "IFF_day1_day2_women40s.tsv"), delimiter="\t",
+                       columns={"participant_id": "SEQN", "recall_day": "Day", "food_code": "FoodCode", "grams": "FoodAmt"},
+                       reported={"energy_kcal": "KCAL", "fiber": "FIBE", "choline": "CHL", "omega3_ala": "P183",
+                                 "omega3_epa": "P205", "omega3_dha": "P226"})
+    reports, errors = run_cohorts([str(asa24), str(women)])
+    assert errors == []
+    assert [r.outcome for r in reports] == ["published", "published"]
+    conn = duckdb.connect(str(isolated_session / "warehouse.duckdb"), read_only=True)
+    yield conn
+    conn.close()
+
+
+ASA24_COMPONENTS = {"energy_kcal": "KCAL", "fiber": "FIBE", "choline": "CHOLN", "omega3_epa": "P205", "omega3_dha": "P226"}
+
+
+def test_asa24_recall_totals_equal_totals_csv(published, realdata):
+    totals = (pl.read_csv(realdata / "asa24" / "dietaryindex-example" / "Totals.csv", infer_schema_length=0)
+              .filter(pl.col("RecallNo").cast(pl.Float64) == 1.0))
+    ours = published.sql("""
+        SELECT p.external_id AS UserID, e.component_id, e.amount
+        FROM marts.participant_day_exposure e JOIN cohort.participants p USING (cohort, participant_id)
+        WHERE e.cohort = 'asa24-example' AND e.recall_day = 1""").pl()
+    assert ours["UserID"].n_unique() == 21
+    for component, column in ASA24_COMPONENTS.items():
+        merged = totals.select("UserID", pl.col(column).cast(pl.Float64).alias("total")).join(
+            ours.filter(pl.col("component_id") == component), on="UserID", how="left")
+        assert merged.height == 21 and merged["amount"].null_count() == 0, component
+        rel = ((merged["amount"] - merged["total"]).abs() / merged["total"].abs().clip(lower_bound=1.0)).max()
+        assert rel <= 1e-5, (component, rel)
+
+
+WOMEN_COMPONENTS = {"energy_kcal": "KCAL", "fiber": "FIBE", "choline": "CHL", "omega3_ala": "P183",
+                    "omega3_epa": "P205", "omega3_dha": "P226"}
+
+
+def test_nhanes_women_two_day_means_equal_published_totals(published, realdata):
+    totals = pl.read_csv(realdata / "nhanes" / "2015-2016" / "Totals_two_day_mean.tsv", separator="\t",
+                         infer_schema_length=0)
+    ours = published.sql("SELECT participant_id, component_id, n_days, mean_daily FROM marts.participant_exposure "
+                         "WHERE cohort = 'nhanes-women40s'").pl()
+    assert ours["participant_id"].n_unique() == 151
+    assert set(ours["n_days"].unique()) <= {1, 2}
+    for component, column in WOMEN_COMPONENTS.items():
+        merged = ours.filter(pl.col("component_id") == component).join(
+            totals.select(pl.col("SEQN").alias("participant_id"), pl.col(column).cast(pl.Float64).alias("total")),
+            on="participant_id", how="left")
+        assert merged["total"].null_count() == 0
+        rel = ((merged["mean_daily"] - merged["total"]).abs() / merged["total"].abs().clip(lower_bound=1e-9))
+        close = (rel <= 0.005) | ((merged["mean_daily"] - merged["total"]).abs() < 1e-6)
+        assert close.all(), (component, merged.filter(~close).head(3))
+
+
+def test_unlinked_codes_are_counted_not_quarantined(published):
+    unlinked = published.sql("SELECT cohort, sum(n_items) FROM audit.linkage GROUP BY cohort ORDER BY cohort").fetchall()
+    assert dict(unlinked)["asa24-example"] == 30  # realdata README: 30 of 383 items have codes FNDDS 2017-18 lacks
+    quarantined = published.sql("SELECT count(*) FROM audit.quarantine WHERE cohort = 'asa24-example'").fetchall()[0][0]
+    assert quarantined == 0
+    items = published.sql("SELECT count(*) FROM cohort.diary_items WHERE cohort = 'asa24-example'").fetchall()[0][0]
+    assert items == 383
+
+
+def test_per_1000kcal_and_wide_view(published):
+    row = published.sql("""SELECT mean_daily, per_1000kcal FROM marts.participant_exposure
+                           WHERE cohort = 'nhanes-women40s' AND component_id = 'fiber' LIMIT 1""").fetchall()[0]
+    energy = published.sql("""SELECT e.mean_daily FROM marts.participant_exposure e
+        WHERE cohort = 'nhanes-women40s' AND component_id = 'energy_kcal' AND participant_id =
+        (SELECT participant_id FROM marts.participant_exposure WHERE cohort = 'nhanes-women40s' AND component_id = 'fiber' LIMIT 1)""").fetchall()[0][0]
+    assert row[1] == pytest.approx(1000 * row[0] / energy)
+    wide = published.sql("SELECT * FROM marts.participant_exposure_wide WHERE cohort = 'nhanes-women40s'").pl()
+    assert wide.height == 151 and "tryptophan" in wide.columns and "energy_kcal" in wide.columns
