@@ -15,7 +15,7 @@ def cohort_diary_items(context: dg.AssetExecutionContext, warehouse_db: Warehous
     with warehouse_db.writer() as conn:
         try:
             spec = cohort_spec(context)
-            summary = stages.ingest(conn, spec, run_key(context), context.run_id)
+            summary = stages.ingest(conn, spec, run_key(context), context.run.run_id)
         except GutaxisError as exc:
             stages.fail(conn, partition_key(context), run_key(context), str(exc))
             raise failure(exc) from None

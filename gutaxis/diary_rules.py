@@ -2,26 +2,31 @@
 
 The one place where diary values are typed and judged, so every format obeys the same rules:
 
-* Row rules. A row breaking a rule goes to `quarantine` (one row per failing row, with the
-  first rule it breaks, in the order of `_rules`) and not to `items`. Rules on the recall key
-  (participant_id, recall_day) apply to every row; rules on the item (food_code, grams,
-  reported values) only to rows of recalls that are included, since an excluded recall is
-  dropped whole and counted in `inclusion` instead.
-* Recall inclusion. A recall (participant, day) is excluded when any of its rows has a
-  recall status outside `valid_recall_status` (None: the format has no status, all included),
-  or when every one of its rows was quarantined.
+* Row rules. A row breaking a rule goes to `quarantine` (one quarantine row per failing row,
+  naming the first rule it breaks, in the order of `_rules`) and not to `items`. Rules on the
+  recall key (participant_id, recall_day) apply to every row; rules on the item (food_code,
+  grams, reported values) only to rows whose recall status is usable: an unusable recall is
+  dropped whole and counted in `inclusion`, not quarantined.
+* Recall inclusion. A recall (participant, day) is excluded when any of its rows has a recall
+  status outside `valid_recall_status` (None: the format has no status, all are usable), or
+  when every one of its rows was quarantined. Statuses are per recall in every instrument; in
+  a file that mixes them within a recall, the recall is excluded whole.
 * Missing-value tokens in text ("", NA, N/A, NULL, "."), surrounding blanks and integers
-  printed as floats (`1.0`, `51180010.0`) are read as what they mean. A reported value of
-  NaN means "not reported" (null: the exposure falls back to composition); NaN grams is a bad row.
+  printed as floats (`1.0`, `51180010.0`) are read as what they mean. A reported NaN means
+  "not reported" (null: the exposure falls back to composition); NaN grams is a bad row.
+* item_seq numbers a recall's items 1..n in the order of the raw frame (file order, then row
+  order; the NHANES reader orders by DRxILINE).
 
 Input columns (see gutaxis.formats): source_file, source_row, participant_id, recall_day,
 food_code, grams, recall_status, external_id, reported__*. Columns that are already numeric
-(Parquet, XPT) are used as they are, never printed to text and parsed back.
+(Parquet, XPT) are used as they are, never printed to text and parsed back. The input is read
+once, by polars' streaming engine, with no per-row Python and no window over the whole input.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from gutaxis.formats import REPORTED_PREFIX
@@ -31,6 +36,7 @@ GRAMS_MAX = 10_000.0
 RECALL_DAY_MAX = {"nhanes-iff": 2}
 DEFAULT_RECALL_DAY_MAX = 366
 _KEY = ["__participant_id", "__recall_day"]
+_RUN_SLICE = 1 << 22
 
 ITEMS_SCHEMA = {"cohort": pl.String, "participant_id": pl.String, "recall_day": pl.Int32,
                 "item_seq": pl.Int32, "food_source": pl.String, "food_code": pl.String,
@@ -179,16 +185,16 @@ def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, food_source: st
     schema = raw.collect_schema()
     for optional in ("recall_status", "external_id"):
         if optional not in schema:
-            raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(optional))
+            raw = raw.with_columns(pl.lit(None, dtype=pl.Null).alias(optional))
     schema = raw.collect_schema()
     reported = [c for c in schema.names() if c.startswith(REPORTED_PREFIX)]
     key_rules, item_rules = _rules(reported, code_width, RECALL_DAY_MAX.get(format, DEFAULT_RECALL_DAY_MAX))
     all_rules = key_rules + item_rules
+    # Carried along with every item only when the input has them (a Null column is "none").
+    has_status = valid_recall_status is not None
+    has_external = schema["external_id"] != pl.Null
 
-    if valid_recall_status is None:
-        status_ok = pl.lit(True)
-    else:
-        status_ok = pl.col("__recall_status").is_in(valid_recall_status).fill_null(False)
+    status_ok = pl.col("__recall_status").is_in(valid_recall_status).fill_null(False) if has_status else pl.lit(True)
     key_ok = pl.col("__key_rule") == 0
     classified = (
         raw.with_columns(_parse(schema, reported, code_width))
@@ -203,36 +209,35 @@ def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, food_source: st
                       __key_ok=key_ok)
     )
     items_plan = classified.filter("__usable").select(
-        *_KEY, "__food_code", "__grams", *(pl.col(f"__{c}").fill_nan(None).alias(c) for c in reported))
-    quarantine_plan = classified.filter(pl.col("__rule") > 0).select(
-        "source_file", "source_row", "__rule", _raw_value(all_rules).alias("__value"))
-    recalls_plan = classified.filter("__key_ok").group_by(_KEY).agg(
-        # The status that excluded the recall if any, else the recall's own status.
-        pl.coalesce(pl.col("__recall_status").filter(~pl.col("__status_ok")).first(),
-                    pl.col("__recall_status").first()).alias("recall_status"),
-        pl.col("__status_ok").all().alias("status_ok"),
-        pl.len().cast(pl.Int64).alias("n_items"),
-        pl.col("__usable").sum().alias("n_usable"),
-        pl.col("__external_id").drop_nulls().first().alias("external_id"),
-    )
-    # One pass: the three plans share the scan and the parsing (common-subplan elimination).
-    found, bad_rows, recalls = pl.collect_all([items_plan, quarantine_plan, recalls_plan])
+        *_KEY, "__food_code", "__grams", *(pl.col(f"__{c}").fill_nan(None).alias(c) for c in reported),
+        *(["__recall_status"] if has_status else []), *(["__external_id"] if has_external else []))
+    # Every row that is not an item: quarantined rows and rows of unusable recalls (usually few).
+    rest_plan = classified.filter(~pl.col("__usable")).select(
+        "source_file", "source_row", "__rule", _raw_value(all_rules).alias("__value"), "__key_ok",
+        *_KEY, "__recall_status", "__status_ok", "__external_id")
+    # One collect: both plans share the scan and the parsing. Recall statistics are derived
+    # afterwards from runs of rows, not by a group-by of the whole input, which would hold
+    # back the streaming engine (measured: ~50 % more peak memory).
+    found, rest = pl.collect_all([items_plan, rest_plan], engine="streaming")
 
-    cohort_col = pl.lit(cohort, dtype=pl.String).alias("cohort")
+    runs = _runs(found, has_status, has_external)
+    recalls = _recalls(runs, rest, has_status)
     found = _drop_excluded_recalls(found, recalls)
+    if found.height != runs["__n"].sum():  # a recall mixing statuses lost its rows: count again
+        runs = _runs(found, has_status, has_external)
+    cohort_col = pl.lit(cohort, dtype=pl.String).alias("cohort")
     items = found.select(
         cohort_col,
         pl.col("__participant_id").alias("participant_id"),
         pl.col("__recall_day").alias("recall_day"),
-        _item_seq(found, recalls).alias("item_seq"),
+        _item_seq(found, runs).alias("item_seq"),
         pl.lit(food_source, dtype=pl.String).alias("food_source"),
         pl.col("__food_code").alias("food_code"),
         pl.col("__grams").alias("grams"),
         *reported,
     )
-    del found
     codes = list(range(1, len(all_rules) + 1))
-    quarantine = bad_rows.select(
+    quarantine = rest.filter(pl.col("__rule") > 0).select(
         cohort_col,
         pl.col("source_file").cast(pl.String),
         pl.col("source_row").cast(pl.Int64),
@@ -250,6 +255,56 @@ def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, food_source: st
                           participants=participants)
 
 
+def _runs(found: pl.DataFrame, has_status: bool, has_external: bool) -> pl.DataFrame:
+    """Maximal blocks of consecutive items of one recall: key, first row, length (and status, external id)."""
+    heads = _run_heads(found)
+    columns = [*_KEY, *(["__recall_status"] if has_status else []), *(["__external_id"] if has_external else [])]
+    runs = found.select(pl.col(columns).gather(heads)).with_columns(__row=heads)
+    return runs.with_columns(__n=pl.col("__row").shift(-1, fill_value=found.height) - pl.col("__row"))
+
+
+def _run_heads(found: pl.DataFrame) -> pl.Series:
+    """Positions (Int64) of the rows that start a new participant-day run."""
+    # Compared slice by slice: a shift of the whole id column would copy it (16 bytes a row).
+    pid, day = (pl.col(c) for c in _KEY)
+    heads = []
+    for offset in range(0, found.height, _RUN_SLICE):
+        first = max(offset - 1, 0)  # the slice starts with the previous row, to compare across
+        part = found.slice(first, offset + _RUN_SLICE - first)
+        changed = part.select(pid.ne_missing(pid.shift()) | day.ne_missing(day.shift())).to_series()
+        positions = changed.arg_true().cast(pl.Int64)
+        heads.append((positions if offset == 0 else positions.filter(positions > 0)) + first)
+    return pl.concat(heads) if heads else pl.Series(dtype=pl.Int64)
+
+
+def _recalls(runs: pl.DataFrame, rest: pl.DataFrame, has_status: bool) -> pl.DataFrame:
+    """Per recall: recall_status, status_ok, n_items (rows with a usable key), n_usable, external_id."""
+    from_items = runs.group_by(_KEY).agg(
+        pl.col("__n").sum().alias("n_usable"),
+        (pl.col("__recall_status").first() if has_status else pl.lit(None, dtype=pl.Int32)).alias("items_status"),
+        (pl.col("__external_id").drop_nulls().first() if "__external_id" in runs.columns
+         else pl.lit(None, dtype=pl.String)).alias("items_external_id"),
+    )
+    from_rest = rest.filter("__key_ok").group_by(_KEY).agg(
+        # The status that excludes the recall if any, else the recall's own status.
+        pl.coalesce(pl.col("__recall_status").filter(~pl.col("__status_ok")).first(),
+                    pl.col("__recall_status").first()).alias("rest_status"),
+        pl.col("__status_ok").all().alias("rest_status_ok"),
+        pl.len().alias("n_rest"),
+        pl.col("__external_id").drop_nulls().first().cast(pl.String).alias("rest_external_id"),
+    )
+    both = from_items.join(from_rest, on=_KEY, how="full", coalesce=True)
+    return both.select(
+        *_KEY,
+        pl.when(pl.col("rest_status_ok").fill_null(True)).then(pl.coalesce("items_status", "rest_status"))
+        .otherwise("rest_status").cast(pl.Int32).alias("recall_status"),
+        pl.col("rest_status_ok").fill_null(True).alias("status_ok"),
+        (pl.col("n_usable").fill_null(0) + pl.col("n_rest").fill_null(0)).cast(pl.Int64).alias("n_items"),
+        pl.col("n_usable").fill_null(0).cast(pl.Int64).alias("n_usable"),
+        pl.coalesce("items_external_id", "rest_external_id").alias("external_id"),
+    )
+
+
 def _drop_excluded_recalls(found: pl.DataFrame, recalls: pl.DataFrame) -> pl.DataFrame:
     """Usable rows of a recall that another of its rows marks unusable (mixed statuses: rare)."""
     mixed = recalls.filter(~pl.col("status_ok") & (pl.col("n_usable") > 0)).select(_KEY)
@@ -258,22 +313,15 @@ def _drop_excluded_recalls(found: pl.DataFrame, recalls: pl.DataFrame) -> pl.Dat
     return found.join(mixed, on=_KEY, how="anti", maintain_order="left")
 
 
-def _item_seq(found: pl.DataFrame, recalls: pl.DataFrame) -> pl.Series:
+def _item_seq(found: pl.DataFrame, runs: pl.DataFrame) -> pl.Series:
     """1..n within participant-day, in row order."""
-    if found.height == 0:
-        return pl.Series(dtype=pl.Int32)
-    starts = found.select(
-        (pl.col("__participant_id").ne_missing(pl.col("__participant_id").shift())
-         | pl.col("__recall_day").ne_missing(pl.col("__recall_day").shift())).alias("start")
-    ).to_series()
-    n_recalls = recalls.filter(pl.col("status_ok") & (pl.col("n_usable") > 0)).height
-    if starts.sum() == n_recalls:
-        # Each recall's rows are contiguous (as every instrument writes them): number the runs
-        # without hashing the keys, which is several times faster on large inputs.
-        index = pl.int_range(pl.len(), dtype=pl.Int32)
-        run_start = pl.when(starts).then(index).forward_fill()
-        return found.select((index - run_start + 1).alias("s")).to_series()
-    return found.select(pl.int_range(1, pl.len() + 1, dtype=pl.Int32).over(_KEY).alias("s")).to_series()
+    if runs.select(pl.struct(_KEY).is_unique().all()).item() is not False:
+        # Each recall's rows are contiguous (as every instrument writes them): a row's number is
+        # its distance from its run's first row, with no hashing of every row's key.
+        seq = np.arange(1, found.height + 1, dtype=np.int32)
+        seq -= np.repeat(runs["__row"].to_numpy().astype(np.int32), runs["__n"].to_numpy())
+        return pl.Series("item_seq", seq)
+    return found.select(pl.int_range(1, pl.len() + 1, dtype=pl.Int32).over(_KEY).alias("item_seq")).to_series()
 
 
 def _inclusion(recalls: pl.DataFrame, cohort_col: pl.Expr, valid_recall_status: list[int] | None) -> pl.DataFrame:
@@ -287,13 +335,13 @@ def _inclusion(recalls: pl.DataFrame, cohort_col: pl.Expr, valid_recall_status: 
                             pl.lit(f" is not usable ({valid})")))
         .when(pl.col("n_usable") == 0).then(pl.lit("every item of this recall was quarantined"))
     )
-    status = pl.col("recall_status").cast(pl.Int32) if valid_recall_status is not None else pl.lit(None, dtype=pl.Int32)
+    status = pl.col("recall_status") if valid_recall_status is not None else pl.lit(None, dtype=pl.Int32)
     return recalls.select(
         cohort_col,
         pl.col("__participant_id").alias("participant_id"),
         pl.col("__recall_day").alias("recall_day"),
-        status.alias("recall_status"),
+        status.cast(pl.Int32).alias("recall_status"),
         (pl.col("status_ok") & (pl.col("n_usable") > 0)).alias("included"),
-        "n_items",
+        pl.col("n_items").cast(pl.Int64),
         reason.alias("reason"),
     ).sort("participant_id", "recall_day")

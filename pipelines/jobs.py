@@ -4,7 +4,6 @@ import dagster as dg
 from assets.composition import composition_assets
 from assets.diaries import cohort_diary_items
 from assets.exposures import cohort_exposures
-from assets.partitions import cohort_partitions
 from assets.publish import published_cohort
 from assets.reference import reference_components
 
@@ -16,5 +15,5 @@ reference_job = dg.define_asset_job(
 
 cohort_job = dg.define_asset_job(
     "cohort_job", selection=dg.AssetSelection.assets(cohort_diary_items, cohort_exposures, published_cohort),
-    partitions_def=cohort_partitions, executor_def=dg.in_process_executor,
+    executor_def=dg.in_process_executor,
     description="Ingest, compute, audit and publish one cohort (partition = cohort name).")

@@ -33,7 +33,7 @@ def read_file(path: Path, spec: CohortSpec) -> pl.LazyFrame:
     reported = {f"{REPORTED_PREFIX}{cid}": pl.col(col) for cid, col in REPORTED.items() if col in columns}
     if all(p in columns for p in OMEGA3_PARTS):
         reported[f"{REPORTED_PREFIX}omega3_total"] = omega3_total(OMEGA3_PARTS, numeric=False)
-    external = pl.col("UserID") if "UserID" in columns else pl.lit(None, dtype=pl.String)
+    external = pl.col("UserID") if "UserID" in columns else pl.lit(None, dtype=pl.Null)
     return frame.select(
         *base_columns(path),
         *(pl.col(col).alias(canonical) for canonical, col in REQUIRED.items()),

@@ -19,7 +19,8 @@ from gutaxis.formats.tabular import (ROW_INDEX, base_columns, concat_raw, missin
                                      omega3_total, scan_text, text_separator)
 from gutaxis.specs import CohortSpec
 
-XPT_MAGIC = b"HEADER RECORD*******LIBRARY HEADER RECORD"
+# Version 5 (what NHANES publishes) says LIBRARY, version 8 LIBV8.
+XPT_MAGIC = b"HEADER RECORD*******LIB"
 # Some XPT readers turn an IBM-float zero into ~5.4e-79; no nutrient amount is that small.
 XPT_ZERO_EPS = 1e-70
 # component_id -> column suffix after DRxI
@@ -97,10 +98,12 @@ def read_file(path: Path, spec: CohortSpec) -> pl.LazyFrame:
         frame = frame.sort(key, maintain_order=True, nulls_last=True)
     return frame.select(
         *base_columns(path),
-        *(pl.col(col).alias(canonical) for canonical, col in required.items() if canonical != "recall_status"),
+        pl.col(required["participant_id"]).alias("participant_id"),
         pl.lit(day, dtype=pl.Int32).alias("recall_day"),
+        pl.col(required["food_code"]).alias("food_code"),
+        pl.col(required["grams"]).alias("grams"),
         pl.col(required["recall_status"]).alias("recall_status"),
-        pl.lit(None, dtype=pl.String).alias("external_id"),
+        pl.lit(None, dtype=pl.Null).alias("external_id"),  # Null dtype: this format has no external id
         *(expr.alias(name) for name, expr in reported.items()),
     )
 

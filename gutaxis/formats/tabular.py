@@ -61,6 +61,13 @@ def missing_column_error(path: Path, column: str, available: Iterable[str], fix:
     if variants:
         listed = ", ".join(repr(v) for v in variants)
         hint = f" (the file has {listed}, which differs only by case: column names are matched case-sensitively)"
+    header = [c for c in available if c != ROW_INDEX]
+    if len(header) == 1:
+        # One column whose name holds separators: the file was split on the wrong delimiter.
+        found = [repr(c) for c in _SNIFF_CANDIDATES if c in header[0]]
+        if found:
+            return GutaxisError(f"{path}: column {named} is missing: the header reads as one column, "
+                                f"delimited by {found[0]} it seems; set 'delimiter' in the cohort spec")
     return GutaxisError(f"{path}: column {named} is missing{hint}; {fix}")
 
 
@@ -111,7 +118,7 @@ def read_file(path: Path, spec: CohortSpec) -> pl.LazyFrame:
         *base_columns(path),
         *(pl.col(spec.columns[c]).alias(c) for c in ("participant_id", "recall_day", "food_code", "grams")),
         status.alias("recall_status"),
-        pl.lit(None, dtype=pl.String).alias("external_id"),
+        pl.lit(None, dtype=pl.Null).alias("external_id"),  # Null dtype: this format has no external id
         *(pl.col(col).alias(f"{REPORTED_PREFIX}{cid}") for cid, col in spec.reported.items()),
     )
 
