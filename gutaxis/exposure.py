@@ -14,6 +14,9 @@ import polars as pl
 from gutaxis.formats import REPORTED_PREFIX
 
 DAY_KEYS = ("cohort", "participant_id", "recall_day")
+# Parallel sums add in a different order from run to run; rounding to 10 significant digits (far
+# finer than any composition value) makes re-runs bit-identical.
+SIG_DIGITS = 10
 PARTICIPANT_KEYS = ("cohort", "participant_id")
 
 
@@ -77,6 +80,8 @@ def compute(items: pl.LazyFrame | pl.DataFrame, food_components: pl.DataFrame, f
         .agg(pl.len().cast(pl.Int64).alias("n_items"), pl.col("grams").sum().alias("grams"))
     )
     day_wide, contrib_wide, linkage = pl.collect_all([day_wide_lf, contrib_lf, linkage_lf])
+    sums = [c for c in day_wide.columns if c.startswith(("amount__", "valued__")) or c == "day_grams"]
+    day_wide = day_wide.with_columns(_stable(pl.col(c)) for c in sums)
 
     day = _day_long(day_wide, components, units)
     participant = _participant(day_wide, components, units, low_coverage_threshold)
@@ -94,12 +99,16 @@ def _day_long(day_wide: pl.DataFrame, components: list[str], units: dict[str, st
         parts.append(day_wide.select(
             *DAY_KEYS,
             pl.lit(c).alias("component_id"),
-            pl.col(f"amount__{c}").alias("amount"),
+            _stable(pl.col(f"amount__{c}")).alias("amount"),
             pl.lit(units[c]).alias("unit"),
-            _share(pl.col(f"valued__{c}"), pl.col("day_grams")).alias("coverage"),
+            _stable(_share(pl.col(f"valued__{c}"), pl.col("day_grams"))).alias("coverage"),
             source.alias("source"),
         ))
     return pl.concat(parts).sort(*DAY_KEYS, "component_id")
+
+
+def _stable(values: pl.Expr) -> pl.Expr:
+    return values.round_sig_figs(SIG_DIGITS)
 
 
 def _share(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
@@ -119,10 +128,10 @@ def _participant(day_wide: pl.DataFrame, components: list[str], units: dict[str,
         parts.append(per_person.select(
             *PARTICIPANT_KEYS, "n_days",
             pl.lit(c).alias("component_id"),
-            pl.col(f"mean__{c}").alias("mean_daily"),
-            pl.when(energy > 0).then(1000.0 * pl.col(f"mean__{c}") / energy).alias("per_1000kcal"),
+            _stable(pl.col(f"mean__{c}")).alias("mean_daily"),
+            _stable(pl.when(energy > 0).then(1000.0 * pl.col(f"mean__{c}") / energy)).alias("per_1000kcal"),
             pl.lit(units[c]).alias("unit"),
-            coverage.alias("coverage"),
+            _stable(coverage).alias("coverage"),
             (coverage < threshold).alias("low_coverage"),
         ))
     return pl.concat(parts).sort(*PARTICIPANT_KEYS, "component_id")
@@ -135,8 +144,9 @@ def _contributions(contrib_wide: pl.DataFrame, foods: pl.DataFrame, components: 
     return (
         long.join(foods.select("food_code", "description"), on="food_code", how="left")
         .select(
-            pl.lit(cohort, dtype=pl.String).alias("cohort"), "component_id", "food_code", "description", "amount",
-            pl.when(total != 0).then(pl.col("amount") / total).alias("share"),
+            pl.lit(cohort, dtype=pl.String).alias("cohort"), "component_id", "food_code", "description",
+            _stable(pl.col("amount")).alias("amount"),
+            _stable(pl.when(total != 0).then(pl.col("amount") / total)).alias("share"),
         )
         .sort("component_id", "amount", descending=[False, True])
     )

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import glob
+import os
 import re
 from pathlib import Path
 from typing import Literal
@@ -12,7 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from gutaxis import DATA_DIR, GutaxisError
 from gutaxis.components import component_ids
 
-COHORTS_DIR = DATA_DIR / "cohorts"
+
+
+def cohorts_dir() -> Path:
+    """Where registered cohort specs live: data/cohorts/, or $GUTAXIS_COHORTS_DIR."""
+    return Path(os.environ.get("GUTAXIS_COHORTS_DIR") or DATA_DIR / "cohorts")
+
+
 SOURCES_DIR = DATA_DIR / "sources"
 SLUG = re.compile(r"^[a-z0-9_-]+$")
 DIARY_FORMATS = ("asa24-items", "nhanes-iff", "tabular")
@@ -131,14 +138,14 @@ def resolve_cohort(name_or_path: str) -> CohortSpec:
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") or candidate.exists():
         return load_cohort_spec(candidate)
-    registered = COHORTS_DIR / f"{name_or_path}.yaml"
+    registered = cohorts_dir() / f"{name_or_path}.yaml"
     if not SLUG.match(name_or_path) or not registered.is_file():
         raise GutaxisError(f"cohort {name_or_path!r} is neither a registered name nor a spec file; see `gutaxis cohort list` or give a path to a .yaml spec")
     return load_cohort_spec(registered)
 
 
 def registered_cohorts() -> list[CohortSpec]:
-    return [load_cohort_spec(p) for p in sorted(COHORTS_DIR.glob("*.yaml"))]
+    return [load_cohort_spec(p) for p in sorted(cohorts_dir().glob("*.yaml"))]
 
 
 def load_source_spec(source_id: str) -> SourceSpec:
@@ -158,9 +165,7 @@ def source_specs() -> list[SourceSpec]:
 
 def add_cohort(name: str, fmt: str, data_path: Path, composition: str, mappings: list[str], force: bool = False) -> Path:
     """Register a cohort: write data/cohorts/NAME.yaml (path stored relative to that folder) and validate it."""
-    import os
-
-    target = COHORTS_DIR / f"{name}.yaml"
+    target = cohorts_dir() / f"{name}.yaml"
     if not SLUG.match(name):
         raise GutaxisError(f"cohort name {name!r} must match [a-z0-9_-]+; choose a slug like study-a")
     if target.exists() and not force:
@@ -171,13 +176,13 @@ def add_cohort(name: str, fmt: str, data_path: Path, composition: str, mappings:
         if not sep or not column:
             raise GutaxisError(f"--map {item!r}: expected KEY=COLUMN, e.g. grams=FoodAmt")
         (columns if key in TABULAR_REQUIRED + TABULAR_OPTIONAL else reported)[key] = column
-    data = {"name": name, "format": fmt, "path": os.path.relpath(Path(data_path).resolve(), COHORTS_DIR.resolve()),
+    data = {"name": name, "format": fmt, "path": os.path.relpath(Path(data_path).resolve(), cohorts_dir().resolve()),
             "composition": composition}
     if columns:
         data["columns"] = columns
     if reported:
         data["reported"] = reported
-    COHORTS_DIR.mkdir(parents=True, exist_ok=True)
+    cohorts_dir().mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".yaml.tmp")
     tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     try:

@@ -54,9 +54,9 @@ def cmd_cohort_add(args: argparse.Namespace) -> int:
 
 
 def cmd_cohort_list(args: argparse.Namespace) -> int:
-    from gutaxis.specs import COHORTS_DIR, load_cohort_spec
+    from gutaxis.specs import cohorts_dir, load_cohort_spec
 
-    for spec_path in sorted(COHORTS_DIR.glob("*.yaml")):
+    for spec_path in sorted(cohorts_dir().glob("*.yaml")):
         try:
             spec = load_cohort_spec(spec_path)
             print(f"{spec.name}\t{spec.format}\t{spec.composition}\t{spec.path}")

@@ -8,7 +8,7 @@ import dagster as dg
 from assets.partitions import SPEC_TAG, cohort_partitions
 from gutaxis import GutaxisError, stages, warehouse
 from gutaxis.report import CohortReport, cohort_report
-from gutaxis.specs import COHORTS_DIR, CohortSpec, registered_cohorts, resolve_cohort
+from gutaxis.specs import CohortSpec, cohorts_dir, registered_cohorts, resolve_cohort
 
 
 def _specs(names_or_paths: list[str] | None) -> list[tuple[CohortSpec, bool]]:
@@ -18,7 +18,7 @@ def _specs(names_or_paths: list[str] | None) -> list[tuple[CohortSpec, bool]]:
     out = []
     for item in names_or_paths:
         spec = resolve_cohort(item)
-        out.append((spec, spec.spec_path.parent.resolve() != COHORTS_DIR.resolve()))
+        out.append((spec, spec.spec_path.parent.resolve() != cohorts_dir().resolve()))
     return out
 
 

@@ -5,14 +5,14 @@ import dagster as dg
 
 from assets.partitions import cohort_partitions
 from gutaxis import GutaxisError
-from gutaxis.specs import COHORTS_DIR, load_cohort_spec
+from gutaxis.specs import cohorts_dir, load_cohort_spec
 from pipelines.jobs import cohort_job
 
 
-def cohort_fingerprints(cohorts_dir=COHORTS_DIR) -> dict[str, str]:
+def cohort_fingerprints() -> dict[str, str]:
     """Cohort name -> fingerprint of its spec and data files (size and mtime; cheap for big files)."""
     prints = {}
-    for spec_path in sorted(cohorts_dir.glob("*.yaml")):
+    for spec_path in sorted(cohorts_dir().glob("*.yaml")):
         try:
             spec = load_cohort_spec(spec_path)
             files = [spec_path, *spec.data_files()]

@@ -1,0 +1,553 @@
+"""End-to-end benchmark: `gutaxis run` on a generated N-row tabular diary against a bare polars floor.
+
+    .venv/bin/python bench/run_bench.py [--rows N] [--out DIR] [--keep]
+
+1. Generates (or reuses, cached by rows and seed) a Parquet diary of N rows with real FNDDS
+   2017-2018 food codes, grouped by participant and day (~15 items a day, 2 days a participant).
+2. Sets up an isolated workspace (warehouse, raw dir with FNDDS fetched by the CLI, Dagster dir)
+   and a tabular cohort spec.
+3. Runs the floor (bench/floor.py) and then `gutaxis run --cohort SPEC`, each in its own process,
+   sampling the process tree's RSS and CPU every ~50 ms; the pipeline's stage lines on stderr
+   split its run into stages.
+4. Compares a random sample of participants' mean_daily (six components) between the published
+   marts.participant_exposure and the floor: relative difference <= 1e-9, else exit 1.
+5. Prints wall time, CPU time and peak RSS per stage, the ratio to the floor and whether the
+   targets (<= 3 x floor wall, <= 6 GB peak) are met; writes the same as JSON into --out.
+
+Memory figures are RSS summed over the process tree (GB = 10^9 bytes); the whole-run peak is
+also cross-checked against the kernel's own high-water mark (wait4 ru_maxrss).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import timezone
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow.parquet as pq
+
+BENCH_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = BENCH_DIR.parent
+sys.path.insert(0, str(PROJECT_ROOT))
+
+from gutaxis.formats.fndds import read_table  # noqa: E402
+
+FNDDS_XLSX = (PROJECT_ROOT.parent / "shared" / "realdata" / "usda" / "fndds-2017-2018"
+              / "2017-2018 FNDDS At A Glance - FNDDS Nutrient Values.xlsx")
+SOURCE_ID = "fndds-2017-2018"
+COHORT = "bench"
+COMPONENTS = ("energy_kcal", "fiber", "choline", "omega3_ala", "omega3_epa", "omega3_dha")
+STAGES = ("ingest", "audit-items", "exposures", "audit-exposures", "publish")
+STAGE_LINE = re.compile(r"^gutaxis: stage (?P<stage>\S+): cohort (?P<cohort>\S+) run (?P<run>\S+)")
+
+GENERATOR_VERSION = 1  # bump when the generated data changes, so cached files are not reused
+CHUNK_ROWS = 4_000_000  # rows generated at a time (fixed: the data depend on it)
+ROW_GROUP_ROWS = 1_000_000
+ITEMS_PER_DAY = 15
+FIRST_PARTICIPANT = 1_000_001
+ZIPF_EXPONENT = 1.1  # food popularity: a few foods are very common
+PORTION_KCAL = 150.0
+
+TARGET_RATIO = 3.0
+TARGET_PEAK_BYTES = 6e9
+RELATIVE_TOLERANCE = 1e-9
+SAMPLE_INTERVAL_S = 0.05
+TREE_RESCAN_S = 0.5
+GB = 1e9
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------------------------------------
+# Data: composition and the generated diary
+
+
+def fndds_composition() -> pl.DataFrame:
+    """FNDDS food_code (Int64) and the six components per 100 g, read by the project's reader."""
+    comp = read_table(FNDDS_XLSX, SOURCE_ID)
+    wide = (comp.food_components.filter(pl.col("component_id").is_in(COMPONENTS))
+            .pivot(on="component_id", index="food_code", values="amount_per_100g", aggregate_function="first"))
+    return wide.select(pl.col("food_code").cast(pl.Int64), *COMPONENTS).sort("food_code")
+
+
+def diary_path(out_dir: Path, rows: int, seed: int) -> Path:
+    return out_dir / f"diary-{rows}-seed{seed}-v{GENERATOR_VERSION}.parquet"
+
+
+def diary_chunks(rows: int, seed: int, codes: np.ndarray, kcal_per_100g: np.ndarray):
+    """Yield the diary in chunks: rows ordered by participant and day, ~15 items a day, 2 days each."""
+    rng = np.random.default_rng(seed)
+    popularity = 1.0 / np.arange(1, codes.size + 1) ** ZIPF_EXPONENT
+    order = rng.permutation(codes.size)  # which foods are common is part of the seed
+    ranked_codes = codes[order]
+    # A typical portion is ~150 kcal of the food (oil ~17 g, bread ~60 g, milk ~250 g), 5-400 g for
+    # the typical; water and other energy-free foods get 400 g. Days then land near 2,000 kcal.
+    typical_grams = np.clip(PORTION_KCAL / np.maximum(kcal_per_100g[order], 1e-9) * 100.0, 5.0, 400.0)
+    cumulative = np.cumsum(popularity) / popularity.sum()
+    next_day = 0  # global participant-day index: participant = day // 2, recall_day = day % 2 + 1
+    done = 0
+    while done < rows:
+        n = min(CHUNK_ROWS, rows - done)
+        # items per day: 1 + Poisson(14), so a day is never empty and the mean is 15
+        counts = 1 + rng.poisson(ITEMS_PER_DAY - 1, size=int(n / ITEMS_PER_DAY * 1.2) + 16)
+        ends = np.cumsum(counts)
+        last = int(np.searchsorted(ends, n))  # first day whose end reaches n
+        counts = counts[: last + 1]
+        counts[-1] -= int(ends[last]) - n
+        days = np.repeat(np.arange(next_day, next_day + counts.size, dtype=np.int64), counts)
+        next_day += counts.size
+        picks = np.minimum(np.searchsorted(cumulative, rng.random(n)), codes.size - 1)
+        grams = np.clip(np.round(typical_grams[picks] * rng.lognormal(mean=0.0, sigma=0.6, size=n), 1), 1.0, 1500.0)
+        yield pl.DataFrame({
+            "participant_id": pl.Series(FIRST_PARTICIPANT + days // 2, dtype=pl.Int64),
+            "recall_day": pl.Series(days % 2 + 1, dtype=pl.Int32),
+            "food_code": pl.Series(ranked_codes[picks], dtype=pl.Int64),
+            "grams": pl.Series(grams, dtype=pl.Float64),
+        })
+        done += n
+
+
+def generate_diary(path: Path, rows: int, seed: int, codes: np.ndarray, kcal_per_100g: np.ndarray) -> dict:
+    """Write the diary chunk by chunk (row groups of ROW_GROUP_ROWS) to path, atomically."""
+    started = time.monotonic()
+    partial = path.with_suffix(".partial")
+    writer = None
+    try:
+        for chunk in diary_chunks(rows, seed, codes, kcal_per_100g):
+            table = chunk.to_arrow()
+            if writer is None:
+                writer = pq.ParquetWriter(partial, table.schema, compression="zstd")
+            writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+    finally:
+        if writer is not None:
+            writer.close()
+    partial.rename(path)
+    return {"generated": True, "seconds": time.monotonic() - started}
+
+
+# ---------------------------------------------------------------------------------------------
+# Measuring a process tree
+
+
+def _proc_stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds user+system) of a live process, None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            text = handle.read().decode(errors="replace")
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) "; comm may hold spaces
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as handle:
+            return int(handle.read().split()[1]) * PAGE_SIZE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _descendants(root: int) -> set[int]:
+    parents: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            stat = _proc_stat(int(entry.name))
+            if stat:
+                parents[int(entry.name)] = stat[0]
+    tree, grew = {root}, True
+    while grew:
+        grew = False
+        for pid, parent in parents.items():
+            if parent in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    return tree
+
+
+def _busy_jiffies() -> int:
+    """CPU time of the whole machine (all processes) so far, in clock ticks."""
+    with open("/proc/stat") as handle:
+        values = [int(v) for v in handle.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (values + [0] * 8)[:8]
+    return user + nice + system + irq + softirq + steal
+
+
+def wait_until_idle(max_wait_s: float, window_s: float = 2.0, threshold_cores: float = 0.15) -> float:
+    """Wait (up to max_wait_s) until the machine stays nearly idle for three windows; returns seconds waited."""
+    started, quiet = time.monotonic(), 0
+    while quiet < 3 and time.monotonic() - started < max_wait_s:
+        before = _busy_jiffies()
+        time.sleep(window_s)
+        busy_cores = (_busy_jiffies() - before) / CLOCK_TICKS / window_s
+        quiet = quiet + 1 if busy_cores < threshold_cores else 0
+    return time.monotonic() - started
+
+
+class TreeMonitor(threading.Thread):
+    """Samples (time, RSS summed over the tree, CPU seconds of the tree) every SAMPLE_INTERVAL_S."""
+
+    def __init__(self, root: int):
+        super().__init__(daemon=True)
+        self.root = root
+        self.samples: list[tuple[float, int, float]] = []
+        self.cpu_by_pid: dict[int, float] = {}  # last seen, so exited children still count
+        self.stopping = threading.Event()
+        self.machine_busy_start = _busy_jiffies()
+        self.machine_busy_s = 0.0
+
+    def run(self) -> None:
+        tree, rescanned = {self.root}, 0.0
+        while not self.stopping.is_set():
+            now = time.monotonic()
+            if now - rescanned > TREE_RESCAN_S:
+                tree, rescanned = _descendants(self.root), now
+            rss = 0
+            for pid in list(tree):
+                stat = _proc_stat(pid)
+                if stat is None:
+                    tree.discard(pid)
+                    continue
+                self.cpu_by_pid[pid] = stat[1]
+                rss += _rss_bytes(pid)
+            self.samples.append((now, rss, sum(self.cpu_by_pid.values())))
+            self.stopping.wait(SAMPLE_INTERVAL_S)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join()
+        self.machine_busy_s = (_busy_jiffies() - self.machine_busy_start) / CLOCK_TICKS
+
+    def window(self, start: float, end: float) -> tuple[int, float]:
+        """(peak RSS, CPU seconds) between two monotonic times."""
+        inside = [s for s in self.samples if start <= s[0] <= end]
+        before = [s for s in self.samples if s[0] < start]
+        after = [s for s in self.samples if s[0] > end]
+        peak = max((s[1] for s in inside), default=0)
+        if not inside:  # a stage shorter than one sample: take the nearest samples
+            peak = max([s[1] for s in before[-1:] + after[:1]], default=0)
+        cpu_start = before[-1][2] if before else 0.0
+        cpu_end = inside[-1][2] if inside else cpu_start
+        return peak, max(cpu_end - cpu_start, 0.0)
+
+
+@dataclass
+class Measured:
+    command: list[str]
+    returncode: int
+    started: float  # monotonic
+    started_epoch: float
+    finished: float
+    wall_s: float
+    peak_rss_bytes: int  # max of the sampled tree RSS and the kernel's ru_maxrss
+    sampled_peak_bytes: int
+    kernel_maxrss_bytes: int
+    cpu_s: float
+    other_cpu_s: float  # CPU used by processes outside the tree meanwhile (noise on a shared machine)
+    stdout: str
+    stderr_lines: list[tuple[float, float, str]] = field(default_factory=list)  # (monotonic, epoch, line)
+    monitor: TreeMonitor | None = None
+
+
+def run_measured(command: list[str], env: dict, echo_prefix: str) -> Measured:
+    """Run a command, echo its stderr live with elapsed seconds, sample its tree until it exits."""
+    started_epoch, started = time.time(), time.monotonic()
+    proc = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, bufsize=1)
+    monitor = TreeMonitor(proc.pid)
+    monitor.start()
+    stderr_lines: list[tuple[float, float, str]] = []
+    stdout_parts: list[str] = []
+
+    def read_stderr() -> None:
+        for line in proc.stderr:
+            now = time.monotonic()
+            stderr_lines.append((now, started_epoch + (now - started), line.rstrip("\n")))
+            print(f"  {echo_prefix} {now - started:8.2f}s | {line.rstrip()}", file=sys.stderr, flush=True)
+
+    readers = [threading.Thread(target=read_stderr, daemon=True),
+               threading.Thread(target=lambda: stdout_parts.append(proc.stdout.read()), daemon=True)]
+    for reader in readers:
+        reader.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    finished = time.monotonic()
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: keep Popen from waiting again
+    monitor.stop()
+    for reader in readers:
+        reader.join()
+    kernel_peak = usage.ru_maxrss * 1024
+    sampled_peak = max((s[1] for s in monitor.samples), default=0)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Measured(command=command, returncode=proc.returncode, started=started, started_epoch=started_epoch,
+                    finished=finished,
+                    wall_s=finished - started, peak_rss_bytes=max(kernel_peak, sampled_peak),
+                    sampled_peak_bytes=sampled_peak, kernel_maxrss_bytes=kernel_peak, cpu_s=cpu,
+                    other_cpu_s=max(monitor.machine_busy_s - cpu, 0.0), stdout="".join(stdout_parts),
+                    stderr_lines=stderr_lines, monitor=monitor)
+
+
+# ---------------------------------------------------------------------------------------------
+# Workspace, floor, pipeline
+
+
+def make_workspace(out_dir: Path, diary: Path) -> tuple[Path, dict, Path]:
+    """A fresh warehouse, raw dir (FNDDS fetched through the CLI) and Dagster dir; returns (root, env, spec)."""
+    root = Path(tempfile.mkdtemp(prefix="work-", dir=out_dir))
+    env = dict(os.environ)
+    env.update(GUTAXIS_WAREHOUSE=str(root / "warehouse.duckdb"), GUTAXIS_RAW_DIR=str(root / "raw"),
+               GUTAXIS_DAGSTER_DIR=str(root / "dagster"), DAGSTER_HOME=str(PROJECT_ROOT))
+    env.pop("GUTAXIS_DEBUG", None)
+    (root / "dagster").mkdir()
+    fetched = subprocess.run([str(gutaxis_command()), "fetch", SOURCE_ID, "--from", str(FNDDS_XLSX)], env=env,
+                             cwd=PROJECT_ROOT, capture_output=True, text=True)
+    if fetched.returncode != 0:
+        raise SystemExit(f"bench: `gutaxis fetch {SOURCE_ID}` failed:\n{fetched.stderr}")
+    spec = root / "bench.yaml"
+    columns = {c: c for c in ("participant_id", "recall_day", "food_code", "grams")}
+    spec.write_text(json.dumps({"name": COHORT, "format": "tabular", "path": str(diary.resolve()),
+                                "composition": SOURCE_ID, "columns": columns}, indent=2) + "\n")  # JSON is YAML
+    return root, env, spec
+
+
+def gutaxis_command() -> Path:
+    return Path(sys.executable).parent / "gutaxis"
+
+
+def warm_page_cache(path: Path) -> None:
+    """Read the diary once so neither contender pays the first read from disk."""
+    with open(path, "rb") as handle:
+        while handle.read(1 << 24):
+            pass
+
+
+def stage_windows(run: Measured, finished_epoch: float | None) -> list[dict]:
+    """startup, the five stages, and the tail (report and exit), from the stage lines' timestamps."""
+    marks = [("startup", run.started)]
+    for mono, _epoch, line in run.stderr_lines:
+        match = STAGE_LINE.match(line)
+        if match:
+            marks.append((match["stage"], mono))
+    if finished_epoch is not None and len(marks) > 1:
+        # publish has no end line: audit.runs.finished (set when publish commits) marks it
+        finished_mono = run.started + (finished_epoch - run.started_epoch)
+        if marks[-1][1] <= finished_mono <= run.finished:
+            marks.append(("report + exit", finished_mono))
+    marks.append(("end", run.finished))
+    rows = []
+    for (name, start), (_next, end) in zip(marks, marks[1:]):
+        peak, cpu = run.monitor.window(start, end)
+        rows.append({"stage": name, "wall_s": end - start, "cpu_s": cpu, "peak_rss_bytes": peak})
+    return rows
+
+
+def published_finish(warehouse: Path, run_key: str) -> float | None:
+    """Epoch seconds of audit.runs.finished for the run (naive UTC in the warehouse)."""
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        rows = conn.execute("SELECT finished FROM audit.runs WHERE run_id = ?", [run_key]).fetchall()
+    if not rows or rows[0][0] is None:
+        return None
+    return rows[0][0].replace(tzinfo=timezone.utc).timestamp()
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparison
+
+
+def compare_sample(warehouse: Path, floor_result: Path, sample_size: int, seed: int) -> dict:
+    """Sampled participants' mean_daily: pipeline (published marts) vs floor, relative difference."""
+    import duckdb
+
+    floor = pl.read_parquet(floor_result)
+    sample = floor.sample(n=min(sample_size, floor.height), seed=seed)
+    ids = sample.select(pl.col("participant_id").cast(pl.String))
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        conn.register("sample_ids", ids)
+        published = conn.sql(
+            "SELECT participant_id, component_id, mean_daily FROM marts.participant_exposure "
+            "WHERE cohort = $1 AND component_id IN (SELECT unnest($2)) "
+            "AND participant_id IN (SELECT participant_id FROM sample_ids)", params=[COHORT, list(COMPONENTS)]).pl()
+        published_participants = conn.execute(
+            "SELECT count(*) FROM marts.participant_exposure WHERE cohort = ? AND component_id = 'energy_kcal'",
+            [COHORT]).fetchall()[0][0]
+    pipeline = (published.pivot(on="component_id", index="participant_id", values="mean_daily")
+                .with_columns(pl.col("participant_id").cast(pl.Int64)))
+    for c in COMPONENTS:
+        if c not in pipeline.columns:
+            pipeline = pipeline.with_columns(pl.lit(None, dtype=pl.Float64).alias(c))
+    both = sample.join(pipeline, on="participant_id", how="left", suffix="__pipeline")
+    differences = []
+    worst = 0.0
+    for c in COMPONENTS:
+        a, b = both[c], both[f"{c}__pipeline"]
+        scale = np.maximum(np.abs(a.to_numpy()), np.abs(b.to_numpy()))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel = np.where(scale > 0, np.abs(a.to_numpy() - b.to_numpy()) / scale, 0.0)
+        bad = (a.is_null() != b.is_null()).to_numpy() | (np.nan_to_num(rel, nan=1.0) > RELATIVE_TOLERANCE)
+        worst = max(worst, float(np.nanmax(rel)) if rel.size else 0.0)
+        for row in both.filter(pl.Series(bad)).head(5).iter_rows(named=True):
+            differences.append(f"participant {row['participant_id']} {c}: floor {row[c]!r} pipeline {row[c + '__pipeline']!r}")
+    return {"sampled": sample.height, "components": list(COMPONENTS), "max_relative_difference": worst,
+            "tolerance": RELATIVE_TOLERANCE, "differences": differences,
+            "participants_floor": floor.height, "participants_published": published_participants,
+            "ok": not differences and floor.height == published_participants}
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+def format_table(result: dict) -> str:
+    lines = [f"gutaxis benchmark: {result['rows']:,} rows, {result['participants']:,} participants, "
+             f"{len(COMPONENTS)} components (floor), seed {result['seed']}",
+             f"{'stage':<18}{'wall s':>9}{'cpu s':>9}{'cores':>7}{'peak RSS GB':>13}"]
+
+    def row(name: str, wall: float, cpu: float, peak: int) -> str:
+        cores = cpu / wall if wall > 0 else 0.0
+        return f"{name:<18}{wall:>9.2f}{cpu:>9.2f}{cores:>7.2f}{peak / GB:>13.2f}"
+
+    for stage in result["pipeline"]["stages"]:
+        lines.append(row("  " + stage["stage"], stage["wall_s"], stage["cpu_s"], stage["peak_rss_bytes"]))
+    pipe, floor = result["pipeline"], result["floor"]
+    lines.append(row("end to end", pipe["wall_s"], pipe["cpu_s"], pipe["peak_rss_bytes"]))
+    lines.append(row("floor (polars)", floor["wall_s"], floor["cpu_s"], floor["peak_rss_bytes"]))
+    lines.append(f"  floor inside: import {floor['import_s']:.2f} s, join + group-by {floor['compute_s']:.2f} s, "
+                 f"write {floor['write_s']:.2f} s")
+    targets = result["targets"]
+    lines.append(f"ratio to floor: wall {targets['wall_ratio']:.2f} x (target <= {TARGET_RATIO:g} x: "
+                 f"{'met' if targets['wall_met'] else 'NOT met'}), peak memory {pipe['peak_rss_bytes'] / GB:.2f} GB "
+                 f"= {targets['memory_ratio']:.2f} x floor (target <= {TARGET_PEAK_BYTES / GB:g} GB: "
+                 f"{'met' if targets['memory_met'] else 'NOT met'})")
+    cmp = result["comparison"]
+    lines.append(f"results: {cmp['sampled']} sampled participants x {len(cmp['components'])} components, max relative "
+                 f"difference {cmp['max_relative_difference']:.2e} (tolerance {cmp['tolerance']:g}); participants "
+                 f"floor {cmp['participants_floor']:,} published {cmp['participants_published']:,}: "
+                 f"{'EQUAL' if cmp['ok'] else 'DIFFERENT'}")
+    noise = [f"{name} {result[name]['other_cpu_s']:.1f}" for name in ("floor", "pipeline")]
+    lines.append(f"machine: {os.cpu_count()} cores; CPU seconds used by other processes during the runs: "
+                 f"{', '.join(noise)} (near 0 on an idle machine)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000_000, help="diary rows (default 100 million)")
+    parser.add_argument("--out", type=Path, default=BENCH_DIR / "out", help="cache, results and workspace (default bench/out)")
+    parser.add_argument("--keep", action="store_true", help="keep the workspace (warehouse, Dagster storage) afterwards")
+    parser.add_argument("--seed", type=int, default=20240611, help="generator seed")
+    parser.add_argument("--sample", type=int, default=1000, help="participants compared with the floor")
+    parser.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
+                        help="before each measured run, wait up to SECONDS for the machine to be idle (a shared machine)")
+    args = parser.parse_args(argv)
+    if args.rows < ITEMS_PER_DAY * 2:
+        parser.error("--rows must be at least 30")
+    out_dir = args.out.resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    print(f"bench: load average before start {open('/proc/loadavg').read().split()[0]} "
+          f"({os.cpu_count()} cores)", file=sys.stderr)
+    composition = fndds_composition()
+    composition_file = out_dir / "composition-fndds-2017-2018.parquet"
+    composition.write_parquet(composition_file)
+
+    diary = diary_path(out_dir, args.rows, args.seed)
+    if diary.exists():
+        generation = {"generated": False, "seconds": 0.0}
+        print(f"bench: reusing {diary}", file=sys.stderr)
+    else:
+        print(f"bench: generating {args.rows:,} rows into {diary} ...", file=sys.stderr)
+        generation = generate_diary(diary, args.rows, args.seed, composition["food_code"].to_numpy(),
+                                    composition["energy_kcal"].to_numpy())
+        print(f"bench: generated in {generation['seconds']:.1f} s", file=sys.stderr)
+    generation["peak_rss_bytes_of_bench_process"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    generation["file_bytes"] = diary.stat().st_size
+    warm_page_cache(diary)
+
+    workspace, env, spec = make_workspace(out_dir, diary)
+    try:
+        floor_result = workspace / "floor-result.parquet"
+        print("bench: floor (bare polars join + group-by) ...", file=sys.stderr)
+        if args.wait_idle:
+            waited = wait_until_idle(args.wait_idle)
+            print(f"bench: waited {waited:.0f} s for an idle machine", file=sys.stderr)
+        floor = run_measured([sys.executable, str(BENCH_DIR / "floor.py"), str(diary), str(composition_file),
+                              str(floor_result)], env, "floor")
+        if floor.returncode != 0:
+            print(f"bench: the floor failed (exit {floor.returncode})", file=sys.stderr)
+            return 1
+        floor_inside = json.loads(floor.stdout.strip().splitlines()[-1])
+
+        print(f"bench: pipeline (gutaxis run --cohort {spec}) ...", file=sys.stderr)
+        if args.wait_idle:
+            waited = wait_until_idle(args.wait_idle)
+            print(f"bench: waited {waited:.0f} s for an idle machine", file=sys.stderr)
+        pipeline = run_measured([str(gutaxis_command()), "run", "--cohort", str(spec)], env, "gutaxis")
+        sys.stderr.write(pipeline.stdout)
+        if pipeline.returncode != 0:
+            print(f"bench: the pipeline failed (exit {pipeline.returncode}); workspace kept at {workspace}", file=sys.stderr)
+            args.keep = True
+            return 1
+        run_keys = [m["run"] for _, _, line in pipeline.stderr_lines if (m := STAGE_LINE.match(line))]
+        warehouse = Path(env["GUTAXIS_WAREHOUSE"])
+        finished_epoch = published_finish(warehouse, run_keys[-1]) if run_keys else None
+        stages = stage_windows(pipeline, finished_epoch)
+        comparison = compare_sample(warehouse, floor_result, args.sample, args.seed)
+
+        def summary(run: Measured) -> dict:
+            return {"wall_s": run.wall_s, "cpu_s": run.cpu_s, "peak_rss_bytes": run.peak_rss_bytes,
+                    "sampled_peak_rss_bytes": run.sampled_peak_bytes, "kernel_maxrss_bytes": run.kernel_maxrss_bytes,
+                    "other_cpu_s": run.other_cpu_s, "command": run.command}
+
+        result = {
+            "rows": args.rows, "seed": args.seed, "participants": comparison["participants_floor"],
+            "diary": str(diary), "generation": generation,
+            "floor": {**summary(floor), **floor_inside},
+            "pipeline": {**summary(pipeline), "stages": stages, "run_key": run_keys[-1] if run_keys else None,
+                         "report": pipeline.stdout},
+            "comparison": comparison,
+        }
+        result["targets"] = {
+            "wall_ratio": pipeline.wall_s / floor.wall_s, "wall_max_ratio": TARGET_RATIO,
+            "wall_met": pipeline.wall_s <= TARGET_RATIO * floor.wall_s,
+            "memory_ratio": pipeline.peak_rss_bytes / floor.peak_rss_bytes,
+            "memory_max_bytes": TARGET_PEAK_BYTES, "memory_met": pipeline.peak_rss_bytes <= TARGET_PEAK_BYTES,
+        }
+        result["floor"]["other_cpu_s"] = floor.other_cpu_s
+        result["pipeline"]["other_cpu_s"] = pipeline.other_cpu_s
+        table = format_table(result)
+        print(table)
+        (out_dir / f"bench-{args.rows}.json").write_text(json.dumps(result, indent=2) + "\n")
+        (out_dir / f"bench-{args.rows}.txt").write_text(table + "\n")
+        print(f"bench: wrote {out_dir / f'bench-{args.rows}.json'}", file=sys.stderr)
+        if not comparison["ok"]:
+            print("bench: FAILED: the pipeline's per-participant results differ from the floor's:", file=sys.stderr)
+            for line in comparison["differences"][:20]:
+                print(f"  {line}", file=sys.stderr)
+            if comparison["participants_floor"] != comparison["participants_published"]:
+                print(f"  participants: floor {comparison['participants_floor']}, "
+                      f"published {comparison['participants_published']}", file=sys.stderr)
+            args.keep = True
+            return 1
+        return 0
+    finally:
+        if args.keep:
+            print(f"bench: workspace kept at {workspace}", file=sys.stderr)
+        else:
+            shutil.rmtree(workspace, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

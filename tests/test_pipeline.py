@@ -1,0 +1,90 @@
+"""Dagster wiring: definitions load, a failing cohort publishes nothing, the sensor adds partitions."""
+from __future__ import annotations
+
+import shutil
+
+import dagster as dg
+import duckdb
+import pytest
+
+from gutaxis import DATA_DIR, quality
+from pipelines.definitions import defs
+from pipelines.runner import run_cohorts
+from pipelines.sensors import cohort_spec_sensor
+from tests.conftest import write_spec
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
+def _marts(path) -> dict[str, list]:
+    conn = duckdb.connect(str(path), read_only=True)
+    try:
+        return {t: conn.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+                for t in ("cohort.diary_items", "marts.participant_day_exposure", "marts.participant_exposure",
+                          "marts.food_contributions")}
+    finally:
+        conn.close()
+
+
+def test_definitions_load_with_jobs_schedule_sensor_and_blocking_checks():
+    repo = defs.get_repository_def()
+    assert {j.name for j in repo.get_all_jobs()} >= {"reference_job", "cohort_job"}
+    assert {s.name for s in repo.schedule_defs} == {"daily_reference", "daily_cohorts"}
+    assert [s.name for s in repo.sensor_defs] == ["cohort_spec_sensor"]
+    checks = {c.name: c for c in defs.get_all_asset_check_specs()} if hasattr(defs, "get_all_asset_check_specs") else None
+    if checks is not None:
+        assert all(c.blocking for c in checks.values())
+
+
+def test_failing_blocking_check_publishes_nothing_downstream(isolated, monkeypatch):
+    reports, errors = run_cohorts(["demo"])
+    assert errors == [] and reports[0].outcome == "published"
+    before = _marts(isolated / "warehouse.duckdb")
+    assert before["cohort.diary_items"], "demo published rows"
+
+    # Make the items suite demand portions of at most 10 g: real demo rows break it.
+    strict = [quality.between("grams", 0, 10, strict_min=True, name="grams in (0, 10] (test)")]
+    monkeypatch.setattr(quality, "diary_items_suite", lambda recall_day_max: strict)
+    instance = dg.DagsterInstance.get()
+    result = defs.resolve_job_def("cohort_job").execute_in_process(
+        partition_key="demo", instance=instance, run_config=QUIET, raise_on_error=False)
+    assert not result.success
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()
+                    if e.asset_key is not None} if hasattr(result, "get_asset_materialization_events") else set()
+    assert "published_cohort" not in materialized
+    assert "cohort_exposures" not in materialized
+    assert _marts(isolated / "warehouse.duckdb") == before
+    conn = duckdb.connect(str(isolated / "warehouse.duckdb"), read_only=True)
+    outcome = conn.execute("SELECT outcome FROM audit.runs ORDER BY started DESC LIMIT 1").fetchall()[0][0]
+    staging = conn.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'staging'").fetchall()[0][0]
+    conn.close()
+    assert outcome.startswith("failed: diary_items.grams in (0, 10] (test)")
+    assert staging == 0
+
+
+def test_sensor_adds_a_partition_and_requests_a_run_for_a_new_cohort(tmp_path, monkeypatch):
+    monkeypatch.setenv("GUTAXIS_COHORTS_DIR", str(tmp_path))
+    shutil.copy(DATA_DIR / "demo" / "diary.csv", tmp_path / "diary.csv")
+    write_spec(tmp_path, "new-study", format="tabular", path="diary.csv", composition="demo",
+               columns={"participant_id": "participant", "recall_day": "day", "food_code": "food_code", "grams": "grams"})
+    instance = dg.DagsterInstance.ephemeral()
+    result = cohort_spec_sensor(dg.build_sensor_context(instance=instance))
+    assert [r.partition_key for r in result.run_requests] == ["new-study"]
+    assert result.dynamic_partitions_requests[0].partition_keys == ["new-study"]
+
+    # Same files again: nothing to do. A changed data file: a new run, no new partition.
+    again = cohort_spec_sensor(dg.build_sensor_context(instance=instance, cursor=result.cursor))
+    assert again.run_requests == []
+    instance.add_dynamic_partitions("cohorts", ["new-study"])
+    with open(tmp_path / "diary.csv", "a", encoding="utf-8") as handle:
+        handle.write("demo-050,1,99000001,100.0\n")
+    changed = cohort_spec_sensor(dg.build_sensor_context(instance=instance, cursor=result.cursor))
+    assert [r.partition_key for r in changed.run_requests] == ["new-study"]
+    assert changed.dynamic_partitions_requests == []
+
+
+def test_rerun_gives_identical_marts(isolated):
+    run_cohorts(["demo"])
+    first = _marts(isolated / "warehouse.duckdb")
+    run_cohorts(["demo"])
+    assert _marts(isolated / "warehouse.duckdb") == first
