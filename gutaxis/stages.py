@@ -72,6 +72,7 @@ def load_source(conn: duckdb.DuckDBPyConnection, source_id: str) -> dict:
     conn.execute("DELETE FROM audit.source_loads WHERE source = ?", [source_id])
     conn.execute("INSERT INTO audit.source_loads VALUES (?, ?, ?, ?, ?, ?)",
                  [source_id, spec.version, fingerprint, comp.foods.height, comp.food_components.height, warehouse.utc_now()])
+    warehouse.publish_snapshot(conn)
     return {"source": source_id, "status": "loaded", "foods": comp.foods.height, "values": comp.food_components.height}
 
 
@@ -89,6 +90,9 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
     source_version = _require_source_loaded(conn, spec)
     files = spec.data_files()
     warehouse.drop_staging(conn, spec.name)  # leftovers of killed or failed runs
+    # We hold the writer lock, so an unfinished run of this cohort is a run that was killed.
+    conn.execute("UPDATE audit.runs SET outcome = 'killed (found unfinished by run ' || ? || ')', finished = ? "
+                 "WHERE cohort = ? AND finished IS NULL AND run_id <> ?", [run_key, warehouse.utc_now(), spec.name, run_key])
     warehouse.record_run(conn, run_key, cohort=spec.name, dagster_run_id=dagster_run_id, outcome="running",
                          code_version=code_version(), input_sha256=sha256_files(files),
                          source_versions={spec.composition: source_version})
@@ -152,6 +156,7 @@ def publish(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> 
     counts = warehouse.publish_cohort(conn, spec.name, run_key)
     warehouse.refresh_views(conn)
     warehouse.record_run(conn, run_key, cohort=spec.name, outcome="published", finished=True)
+    warehouse.publish_snapshot(conn)
     return counts
 
 
@@ -164,3 +169,4 @@ def fail(conn: duckdb.DuckDBPyConnection, spec_name: str, run_key: str, reason: 
     else:
         conn.execute("INSERT INTO audit.runs (run_id, cohort, started, finished, code_version, outcome) VALUES (?, ?, ?, ?, ?, ?)",
                      [run_key, spec_name, warehouse.utc_now(), warehouse.utc_now(), code_version(), f"failed: {reason}"[:500]])
+    warehouse.publish_snapshot(conn)

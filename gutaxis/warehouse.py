@@ -5,6 +5,7 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import sys
 import threading
 import time
@@ -84,34 +85,70 @@ def writer_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def work_path(path: Path) -> Path:
+    """The writer's own database beside the published one: warehouse.duckdb -> warehouse.work.duckdb."""
+    return path.with_name(f"{path.stem}.work{path.suffix}")
+
+
 @contextmanager
 def open_writer(path: str | Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Lock the warehouse, open it for writing, make sure the schema exists; close on exit."""
+    """Lock the warehouse and open the writer's work database (schema ensured); checkpoint and close on exit.
+
+    Analysts never see this file: they read the published snapshot that publish_snapshot() swaps in.
+    """
     path = warehouse_path(path)
     with writer_lock(path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = duckdb.connect(str(path))
+        work = work_path(path)
+        if not work.exists() and path.exists():
+            shutil.copyfile(path, work)  # a warehouse from before the work file existed, or a lost work file
+        conn = duckdb.connect(str(work))
         try:
             ensure_schema(conn)
             yield conn
+            conn.execute("CHECKPOINT")
         finally:
             conn.close()
 
 
+def publish_snapshot(conn: duckdb.DuckDBPyConnection) -> Path:
+    """Atomically replace the analysts' database with a copy of the (checkpointed) work database.
+
+    Called with the writer lock held, at the end of every step that changes what analysts should
+    see (a publish, a failed run's audit, a composition load). Readers that have the old file open
+    keep reading it (the rename does not touch the open inode); new connections see the new one.
+    A run killed before this point leaves the previous snapshot in place.
+    """
+    work = Path(conn.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()[0][0])
+    path = work.with_name(work.name.replace(".work", "", 1))
+    conn.execute("CHECKPOINT")  # everything committed is now in the main file; the WAL is empty
+    for stale in path.parent.glob(f"{path.name}.tmp-*"):  # left by a run killed mid-copy
+        stale.unlink(missing_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    try:
+        shutil.copyfile(work, tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
 @contextmanager
-def open_reader(path: str | Path | None = None, wait_seconds: float = 60.0) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection for analysts; retries while a writer briefly holds the file."""
+def open_reader(path: str | Path | None = None, wait_seconds: float = 10.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the published snapshot (DuckDB refuses every write on it)."""
     path = warehouse_path(path)
     if not path.exists():
-        raise GutaxisError(f"{path}: no warehouse yet; run `gutaxis run` first")
+        raise GutaxisError(f"{path}: no published warehouse yet; run `gutaxis run` first")
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
             conn = duckdb.connect(str(path), read_only=True)
             break
-        except duckdb.IOException:
+        except duckdb.IOException:  # only another tool holding the file for writing can cause this
             if time.monotonic() > deadline:
-                raise GutaxisError(f"{path}: still locked by a writing run after {wait_seconds:.0f} s; try again when it finishes") from None
+                raise GutaxisError(f"{path}: another program holds this file for writing; close it and retry") from None
             time.sleep(0.2)
     try:
         yield conn
@@ -140,6 +177,7 @@ def load_reference(conn: duckdb.DuckDBPyConnection) -> int:
     conn.execute("INSERT INTO reference.components BY NAME SELECT * FROM components")
     conn.execute("COMMIT")
     refresh_views(conn)
+    publish_snapshot(conn)
     return components.height
 
 

@@ -86,6 +86,8 @@ def check_cohort(name_or_path: str) -> CohortReport:
                 rep = cohort_report(conn, spec.name, key, staged=True)
                 warehouse.record_run(conn, key, cohort=spec.name, outcome="checked (not published)", finished=True)
                 rep.outcome = "checked (not published)"
+                warehouse.drop_staging(conn, spec.name)
+                warehouse.publish_snapshot(conn)
             except GutaxisError as exc:
                 stages.fail(conn, spec.name, key, str(exc))
                 raise
