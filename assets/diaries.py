@@ -4,28 +4,23 @@ import dagster as dg
 from assets.composition import composition_assets
 from assets.partitions import cohort_partitions, cohort_spec, log_stage, partition_key, run_key
 from assets.resources import WarehouseResource
-from assets.results import check_result, failure
-from gutaxis import GutaxisError, stages
+from assets.results import check_result, recorded_failure
+from gutaxis import stages
 
 
 @dg.asset(partitions_def=cohort_partitions, group_name="cohort", deps=composition_assets,
           description="Staged diary items of one cohort (staging.diary_items__COHORT__RUN).")
 def cohort_diary_items(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource) -> dg.MaterializeResult:
     log_stage(context, "ingest")
-    with warehouse_db.writer() as conn:
-        try:
-            spec = cohort_spec(context)
-            summary = stages.ingest(conn, spec, run_key(context), context.run.run_id)
-        except GutaxisError as exc:
-            stages.fail(conn, partition_key(context), run_key(context), str(exc))
-            raise failure(exc) from None
+    with warehouse_db.writer() as conn, recorded_failure(conn, partition_key(context), run_key(context)):
+        summary = stages.ingest(conn, cohort_spec(context), run_key(context), context.run.run_id)
     return dg.MaterializeResult(metadata=summary)
 
 
 @dg.asset_check(asset=cohort_diary_items, blocking=True, description="GX suite on the staged items.")
 def diary_items_valid(context: dg.AssetCheckExecutionContext, warehouse_db: WarehouseResource) -> dg.AssetCheckResult:
     log_stage(context, "audit-items")
-    with warehouse_db.writer() as conn:
+    with warehouse_db.writer() as conn, recorded_failure(conn, partition_key(context), run_key(context)):
         spec = cohort_spec(context)
         results = stages.audit_diary_items(conn, spec, run_key(context))
         return check_result(conn, spec.name, run_key(context), results)

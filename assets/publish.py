@@ -5,6 +5,7 @@ from assets.diaries import cohort_diary_items
 from assets.exposures import cohort_exposures
 from assets.partitions import cohort_partitions, cohort_spec, log_stage, partition_key, run_key
 from assets.resources import WarehouseResource
+from assets.results import recorded_failure
 from gutaxis import stages
 
 
@@ -12,6 +13,6 @@ from gutaxis import stages
           description="The cohort's rows in cohort.* and marts.*, replaced atomically once every blocking check passed.")
 def published_cohort(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource) -> dg.MaterializeResult:
     log_stage(context, "publish")
-    with warehouse_db.writer() as conn:
+    with warehouse_db.writer() as conn, recorded_failure(conn, partition_key(context), run_key(context)):
         counts = stages.publish(conn, cohort_spec(context), run_key(context))
     return dg.MaterializeResult(metadata={k.split(".")[-1]: v for k, v in counts.items()})

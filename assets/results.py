@@ -1,8 +1,11 @@
 """Turning engine results into Dagster check results and failures."""
+from contextlib import contextmanager
+from typing import Iterator
+
 import dagster as dg
 import polars as pl
 
-from gutaxis import stages
+from gutaxis import GutaxisError, stages
 
 
 def check_result(conn, cohort: str, key: str, results: pl.DataFrame) -> dg.AssetCheckResult:
@@ -22,3 +25,18 @@ def check_result(conn, cohort: str, key: str, results: pl.DataFrame) -> dg.Asset
 
 def failure(exc: Exception) -> dg.Failure:
     return dg.Failure(description=str(exc), allow_retries=False)
+
+
+@contextmanager
+def recorded_failure(conn, cohort: str, key: str) -> Iterator[None]:
+    """Any failure of a cohort step is recorded in audit.runs and its staging dropped, then re-raised;
+    bad input (GutaxisError) becomes a one-line Dagster Failure without retries."""
+    try:
+        yield
+    except GutaxisError as exc:
+        stages.fail(conn, cohort, key, str(exc))
+        raise failure(exc) from None
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        stages.fail(conn, cohort, key, f"internal error: {type(exc).__name__}: {first}")
+        raise

@@ -4,6 +4,11 @@ Each item's amount of a component is the value the instrument reported for the i
 else grams x amount_per_100g / 100 of its linked food (DESIGN: reported > composition).
 Daily amounts are sums; participant means are means over days; per_1000kcal is a ratio of
 means (NCI's recommendation), not a mean of daily ratios.
+
+Sums are taken in fixed point (millionths of the unit, 128-bit integers): a parallel float sum
+adds in a different order from run to run and its last bits change, which would make re-runs of
+the same data differ. Integer sums are exact and order-free; a millionth of a milligram or gram
+is far below any composition value's precision.
 """
 from __future__ import annotations
 
@@ -14,10 +19,8 @@ import polars as pl
 from gutaxis.formats import REPORTED_PREFIX
 
 DAY_KEYS = ("cohort", "participant_id", "recall_day")
-# Parallel sums add in a different order from run to run; rounding to 10 significant digits (far
-# finer than any composition value) makes re-runs bit-identical.
-SIG_DIGITS = 10
 PARTICIPANT_KEYS = ("cohort", "participant_id")
+SCALE = 1_000_000  # fixed-point units per unit of the component (and per gram)
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,7 @@ class Exposures:
     day: pl.DataFrame  # marts.participant_day_exposure rows
     participant: pl.DataFrame  # marts.participant_exposure rows
     contributions: pl.DataFrame  # marts.food_contributions rows
-    linkage: pl.DataFrame  # unlinked food codes: food_source, food_code, n_items, grams
+    linkage: pl.DataFrame  # unlinked food codes: food_code, n_items, grams
 
 
 def composition_wide(food_components: pl.DataFrame, components: list[str]) -> pl.DataFrame:
@@ -38,8 +41,16 @@ def composition_wide(food_components: pl.DataFrame, components: list[str]) -> pl
     return wide.with_columns(pl.lit(None, dtype=pl.Float64).alias(c) for c in missing).select("food_code", *components)
 
 
+def _fixed(values: pl.Expr) -> pl.Expr:
+    return (values * SCALE).round().cast(pl.Int128)
+
+
+def _unfixed(values: pl.Expr) -> pl.Expr:
+    return values.cast(pl.Float64) / SCALE
+
+
 def _item_amounts(items: pl.LazyFrame, wide: pl.DataFrame, components: list[str]) -> pl.LazyFrame:
-    """Per item: amount__c, and origin__c (1 reported, 2 composition, null none) for each component."""
+    """Per item, in fixed point: grams, amount__c, and origin__c (1 reported, 2 composition, null none)."""
     reported = {c for c in components if f"{REPORTED_PREFIX}{c}" in items.collect_schema().names()}
     per100 = wide.rename({c: f"per100__{c}" for c in components}).with_columns(pl.lit(True).alias("linked")).lazy()
     joined = items.join(per100, on="food_code", how="left")
@@ -53,15 +64,15 @@ def _item_amounts(items: pl.LazyFrame, wide: pl.DataFrame, components: list[str]
         else:
             amount = from_food
             origin = pl.when(from_food.is_not_null()).then(2)
-        exprs += [amount.alias(f"amount__{c}"), origin.cast(pl.Int8).alias(f"origin__{c}")]
-    return joined.select(*DAY_KEYS, "food_code", "grams", pl.col("linked").fill_null(False), *exprs)
+        exprs += [_fixed(amount).alias(f"amount__{c}"), origin.cast(pl.Int8).alias(f"origin__{c}")]
+    return joined.select(*DAY_KEYS, "food_code", _fixed(pl.col("grams")).alias("grams"),
+                         pl.col("linked").fill_null(False), *exprs)
 
 
 def compute(items: pl.LazyFrame | pl.DataFrame, food_components: pl.DataFrame, foods: pl.DataFrame,
             components: list[str], units: dict[str, str], low_coverage_threshold: float) -> Exposures:
-    items = items.lazy()
     wide = composition_wide(food_components, components)
-    item_amounts = _item_amounts(items, wide, components)
+    item_amounts = _item_amounts(items.lazy(), wide, components)
 
     day_aggs = [pl.col("grams").sum().alias("day_grams")]
     for c in components:
@@ -73,21 +84,22 @@ def compute(items: pl.LazyFrame | pl.DataFrame, food_components: pl.DataFrame, f
             (pl.col(f"origin__{c}") == 2).sum().alias(f"ncomp__{c}"),
         ]
     day_wide_lf = item_amounts.group_by(*DAY_KEYS).agg(day_aggs)
-
     contrib_lf = item_amounts.group_by("food_code").agg(pl.col(f"amount__{c}").sum().alias(c) for c in components)
     linkage_lf = (
         item_amounts.filter(~pl.col("linked")).group_by("food_code")
-        .agg(pl.len().cast(pl.Int64).alias("n_items"), pl.col("grams").sum().alias("grams"))
+        .agg(pl.len().cast(pl.Int64).alias("n_items"), _unfixed(pl.col("grams").sum()).alias("grams"))
     )
     day_wide, contrib_wide, linkage = pl.collect_all([day_wide_lf, contrib_lf, linkage_lf])
-    sums = [c for c in day_wide.columns if c.startswith(("amount__", "valued__")) or c == "day_grams"]
-    day_wide = day_wide.with_columns(_stable(pl.col(c)) for c in sums)
 
     day = _day_long(day_wide, components, units)
     participant = _participant(day_wide, components, units, low_coverage_threshold)
     cohort_name = day_wide["cohort"][0] if day_wide.height else None
     contributions = _contributions(contrib_wide, foods, components, cohort_name)
     return Exposures(day=day, participant=participant, contributions=contributions, linkage=linkage.sort("food_code"))
+
+
+def _share(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
+    return pl.when(whole > 0).then(part.cast(pl.Float64) / whole.cast(pl.Float64)).otherwise(0.0)
 
 
 def _day_long(day_wide: pl.DataFrame, components: list[str], units: dict[str, str]) -> pl.DataFrame:
@@ -99,27 +111,21 @@ def _day_long(day_wide: pl.DataFrame, components: list[str], units: dict[str, st
         parts.append(day_wide.select(
             *DAY_KEYS,
             pl.lit(c).alias("component_id"),
-            _stable(pl.col(f"amount__{c}")).alias("amount"),
+            _unfixed(pl.col(f"amount__{c}")).alias("amount"),
             pl.lit(units[c]).alias("unit"),
-            _stable(_share(pl.col(f"valued__{c}"), pl.col("day_grams"))).alias("coverage"),
+            _share(pl.col(f"valued__{c}"), pl.col("day_grams")).alias("coverage"),
             source.alias("source"),
         ))
     return pl.concat(parts).sort(*DAY_KEYS, "component_id")
 
 
-def _stable(values: pl.Expr) -> pl.Expr:
-    return values.round_sig_figs(SIG_DIGITS)
-
-
-def _share(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
-    # part and whole are float sums in different orders: clip the last-bit error (1.0000000000000002)
-    return pl.when(whole > 0).then((part / whole).clip(0.0, 1.0)).otherwise(0.0)
-
-
 def _participant(day_wide: pl.DataFrame, components: list[str], units: dict[str, str], threshold: float) -> pl.DataFrame:
     aggs = [pl.len().cast(pl.Int32).alias("n_days"), pl.col("day_grams").sum().alias("grams")]
     for c in components:
-        aggs += [pl.col(f"amount__{c}").mean().alias(f"mean__{c}"), pl.col(f"valued__{c}").sum().alias(f"valued__{c}")]
+        amount = pl.col(f"amount__{c}")
+        # the mean over the days that have a value: exact integer sum / count
+        aggs += [pl.when(amount.count() > 0).then(_unfixed(amount.sum()) / amount.count()).alias(f"mean__{c}"),
+                 pl.col(f"valued__{c}").sum().alias(f"valued__{c}")]
     per_person = day_wide.group_by(*PARTICIPANT_KEYS).agg(aggs)
     energy = pl.col("mean__energy_kcal") if "energy_kcal" in components else pl.lit(None, dtype=pl.Float64)
     parts = []
@@ -128,10 +134,10 @@ def _participant(day_wide: pl.DataFrame, components: list[str], units: dict[str,
         parts.append(per_person.select(
             *PARTICIPANT_KEYS, "n_days",
             pl.lit(c).alias("component_id"),
-            _stable(pl.col(f"mean__{c}")).alias("mean_daily"),
-            _stable(pl.when(energy > 0).then(1000.0 * pl.col(f"mean__{c}") / energy)).alias("per_1000kcal"),
+            pl.col(f"mean__{c}").alias("mean_daily"),
+            pl.when(energy > 0).then(1000.0 * pl.col(f"mean__{c}") / energy).alias("per_1000kcal"),
             pl.lit(units[c]).alias("unit"),
-            _stable(coverage).alias("coverage"),
+            coverage.alias("coverage"),
             (coverage < threshold).alias("low_coverage"),
         ))
     return pl.concat(parts).sort(*PARTICIPANT_KEYS, "component_id")
@@ -145,8 +151,8 @@ def _contributions(contrib_wide: pl.DataFrame, foods: pl.DataFrame, components: 
         long.join(foods.select("food_code", "description"), on="food_code", how="left")
         .select(
             pl.lit(cohort, dtype=pl.String).alias("cohort"), "component_id", "food_code", "description",
-            _stable(pl.col("amount")).alias("amount"),
-            _stable(pl.when(total != 0).then(pl.col("amount") / total)).alias("share"),
+            _unfixed(pl.col("amount")).alias("amount"),
+            pl.when(total != 0).then(pl.col("amount").cast(pl.Float64) / total.cast(pl.Float64)).alias("share"),
         )
-        .sort("component_id", "amount", descending=[False, True])
+        .sort("component_id", "amount", "food_code", descending=[False, True, False])
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from gutaxis import PROJECT_ROOT, GutaxisError, __version__
+from gutaxis import PROJECT_ROOT, GutaxisError, __version__, faults
 from gutaxis import composition as composition_sources
 from gutaxis import quality, warehouse
 from gutaxis.components import component_ids, units
@@ -100,6 +100,7 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
     warehouse.clear_audit(conn, spec.name, run_key)
     warehouse.stage(conn, "diary_items", spec.name, run_key, diary.items)
     warehouse.stage(conn, "participants", spec.name, run_key, diary.participants)
+    faults.point("ingest")
     warehouse.append_audit(conn, "audit.quarantine", diary.quarantine.drop("cohort", strict=False), run_id=run_key, cohort=spec.name)
     warehouse.append_audit(conn, "audit.inclusion", diary.inclusion.drop("cohort", strict=False), run_id=run_key, cohort=spec.name)
     excluded = diary.inclusion.filter(~pl.col("included")).height
@@ -118,6 +119,7 @@ def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key
     warehouse.stage(conn, "day_exposure", spec.name, run_key, result.day)
     warehouse.stage(conn, "participant_exposure", spec.name, run_key, result.participant)
     warehouse.stage(conn, "food_contributions", spec.name, run_key, result.contributions)
+    faults.point("exposures")
     conn.execute("DELETE FROM audit.linkage WHERE cohort = ? AND run_id = ?", [spec.name, run_key])
     warehouse.append_audit(conn, "audit.linkage", result.linkage.with_columns(pl.lit(spec.composition).alias("food_source")),
                            run_id=run_key, cohort=spec.name)

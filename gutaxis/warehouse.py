@@ -17,7 +17,7 @@ from typing import Iterator
 import duckdb
 import polars as pl
 
-from gutaxis import DATA_DIR, SQL_DIR, GutaxisError
+from gutaxis import DATA_DIR, SQL_DIR, GutaxisError, faults
 from gutaxis.components import component_ids, registry
 
 DEFAULT_WAREHOUSE = DATA_DIR / "warehouse.duckdb"
@@ -127,6 +127,7 @@ def publish_snapshot(conn: duckdb.DuckDBPyConnection) -> Path:
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     try:
         shutil.copyfile(work, tmp)
+        faults.point("snapshot-copy")
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -244,6 +245,7 @@ def publish_cohort(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str) -
             conn.execute(f"DELETE FROM {target} WHERE cohort = ?", [cohort])
             conn.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {source}")
             counts[target] = conn.execute(f"SELECT count(*) FROM {source}").fetchall()[0][0]
+            faults.point("publish-mid-transaction")
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")

@@ -74,6 +74,30 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sql(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from gutaxis.warehouse import open_reader
+
+    with open_reader() as conn:
+        try:
+            relation = conn.sql(args.query)
+            frame = relation.pl() if relation is not None else None
+        except duckdb.Error as exc:
+            first = str(exc).splitlines()[0]
+            raise GutaxisError(f"query refused: {first} (the analysts' warehouse is read-only)") from None
+    if frame is None:
+        return 0
+    if args.csv:
+        sys.stdout.write(frame.write_csv())
+    else:
+        import polars as pl
+
+        with pl.Config(tbl_rows=args.max_rows, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200):
+            print(frame)
+    return 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     dagster = Path(sys.executable).parent / "dagster"
     os.chdir(PROJECT_ROOT)
@@ -110,6 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("source")
     fetch.add_argument("--from", dest="from_path", metavar="PATH", help="a local copy: the file, a folder, or the official zip")
     fetch.set_defaults(func=cmd_fetch)
+
+    sql = sub.add_parser("sql", help="run a read-only SQL query on the published warehouse")
+    sql.add_argument("query")
+    sql.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    sql.add_argument("--max-rows", type=int, default=50)
+    sql.set_defaults(func=cmd_sql)
 
     ui = sub.add_parser("ui", help="dagster dev on this project (web UI + daemon for schedules and sensors)")
     ui.add_argument("extra", nargs=argparse.REMAINDER)
