@@ -1,0 +1,173 @@
+"""Killed runs, concurrent runs and analysts during a run: published data stays whole."""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from gutaxis import DATA_DIR, PROJECT_ROOT
+from tests.conftest import write_spec
+
+pytestmark = pytest.mark.slow
+GUTAXIS = Path(sys.executable).parent / "gutaxis"
+COLUMNS = {"participant_id": "participant", "recall_day": "day", "food_code": "food_code", "grams": "grams"}
+MARTS = ("cohort.diary_items", "marts.participant_day_exposure", "marts.participant_exposure", "marts.food_contributions")
+
+
+def _env(root: Path, **extra: str) -> dict:
+    return {**os.environ, "GUTAXIS_WAREHOUSE": str(root / "warehouse.duckdb"), "GUTAXIS_RAW_DIR": str(root / "raw"),
+            "GUTAXIS_DAGSTER_DIR": str(root / "dagster"), "DAGSTER_HOME": str(PROJECT_ROOT), **extra}
+
+
+def _diary(path: Path, rows: int, seed: int) -> Path:
+    """A demo-coded diary big enough that each stage takes a moment."""
+    rng = random.Random(seed)
+    lines = ["participant,day,food_code,grams"]
+    lines += [f"p{i // 30:05d},{1 + (i // 15) % 2},{99000001 + rng.randrange(20)},{rng.uniform(5, 400):.1f}" for i in range(rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _spec(root: Path, rows: int = 60_000, seed: int = 1) -> Path:
+    data = _diary(root / f"diary-{seed}.csv", rows, seed)
+    return write_spec(root, "faulty", format="tabular", path=str(data), composition="demo", columns=COLUMNS)
+
+
+def _snapshot(root: Path) -> dict:
+    conn = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+    try:
+        return {t: conn.execute(f"SELECT * FROM {t} WHERE cohort = 'faulty' ORDER BY ALL").fetchall() for t in MARTS}
+    finally:
+        conn.close()
+
+
+def _run(root: Path, spec: Path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(GUTAXIS), "run", "--cohort", str(spec)], capture_output=True, text=True,
+                          env=_env(root, **env), cwd=PROJECT_ROOT, timeout=300)
+
+
+def _kill_at_stage(root: Path, spec: Path, stage: str) -> str:
+    """Start a run, SIGKILL it as soon as it announces `stage`; return what it printed."""
+    proc = subprocess.Popen([str(GUTAXIS), "run", "--cohort", str(spec)], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            text=True, env=_env(root), cwd=PROJECT_ROOT, start_new_session=True)
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if f"stage {stage}:" in line:
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    assert any(f"stage {stage}:" in line for line in seen), "".join(seen)
+    return "".join(seen)
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    """Published state after one clean run of data A, and the published state a clean run of data B gives."""
+    root_a = tmp_path_factory.mktemp("clean_a")
+    assert _run(root_a, _spec(root_a, seed=1)).returncode == 0
+    root_b = tmp_path_factory.mktemp("clean_b")
+    assert _run(root_b, _spec(root_b, seed=2)).returncode == 0
+    return _snapshot(root_a), _snapshot(root_b)
+
+
+@pytest.mark.parametrize("stage", ["ingest", "audit-items", "exposures", "audit-exposures", "publish"])
+def test_run_killed_at_a_stage_leaves_previous_data_and_next_run_completes(tmp_path, clean, stage):
+    state_a, state_b = clean
+    assert _run(tmp_path, _spec(tmp_path, seed=1)).returncode == 0
+    spec_b = _spec(tmp_path, seed=2)
+    _kill_at_stage(tmp_path, spec_b, stage)
+    after_kill = _snapshot(tmp_path)
+    # The publish stage may have committed and swapped before the signal landed; never anything in between.
+    assert after_kill == state_a or (stage == "publish" and after_kill == state_b)
+    done = _run(tmp_path, spec_b)
+    assert done.returncode == 0, done.stderr
+    assert _snapshot(tmp_path) == state_b
+    assert not list(tmp_path.glob("warehouse.duckdb.tmp-*"))
+    conn = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    staging = conn.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'staging'").fetchall()[0][0]
+    outcomes = [r[0] for r in conn.execute("SELECT outcome FROM audit.runs ORDER BY started").fetchall()]
+    conn.close()
+    assert staging == 0
+    assert outcomes[0] == "published" and outcomes[-1] == "published"
+    # a run killed after it registered is marked by the next run; none stays "running"
+    assert all(o == "published" or o.startswith("killed") for o in outcomes), outcomes
+
+
+@pytest.mark.parametrize("fault", ["publish-mid-transaction:kill", "publish-mid-transaction:raise", "snapshot-copy:kill"])
+def test_fault_inside_publish_is_all_or_nothing(tmp_path, clean, fault):
+    state_a, state_b = clean
+    assert _run(tmp_path, _spec(tmp_path, seed=1)).returncode == 0
+    spec_b = _spec(tmp_path, seed=2)
+    failed = _run(tmp_path, spec_b, GUTAXIS_INJECT_FAULT=fault)
+    assert failed.returncode != 0
+    assert "Traceback" not in failed.stderr
+    assert _snapshot(tmp_path) == state_a
+    assert _run(tmp_path, spec_b).returncode == 0
+    assert _snapshot(tmp_path) == state_b
+
+
+def test_two_runs_at_once_both_finish_one_waiting(tmp_path, clean):
+    _, state_b = clean
+    spec = _spec(tmp_path, seed=2)
+    procs = [subprocess.Popen([str(GUTAXIS), "run", "--cohort", str(spec)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=_env(tmp_path), cwd=PROJECT_ROOT) for _ in range(2)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    errors = "".join(err for _, err in outputs)
+    assert "could not set lock" not in errors.lower()
+    assert "waiting for it to finish" in errors
+    assert _snapshot(tmp_path) == state_b
+
+
+def test_analyst_can_query_while_a_run_writes(tmp_path, clean):
+    state_a, _ = clean
+    assert _run(tmp_path, _spec(tmp_path, seed=1)).returncode == 0
+    spec_b = _spec(tmp_path, seed=2)
+    proc = subprocess.Popen([str(GUTAXIS), "run", "--cohort", str(spec_b)], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            text=True, env=_env(tmp_path), cwd=PROJECT_ROOT)
+    answers = []
+    for line in proc.stderr:
+        if "stage " in line and "publish" not in line:
+            # The writer holds its work database open right now; the analysts' file stays readable.
+            conn = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+            answers.append(conn.execute("SELECT count(*) FROM cohort.diary_items WHERE cohort = 'faulty'").fetchall()[0][0])
+            conn.close()
+    assert proc.wait(timeout=300) == 0
+    assert len(answers) >= 3 and set(answers) == {len(state_a["cohort.diary_items"])}
+
+
+def test_sql_command_is_read_only(tmp_path, clean):
+    assert _run(tmp_path, _spec(tmp_path, seed=1)).returncode == 0
+    env = _env(tmp_path)
+    read = subprocess.run([str(GUTAXIS), "sql", "SELECT count(*) AS n FROM cohort.diary_items", "--csv"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert read.returncode == 0 and read.stdout.splitlines()[1] == str(len(clean[0]["cohort.diary_items"]))
+    write = subprocess.run([str(GUTAXIS), "sql", "DELETE FROM cohort.diary_items"], capture_output=True, text=True, env=env, timeout=120)
+    assert write.returncode == 2 and "read-only" in write.stderr and "Traceback" not in write.stderr
+    assert _snapshot(tmp_path) == clean[0]
+
+
+def test_soak_repeated_runs_with_injected_failures_keep_clean_marts(tmp_path, clean):
+    """Bounded: 6 runs of the same data, most with a fault; published marts always equal a clean run's."""
+    state_a, _ = clean
+    spec = _spec(tmp_path, seed=1)
+    assert _run(tmp_path, spec).returncode == 0
+    faults = ["ingest:kill", "exposures:raise", "publish-mid-transaction:kill", "", "snapshot-copy:raise", "ingest:raise"]
+    deadline = time.monotonic() + 240
+    for fault in faults:
+        if time.monotonic() > deadline:
+            break
+        done = _run(tmp_path, spec, **({"GUTAXIS_INJECT_FAULT": fault} if fault else {}))
+        assert (done.returncode == 0) == (fault == ""), (fault, done.stderr[-500:])
+        assert _snapshot(tmp_path) == state_a, fault
+    assert _run(tmp_path, spec).returncode == 0
+    assert _snapshot(tmp_path) == state_a
