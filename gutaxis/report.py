@@ -84,3 +84,17 @@ def format_report(rep: CohortReport) -> str:
     lines += [f"  FAILED {c}" for c in rep.checks_failed]
     lines += [f"  warned {c}" for c in rep.checks_warned]
     return "\n".join(lines)
+
+
+def format_table(reports: list[CohortReport]) -> str:
+    """The closing summary: one row per cohort."""
+    header = ("cohort", "outcome", "participants", "days", "items", "excluded recalls", "quarantined", "unlinked",
+              "checks passed", "failed", "warned")
+    rows = [(r.cohort, r.outcome.split(":")[0], r.participants, r.days, r.items, r.excluded_recalls, r.quarantined,
+             r.unlinked_items, r.checks_passed, len(r.checks_failed), len(r.checks_warned)) for r in reports]
+    widths = [max(len(str(v)) for v in column) for column in zip(header, *rows)]
+
+    def line(values) -> str:  # names left-aligned, counts right-aligned
+        return "  ".join(str(v).ljust(w) if i < 2 else str(v).rjust(w) for i, (v, w) in enumerate(zip(values, widths)))
+
+    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])

@@ -27,10 +27,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.runner import run_cohorts
 
     reports, errors = run_cohorts(args.cohort or None)
-    from gutaxis.report import format_report
+    from gutaxis.report import format_report, format_table
 
     for rep in reports:
         print(format_report(rep))
+    if reports:
+        print()
+        print(format_table(reports))
     for line in errors:
         print(f"gutaxis: {line}", file=sys.stderr)
     return 1 if errors else 0
