@@ -4,6 +4,7 @@ import dagster as dg
 from assets.reference import reference_components
 from assets.resources import WarehouseResource
 from gutaxis import stages
+from gutaxis.composition import READERS
 from gutaxis.specs import source_specs
 
 
@@ -22,4 +23,6 @@ def _composition_asset(source_id: str, description: str) -> dg.AssetsDefinition:
     return _load
 
 
-composition_assets = [_composition_asset(spec.id, spec.description) for spec in source_specs()]
+# Only sources that are food-composition tables become assets here; recipe, crosswalk and
+# classification sources (FNDDS ingredients, FDD, flavonoids, FPED) feed the derived values.
+composition_assets = [_composition_asset(spec.id, spec.description) for spec in source_specs() if spec.format in READERS]
