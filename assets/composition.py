@@ -26,3 +26,12 @@ def _composition_asset(source_id: str, description: str) -> dg.AssetsDefinition:
 # Only sources that are food-composition tables become assets here; recipe, crosswalk and
 # classification sources (FNDDS ingredients, FDD, flavonoids, FPED) feed the derived values.
 composition_assets = [_composition_asset(spec.id, spec.description) for spec in source_specs() if spec.format in READERS]
+
+
+@dg.asset(group_name="composition", deps=composition_assets,
+          description="FNDDS foods' components that the FNDDS table lacks (amino acids, flavonoids, prebiotics, "
+                      "fermented foods), derived through SR28 ingredients and curated tables; missing sources reported.")
+def composition_fndds_derived(warehouse_db: WarehouseResource) -> dg.MaterializeResult:
+    with warehouse_db.writer() as conn:
+        outcome = stages.load_derived(conn)
+    return dg.MaterializeResult(metadata=outcome)

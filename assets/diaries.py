@@ -1,14 +1,14 @@
 """A cohort's diary: read, typed, rule-checked and staged; GX audit as a blocking check."""
 import dagster as dg
 
-from assets.composition import composition_assets
+from assets.composition import composition_assets, composition_fndds_derived
 from assets.partitions import cohort_partitions, cohort_spec, log_stage, partition_key, run_key
 from assets.resources import WarehouseResource
 from assets.results import check_result, recorded_failure
 from gutaxis import stages
 
 
-@dg.asset(partitions_def=cohort_partitions, group_name="cohort", deps=composition_assets,
+@dg.asset(partitions_def=cohort_partitions, group_name="cohort", deps=[*composition_assets, composition_fndds_derived],
           description="Staged diary items of one cohort (staging.diary_items__COHORT__RUN).")
 def cohort_diary_items(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource) -> dg.MaterializeResult:
     log_stage(context, "ingest")

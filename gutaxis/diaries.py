@@ -30,15 +30,21 @@ def valid_recall_status(spec: CohortSpec) -> list[int] | None:
     return list(spec.valid_recall_status) if "recall_status" in spec.columns else None
 
 
-def read_diary(spec: CohortSpec, code_width: int) -> CanonicalDiary:
-    """Every file the spec names, stacked, then typed and judged by gutaxis.diary_rules."""
+def read_diary(spec: CohortSpec, code_width: int, *, require_usable: bool = True) -> CanonicalDiary:
+    """Every file the spec names, stacked, then typed and judged by gutaxis.diary_rules.
+
+    When every row is quarantined the input is refused (a GutaxisError naming the file, the
+    commonest reason and its first row): a locale's decimal commas or a column mapped wrong,
+    not a few bad rows, and publishing an empty cohort with success would hide it.
+    require_usable=False returns the verdicts anyway (tests of single rows).
+    """
     files = spec.data_files()
     reader = READERS[spec.format]
     frames = [_open(reader, path, spec) for path in files]
     try:
-        return canonicalize(tabular.concat_raw(frames), cohort=spec.name, format=spec.format,
-                            food_source=spec.composition, code_width=code_width,
-                            valid_recall_status=valid_recall_status(spec))
+        diary = canonicalize(tabular.concat_raw(frames), cohort=spec.name, format=spec.format,
+                             food_source=spec.composition, code_width=code_width,
+                             valid_recall_status=valid_recall_status(spec))
     except pl.exceptions.PolarsError as exc:
         # Lazy scans fail only when rows are read (e.g. a ragged line deep in a CSV): find the file.
         for path, frame in zip(files, frames):
@@ -47,6 +53,18 @@ def read_diary(spec: CohortSpec, code_width: int) -> CanonicalDiary:
             except FILE_ERRORS as file_exc:
                 raise unreadable(path, spec.format, file_exc) from None
         raise exc
+    if require_usable and diary.items.height == 0 and diary.quarantine.height:
+        raise nothing_usable(files, diary.quarantine)
+    return diary
+
+
+def nothing_usable(files: list[Path], quarantine: pl.DataFrame) -> GutaxisError:
+    """Every row quarantined: a systematic problem (a locale's decimal commas, a wrong column), not bad rows."""
+    reason, count = quarantine.group_by("reason").len().sort(["len", "reason"], descending=[True, False]).row(0)
+    first = quarantine.filter(pl.col("reason") == reason).row(0, named=True)
+    where = next(path for path in files if path.name == first["source_file"])
+    return GutaxisError(f"{where}: no row is usable: all {quarantine.height} were quarantined, {count} of them with "
+                        f"'{reason}' (first at row {first['source_row']}, column {first['column']}); fix the file and run again")
 
 
 def _open(reader: Reader, path: Path, spec: CohortSpec) -> pl.LazyFrame:

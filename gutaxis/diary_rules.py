@@ -16,9 +16,20 @@ The one place where diary values are typed and judged, so every format obeys the
   "not reported" (null: the exposure falls back to composition); NaN grams is a bad row.
 * item_seq numbers a recall's items 1..n in the order of the raw frame (file order, then row
   order; the NHANES reader orders by DRxILINE).
+* Rows a reader found malformed (optional `row_problem`, e.g. "row has 3 fields, header has 4",
+  with the row's text in `row_text`) are quarantined before any value is read.
+* Text that was not UTF-8 (the reader's lossy decoding left U+FFFD in it) is quarantined where
+  it is a value we use (an id, a day, a code, grams, a reported value), never read as a value;
+  the reason says so (and, for `1,234.5` or `12,5`, names the comma), so the fix is plain.
+* Numbers written with a comma (`1,234.5`, `12,5`) are quarantined, not guessed at: a comma is
+  a thousands separator in one locale and the decimal mark in another.
+* Duplicates: when the format has an item key (optional `item_key`: NHANES DRxILINE, ASA24
+  RecallAttempt/CodeNum), a row repeating an earlier row's participant, day and item key is
+  quarantined and the first is kept. The same food eaten twice in a day is two items with two
+  keys; formats without a key (tabular) have no duplicates.
 
 Input columns (see gutaxis.formats): source_file, source_row, participant_id, recall_day,
-food_code, grams, recall_status, external_id, reported__*. Columns that are already numeric
+food_code, grams, recall_status, external_id, reported__*; optional row_problem, row_text, item_key. Columns that are already numeric
 (Parquet, XPT) are used as they are, never printed to text and parsed back. The input is read
 once, by polars' streaming engine, with no per-row Python and no window over the whole input.
 """
@@ -35,6 +46,9 @@ MISSING_TOKENS = ["", "NA", "N/A", "NULL", "."]
 GRAMS_MAX = 10_000.0
 RECALL_DAY_MAX = {"nhanes-iff": 2}
 DEFAULT_RECALL_DAY_MAX = 366
+ROW = "(row)"  # quarantine.column of a rule on the whole row
+NOT_UTF8 = "\ufffd"  # what the readers' lossy UTF-8 decoding makes of bytes that are not UTF-8
+COMMA_FIX = "write numbers with a dot decimal and no thousands separator"
 _KEY = ["__participant_id", "__recall_day"]
 _RUN_SLICE = 1 << 22
 
@@ -61,8 +75,9 @@ class CanonicalDiary:
 @dataclass(frozen=True)
 class _Rule:
     column: str      # the canonical column the quarantine row names
-    reason: str
+    reason: str | pl.Expr  # an expression when the reason depends on the row
     failed: pl.Expr  # true where the row breaks the rule
+    value: pl.Expr | None = None  # the quarantine value; default: the column's raw value
 
 
 def _text(column: str) -> pl.Expr:
@@ -88,9 +103,44 @@ def _identifier(column: str, dtype: pl.DataType) -> pl.Expr:
         return pl.col(column).cast(pl.String)
     if dtype.is_float():
         value = pl.col(column)
-        return (pl.when(_whole(value)).then(value.cast(pl.Int64, strict=False).cast(pl.String))
+        return (pl.when(_whole(value) & (value.abs() < 2.0**53)).then(value.cast(pl.Int64).cast(pl.String))
                 .when(value.is_finite()).then(value.cast(pl.String)))
     return _text(column).str.replace(r"^(\d+)\.0*$", "${1}")
+
+
+def _is_text(dtype: pl.DataType) -> bool:
+    return dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum))
+
+
+def _name(column: str) -> str:
+    return "reported value" if column.startswith(REPORTED_PREFIX) else column
+
+
+def _not_utf8(column: str) -> str:
+    return f"{_name(column)} has bytes that are not UTF-8 (Latin-1 or Windows-1252?); save the file as UTF-8"
+
+
+def _id_not_utf8(column: str, schema: pl.Schema) -> _Rule | None:
+    """An id with bytes that were not UTF-8 would be a mangled id: quarantined (numbers fail to parse anyway)."""
+    if not _is_text(schema[column]):
+        return None
+    return _Rule(column, _not_utf8(column), pl.col(column).cast(pl.String).str.contains(NOT_UTF8, literal=True).fill_null(False))
+
+
+def _unparsed(column: str, schema: pl.Schema, reason: str) -> str | pl.Expr:
+    """The reason a given value is not a number, naming the fix when the text shows why.
+
+    Worked out only for quarantined rows (see `_row_reason`), so it costs the clean rows nothing.
+    `1,234.5` and `12,5` are not guessed at: a comma is a thousands separator in one locale and
+    the decimal mark in another.
+    """
+    if not _is_text(schema[column]):
+        return reason
+    text = _text(column)
+    return (pl.when(text.str.contains(NOT_UTF8, literal=True)).then(pl.lit(_not_utf8(column)))
+            .when(text.str.contains(r"^[+-]?[0-9]*[.,]?[0-9]+(?:[.,][0-9]+)*$") & text.str.contains(",", literal=True))
+            .then(pl.lit(f"{_name(column)} has a thousands separator or a decimal comma; {COMMA_FIX}"))
+            .otherwise(pl.lit(reason)))
 
 
 def _food_code(column: str, dtype: pl.DataType, width: int) -> pl.Expr:
@@ -122,29 +172,39 @@ def _parse(schema: pl.Schema, reported: list[str], code_width: int) -> list[pl.E
         _small_int(status).alias("__recall_status"),
         _identifier("external_id", schema["external_id"]).alias("__external_id"),
     ]
+    if _has("item_key", schema):
+        exprs.append(_identifier("item_key", schema["item_key"]).alias("__item_key"))
     for column in reported:
         value, given = _number(column, schema[column])
         exprs += [value.alias(f"__{column}"), given.alias(f"__{column}_given")]
     return exprs
 
 
-def _rules(reported: list[str], code_width: int, day_max: int) -> tuple[list[_Rule], list[_Rule]]:
-    """(rules on the recall key, rules on the item), each in the order they are tried."""
+def _has(column: str, schema: pl.Schema) -> bool:
+    """Whether the raw frame carries an optional column (a Null-typed one is "none")."""
+    return column in schema and schema[column] != pl.Null
+
+
+def _rules(schema: pl.Schema, reported: list[str], code_width: int, day_max: int) -> tuple[list[_Rule], list[_Rule]]:
+    """(rules on the recall key, rules on the item), each in the order they are tried; None entries are dropped."""
     day = pl.col("__day_value")
     grams = pl.col("__grams")
     key = [
+        _Rule(ROW, pl.col("row_problem"), pl.col("row_problem").is_not_null(), pl.col("row_text"))
+        if _has("row_problem", schema) else None,
+        _id_not_utf8("participant_id", schema),
         _Rule("participant_id", "participant_id is missing", pl.col("__participant_id").is_null()),
         _Rule("recall_day", "recall_day is missing", ~pl.col("__day_given")),
-        _Rule("recall_day", "recall_day is not a number", day.is_null() | day.is_nan()),
+        _Rule("recall_day", _unparsed("recall_day", schema, "recall_day is not a number"), day.is_null() | day.is_nan()),
         _Rule("recall_day", f"recall_day out of range 1-{day_max}", (day < 1) | (day > day_max)),
         _Rule("recall_day", "recall_day is not a whole number", pl.col("__recall_day").is_null()),
     ]
     item = [
-        _Rule("food_code", "food_code is missing or not a number", pl.col("__food_code").is_null()),
+        _Rule("food_code", _unparsed("food_code", schema, "food_code is missing or not a number"), pl.col("__food_code").is_null()),
         _Rule("food_code", f"food_code longer than {code_width} digits",
               pl.col("__food_code").str.len_chars() > code_width),
         _Rule("grams", "grams is missing", ~pl.col("__grams_given")),
-        _Rule("grams", "grams is not a number", grams.is_null()),
+        _Rule("grams", _unparsed("grams", schema, "grams is not a number"), grams.is_null()),
         _Rule("grams", "grams is not a finite number (NaN or infinite)", ~grams.is_finite()),
         _Rule("grams", "grams must be > 0", grams <= 0),
         _Rule("grams", f"grams above {GRAMS_MAX:.0f} g (absurd for one item)", grams > GRAMS_MAX),
@@ -152,11 +212,32 @@ def _rules(reported: list[str], code_width: int, day_max: int) -> tuple[list[_Ru
     for column in reported:
         value = pl.col(f"__{column}")
         item += [
-            _Rule(column, "reported value is not a number", pl.col(f"__{column}_given") & value.is_null()),
+            _Rule(column, _unparsed(column, schema, "reported value is not a number"),
+                  pl.col(f"__{column}_given") & value.is_null()),
             _Rule(column, "reported value is not a finite number", value.is_infinite()),
             _Rule(column, "reported value is negative", value < 0),
         ]
-    return key, item
+    if _has("item_key", schema):
+        # Last: a repeat that is bad anyway is quarantined for what is wrong with it.
+        item.append(_Rule("item_key", "duplicate item: an earlier row has the same participant, recall day and "
+                          "item number (the first is kept); remove the repeated row",
+                          pl.col("__duplicate"),
+                          pl.format("{} (first: {} row {})", pl.col("__item_key"), "__first_file", "__first_row")))
+    return [r for r in key if r is not None], [r for r in item if r is not None]
+
+
+def _duplicates() -> list[pl.Expr]:
+    """Whether a row repeats an earlier row's (participant, day, item key), and where that first row is.
+
+    A window over the whole input, so only for formats with an item key (NHANES, ASA24: files of
+    at most a few hundred thousand rows). Rows whose recall key broke a rule are set apart.
+    """
+    group = [*_KEY, "__item_key", "__key_ok"]
+    return [
+        (pl.col("__item_key").is_not_null() & pl.col("__key_ok") & ~pl.struct(group).is_first_distinct()).alias("__duplicate"),
+        pl.col("source_file").first().over(group).cast(pl.String).alias("__first_file"),
+        pl.col("source_row").first().over(group).alias("__first_row"),
+    ]
 
 
 def _first_failed(rules: list[_Rule], first_code: int) -> pl.Expr:
@@ -168,15 +249,27 @@ def _first_failed(rules: list[_Rule], first_code: int) -> pl.Expr:
 
 
 def _raw_value(rules: list[_Rule]) -> pl.Expr:
-    """The raw value of the column named by the row's rule, as text; null on rows that break no rule."""
-    columns: dict[str, list[int]] = {}
+    """The raw value of the column named by the row's rule (or the rule's own value), as text; null on rows that break no rule."""
+    values: dict[str, tuple[pl.Expr, list[int]]] = {}
     for code, rule in enumerate(rules, start=1):
-        columns.setdefault(rule.column, []).append(code)
+        key = rule.column if rule.value is None else f"{rule.column}#{code}"
+        value = pl.col(rule.column).cast(pl.String) if rule.value is None else rule.value.cast(pl.String)
+        values.setdefault(key, (value, []))[1].append(code)
     chain = None
-    for column, codes in columns.items():
-        cond, value = pl.col("__rule").is_in(codes), pl.col(column).cast(pl.String)
+    for value, codes in values.values():
+        cond = pl.col("__rule").is_in(codes)
         chain = pl.when(cond).then(value) if chain is None else chain.when(cond).then(value)
     return chain
+
+
+def _row_reason(rules: list[_Rule]) -> pl.Expr:
+    """The reason of rules whose reason depends on the row; null for the others (their reason is fixed)."""
+    chain = None
+    for code, rule in enumerate(rules, start=1):
+        if isinstance(rule.reason, pl.Expr):
+            cond = pl.col("__rule") == code
+            chain = pl.when(cond).then(rule.reason) if chain is None else chain.when(cond).then(rule.reason)
+    return pl.lit(None, dtype=pl.String) if chain is None else chain.cast(pl.String)
 
 
 def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, food_source: str, code_width: int,
@@ -188,32 +281,36 @@ def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, food_source: st
             raw = raw.with_columns(pl.lit(None, dtype=pl.Null).alias(optional))
     schema = raw.collect_schema()
     reported = [c for c in schema.names() if c.startswith(REPORTED_PREFIX)]
-    key_rules, item_rules = _rules(reported, code_width, RECALL_DAY_MAX.get(format, DEFAULT_RECALL_DAY_MAX))
+    key_rules, item_rules = _rules(schema, reported, code_width, RECALL_DAY_MAX.get(format, DEFAULT_RECALL_DAY_MAX))
     all_rules = key_rules + item_rules
     # Carried along with every item only when the input has them (a Null column is "none").
     has_status = valid_recall_status is not None
     has_external = schema["external_id"] != pl.Null
 
     status_ok = pl.col("__recall_status").is_in(valid_recall_status).fill_null(False) if has_status else pl.lit(True)
-    key_ok = pl.col("__key_rule") == 0
+    key_ok = pl.col("__key_ok")
+    parsed = (raw.with_columns(_parse(schema, reported, code_width))
+              .with_columns(__key_rule=_first_failed(key_rules, 1))
+              .with_columns(__key_ok=pl.col("__key_rule") == 0))
+    if _has("item_key", schema):
+        parsed = parsed.with_columns(_duplicates())
     classified = (
-        raw.with_columns(_parse(schema, reported, code_width))
-        .with_columns(__key_rule=_first_failed(key_rules, 1),
-                      __item_rule=_first_failed(item_rules, 1 + len(key_rules)),
+        parsed
+        .with_columns(__item_rule=_first_failed(item_rules, 1 + len(key_rules)),
                       __status_ok=status_ok)
         # Rows of a recall excluded by its status are counted in inclusion, not judged item by item.
         .with_columns(__rule=pl.when(~key_ok).then("__key_rule")
                       .when(~pl.col("__status_ok")).then(pl.lit(0, dtype=pl.UInt8))
                       .otherwise("__item_rule"),
-                      __usable=key_ok & pl.col("__status_ok") & (pl.col("__item_rule") == 0),
-                      __key_ok=key_ok)
+                      __usable=key_ok & pl.col("__status_ok") & (pl.col("__item_rule") == 0))
     )
     items_plan = classified.filter("__usable").select(
         *_KEY, "__food_code", "__grams", *(pl.col(f"__{c}").fill_nan(None).alias(c) for c in reported),
         *(["__recall_status"] if has_status else []), *(["__external_id"] if has_external else []))
     # Every row that is not an item: quarantined rows and rows of unusable recalls (usually few).
     rest_plan = classified.filter(~pl.col("__usable")).select(
-        "source_file", "source_row", "__rule", _raw_value(all_rules).alias("__value"), "__key_ok",
+        "source_file", "source_row", "__rule", _raw_value(all_rules).alias("__value"),
+        _row_reason(all_rules).alias("__reason"), "__key_ok",
         *_KEY, "__recall_status", "__status_ok", "__external_id")
     # One collect: both plans share the scan and the parsing. Recall statistics are derived
     # afterwards from runs of rows, not by a group-by of the whole input, which would hold
@@ -243,7 +340,8 @@ def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, food_source: st
         pl.col("source_row").cast(pl.Int64),
         pl.col("__rule").replace_strict(codes, [r.column for r in all_rules], return_dtype=pl.String).alias("column"),
         pl.col("__value").cast(pl.String).alias("value"),
-        pl.col("__rule").replace_strict(codes, [r.reason for r in all_rules], return_dtype=pl.String).alias("reason"),
+        pl.coalesce("__reason", pl.col("__rule").replace_strict(
+            codes, [r.reason if isinstance(r.reason, str) else "" for r in all_rules], return_dtype=pl.String)).alias("reason"),
     ).sort("source_file", "source_row", maintain_order=True)
     participants = (recalls.group_by("__participant_id")
                     .agg(pl.col("external_id").drop_nulls().first())

@@ -10,7 +10,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from gutaxis import DATA_DIR, GutaxisError
+from gutaxis import DATA_DIR, GutaxisError, raw_dir
 from gutaxis.components import component_ids
 
 
@@ -42,6 +42,9 @@ class CohortSpec(BaseModel):
     # Recall-status codes that mean "usable" for a mapped recall_status column (tabular only).
     valid_recall_status: list[int] = Field(default_factory=lambda: [1])
     low_coverage_threshold: float = Field(default=DEFAULT_LOW_COVERAGE, ge=0, le=1)
+    # A registered spec reads only under the project's data folder unless this says otherwise
+    # (`cohort add --path` outside data/ writes it; see `outside_data_error`).
+    external_path: bool = False
     spec_path: Path | None = Field(default=None, exclude=True)
 
     @field_validator("name")
@@ -71,10 +74,22 @@ class CohortSpec(BaseModel):
     def base_dir(self) -> Path:
         return self.spec_path.parent if self.spec_path else Path.cwd()
 
+    @property
+    def registered(self) -> bool:
+        """Whether the spec lives among the registered cohorts (data/cohorts/), however it was named."""
+        return self.spec_path is not None and self.spec_path.parent.resolve() == cohorts_dir().resolve()
+
+    def data_pattern(self) -> Path:
+        """The spec's path, absolute and normalised (`..` folded, symlinks not followed)."""
+        pattern = Path(self.path).expanduser()
+        return Path(os.path.normpath(pattern if pattern.is_absolute() else self.base_dir / pattern))
+
     def data_files(self) -> list[Path]:
         """The data files the spec's path names (a file or a glob), sorted; error if none exist."""
-        pattern = Path(self.path) if Path(self.path).is_absolute() else self.base_dir / self.path
-        matches = sorted(Path(p) for p in glob.glob(str(pattern)))
+        # Only the spec's own path is a glob: a folder named "Study [2024]" is taken literally.
+        path = os.path.expanduser(self.path)
+        pattern = path if os.path.isabs(path) else os.path.join(glob.escape(str(self.base_dir)), path)
+        matches = sorted(Path(p) for p in glob.glob(os.path.normpath(pattern)))
         files = [p for p in matches if p.is_file()]
         if not files:
             where = self.spec_path or "cohort spec"
@@ -88,9 +103,15 @@ class SourceSpec(BaseModel):
     id: str
     format: str
     url: str
-    files: dict[str, str]  # official file name -> sha256 of the uncompressed file
+    # Official file name -> sha256 of the uncompressed file; null when no verified copy was at hand
+    # (the fetch then installs it unverified and records the computed sha256 in SHA256SUMS).
+    files: dict[str, str | None]
     # Official files the reader uses when present (fetched and verified if the copy has them).
-    optional_files: dict[str, str] = Field(default_factory=dict)
+    optional_files: dict[str, str | None] = Field(default_factory=dict)
+    # Official file name -> name patterns (glob, case-insensitive) of documented stand-ins, e.g. a
+    # CSV subset of an official xlsx: accepted by `fetch --from`, installed under their own name,
+    # never verified (they are not the official bytes). Readers say which layouts they accept.
+    alternate_files: dict[str, list[str]] = Field(default_factory=dict)
     version: str
     citation: str
     description: str = ""
@@ -119,6 +140,31 @@ def _one_line(path: Path, exc: ValidationError) -> GutaxisError:
     return GutaxisError(f"{path}: field '{field}': {msg}")
 
 
+def data_roots() -> list[Path]:
+    """Folders a registered spec may read: data/, and the raw and cohorts folders when moved by env."""
+    return [Path(os.path.abspath(p)) for p in (DATA_DIR, raw_dir(), cohorts_dir())]
+
+
+def outside_data_error(spec: CohortSpec, where: Path) -> GutaxisError | None:
+    """A registered spec whose path leaves the data folders, unless it says external_path: true.
+
+    Registered specs run unattended (schedule, sensor, `gutaxis run`), so one edited to read
+    `../../.ssh/id_rsa` or another project's files must not run; a spec given on the command
+    line (`run --cohort FILE.yaml`) is the user's own one-off and may read anywhere, and
+    `cohort add --path` records an outside path explicitly. The check is lexical: a symlink
+    inside data/ (data/raw on a bigger disk) is the user's own choice and is followed.
+    """
+    if not spec.registered or spec.external_path:
+        return None
+    pattern = spec.data_pattern()
+    if any(pattern.is_relative_to(root) for root in data_roots()):
+        return None
+    return GutaxisError(f"{where}: path {spec.path!r} points outside the project's data folder ({pattern}); a registered "
+                        f"cohort reads only under data/: move the files under {raw_dir()}, register them with "
+                        "`gutaxis cohort add NAME --path FILE` (which records external_path: true), or run the spec "
+                        "once from outside data/cohorts with `gutaxis run --cohort SPEC.yaml`")
+
+
 def load_cohort_spec(path: Path) -> CohortSpec:
     path = Path(path)
     data = _load_yaml(path)
@@ -130,6 +176,14 @@ def load_cohort_spec(path: Path) -> CohortSpec:
         missing = [c for c in TABULAR_REQUIRED if c not in spec.columns]
         if missing:
             raise GutaxisError(f"{path}: tabular spec lacks columns mapping for {missing}; add e.g. columns: {{{missing[0]}: YOUR_COLUMN}}")
+    # data/cohorts/NAME.yaml is found by NAME (the partition key): the two must agree.
+    stem = path.name.split(".")[0]
+    if spec.registered and spec.name != stem:
+        raise GutaxisError(f"{path}: field 'name': {spec.name!r} differs from the file name {stem!r}; "
+                           f"a registered spec is found by its name: rename the file to {spec.name}.yaml or set name: {stem}")
+    error = outside_data_error(spec, path)
+    if error:
+        raise error
     return spec
 
 
@@ -138,8 +192,11 @@ def resolve_cohort(name_or_path: str) -> CohortSpec:
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") or candidate.exists():
         return load_cohort_spec(candidate)
+    if not SLUG.match(name_or_path):
+        raise GutaxisError(f"cohort {name_or_path!r} is not a cohort name (lower-case letters, digits, _ and -) nor a "
+                           "spec file; give a registered name (see `gutaxis cohort list`) or a path to a .yaml spec")
     registered = cohorts_dir() / f"{name_or_path}.yaml"
-    if not SLUG.match(name_or_path) or not registered.is_file():
+    if not registered.is_file():
         raise GutaxisError(f"cohort {name_or_path!r} is neither a registered name nor a spec file; see `gutaxis cohort list` or give a path to a .yaml spec")
     return load_cohort_spec(registered)
 
@@ -178,6 +235,8 @@ def add_cohort(name: str, fmt: str, data_path: Path, composition: str, mappings:
         (columns if key in TABULAR_REQUIRED + TABULAR_OPTIONAL else reported)[key] = column
     data = {"name": name, "format": fmt, "path": os.path.relpath(Path(data_path).resolve(), cohorts_dir().resolve()),
             "composition": composition}
+    if not any(Path(os.path.abspath(data_path)).is_relative_to(root) for root in data_roots()):
+        data["external_path"] = True  # registered explicitly by the user: see outside_data_error
     if columns:
         data["columns"] = columns
     if reported:

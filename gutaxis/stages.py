@@ -76,6 +76,59 @@ def load_source(conn: duckdb.DuckDBPyConnection, source_id: str) -> dict:
     return {"source": source_id, "status": "loaded", "foods": comp.foods.height, "values": comp.food_components.height}
 
 
+def _derivation_fingerprint(conn: duckdb.DuckDBPyConnection) -> str:
+    """Changes when a loaded source, a fetched input file or a reference table changes."""
+    from gutaxis import DATA_DIR, raw_dir
+
+    loads = conn.execute("SELECT source, fingerprint FROM audit.source_loads ORDER BY source").fetchall()
+    files = sorted(p for folder in (raw_dir(), DATA_DIR / "reference") if folder.is_dir() for p in folder.rglob("*") if p.is_file())
+    stats = [(str(p.relative_to(p.parents[1])), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+    return hashlib.sha256(json.dumps([loads, stats, __version__]).encode()).hexdigest()
+
+
+def load_derived(conn: duckdb.DuckDBPyConnection) -> dict:
+    """Derive the FNDDS foods' missing components (gutaxis.derived) and store them with their routes."""
+    from gutaxis import derived
+
+    source = derived.FNDDS_SOURCE
+    if not conn.execute("SELECT count(*) FROM audit.source_loads WHERE source = ?", [source]).fetchall()[0][0]:
+        return {"status": f"{source} not loaded; nothing to derive"}
+    fingerprint = _derivation_fingerprint(conn)
+    done = conn.execute("SELECT count(*) FROM audit.derivations WHERE fingerprint = ?", [fingerprint]).fetchall()[0][0]
+    if done:
+        return {"status": "up to date"}
+    foods = conn.sql("SELECT food_code, description FROM composition.foods WHERE source = $1", params=[source]).pl()
+    analytical = conn.sql("SELECT food_code, component_id FROM composition.food_components WHERE source = $1 AND route = 'analytical'",
+                          params=[source]).pl()
+    result = derived.derive(foods, analytical)
+    rows = result.food_components.with_columns(pl.lit(source).alias("source"))
+    now = warehouse.utc_now()
+    conn.execute("BEGIN")
+    try:
+        conn.execute("DELETE FROM composition.food_components WHERE source = ? AND route <> 'analytical'", [source])
+        conn.register("incoming", rows)
+        conn.execute("INSERT INTO composition.food_components BY NAME SELECT * FROM incoming")
+        conn.unregister("incoming")
+        conn.execute("DELETE FROM audit.derivations")
+        conn.executemany("INSERT INTO audit.derivations VALUES (?, ?, ?, ?, ?)",
+                         [(*r, fingerprint, now) for r in result.sources.rows()])
+        if result.protein_agreement.height:
+            conn.execute("DELETE FROM audit.protein_agreement")
+            agreement = result.protein_agreement.with_columns(pl.lit(now).alias("derived_at"))
+            conn.register("incoming", agreement)
+            conn.execute("INSERT INTO audit.protein_agreement BY NAME SELECT * FROM incoming")
+            conn.unregister("incoming")
+        conn.execute("COMMIT")
+    except Exception:
+        conn.execute("ROLLBACK")
+        raise
+    warehouse.publish_snapshot(conn)
+    counts = dict(rows.group_by("component_id").len().rows())
+    missing = [r[0] for r in result.sources.rows() if r[1] != "used"]
+    return {"status": "derived", "values": rows.height, "not fetched": ", ".join(missing) or "none",
+            **{f"foods with {k}": v for k, v in sorted(counts.items())}}
+
+
 def _require_source_loaded(conn: duckdb.DuckDBPyConnection, spec: CohortSpec) -> str:
     rows = conn.execute("SELECT version FROM audit.source_loads WHERE source = ?", [spec.composition]).fetchall()
     if not rows:
@@ -120,12 +173,29 @@ def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key
     warehouse.stage(conn, "participant_exposure", spec.name, run_key, result.participant)
     warehouse.stage(conn, "food_contributions", spec.name, run_key, result.contributions)
     faults.point("exposures")
+    _record_reach(conn, spec, run_key, items)
     conn.execute("DELETE FROM audit.linkage WHERE cohort = ? AND run_id = ?", [spec.name, run_key])
     warehouse.append_audit(conn, "audit.linkage", result.linkage.with_columns(pl.lit(spec.composition).alias("food_source")),
                            run_id=run_key, cohort=spec.name)
     return {"days": result.day.select("participant_id", "recall_day").n_unique() if result.day.height else 0,
             "unlinked_codes": result.linkage.height,
             "unlinked_items": int(result.linkage["n_items"].sum()) if result.linkage.height else 0}
+
+
+def _record_reach(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, items: pl.DataFrame) -> None:
+    """Share of the cohort's grams each component's composition values reach, and the top foods they miss."""
+    from gutaxis.curated import reach_report
+
+    values = conn.sql("SELECT food_code, component_id, amount_per_100g FROM composition.food_components WHERE source = $1",
+                      params=[spec.composition]).pl()
+    foods = conn.sql("SELECT food_code, description FROM composition.foods WHERE source = $1", params=[spec.composition]).pl()
+    grams = items.group_by("food_code").agg(pl.col("grams").sum())
+    summary, unreached = reach_report(grams, values, foods, top=10)
+    for table in ("audit.reach", "audit.unreached_foods"):
+        conn.execute(f"DELETE FROM {table} WHERE cohort = ? AND run_id = ?", [spec.name, run_key])
+    warehouse.append_audit(conn, "audit.reach", summary.select("component_id", "grams_total", "share_with_value"),
+                           run_id=run_key, cohort=spec.name)
+    warehouse.append_audit(conn, "audit.unreached_foods", unreached, run_id=run_key, cohort=spec.name)
 
 
 def _validate(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, kind: str, suite: list, name: str) -> pl.DataFrame:

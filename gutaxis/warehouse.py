@@ -256,7 +256,8 @@ def publish_cohort(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str) -
 
 def append_audit(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, **constants: object) -> None:
     """Append rows to an audit.* table, adding constant columns (run_id, cohort) by name."""
-    if table not in {"audit.validations", "audit.quarantine", "audit.inclusion", "audit.linkage"}:
+    if table not in {"audit.validations", "audit.quarantine", "audit.inclusion", "audit.linkage", "audit.reach",
+                     "audit.unreached_foods"}:
         raise ValueError(table)
     if frame.height == 0:
         return

@@ -1,7 +1,7 @@
 """The Dagster code location: `dagster dev -m pipelines.definitions` (what `gutaxis ui` runs)."""
 import dagster as dg
 
-from assets.composition import composition_assets
+from assets.composition import composition_assets, composition_fndds_derived
 from assets.diaries import cohort_diary_items, diary_items_valid
 from assets.exposures import cohort_exposures, exposures_valid
 from assets.publish import published_cohort
@@ -12,7 +12,7 @@ from pipelines.schedules import daily_cohorts, daily_reference
 from pipelines.sensors import cohort_spec_sensor
 
 defs = dg.Definitions(
-    assets=[reference_components, *composition_assets, cohort_diary_items, cohort_exposures, published_cohort],
+    assets=[reference_components, *composition_assets, composition_fndds_derived, cohort_diary_items, cohort_exposures, published_cohort],
     asset_checks=[diary_items_valid, exposures_valid],
     jobs=[reference_job, cohort_job],
     schedules=[daily_reference, daily_cohorts],

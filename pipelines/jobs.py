@@ -1,7 +1,7 @@
 """Jobs: composition sources first (unpartitioned), then one run per cohort partition."""
 import dagster as dg
 
-from assets.composition import composition_assets
+from assets.composition import composition_assets, composition_fndds_derived
 from assets.diaries import cohort_diary_items
 from assets.exposures import cohort_exposures
 from assets.publish import published_cohort
@@ -9,7 +9,7 @@ from assets.reference import reference_components
 
 # In-process: every step of a run shares the one-writer lock of its process.
 reference_job = dg.define_asset_job(
-    "reference_job", selection=dg.AssetSelection.assets(reference_components, *composition_assets),
+    "reference_job", selection=dg.AssetSelection.assets(reference_components, *composition_assets, composition_fndds_derived),
     executor_def=dg.in_process_executor,
     description="Load the component registry and every fetched composition source.")
 

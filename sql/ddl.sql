@@ -173,3 +173,44 @@ COMMENT ON COLUMN audit.source_loads.fingerprint IS 'sha256 over the loaded file
 COMMENT ON COLUMN audit.source_loads.n_foods IS 'Foods loaded.';
 COMMENT ON COLUMN audit.source_loads.n_values IS 'Component values loaded.';
 COMMENT ON COLUMN audit.source_loads.loaded_at IS 'UTC time of the load.';
+
+CREATE TABLE IF NOT EXISTS audit.derivations (
+    source VARCHAR, status VARCHAR, detail VARCHAR, fingerprint VARCHAR, derived_at TIMESTAMP);
+COMMENT ON TABLE audit.derivations IS 'Which sources the last derivation of FNDDS values (amino acids, flavonoids, prebiotics, fermented foods) used, and which were missing.';
+COMMENT ON COLUMN audit.derivations.source IS 'Source id or reference table.';
+COMMENT ON COLUMN audit.derivations.status IS 'used | not fetched | not available.';
+COMMENT ON COLUMN audit.derivations.detail IS 'What was used, or how to fetch it.';
+COMMENT ON COLUMN audit.derivations.fingerprint IS 'Fingerprint of every input; an unchanged one skips the derivation.';
+COMMENT ON COLUMN audit.derivations.derived_at IS 'UTC time of the derivation.';
+
+CREATE TABLE IF NOT EXISTS audit.protein_agreement (
+    via VARCHAR, n_foods BIGINT, median_abs_pct_diff DOUBLE, share_within_10pct DOUBLE, median_pct_diff DOUBLE,
+    n_low_protein BIGINT, derived_at TIMESTAMP);
+COMMENT ON TABLE audit.protein_agreement IS 'How well protein summed through each linkage route agrees with the FNDDS food''s own protein (foods with at least 1 g/100 g).';
+COMMENT ON COLUMN audit.protein_agreement.via IS 'Linkage route (fndds-ingredients | fda-fdd) or all.';
+COMMENT ON COLUMN audit.protein_agreement.n_foods IS 'Foods compared.';
+COMMENT ON COLUMN audit.protein_agreement.median_abs_pct_diff IS 'Median absolute difference, % of the FNDDS protein.';
+COMMENT ON COLUMN audit.protein_agreement.share_within_10pct IS 'Share of foods within 10 %.';
+COMMENT ON COLUMN audit.protein_agreement.median_pct_diff IS 'Median signed difference, %.';
+COMMENT ON COLUMN audit.protein_agreement.n_low_protein IS 'Foods under 1 g protein per 100 g, not compared.';
+COMMENT ON COLUMN audit.protein_agreement.derived_at IS 'UTC time of the derivation.';
+
+CREATE TABLE IF NOT EXISTS audit.reach (
+    run_id VARCHAR, cohort VARCHAR, component_id VARCHAR, grams_total DOUBLE, share_with_value DOUBLE);
+COMMENT ON TABLE audit.reach IS 'Share of a cohort''s grams that have a value for each component (any route).';
+COMMENT ON COLUMN audit.reach.run_id IS 'Run key.';
+COMMENT ON COLUMN audit.reach.cohort IS 'Cohort name.';
+COMMENT ON COLUMN audit.reach.component_id IS 'Component id.';
+COMMENT ON COLUMN audit.reach.grams_total IS 'All grams of the cohort''s included items.';
+COMMENT ON COLUMN audit.reach.share_with_value IS 'Share of those grams with a value for the component.';
+
+CREATE TABLE IF NOT EXISTS audit.unreached_foods (
+    run_id VARCHAR, cohort VARCHAR, component_id VARCHAR, food_code VARCHAR, description VARCHAR, grams DOUBLE, share_of_grams DOUBLE);
+COMMENT ON TABLE audit.unreached_foods IS 'The foods (by grams eaten) that no route gives a value for a component: where better sources would help most.';
+COMMENT ON COLUMN audit.unreached_foods.run_id IS 'Run key.';
+COMMENT ON COLUMN audit.unreached_foods.cohort IS 'Cohort name.';
+COMMENT ON COLUMN audit.unreached_foods.component_id IS 'Component id.';
+COMMENT ON COLUMN audit.unreached_foods.food_code IS 'Food code.';
+COMMENT ON COLUMN audit.unreached_foods.description IS 'Description, if the composition source knows the code.';
+COMMENT ON COLUMN audit.unreached_foods.grams IS 'Grams of this food eaten in the cohort.';
+COMMENT ON COLUMN audit.unreached_foods.share_of_grams IS 'Share of the cohort''s grams.';

@@ -278,10 +278,20 @@ def test_damaged_parquet_is_one_line_error_naming_the_file(tmp_path):
     assert "\n" not in str(err.value)
 
 
-def test_ragged_line_deep_in_a_csv_names_the_file(tmp_path):
+def test_ragged_line_deep_in_a_csv_is_quarantined_with_its_field_count(tmp_path):
     rows = "".join(f"{i},1,11111000,5\n" for i in range(5000))
     (tmp_path / "good.csv").write_text("pid,day,code,g\n" + rows)
     (tmp_path / "ragged.csv").write_text("pid,day,code,g\n" + rows + "1,1,11111000,5,9,9\n")
+    result = diary(tmp_path, format="tabular", path="*.csv", columns=TABULAR_MAP)
+    assert result.quarantine.select("source_file", "source_row", "column", "value", "reason").rows() == [
+        ("ragged.csv", 5001, "(row)", "1,1,11111000,5,9,9", "row has 6 fields, header has 4")]
+    assert result.items.height == 10_000
+
+
+def test_ragged_line_in_a_csv_whose_quoting_spans_lines_names_the_file(tmp_path):
+    # A quoted line break: lines are not rows, so the CSV parser's own error is the verdict.
+    rows = "".join(f"{i},1,11111000,5\n" for i in range(5000))
+    (tmp_path / "ragged.csv").write_text('pid,day,code,g\n1,1,"11111\n000",5\n' + rows + "1,1,11111000,5,9,9\n")
     with pytest.raises(GutaxisError, match=r"ragged\.csv: cannot be read as tabular") as err:
         diary(tmp_path, format="tabular", path="*.csv", columns=TABULAR_MAP)
     assert "\n" not in str(err.value)

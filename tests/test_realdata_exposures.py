@@ -5,6 +5,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from gutaxis.components import component_ids
 from gutaxis.fetch import fetch
 from pipelines.runner import run_cohorts
 from tests.conftest import write_spec
@@ -13,10 +14,19 @@ pytestmark = pytest.mark.realdata
 FNDDS_XLSX = "2017-2018 FNDDS At A Glance - FNDDS Nutrient Values.xlsx"
 
 
+def _quiet(*args) -> None:
+    """fetch's log: the tests need no progress lines."""
+
+
 @pytest.fixture(scope="module")
 def published(realdata, isolated_session, tmp_path_factory):
     """FNDDS fetched with --from; the ASA24 example and the NHANES women run as one-off spec files."""
-    fetch("fndds-2017-2018", realdata / "usda" / "fndds-2017-2018" / FNDDS_XLSX)
+    fetch("fndds-2017-2018", realdata / "usda" / "fndds-2017-2018" / FNDDS_XLSX, log=_quiet)
+    # the sources that derive the mechanism components (amino acids, flavonoids, prebiotics)
+    fetch("sr28", realdata / "usda" / "sr28", log=_quiet)
+    fetch("fda-fdd-3.1", realdata / "fda-fdd" / "FDA_FDD_All_Records_v_3.1.xlsx", log=_quiet)
+    fetch("usda-flavonoid-r3.3", realdata / "usda" / "flavonoid-r3.3", log=_quiet)
+    fetch("fndds-ingredients-2017-2018", realdata / "usda" / "fndds-2017-2018" / "FNDDS_ingredients_2017_2018_SSB_subset.csv", log=_quiet)
     specs = tmp_path_factory.mktemp("specs")
     asa24 = write_spec(specs, "asa24-example", format="asa24-items",
                        path=str(realdata / "asa24" / "dietaryindex-example" / "Items.csv"))
@@ -91,3 +101,43 @@ def test_per_1000kcal_and_wide_view(published):
     assert row[1] == pytest.approx(1000 * row[0] / energy)
     wide = published.sql("SELECT * FROM marts.participant_exposure_wide WHERE cohort = 'nhanes-women40s'").pl()
     assert wide.height == 151 and "tryptophan" in wide.columns and "energy_kcal" in wide.columns
+
+
+# Published ranges for adults (realdata README / LITERATURE.md): a mean outside is investigated, not tuned.
+MECHANISM_RANGES = {
+    "tryptophan": (700, 1100),        # Lieberman 2016: usual intake 826 mg/day adults (women lower)
+    "tyrosine": (1500, 4000),
+    "flavonoids_total": (100, 400),   # Sebastian 2015: 251 mg/day adults
+    "inulin_fos": (1, 8),             # Moshfegh 1999: 2.6 + 2.5 g/day
+    "resistant_starch": (2, 8),       # Murphy 2008: 4.9 g/day
+    "beta_glucan": (0.1, 3),
+    "fermented_foods": (1, 100),
+    "omega3_total": (0.8, 3),
+}
+
+
+def test_nhanes_women_get_every_component_with_means_in_published_ranges(published):
+    stats = published.sql("""
+        SELECT component_id, avg(mean_daily) AS mean, count(*) FILTER (WHERE mean_daily IS NOT NULL) / count(*) AS share_with,
+               avg(coverage) AS coverage
+        FROM marts.participant_exposure WHERE cohort = 'nhanes-women40s' GROUP BY component_id""").pl()
+    by_component = {r["component_id"]: r for r in stats.iter_rows(named=True)}
+    assert set(by_component) == set(component_ids())
+    for component, row in by_component.items():
+        assert row["share_with"] >= 0.95, component
+        assert row["coverage"] >= 0.9, (component, row["coverage"])
+    for component, (low, high) in MECHANISM_RANGES.items():
+        assert low <= by_component[component]["mean"] <= high, (component, by_component[component]["mean"])
+
+
+def test_derivation_reports_routes_and_missing_sources(published):
+    routes = dict(published.sql("""SELECT component_id, string_agg(DISTINCT route, ',' ORDER BY route) FROM composition.food_components
+                                   WHERE source = 'fndds-2017-2018' GROUP BY 1""").fetchall())
+    assert routes["tryptophan"] == "disaggregated" and routes["energy_kcal"] == "analytical"
+    assert "literature" in routes["inulin_fos"]
+    status = dict(published.sql("SELECT source, status FROM audit.derivations").fetchall())
+    assert status["usda-retention-factors-r6"] == "not fetched" and status["fda-fdd-3.1"] == "used"
+    agreement = published.sql("SELECT via, n_foods, median_abs_pct_diff FROM audit.protein_agreement").fetchall()
+    assert {row[0] for row in agreement} >= {"fda-fdd", "all"}
+    reach = published.sql("SELECT min(share_with_value) FROM audit.reach WHERE cohort = 'nhanes-women40s'").fetchall()[0][0]
+    assert reach > 0.9

@@ -11,8 +11,8 @@ from pathlib import Path
 import polars as pl
 
 from gutaxis.formats import REPORTED_PREFIX
-from gutaxis.formats.tabular import (base_columns, concat_raw, missing_column_error, omega3_total,
-                                     scan_text, text_separator)
+from gutaxis.formats.tabular import (base_columns, checked_rows, concat_raw, missing_column_error, omega3_total,
+                                     open_text, row_shape_columns)
 from gutaxis.specs import CohortSpec
 
 REQUIRED = {"participant_id": "UserName", "recall_day": "RecallNo", "food_code": "FoodCode",
@@ -20,24 +20,39 @@ REQUIRED = {"participant_id": "UserName", "recall_day": "RecallNo", "food_code":
 REPORTED = {"energy_kcal": "KCAL", "fiber": "FIBE", "choline": "CHOLN",
             "omega3_ala": "P183", "omega3_epa": "P205", "omega3_dha": "P226"}
 OMEGA3_PARTS = ["P183", "P205", "P225", "P226"]
+# The item key within a recall (UserName + RecallNo): CodeNum numbers the recall's food codes 1..n
+# (FoodNum numbers the foods, and one food can carry several codes); RecallAttempt keeps a
+# restarted recall's attempts apart.
+ITEM_KEY = ("RecallAttempt", "CodeNum")
 FIX = ("give the ASA24 researcher Items file (…_Items.csv) with its original column names, "
        "or use format: tabular with a columns map")
 
 
 def read_file(path: Path, spec: CohortSpec) -> pl.LazyFrame:
-    frame = scan_text(path, text_separator(path, spec.delimiter))
-    columns = frame.collect_schema().names()
+    text = open_text(path, spec.delimiter)
+    columns = text.columns
     for column in REQUIRED.values():
         if column not in columns:
             raise missing_column_error(path, column, columns, FIX)
+    used = [*REQUIRED.values(), *REPORTED.values(), *OMEGA3_PARTS, "UserID", *ITEM_KEY]
+    frame = checked_rows(text, [c for c in used if c in columns])
     reported = {f"{REPORTED_PREFIX}{cid}": pl.col(col) for cid, col in REPORTED.items() if col in columns}
     if all(p in columns for p in OMEGA3_PARTS):
         reported[f"{REPORTED_PREFIX}omega3_total"] = omega3_total(OMEGA3_PARTS, numeric=False)
     external = pl.col("UserID") if "UserID" in columns else pl.lit(None, dtype=pl.Null)
+    item_key = []
+    if "CodeNum" in columns:
+        # "attempt/code", each part without a printed ".0"; no key (no duplicate check) without CodeNum
+        parts = [pl.col(c).str.strip_chars().str.replace(r"^(\d+)\.0*$", "${1}") for c in ITEM_KEY if c in columns]
+        code = pl.col("CodeNum").str.strip_chars()
+        item_key = [pl.when(code.is_not_null() & (code != "")).then(pl.concat_str(parts, separator="/", ignore_nulls=True))
+                    .alias("item_key")]
     return frame.select(
         *base_columns(path),
         *(pl.col(col).alias(canonical) for canonical, col in REQUIRED.items()),
         external.alias("external_id"),
+        *item_key,
+        *row_shape_columns(frame),
         *(expr.alias(name) for name, expr in reported.items()),
     )
 

@@ -15,8 +15,8 @@ import pyreadstat
 
 from gutaxis import GutaxisError
 from gutaxis.formats import REPORTED_PREFIX
-from gutaxis.formats.tabular import (ROW_INDEX, base_columns, concat_raw, missing_column_error,
-                                     omega3_total, scan_text, text_separator)
+from gutaxis.formats.tabular import (ROW_INDEX, base_columns, checked_rows, concat_raw, missing_column_error,
+                                     omega3_total, open_text, row_shape_columns)
 from gutaxis.specs import CohortSpec
 
 # Version 5 (what NHANES publishes) says LIBRARY, version 8 LIBV8.
@@ -76,8 +76,8 @@ def read_file(path: Path, spec: CohortSpec) -> pl.LazyFrame:
         frame, columns = _read_xpt(path)
         numeric = True
     else:
-        frame = scan_text(path, text_separator(path, spec.delimiter))
-        columns = frame.collect_schema().names()
+        text = open_text(path, spec.delimiter)
+        frame, columns = text.frame, text.columns
         numeric = False
     day = recall_day(path, columns)
     item = f"DR{day}I"
@@ -92,6 +92,9 @@ def read_file(path: Path, spec: CohortSpec) -> pl.LazyFrame:
     if all(p in columns for p in omega3_parts):
         reported[f"{REPORTED_PREFIX}omega3_total"] = omega3_total(omega3_parts, numeric=numeric)
     line = f"{item}LINE"
+    used = [*required.values(), *(item + s for s in (*REPORTED_SUFFIXES.values(), *OMEGA3_SUFFIXES))]
+    if not numeric:
+        frame = checked_rows(text, [c for c in [*used, line] if c in columns])
     if line in columns:
         # Official files are already in SEQN, line order; re-saved ones may not be.
         key = [pl.col(c) if numeric else pl.col(c).str.strip_chars().cast(pl.Float64, strict=False) for c in ("SEQN", line)]
@@ -104,6 +107,9 @@ def read_file(path: Path, spec: CohortSpec) -> pl.LazyFrame:
         pl.col(required["grams"]).alias("grams"),
         pl.col(required["recall_status"]).alias("recall_status"),
         pl.lit(None, dtype=pl.Null).alias("external_id"),  # Null dtype: this format has no external id
+        # The instrument's item key within the recall: a repeat of SEQN + day + DRxILINE is a duplicate.
+        *([pl.col(line).alias("item_key")] if line in columns else []),
+        *row_shape_columns(frame),
         *(expr.alias(name) for name, expr in reported.items()),
     )
 

@@ -1,11 +1,25 @@
 """Tabular diaries (CSV, TSV, Parquet) read through a cohort spec's `columns` and `reported` maps.
 
-Also home of the small text-file helpers the other diary readers share (delimiter choice, the
-all-text scan, the missing-column message), so every reader reports problems the same way.
+Also home of the text-file helpers the other diary readers share (encoding and delimiter checks,
+the all-text scan, the row-shape pass, the missing-column message), so every reader reports
+problems the same way.
+
+Text files are read as UTF-8 (a BOM is dropped). Before the rows are typed, one streaming pass
+over the file's lines finds what a CSV parser would hide: rows with fewer or more fields than
+the header (a cut-off last line, a stray delimiter), copies of the header line inside the data
+(files concatenated with their headers) and blank lines. Malformed rows are passed on with a
+`row_problem` (and their text as `row_text`) and quarantined by gutaxis.diary_rules; blank
+lines, or lines of only delimiters as spreadsheets export them, hold no value and are skipped.
+When quoting spans lines (a quoted field with a line break), lines are not rows: the pass is
+left out and the CSV parser's own errors apply (a ragged row fails the file).
 """
 from __future__ import annotations
 
+import csv
+import mmap
+import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -15,10 +29,17 @@ from gutaxis.formats import REPORTED_PREFIX
 from gutaxis.specs import CohortSpec
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
-# A column name a data file is unlikely to use; renamed to source_row once the file's own columns are picked.
+# Column names a data file is unlikely to use; renamed once the file's own columns are picked.
 ROW_INDEX = "__gutaxis_source_row"
+ROW_PROBLEM = "__gutaxis_row_problem"
+ROW_TEXT = "__gutaxis_row_text"
 _DELIMITER_ALIASES = {"\\t": "\t", "tab": "\t", "TAB": "\t"}
 _SNIFF_CANDIDATES = ("\t", ",", ";", "|")
+_SPEC_DELIMITER = {"\t": '"\\t"', ",": '","', ";": '";"', "|": '"|"'}
+QUOTE = '"'
+ROW_TEXT_MAX = 200  # characters of a malformed row kept in audit.quarantine.value
+_UTF16_32_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+SAVE_AS_UTF8 = "save it as UTF-8 text (in Excel: CSV UTF-8)"
 
 
 def text_separator(path: Path, delimiter: str | None) -> str:
@@ -33,19 +54,152 @@ def text_separator(path: Path, delimiter: str | None) -> str:
         return "\t"
     if suffix == ".csv":
         return ","
-    with open(path, "rb") as fh:
-        header = fh.readline(65536).decode("utf-8", errors="replace")
+    header = _first_line(path)
     counts = {c: header.count(c) for c in _SNIFF_CANDIDATES}
     best = max(counts, key=counts.get)
     return best if counts[best] else ","
 
 
-def scan_text(path: Path, separator: str) -> pl.LazyFrame:
-    """Every column as text, plus a 1-based row index; values stay exactly as printed."""
+def _first_line(path: Path) -> str:
+    """The header line as text: UTF-8 (bytes that are not become U+FFFD), without BOM and line end."""
+    with open(path, "rb") as fh:
+        raw = fh.readline(1 << 20)
+    return raw.decode("utf-8", errors="replace").removeprefix("\ufeff").rstrip("\r\n")
+
+
+def refuse_non_utf8_text(path: Path) -> None:
+    """UTF-16/32 text (Excel's "Unicode text") and binary files are not CSV: say so instead of misreading them."""
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if head.startswith(_UTF16_32_BOMS):
+        raise GutaxisError(f"{path}: is UTF-16/UTF-32 text (it starts with that byte-order mark); {SAVE_AS_UTF8}")
+    if b"\x00" in head:
+        raise GutaxisError(f"{path}: has NUL bytes, so it is binary or UTF-16 text, not a CSV/TSV file; "
+                           f"{SAVE_AS_UTF8}, or check 'path' and 'format' in the cohort spec")
+
+
+def scan_text(path: Path, separator: str, *, ragged: bool = False) -> pl.LazyFrame:
+    """Every column as text, plus a 1-based row index; values stay exactly as printed.
+
+    ragged=True drops fields beyond the header's instead of failing: only for a file whose
+    row shapes were checked (`checked_rows`), where such rows are quarantined.
+    """
     # utf8-lossy: a stray Windows-1252 byte in a description column we never use must not sink
-    # the whole file; identifiers and numbers are ASCII in every instrument we read.
-    return pl.scan_csv(path, separator=separator, infer_schema=False, encoding="utf8-lossy",
-                       row_index_name=ROW_INDEX, row_index_offset=1)
+    # the whole file; in a column we use, the U+FFFD it becomes quarantines the row (diary_rules).
+    # glob=False: the path is one file already (a folder named "Study [2024]" is not a pattern).
+    return pl.scan_csv(path, separator=separator, infer_schema=False, encoding="utf8-lossy", glob=False,
+                       row_index_name=ROW_INDEX, row_index_offset=1, truncate_ragged_lines=ragged)
+
+
+@dataclass(frozen=True)
+class TextFile:
+    """A delimited text file opened for a reader: its scan (all text) and header."""
+    path: Path
+    separator: str
+    frame: pl.LazyFrame
+    columns: list[str]  # the header as polars names it (a repeated name gets a suffix)
+
+
+def open_text(path: Path, delimiter: str | None) -> TextFile:
+    refuse_non_utf8_text(path)
+    separator = text_separator(path, delimiter)
+    frame = scan_text(path, separator)
+    columns = [c for c in frame.collect_schema().names() if c != ROW_INDEX]
+    return TextFile(path, separator, frame, columns)
+
+
+def checked_rows(text: TextFile, used: Iterable[str]) -> pl.LazyFrame:
+    """The file's rows for a reader's select: a repeated used column refused, blank lines skipped, malformed rows marked."""
+    used = list(dict.fromkeys(used))
+    _refuse_repeated_columns(text, used)
+    shapes = _row_shapes(text)
+    if shapes is None:
+        return text.frame
+    skip, problems = shapes
+    frame = scan_text(text.path, text.separator, ragged=True)
+    if skip:
+        frame = frame.filter(~pl.col(ROW_INDEX).is_in(skip))
+    if problems.height:
+        rows = problems["row"]
+        frame = frame.with_columns(
+            pl.col(ROW_INDEX).replace_strict(rows, problems["problem"], default=None, return_dtype=pl.String).alias(ROW_PROBLEM),
+            pl.col(ROW_INDEX).replace_strict(rows, problems["text"], default=None, return_dtype=pl.String).alias(ROW_TEXT),
+        )
+    return frame
+
+
+def _refuse_repeated_columns(text: TextFile, used: list[str]) -> None:
+    header = next(csv.reader([_first_line(text.path)], delimiter=text.separator), [])
+    for column in used:
+        if header.count(column) > 1:
+            raise GutaxisError(f"{text.path}: column {column!r} appears {header.count(column)} times in the header; "
+                               "rename or remove the repeated column so that the name picks one column")
+
+
+def _has_quote(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        if os.fstat(fh.fileno()).st_size == 0:
+            return False
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return data.find(QUOTE.encode()) != -1
+
+
+def _row_shapes(text: TextFile) -> tuple[list[int], pl.DataFrame] | None:
+    """(data rows to skip as blank, malformed rows: row, problem, text); None when lines are not rows.
+
+    One streaming pass over the lines keeps only the few that need a look (a field count other
+    than the header's, a copy of the header, an unbalanced quote, a line short enough to be
+    blank); those are judged here. Fields are counted outside quotes: the regex that drops quoted
+    runs (a quoted "" is two runs) is the costly part, so it runs only when the file has a quote.
+    """
+    sep = text.separator
+    expected = len(text.columns)
+    header = _first_line(text.path)
+    if header.count(QUOTE) % 2 or len(next(csv.reader([header], delimiter=sep), [])) != expected:
+        return None
+    quoted = _has_quote(text.path)
+    # One column holding each whole line (lossy UTF-8, line end dropped): a separator byte no
+    # text file uses, no quoting.
+    lines = pl.scan_csv(text.path, has_header=False, separator="\x1f" if sep != "\x1f" else "\x1e",
+                        quote_char=None, schema={"line": pl.String}, encoding="utf8-lossy",
+                        empty_string_is_null=False, truncate_ragged_lines=True, row_index_name="row", glob=False)
+    line = pl.col("line")
+    unquoted = line.str.replace_all(f"{QUOTE}[^{QUOTE}]*{QUOTE}", "") if quoted else line
+    found = (
+        lines.with_columns(
+            fields=unquoted.str.count_matches(sep, literal=True) + 1,
+            repeats_header=line.is_in([header, "\ufeff" + header]),
+            open_quote=unquoted.str.contains(QUOTE, literal=True) if quoted else pl.lit(False),
+            maybe_blank=line.str.len_bytes() <= 2 * expected + 8,
+        )
+        .filter((pl.col("row") > 0) & ((pl.col("fields") != expected) | pl.col("repeats_header")
+                                       | pl.col("open_quote") | pl.col("maybe_blank")))
+        .collect(engine="streaming")
+    )
+    opened = found.filter("open_quote")["row"]
+    if opened.len() % 2:
+        # Quotes pair up across lines only when a field holds a line break; an odd count means
+        # one never closes, and a CSV parser would swallow every row after it into one field.
+        raise GutaxisError(f"{text.path}: line {opened[-1] + 1} has a quote ({QUOTE}) that opens a field and never closes; "
+                           f"fix the quoting (a quote inside a quoted field is written twice: {QUOTE}{QUOTE})")
+    if opened.len():
+        return None
+    found = found.with_columns(
+        # nothing but blanks and delimiters: a blank line, or ",,,," as spreadsheets export empty rows
+        blank=pl.col("line").str.replace_all(sep, "", literal=True).str.strip_chars() == "",
+        # "1,2,3,4," under a 4-column header: an empty field beyond the header's loses nothing
+        filled=(pl.col("line").str.replace_all(f"{QUOTE}[^{QUOTE}]*{QUOTE}", "x").str.strip_chars_end(sep + " \t")
+                .str.count_matches(sep, literal=True) + 1),
+    )
+    skip = found.filter("blank")["row"].cast(pl.Int64).to_list()
+    problems = found.filter(~pl.col("blank") & (pl.col("repeats_header") | (pl.col("fields") < expected)
+                                                | (pl.col("filled") > expected))).select(
+        pl.col("row").cast(pl.Int64),
+        pl.when("repeats_header").then(pl.lit("row repeats the header line (files joined with their headers?); remove it"))
+        .otherwise(pl.format("row has {} fields, header has {}", "fields", pl.lit(expected))).alias("problem"),
+        pl.col("line").str.slice(0, ROW_TEXT_MAX).alias("text"),
+    )
+    return skip, problems
 
 
 def case_variants(column: str, available: Iterable[str]) -> list[str]:
@@ -61,19 +215,29 @@ def missing_column_error(path: Path, column: str, available: Iterable[str], fix:
     if variants:
         listed = ", ".join(repr(v) for v in variants)
         hint = f" (the file has {listed}, which differs only by case: column names are matched case-sensitively)"
-    header = [c for c in available if c != ROW_INDEX]
+    header = [c for c in available if c not in (ROW_INDEX, ROW_PROBLEM, ROW_TEXT)]
     if len(header) == 1:
         # One column whose name holds separators: the file was split on the wrong delimiter.
-        found = [repr(c) for c in _SNIFF_CANDIDATES if c in header[0]]
+        found = [c for c in _SNIFF_CANDIDATES if c in header[0]]
         if found:
             return GutaxisError(f"{path}: column {named} is missing: the header reads as one column, "
-                                f"delimited by {found[0]} it seems; set 'delimiter' in the cohort spec")
+                                f"delimited by {found[0]!r} it seems; set 'delimiter' in the cohort spec: "
+                                f"delimiter: {_SPEC_DELIMITER[found[0]]}")
+    if any("\ufffd" in c for c in header):
+        hint += " (the header has bytes that are not UTF-8, so names with accents cannot match: save the file as UTF-8)"
     return GutaxisError(f"{path}: column {named} is missing{hint}; {fix}")
 
 
 def base_columns(path: Path) -> list[pl.Expr]:
     return [pl.lit(path.name, dtype=pl.String).alias("source_file"),
             pl.col(ROW_INDEX).cast(pl.Int64).alias("source_row")]
+
+
+def row_shape_columns(frame: pl.LazyFrame) -> list[pl.Expr]:
+    """row_problem and row_text, when the row-shape pass marked rows of the file (see `checked_rows`)."""
+    if ROW_PROBLEM not in frame.collect_schema().names():
+        return []
+    return [pl.col(ROW_PROBLEM).alias("row_problem"), pl.col(ROW_TEXT).alias("row_text")]
 
 
 def omega3_total(parts: list[str], *, numeric: bool) -> pl.Expr:
@@ -100,25 +264,49 @@ def _null_propagating_sum(values: list[pl.Expr]) -> pl.Expr:
     return total
 
 
+def _usable_type(dtype: pl.DataType) -> bool:
+    """Types a diary value can arrive in: numbers, or text the row rules parse (and quarantine when it is not one)."""
+    return (dtype.is_numeric() or dtype in (pl.String, pl.Null)
+            or isinstance(dtype, (pl.Categorical, pl.Enum)))
+
+
+def refuse_unusable_types(path: Path, schema: pl.Schema, wanted: dict[str, str], key: dict[str, str]) -> None:
+    """A column whose type can hold no number or id (date, boolean, list, binary) is a mapping or export error."""
+    for canonical, column in wanted.items():
+        dtype = schema[column]
+        if not _usable_type(dtype):
+            raise GutaxisError(f"{path}: column {column!r} ({key[canonical]}) has type {dtype}, which holds no "
+                               f"{'id' if canonical == 'participant_id' else 'number'}; write it as numbers or text, "
+                               f"or fix {key[canonical]} in the cohort spec to name the right column")
+
+
 def read_file(path: Path, spec: CohortSpec) -> pl.LazyFrame:
     """One CSV/TSV/Parquet file as the raw diary frame; Parquet keeps its native types and is scanned lazily."""
-    if path.suffix.lower() in PARQUET_SUFFIXES:
-        frame = pl.scan_parquet(path, row_index_name=ROW_INDEX, row_index_offset=1)
-    else:
-        frame = scan_text(path, text_separator(path, spec.delimiter))
-    available = frame.collect_schema().names()
     wanted = dict(spec.columns)
     wanted.update({f"{REPORTED_PREFIX}{cid}": col for cid, col in spec.reported.items()})
+    key = {canonical: f"columns.{canonical}" if canonical in spec.columns
+           else f"reported.{canonical.removeprefix(REPORTED_PREFIX)}" for canonical in wanted}
+    parquet = path.suffix.lower() in PARQUET_SUFFIXES
+    if parquet:
+        frame = pl.scan_parquet(path, row_index_name=ROW_INDEX, row_index_offset=1, glob=False)
+        available = frame.collect_schema().names()
+    else:
+        text = open_text(path, spec.delimiter)
+        frame, available = text.frame, text.columns
     for canonical, column in wanted.items():
         if column not in available:
-            key = f"columns.{canonical}" if canonical in spec.columns else f"reported.{canonical.removeprefix(REPORTED_PREFIX)}"
-            raise missing_column_error(path, column, available, f"fix {key} in the cohort spec to name a column of the file")
+            raise missing_column_error(path, column, available, f"fix {key[canonical]} in the cohort spec to name a column of the file")
+    if parquet:
+        refuse_unusable_types(path, frame.collect_schema(), wanted, key)
+    else:
+        frame = checked_rows(text, wanted.values())
     status = pl.col(spec.columns["recall_status"]) if "recall_status" in spec.columns else pl.lit(None, dtype=pl.String)
     return frame.select(
         *base_columns(path),
         *(pl.col(spec.columns[c]).alias(c) for c in ("participant_id", "recall_day", "food_code", "grams")),
         status.alias("recall_status"),
         pl.lit(None, dtype=pl.Null).alias("external_id"),  # Null dtype: this format has no external id
+        *row_shape_columns(frame),
         *(pl.col(col).alias(f"{REPORTED_PREFIX}{cid}") for cid, col in spec.reported.items()),
     )
 

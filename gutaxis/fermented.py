@@ -1,0 +1,192 @@
+"""Fermented foods with live cultures: grams eaten, from a curated FNDDS food-code classification.
+
+data/reference/fermented_foods.csv holds two kinds of rules (the in/out rationale is in
+data/reference/README.md):
+- scope `fndds`: an 8-digit food code, a code prefix (`114*`) or a description_pattern (regex on
+  the FNDDS description), with live_cultures yes/no and basis:
+    whole      the food is a fermented food throughout: 100 g per 100 g (yogurt, kefir, kimchi);
+    ingredient a dish eaten cold whose live-culture part is an ingredient: the grams of live-culture
+               SR ingredients per 100 g from the food's ingredient profile (parfait, tzatziki);
+    none       not counted (cheese, beer, wine, vinegar pickles, frozen yogurt ...): 0.
+  Precedence: exact code, then the longest matching prefix, then patterns in file order. Foods no
+  rule names are not fermented foods with live cultures: 0 (cooked dishes that contain yogurt or
+  sauerkraut, like curries or a Reuben sandwich, stay 0 on purpose: heating kills the cultures).
+- scope `sr`: patterns on SR28 descriptions naming the ingredients that carry live cultures
+  (yogurt, kefir, cultured buttermilk, kimchi, sauerkraut, miso, natto), first match wins.
+The component `fermented_foods` is in grams of fermented food eaten (amount_per_100g = g per 100 g).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from gutaxis import DATA_DIR, GutaxisError
+from gutaxis.formats.fped import YOGURT_GRAMS_PER_CUP_EQ
+
+CLASSIFICATION_PATH = DATA_DIR / "reference" / "fermented_foods.csv"
+COLUMNS = ("scope", "code", "description_pattern", "description", "live_cultures", "basis", "share", "confidence",
+           "rationale", "citation")
+BASES = ("whole", "ingredient", "none")
+CONFIDENCE_SCORES = {"high": 0.9, "medium": 0.7, "low": 0.5}
+# Foods no rule names: confident they are not live-culture foods (the rules list the candidates).
+DEFAULT_RULE = "not a fermented food with live cultures (no rule names it)"
+DEFAULT_CONFIDENCE = 0.9
+COMPONENT_ID = "fermented_foods"
+
+
+def load_classification(path: Path = CLASSIFICATION_PATH) -> pl.DataFrame:
+    """The classification rules, validated, with their line number (rule_order)."""
+    path = Path(path)
+    if not path.is_file():
+        raise GutaxisError(f"{path}: fermented-food classification not found; restore it from the repository")
+    table = pl.read_csv(path, infer_schema=False)
+    missing = [c for c in COLUMNS if c not in table.columns]
+    if missing:
+        raise GutaxisError(f"{path}: column {missing[0]!r} missing; expected {list(COLUMNS)}")
+    table = table.with_row_index("rule_order", offset=2).with_columns(
+        pl.col("code").str.strip_chars(), share=pl.col("share").cast(pl.Float64, strict=False))
+
+    def fail(bad: pl.DataFrame, message: str) -> None:
+        if bad.height:
+            row = bad.row(0, named=True)
+            raise GutaxisError(f"{path}: line {row['rule_order']}: " + message.format(**row) + "; fix the classification")
+
+    fail(table.filter(~pl.col("scope").is_in(["fndds", "sr"])), "scope is {scope!r}; use fndds or sr")
+    fail(table.filter(~pl.col("live_cultures").is_in(["yes", "no"])), "live_cultures is {live_cultures!r}; use yes or no")
+    fail(table.filter(~pl.col("basis").is_in(list(BASES))), "basis is {basis!r}; use whole, ingredient or none")
+    fail(table.filter((pl.col("live_cultures") == "no") != (pl.col("basis") == "none")),
+         "live_cultures {live_cultures} does not fit basis {basis} (no goes with none)")
+    fail(table.filter(~pl.col("confidence").is_in(list(CONFIDENCE_SCORES))), "confidence is {confidence!r}; use high, medium or low")
+    fndds = table.filter(pl.col("scope") == "fndds")
+    fail(fndds.filter(pl.col("code").is_null() & pl.col("description_pattern").is_null()),
+         "an fndds rule needs a code, a code prefix (114*) or a description_pattern")
+    fail(fndds.filter(pl.col("code").is_not_null() & ~pl.col("code").str.contains(r"^(\d{8}|\d{1,7}\*)$")),
+         "code {code!r} is neither an 8-digit FNDDS code nor a prefix like 114*")
+    fail(table.filter((pl.col("scope") == "sr") & pl.col("description_pattern").is_null()),
+         "an sr rule needs a description_pattern")
+    fail(table.filter((pl.col("scope") == "sr") & pl.col("share").is_not_null()
+                      & ((pl.col("share") <= 0) | (pl.col("share") > 100))),
+         "share {share} must be grams of live-culture food per 100 g (0-100]")
+    fail(table.filter(pl.col("rationale").is_null() | pl.col("citation").is_null()), "every rule needs a rationale and a citation")
+    return table
+
+
+def classify(foods: pl.DataFrame, rules: pl.DataFrame | None = None) -> pl.DataFrame:
+    """food_code, description, live_cultures, basis, confidence (0-1), rule, rationale for every food given.
+
+    `foods`: food_code (8 digits), description (e.g. the FNDDS 2017-2018 Main food description).
+    """
+    rules = load_classification() if rules is None else rules
+    fndds = rules.filter(pl.col("scope") == "fndds")
+    remaining = foods.select(pl.col("food_code").cast(pl.String), pl.col("description").cast(pl.String))
+    picked = []
+    exact = fndds.filter(pl.col("code").str.contains(r"^\d{8}$"))
+    prefixes = (fndds.filter(pl.col("code").str.ends_with("*"))
+                .with_columns(prefix=pl.col("code").str.strip_suffix("*"))
+                .sort(pl.col("prefix").str.len_chars(), "rule_order", descending=[True, False]))
+    patterns = fndds.filter(pl.col("code").is_null()).sort("rule_order")
+    for rule in [*exact.iter_rows(named=True), *prefixes.iter_rows(named=True), *patterns.iter_rows(named=True)]:
+        if rule["code"] and not rule["code"].endswith("*"):
+            hit = remaining.filter(pl.col("food_code") == rule["code"])
+        elif rule["code"]:
+            hit = remaining.filter(pl.col("food_code").str.starts_with(rule["code"][:-1]))
+        else:
+            hit = remaining.filter(pl.col("description").str.contains(rule["description_pattern"]).fill_null(False))
+        if hit.height == 0:
+            continue
+        remaining = remaining.join(hit.select("food_code"), on="food_code", how="anti")
+        picked.append(hit.with_columns(
+            live_cultures=pl.lit(rule["live_cultures"]), basis=pl.lit(rule["basis"]),
+            confidence=pl.lit(CONFIDENCE_SCORES[rule["confidence"]]), rule=pl.lit(rule["description"]),
+            rationale=pl.lit(rule["rationale"])))
+    picked.append(remaining.with_columns(
+        live_cultures=pl.lit("no"), basis=pl.lit("none"), confidence=pl.lit(DEFAULT_CONFIDENCE),
+        rule=pl.lit(DEFAULT_RULE), rationale=pl.lit("not listed among the fermented foods with live cultures")))
+    return pl.concat(picked).sort("food_code")
+
+
+def live_culture_sr_codes(sr_foods: pl.DataFrame, rules: pl.DataFrame | None = None) -> pl.DataFrame:
+    """sr_code, sr_description, share (g of live-culture food per 100 g; 100 unless the rule says) of
+    SR28 ingredients that carry live cultures (scope sr, first match wins)."""
+    rules = load_classification() if rules is None else rules
+    remaining = sr_foods.select("sr_code", "sr_description")
+    live = []
+    for rule in rules.filter(pl.col("scope") == "sr").sort("rule_order").iter_rows(named=True):
+        hit = remaining.filter(pl.col("sr_description").str.contains(rule["description_pattern"]))
+        remaining = remaining.join(hit.select("sr_code"), on="sr_code", how="anti")
+        if rule["live_cultures"] == "yes":
+            live.append(hit.with_columns(share=pl.lit(rule["share"] if rule["share"] is not None else 100.0)))
+    if not live:
+        return remaining.clear().with_columns(share=pl.lit(None, pl.Float64))
+    return pl.concat(live).sort("sr_code")
+
+
+def food_values(classified: pl.DataFrame, profile: pl.DataFrame | None = None,
+                live_sr_codes: pl.DataFrame | None = None) -> pl.DataFrame:
+    """food_code, component_id ('fermented_foods'), amount_per_100g (g), route, confidence.
+
+    whole -> 100 (route literature); none -> 0 (route literature); ingredient -> the grams of
+    live-culture SR ingredients per 100 g in the food's profile (route disaggregated), no row
+    when the food has no profile (unknown, not 0).
+    """
+    columns = ["food_code", "component_id", "amount_per_100g", "route", "confidence"]
+    fixed = classified.filter(pl.col("basis") != "ingredient").select(
+        "food_code", component_id=pl.lit(COMPONENT_ID),
+        amount_per_100g=pl.when(pl.col("basis") == "whole").then(100.0).otherwise(0.0),
+        route=pl.lit("literature"), confidence="confidence")
+    mixed = classified.filter(pl.col("basis") == "ingredient")
+    if mixed.height == 0 or profile is None or live_sr_codes is None:
+        return fixed.select(columns).sort("food_code")
+    profile = profile.select(
+        "food_code", sr_code=pl.col("sr_code").cast(pl.String).str.strip_chars().str.replace(r"\.0+$", "").str.zfill(5),
+        grams=pl.col("grams_per_100g").cast(pl.Float64))
+    share = live_sr_codes.select("sr_code", share=pl.col("share").fill_null(100.0) if "share" in live_sr_codes.columns
+                                 else pl.lit(100.0))
+    shares = (profile.join(mixed.select("food_code", "confidence"), on="food_code", how="inner")
+              .join(share, on="sr_code", how="left")
+              .group_by("food_code").agg(
+                  amount_per_100g=(pl.col("grams") * pl.col("share").fill_null(0.0) / 100).sum()
+                  .clip(upper_bound=100.0).round(4),
+                  confidence=pl.col("confidence").first())
+              .select("food_code", component_id=pl.lit(COMPONENT_ID), amount_per_100g="amount_per_100g",
+                      route=pl.lit("disaggregated"), confidence="confidence"))
+    return pl.concat([fixed.select(columns), shares.select(columns)]).sort("food_code")
+
+
+def yogurt_crosscheck(values: pl.DataFrame, fped: pl.DataFrame, classified: pl.DataFrame,
+                      tolerance_g: float = 15.0) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Compare classified fermented grams with FPED D_YOGURT (cup eq. x 245 g) per food code.
+
+    Compared: foods FPED gives yogurt, and foods classified as yogurt-type (rule mentions yogurt).
+    agree = |fermented g - FPED yogurt g| <= tolerance_g per 100 g. FPED counts only the yogurt
+    in fruit yogurt (~88 g/100 g) where gutaxis counts the fruit yogurt itself (100 g), hence the
+    tolerance; disagreements are listed with the classification rule that explains them.
+    Returns (per_food: food_code, description, rule, fermented_g, fped_yogurt_g, difference_g, agree;
+             summary: n_compared, n_agree, share_agree, n_fped_only (FPED yogurt, gutaxis 0),
+             n_gutaxis_only (gutaxis > 0, FPED none), n_without_value (mixed foods without a profile)).
+    """
+    fped_yogurt = fped.select("food_code", fped_yogurt_g=(pl.col("D_YOGURT") * YOGURT_GRAMS_PER_CUP_EQ).round(2))
+    yogurt_type = classified.filter((pl.col("live_cultures") == "yes")
+                                    & pl.col("rule").str.contains(r"(?i)yogurt|smoothie|tzatziki|parfait"))
+    candidates = pl.concat([fped_yogurt.filter(pl.col("fped_yogurt_g") > 0).select("food_code"),
+                            yogurt_type.select("food_code")]).unique()
+    per_food = (
+        candidates.join(classified.select("food_code", "description", "rule"), on="food_code", how="left")
+        .join(values.filter(pl.col("component_id") == COMPONENT_ID).select("food_code", fermented_g="amount_per_100g"),
+              on="food_code", how="left")
+        .join(fped_yogurt, on="food_code", how="left")
+        .with_columns(difference_g=(pl.col("fermented_g") - pl.col("fped_yogurt_g")).round(2))
+        .with_columns(agree=pl.col("difference_g").abs() <= tolerance_g)
+        .sort("food_code")
+    )
+    compared = per_food.filter(pl.col("agree").is_not_null())
+    summary = pl.DataFrame({
+        "n_compared": [compared.height],
+        "n_agree": [int(compared["agree"].sum())],
+        "share_agree": [round(compared["agree"].mean(), 4) if compared.height else None],
+        "n_fped_only": [per_food.filter((pl.col("fermented_g") == 0) & (pl.col("fped_yogurt_g") > 0)).height],
+        "n_gutaxis_only": [per_food.filter((pl.col("fermented_g") > 0) & (pl.col("fped_yogurt_g").fill_null(0) == 0)).height],
+        "n_without_value": [per_food.filter(pl.col("fermented_g").is_null()).height],
+    })
+    return per_food, summary

@@ -1,0 +1,160 @@
+"""The bad-input corpus through every reader (engine level) and a representative subset through the CLI."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from gutaxis import PROJECT_ROOT, GutaxisError
+from gutaxis.diaries import read_diary
+from gutaxis.specs import load_cohort_spec, resolve_cohort
+from pipelines.cli import main
+from tests.bad_input_corpus import LAYOUTS, Case, Kept, Refused, cases
+from tests.conftest import _isolate
+
+CORPUS = list(cases())
+
+
+def _read(case: Case, folder, monkeypatch):
+    monkeypatch.setenv("GUTAXIS_COHORTS_DIR", str(folder / "cohorts"))
+    monkeypatch.setenv("GUTAXIS_RAW_DIR", str(folder / "raw"))
+    return read_diary(load_cohort_spec(case.write(folder)), 8)
+
+
+def test_spec_file_that_does_not_exist_is_named():
+    with pytest.raises(GutaxisError, match=r"^no/such/spec\.yaml: spec file does not exist; give an existing path"):
+        resolve_cohort("no/such/spec.yaml")
+
+
+@pytest.mark.parametrize("name", ["x; DROP TABLE marts.participant_exposure; --", "my study"])
+def test_cohort_name_that_is_no_slug_is_refused_before_any_lookup(name):
+    with pytest.raises(GutaxisError, match=r"is not a cohort name \(lower-case letters, digits, _ and -\) nor a spec file"):
+        resolve_cohort(name)
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=lambda c: c.id)
+def test_corpus_case_through_the_engine(case: Case, tmp_path, monkeypatch):
+    if isinstance(case.expect, Refused):
+        with pytest.raises(GutaxisError) as err:
+            _read(case, tmp_path, monkeypatch)
+        message = str(err.value)
+        assert "\n" not in message
+        for part in case.expect.parts:
+            assert part in message, f"{part!r} not in {message!r}"
+        return
+    diary = _read(case, tmp_path, monkeypatch)
+    got = diary.quarantine.select("source_row", "column", "reason").rows()
+    assert got == list(case.expect.quarantined)
+    assert diary.items.height == case.expect.items
+    if case.expect.values is not None:
+        assert diary.quarantine["value"].to_list() == list(case.expect.values)
+    if case.expect.check:
+        case.expect.check(diary)
+
+
+# --- through the CLI --------------------------------------------------------------------------------
+
+GUTAXIS = Path(sys.executable).parent / "gutaxis"
+BY_ID = {case.id: case for case in CORPUS}
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    """One isolated warehouse, raw folder and Dagster storage for this module's CLI runs (each run replaces the last)."""
+    root = tmp_path_factory.mktemp("cli")
+    with pytest.MonkeyPatch.context() as patch:
+        _isolate(root, patch.setenv)
+        yield root
+
+
+def _one_line(stderr: str) -> str:
+    assert "Traceback" not in stderr
+    lines = [line for line in stderr.splitlines() if line.strip() and not line.startswith("gutaxis: stage ")]
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+def _quarantine(isolated: Path) -> list[tuple]:
+    conn = duckdb.connect(str(isolated / "warehouse.duckdb"), read_only=True)
+    try:
+        return conn.execute(
+            'SELECT source_file, source_row, "column", reason FROM audit.quarantine WHERE run_id = '
+            "(SELECT run_id FROM audit.runs WHERE cohort = 'corpus' ORDER BY started DESC LIMIT 1) "
+            "ORDER BY source_file, source_row").fetchall()
+    finally:
+        conn.close()
+
+
+def _expected_quarantine(*cases: Case) -> list[tuple]:
+    rows = [(name, row, column, reason) for case in cases for name in case.files
+            for row, column, reason in case.expect.quarantined]
+    return sorted(rows)
+
+
+def test_every_csv_case_with_a_result_in_one_cli_run(home, tmp_path, capsys):
+    # Tabular files have no item key, so the csv cases can share one cohort: one file per case.
+    kept = [c for c in CORPUS if c.flavour == "csv" and isinstance(c.expect, Kept) and c.spec["path"] == "d.csv"
+            and c.spec["columns"] == LAYOUTS["csv"].spec["columns"]]
+    files = {f"{c.name}.csv": c.files["d.csv"] for c in kept}
+    combined = Case("all", "csv", files, {**LAYOUTS["csv"].spec, "path": "*.csv"}, Kept(0))
+    assert main(["run", "--cohort", str(combined.write(tmp_path / "case"))]) == 0
+    out, err = capsys.readouterr()
+    assert all(line.startswith("gutaxis: stage ") for line in err.splitlines()), err
+    items = sum(c.expect.items for c in kept)
+    quarantined = _expected_quarantine(*(replace(c, files={f"{c.name}.csv": b""}) for c in kept))
+    assert f"items {items}" in out and f"quarantined rows {len(quarantined)}" in out
+    assert "cohort corpus: published" in out
+    assert _quarantine(home) == quarantined
+
+
+@pytest.mark.parametrize("case_id", ["duplicate-item[nhanes-xpt]", "participant-id-latin1[asa24]"])
+def test_quarantining_case_publishes_through_the_cli(case_id, home, tmp_path, capsys):
+    case = BY_ID[case_id]
+    assert main(["run", "--cohort", str(case.write(tmp_path / "case"))]) == 0
+    out = capsys.readouterr().out
+    assert f"items {case.expect.items}" in out and f"quarantined rows {len(case.expect.quarantined)}" in out
+    assert _quarantine(home) == _expected_quarantine(case)
+
+
+@pytest.mark.parametrize(("case_id", "exit_code", "parts"), [
+    # Bad data files fail the cohort's ingest step: exit 1, the step's one line.
+    ("grams-boolean[parquet]", 1, ("corpus: cohort_diary_items:", "d.parquet", "column 'g' (columns.grams) has type Boolean")),
+    ("data-file-missing[spec]", 1, ("corpus.yaml", "path 'nothere.csv' matches no file", "fix 'path'")),
+    ("decimal-comma-locale[csv]", 1, ("d.csv", "no row is usable", "write numbers with a dot decimal")),
+    # Spec problems stop the command before anything runs: exit 2.
+    ("registered-path-outside-data[spec]", 2, ("points outside the project's data folder", "external_path: true")),
+    ("name-with-spaces[spec]", 2, ("field 'name'", "'my study'", "must match [a-z0-9_-]+")),
+])
+def test_refused_case_exits_with_one_line_through_the_cli(case_id, exit_code, parts, home, tmp_path, monkeypatch, capsys):
+    case = BY_ID[case_id]
+    monkeypatch.setenv("GUTAXIS_COHORTS_DIR", str(tmp_path / "case" / "cohorts"))
+    spec = case.write(tmp_path / "case")
+    assert main(["run", "--cohort", "corpus" if case.registered else str(spec)]) == exit_code
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith("gutaxis: ")
+    for part in parts:
+        assert part in line, f"{part!r} not in {line!r}"
+
+
+def _subprocess(isolated: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "GUTAXIS_WAREHOUSE": str(isolated / "warehouse.duckdb"), "GUTAXIS_RAW_DIR": str(isolated / "raw"),
+           "GUTAXIS_DAGSTER_DIR": str(isolated / "dagster")}
+    return subprocess.run([str(GUTAXIS), *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300)
+
+
+@pytest.mark.parametrize(("case_id", "exit_code", "parts"), [
+    ("wrong-delimiter[csv]", 1, ("d.csv", "delimited by ';' it seems", 'delimiter: ";"')),
+    ("name-with-sql[spec]", 2, ("'x; DROP TABLE marts.participant_exposure; --'", "must match [a-z0-9_-]+")),
+])
+def test_the_command_prints_one_line_and_no_traceback(case_id, exit_code, parts, home, tmp_path):
+    case = BY_ID[case_id]
+    done = _subprocess(home, "run", "--cohort", str(case.write(tmp_path / "case")))
+    assert done.returncode == exit_code, done.stderr
+    line = _one_line(done.stderr)
+    for part in parts:
+        assert part in line, f"{part!r} not in {line!r}"

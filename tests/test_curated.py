@@ -1,0 +1,155 @@
+"""Curated literature tables (inulin + FOS, resistant starch, beta-glucan) applied through ingredient profiles."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from gutaxis import PROJECT_ROOT, GutaxisError
+from gutaxis import curated, flavonoids
+
+SR28_DIR = PROJECT_ROOT.parent / "shared" / "realdata" / "usda" / "sr28"
+
+FOODS = pl.DataFrame({
+    "sr_code": ["11282", "11283", "20081", "18069", "11365", "13000", "11260", "11429", "20038"],
+    "sr_description": ["Onions, raw", "Onions, cooked, boiled, drained, without salt",
+                       "Wheat flour, white, all-purpose, enriched, bleached", "Bread, white, commercially prepared",
+                       "Potatoes, boiled, cooked in skin, flesh, without salt", "Beef, ground, raw",
+                       "Mushrooms, white, raw", "Radishes, raw", "Oats"],
+    "fdgrp_cd": ["1100", "1100", "2000", "1800", "1100", "1300", "1100", "1100", "2000"],
+})
+
+
+def table_file(tmp_path: Path, rows: list[dict]) -> Path:
+    path = tmp_path / "table.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=curated.COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({"counted": "yes", "citation": "test", "confidence": "medium", **row})
+    return path
+
+
+def rule(**fields) -> dict:
+    return {"label": fields.pop("label", "x"), "low": fields.get("amount_per_100g", 0),
+            "high": fields.get("amount_per_100g", 0), **fields}
+
+
+def test_shipped_tables_are_valid_and_every_counted_rule_has_a_citation_and_range():
+    tables = curated.load_tables()
+    assert set(tables["component_id"]) == {"inulin_fos", "resistant_starch", "beta_glucan"}
+    counted = tables.filter(pl.col("counted") == "yes")
+    assert counted.filter(pl.col("citation").is_null()).height == 0
+    assert counted.filter((pl.col("low") > pl.col("amount_per_100g")) | (pl.col("high") < pl.col("amount_per_100g"))).height == 0
+    assert set(counted["confidence"]) <= {"high", "medium", "low"}
+
+
+def test_precedence_is_sr_code_then_pattern_in_file_order_then_group_default(tmp_path):
+    path = table_file(tmp_path, [
+        rule(fdgrp_cd="1100", amount_per_100g=0, label="other vegetables"),
+        rule(description_pattern="(?i)^Onions?,.*cooked", amount_per_100g=5, label="onion, cooked"),
+        rule(description_pattern="(?i)^Onions?,", amount_per_100g=8, label="onion"),
+        rule(sr_code="11283", amount_per_100g=6, label="this boiled onion"),
+        rule(description_pattern="(?i)^Mushrooms", fdgrp_cd="1100", amount_per_100g=0.3, counted="no", label="fungal"),
+    ])
+    values = curated.sr_values(curated.load_table("inulin_fos", path), FOODS)
+    got = dict(values.select("sr_code", "amount_per_100g").iter_rows())
+    assert got["11283"] == 6      # sr_code beats the cooked-onion pattern
+    assert got["11282"] == 8      # pattern beats the group default
+    assert got["11429"] == 0      # group default
+    assert got["11260"] == 0      # an uncounted rule only documents: the group default still applies
+    assert "13000" not in got     # no rule: unknown
+
+
+@pytest.mark.parametrize("bad, message", [
+    (rule(amount_per_100g=5, low=6, high=9, fdgrp_cd="1100"), "must lie within low 6.0 and high 9.0"),
+    (rule(amount_per_100g=1, sr_code="123456"), "not a 5-digit SR28 code"),
+    (rule(amount_per_100g=1), "names no sr_code"),
+    (rule(amount_per_100g=1, fdgrp_cd="1100", confidence="sure"), "confidence is 'sure'"),
+    (rule(amount_per_100g=1, description_pattern="(?i)(unclosed"), "not a valid regex"),
+])
+def test_bad_rules_are_one_line_errors_naming_the_line(tmp_path, bad, message):
+    with pytest.raises(GutaxisError, match=f"line 2: .*{message}" if "regex" not in message else message):
+        curated.load_table("inulin_fos", table_file(tmp_path, [bad]))
+
+
+VALUES = pl.DataFrame({
+    "sr_code": ["11282", "11283", "20081", "18069", "11365", "13000", "11365"],
+    "component_id": ["inulin_fos"] * 5 + ["inulin_fos", "resistant_starch"],
+    "amount_per_100g": [8.0, 5.0, 4.8, 2.9, 0.0, 0.0, 1.0],
+    "chilled_per_100g": [None, None, None, None, None, None, 2.1],
+    "confidence": [0.6, 0.4, 0.4, 0.4, 0.4, 0.6, 0.4],
+    "rule": ["onion"] * 7,
+})
+
+
+def profile(rows: list[tuple]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema={"food_code": pl.String, "sr_code": pl.String, "grams_per_100g": pl.Float64},
+                        orient="row")
+
+
+def test_values_reach_mixed_dishes_through_their_ingredients():
+    dishes = profile([
+        ("75100500", "11282", 100.0),                                  # onion eaten whole
+        ("58100000", "11283", 20.0), ("58100000", "13000", 80.0),      # beef and onion soup
+        ("51000100", "18069", 100.0),                                  # bread
+    ])
+    out = curated.food_values(dishes, VALUES)
+    inulin = dict(out.filter(pl.col("component_id") == "inulin_fos").select("food_code", "amount_per_100g").iter_rows())
+    assert inulin == {"75100500": 8.0, "58100000": 1.0, "51000100": 2.9}
+    assert set(out["route"]) == {"literature"}
+    assert out.filter(pl.col("food_code") == "58100000")["confidence"].to_list()[0] == pytest.approx(0.4)
+
+
+def test_cooked_then_chilled_dishes_use_the_chilled_resistant_starch_value():
+    salad = profile([("71601010", "11365", 80.0), ("71601010", "13000", 20.0),
+                     ("71501010", "11365", 100.0)])
+    descriptions = pl.DataFrame({"food_code": ["71601010", "71501010"],
+                                 "description": ["Potato salad with egg", "Potato, boiled, without peel"]})
+    out = curated.food_values(salad, VALUES, food_descriptions=descriptions)
+    rs = dict(out.filter(pl.col("component_id") == "resistant_starch").select("food_code", "amount_per_100g").iter_rows())
+    assert rs == {"71601010": pytest.approx(0.8 * 2.1), "71501010": 1.0}
+
+
+def test_foods_mostly_without_values_get_no_row():
+    out = curated.food_values(profile([("1", "11282", 10.0), ("1", "99999", 90.0)]), VALUES)
+    assert out.filter(pl.col("component_id") == "inulin_fos").height == 0
+    kept = curated.food_values(profile([("1", "11282", 10.0), ("1", "99999", 90.0)]), VALUES, min_linked_share=0.1)
+    assert kept.filter(pl.col("component_id") == "inulin_fos")["amount_per_100g"].to_list() == [0.8]
+
+
+def test_reach_report_gives_shares_of_grams_and_the_biggest_unreached_foods():
+    values = pl.DataFrame({"food_code": ["A", "B"], "component_id": ["inulin_fos", "inulin_fos"],
+                           "amount_per_100g": [2.0, 0.0]})
+    items = pl.DataFrame({"food_code": ["A", "B", "C", "D", "C"], "grams": [100.0, 300.0, 400.0, 50.0, 150.0]})
+    names = pl.DataFrame({"food_code": ["C", "D"], "description": ["Soup", "Salad"]})
+    summary, unreached = curated.reach_report(items, values, descriptions=names, top=5)
+    row = summary.row(0, named=True)
+    assert row["grams_total"] == 1000.0
+    assert row["share_with_value"] == 0.4 and row["share_positive"] == 0.1
+    assert unreached.select("food_code", "description", "grams", "share_of_grams").rows() == [
+        ("C", "Soup", 550.0, 0.55), ("D", "Salad", 50.0, 0.05)]
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not (SR28_DIR / "FOOD_DES.txt").is_file(), reason="real SR28 not found")
+def test_real_sr_values_for_the_main_sources():
+    values = curated.sr_values(curated.load_tables(), flavonoids.sr_foods(SR28_DIR))
+
+    def get(code: str, component: str) -> float | None:
+        row = values.filter((pl.col("sr_code") == code) & (pl.col("component_id") == component))
+        return row["amount_per_100g"][0] if row.height else None
+
+    assert get("11282", "inulin_fos") == 8.0           # onion, raw (Van Loo midpoint)
+    assert get("11215", "inulin_fos") == 17.0          # garlic
+    assert get("20081", "inulin_fos") == 4.8           # wheat flour
+    assert get("18069", "inulin_fos") == 2.9           # white bread via its flour share
+    assert get("13047", "inulin_fos") == 0.0           # beef: assumed 0
+    assert get("11365", "resistant_starch") == 1.0     # boiled potato
+    assert get("09040", "resistant_starch") == 2.5     # banana
+    assert get("16070", "resistant_starch") == 2.5     # lentils, cooked
+    assert get("08120", "beta_glucan") == 4.0          # rolled oats, dry
+    assert get("20033", "beta_glucan") == 7.0          # oat bran
+    assert get("11260", "beta_glucan") == 0.0          # mushrooms: fungal glucan not counted as cereal
