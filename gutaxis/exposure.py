@@ -18,17 +18,60 @@ import polars as pl
 
 from gutaxis.formats import REPORTED_PREFIX
 
-DAY_KEYS = ("cohort", "participant_id", "recall_day")
-PARTICIPANT_KEYS = ("cohort", "participant_id")
+# Items carry no cohort column: the cohort is one constant per run, added when rows are staged.
+DAY_KEYS = ("participant_id", "recall_day")
+PARTICIPANT_KEYS = ("participant_id",)
 SCALE = 1_000_000  # fixed-point units per unit of the component (and per gram)
 
 
 @dataclass(frozen=True)
 class Exposures:
-    day: pl.DataFrame  # marts.participant_day_exposure rows
-    participant: pl.DataFrame  # marts.participant_exposure rows
-    contributions: pl.DataFrame  # marts.food_contributions rows
+    """Computed exposures, kept wide (one column set per component) so that big cohorts are staged one
+    component at a time instead of materialising the long tables whole."""
+
+    components: tuple[str, ...]
+    units: dict[str, str]
+    day_wide: pl.DataFrame  # per participant-day: day_grams, amount__c, valued__c, nrep__c, ncomp__c
+    participant_wide: pl.DataFrame  # per participant: n_days, grams, mean__c, valued__c
+    contributions: pl.DataFrame  # marts.food_contributions rows without cohort
     linkage: pl.DataFrame  # unlinked food codes: food_code, n_items, grams
+    low_coverage_threshold: float
+
+    def day_rows(self, component: str) -> pl.DataFrame:
+        """participant_id, recall_day, amount, coverage, source of one component (marts.participant_day_exposure)."""
+        nrep, ncomp = pl.col(f"nrep__{component}"), pl.col(f"ncomp__{component}")
+        source = (pl.when((nrep > 0) & (ncomp > 0)).then(pl.lit("mixed"))
+                  .when(nrep > 0).then(pl.lit("reported")).when(ncomp > 0).then(pl.lit("composition")))
+        return self.day_wide.select(
+            *DAY_KEYS,
+            _unfixed(pl.col(f"amount__{component}")).alias("amount"),
+            _share(pl.col(f"valued__{component}"), pl.col("day_grams")).alias("coverage"),
+            source.alias("source"),
+        )
+
+    def participant_rows(self, component: str) -> pl.DataFrame:
+        """participant_id, n_days, mean_daily, per_1000kcal, coverage, low_coverage of one component."""
+        energy = pl.col("mean__energy_kcal") if "energy_kcal" in self.components else pl.lit(None, dtype=pl.Float64)
+        coverage = _share(pl.col(f"valued__{component}"), pl.col("grams"))
+        return self.participant_wide.select(
+            *PARTICIPANT_KEYS, "n_days",
+            pl.col(f"mean__{component}").alias("mean_daily"),
+            pl.when(energy > 0).then(1000.0 * pl.col(f"mean__{component}") / energy).alias("per_1000kcal"),
+            coverage.alias("coverage"),
+            (coverage < self.low_coverage_threshold).alias("low_coverage"),
+        )
+
+    @property
+    def day(self) -> pl.DataFrame:
+        """The whole long day table (small cohorts, tests)."""
+        return pl.concat([self.day_rows(c).with_columns(component_id=pl.lit(c), unit=pl.lit(self.units[c]))
+                          for c in self.components])
+
+    @property
+    def participant(self) -> pl.DataFrame:
+        """The whole long participant table (small cohorts, tests)."""
+        return pl.concat([self.participant_rows(c).with_columns(component_id=pl.lit(c), unit=pl.lit(self.units[c]))
+                          for c in self.components])
 
 
 def composition_wide(food_components: pl.DataFrame, components: list[str]) -> pl.DataFrame:
@@ -80,8 +123,8 @@ def compute(items: pl.LazyFrame | pl.DataFrame, food_components: pl.DataFrame, f
         day_aggs += [
             pl.when(valued.any()).then(pl.col(f"amount__{c}").sum()).alias(f"amount__{c}"),
             pl.col("grams").filter(valued).sum().alias(f"valued__{c}"),
-            (pl.col(f"origin__{c}") == 1).sum().alias(f"nrep__{c}"),
-            (pl.col(f"origin__{c}") == 2).sum().alias(f"ncomp__{c}"),
+            (pl.col(f"origin__{c}") == 1).sum().cast(pl.UInt32).alias(f"nrep__{c}"),
+            (pl.col(f"origin__{c}") == 2).sum().cast(pl.UInt32).alias(f"ncomp__{c}"),
         ]
     day_wide_lf = item_amounts.group_by(*DAY_KEYS).agg(day_aggs)
     contrib_lf = item_amounts.group_by("food_code").agg(pl.col(f"amount__{c}").sum().alias(c) for c in components)
@@ -90,67 +133,36 @@ def compute(items: pl.LazyFrame | pl.DataFrame, food_components: pl.DataFrame, f
         .agg(pl.len().cast(pl.Int64).alias("n_items"), _unfixed(pl.col("grams").sum()).alias("grams"))
     )
     day_wide, contrib_wide, linkage = pl.collect_all([day_wide_lf, contrib_lf, linkage_lf])
-
-    day = _day_long(day_wide, components, units)
-    participant = _participant(day_wide, components, units, low_coverage_threshold)
-    cohort_name = day_wide["cohort"][0] if day_wide.height else None
-    contributions = _contributions(contrib_wide, foods, components, cohort_name)
-    return Exposures(day=day, participant=participant, contributions=contributions, linkage=linkage.sort("food_code"))
+    return Exposures(
+        components=tuple(components), units=units, day_wide=day_wide,
+        participant_wide=_participant_wide(day_wide, components),
+        contributions=_contributions(contrib_wide, foods, components),
+        linkage=linkage.sort("food_code"), low_coverage_threshold=low_coverage_threshold,
+    )
 
 
 def _share(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
     return pl.when(whole > 0).then(part.cast(pl.Float64) / whole.cast(pl.Float64)).otherwise(0.0)
 
 
-def _day_long(day_wide: pl.DataFrame, components: list[str], units: dict[str, str]) -> pl.DataFrame:
-    parts = []
-    for c in components:
-        nrep, ncomp = pl.col(f"nrep__{c}"), pl.col(f"ncomp__{c}")
-        source = (pl.when((nrep > 0) & (ncomp > 0)).then(pl.lit("mixed"))
-                  .when(nrep > 0).then(pl.lit("reported")).when(ncomp > 0).then(pl.lit("composition")))
-        parts.append(day_wide.select(
-            *DAY_KEYS,
-            pl.lit(c).alias("component_id"),
-            _unfixed(pl.col(f"amount__{c}")).alias("amount"),
-            pl.lit(units[c]).alias("unit"),
-            _share(pl.col(f"valued__{c}"), pl.col("day_grams")).alias("coverage"),
-            source.alias("source"),
-        ))
-    return pl.concat(parts).sort(*DAY_KEYS, "component_id")
-
-
-def _participant(day_wide: pl.DataFrame, components: list[str], units: dict[str, str], threshold: float) -> pl.DataFrame:
+def _participant_wide(day_wide: pl.DataFrame, components: list[str]) -> pl.DataFrame:
     aggs = [pl.len().cast(pl.Int32).alias("n_days"), pl.col("day_grams").sum().alias("grams")]
     for c in components:
         amount = pl.col(f"amount__{c}")
         # the mean over the days that have a value: exact integer sum / count
         aggs += [pl.when(amount.count() > 0).then(_unfixed(amount.sum()) / amount.count()).alias(f"mean__{c}"),
                  pl.col(f"valued__{c}").sum().alias(f"valued__{c}")]
-    per_person = day_wide.group_by(*PARTICIPANT_KEYS).agg(aggs)
-    energy = pl.col("mean__energy_kcal") if "energy_kcal" in components else pl.lit(None, dtype=pl.Float64)
-    parts = []
-    for c in components:
-        coverage = _share(pl.col(f"valued__{c}"), pl.col("grams"))
-        parts.append(per_person.select(
-            *PARTICIPANT_KEYS, "n_days",
-            pl.lit(c).alias("component_id"),
-            pl.col(f"mean__{c}").alias("mean_daily"),
-            pl.when(energy > 0).then(1000.0 * pl.col(f"mean__{c}") / energy).alias("per_1000kcal"),
-            pl.lit(units[c]).alias("unit"),
-            coverage.alias("coverage"),
-            (coverage < threshold).alias("low_coverage"),
-        ))
-    return pl.concat(parts).sort(*PARTICIPANT_KEYS, "component_id")
+    return day_wide.group_by(*PARTICIPANT_KEYS).agg(aggs)
 
 
-def _contributions(contrib_wide: pl.DataFrame, foods: pl.DataFrame, components: list[str], cohort: str | None) -> pl.DataFrame:
+def _contributions(contrib_wide: pl.DataFrame, foods: pl.DataFrame, components: list[str]) -> pl.DataFrame:
     long = contrib_wide.unpivot(index="food_code", on=components, variable_name="component_id", value_name="amount")
     long = long.filter(pl.col("amount") != 0)
     total = pl.col("amount").sum().over("component_id")
     return (
         long.join(foods.select("food_code", "description"), on="food_code", how="left")
         .select(
-            pl.lit(cohort, dtype=pl.String).alias("cohort"), "component_id", "food_code", "description",
+            "component_id", "food_code", "description",
             _unfixed(pl.col("amount")).alias("amount"),
             pl.when(total != 0).then(pl.col("amount").cast(pl.Float64) / total.cast(pl.Float64)).alias("share"),
         )

@@ -163,34 +163,38 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
 
 def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> dict:
     """Link staged items to the composition and stage the three exposure tables."""
-    items = warehouse.read_table(conn, warehouse.staging_table("diary_items", spec.name, run_key))
+    items = warehouse.read_table(conn, warehouse.staging_table("diary_items", spec.name, run_key),
+                                 "* EXCLUDE (cohort, food_source, item_seq)")
     food_components = conn.sql(
         "SELECT food_code, component_id, amount_per_100g FROM composition.food_components WHERE source = $1",
         params=[spec.composition]).pl()
     foods = conn.sql("SELECT food_code, description FROM composition.foods WHERE source = $1", params=[spec.composition]).pl()
     result = compute(items, food_components, foods, component_ids(), units(), spec.low_coverage_threshold)
-    warehouse.stage(conn, "day_exposure", spec.name, run_key, result.day)
-    warehouse.stage(conn, "participant_exposure", spec.name, run_key, result.participant)
-    warehouse.stage(conn, "food_contributions", spec.name, run_key, result.contributions)
+    grams_by_food = items.group_by("food_code").agg(pl.col("grams").sum())
+    del items  # the largest frame of a run: free it before staging
+    constants = [({"cohort": spec.name, "component_id": c, "unit": result.units[c]}, c) for c in result.components]
+    warehouse.stage_parts(conn, "day_exposure", spec.name, run_key,
+                          ((k, result.day_rows(c)) for k, c in constants), warehouse.COHORT_TABLES["marts.participant_day_exposure"])
+    warehouse.stage_parts(conn, "participant_exposure", spec.name, run_key,
+                          ((k, result.participant_rows(c)) for k, c in constants), warehouse.COHORT_TABLES["marts.participant_exposure"])
+    warehouse.stage_parts(conn, "food_contributions", spec.name, run_key, [({"cohort": spec.name}, result.contributions)],
+                          warehouse.COHORT_TABLES["marts.food_contributions"])
     faults.point("exposures")
-    _record_reach(conn, spec, run_key, items)
+    _record_reach(conn, spec, run_key, grams_by_food, food_components, foods)
     conn.execute("DELETE FROM audit.linkage WHERE cohort = ? AND run_id = ?", [spec.name, run_key])
     warehouse.append_audit(conn, "audit.linkage", result.linkage.with_columns(pl.lit(spec.composition).alias("food_source")),
                            run_id=run_key, cohort=spec.name)
-    return {"days": result.day.select("participant_id", "recall_day").n_unique() if result.day.height else 0,
+    return {"days": result.day_wide.height,
             "unlinked_codes": result.linkage.height,
             "unlinked_items": int(result.linkage["n_items"].sum()) if result.linkage.height else 0}
 
 
-def _record_reach(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, items: pl.DataFrame) -> None:
+def _record_reach(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, grams: pl.DataFrame,
+                  food_components: pl.DataFrame, foods: pl.DataFrame) -> None:
     """Share of the cohort's grams each component's composition values reach, and the top foods they miss."""
     from gutaxis.curated import reach_report
 
-    values = conn.sql("SELECT food_code, component_id, amount_per_100g FROM composition.food_components WHERE source = $1",
-                      params=[spec.composition]).pl()
-    foods = conn.sql("SELECT food_code, description FROM composition.foods WHERE source = $1", params=[spec.composition]).pl()
-    grams = items.group_by("food_code").agg(pl.col("grams").sum())
-    summary, unreached = reach_report(grams, values, foods, top=10)
+    summary, unreached = reach_report(grams, food_components, foods, top=10)
     for table in ("audit.reach", "audit.unreached_foods"):
         conn.execute(f"DELETE FROM {table} WHERE cohort = ? AND run_id = ?", [spec.name, run_key])
     warehouse.append_audit(conn, "audit.reach", summary.select("component_id", "grams_total", "share_with_value"),

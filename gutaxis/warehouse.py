@@ -12,7 +12,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import duckdb
 import polars as pl
@@ -205,6 +205,30 @@ def stage(conn: duckdb.DuckDBPyConnection, kind: str, cohort: str, run_key: str,
         conn.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM incoming")
     finally:
         conn.unregister("incoming")
+    return table
+
+
+def stage_parts(conn: duckdb.DuckDBPyConnection, kind: str, cohort: str, run_key: str,
+                parts: Iterable[tuple[dict[str, object], pl.DataFrame]], columns: tuple[str, ...]) -> str:
+    """Stage a table part by part (e.g. one component at a time), adding each part's constant columns
+    (cohort, component_id, unit) in SQL so that the frames never carry them row by row."""
+    table = staging_table(kind, cohort, run_key)
+    conn.execute(f"DROP TABLE IF EXISTS {table}")
+    for constants, frame in parts:
+        values = {**constants}
+        select = ", ".join(
+            f"CAST(? AS {'VARCHAR' if isinstance(values[c], str) else 'DOUBLE'}) AS {ident(c)}" if c in values else ident(c)
+            for c in columns)
+        params = [values[c] for c in columns if c in values]
+        conn.register("incoming", frame)
+        try:
+            if conn.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'staging' AND table_name = ?",
+                            [table.split(".", 1)[1].strip('"')]).fetchall()[0][0]:
+                conn.execute(f"INSERT INTO {table} SELECT {select} FROM incoming", params)
+            else:
+                conn.execute(f"CREATE TABLE {table} AS SELECT {select} FROM incoming", params)
+        finally:
+            conn.unregister("incoming")
     return table
 
 
