@@ -9,7 +9,7 @@ from gutaxis import stages
 
 
 @dg.asset(partitions_def=cohort_partitions, group_name="cohort", deps=[*composition_assets, composition_fndds_derived],
-          description="Staged diary items of one cohort (staging.diary_items__COHORT__RUN).")
+          description="Staged diary items of one cohort (store.diary_items__COHORT__RUN until published).")
 def cohort_diary_items(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource) -> dg.MaterializeResult:
     log_stage(context, "ingest")
     with warehouse_db.writer() as conn, recorded_failure(conn, partition_key(context), run_key(context)):

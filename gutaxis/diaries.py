@@ -8,7 +8,7 @@ import polars as pl
 import pyreadstat
 
 from gutaxis import GutaxisError
-from gutaxis.diary_rules import CanonicalDiary, canonicalize
+from gutaxis.diary_rules import ROW, CanonicalDiary, canonicalize
 from gutaxis.formats import asa24_items, nhanes_iff, tabular
 from gutaxis.specs import CohortSpec
 
@@ -63,8 +63,9 @@ def nothing_usable(files: list[Path], quarantine: pl.DataFrame) -> GutaxisError:
     reason, count = quarantine.group_by("reason").len().sort(["len", "reason"], descending=[True, False]).row(0)
     first = quarantine.filter(pl.col("reason") == reason).row(0, named=True)
     where = next(path for path in files if path.name == first["source_file"])
+    column = "" if first["column"] == ROW else f", column {first['column']}"
     return GutaxisError(f"{where}: no row is usable: all {quarantine.height} were quarantined, {count} of them with "
-                        f"'{reason}' (first at row {first['source_row']}, column {first['column']}); fix the file and run again")
+                        f"'{reason}' (first at row {first['source_row']}{column}); fix the file and run again")
 
 
 def _open(reader: Reader, path: Path, spec: CohortSpec) -> pl.LazyFrame:

@@ -17,21 +17,22 @@ The one place where diary values are typed and judged, so every format obeys the
 * item_seq numbers a recall's items 1..n in the order of the raw frame (file order, then row
   order; the NHANES reader orders by DRxILINE).
 * Rows a reader found malformed (optional `row_problem`, e.g. "row has 3 fields, header has 4",
-  with the row's text in `row_text`) are quarantined before any value is read.
-* Text that was not UTF-8 (the reader's lossy decoding left U+FFFD in it) is quarantined where
-  it is a value we use (an id, a day, a code, grams, a reported value), never read as a value;
-  the reason says so (and, for `1,234.5` or `12,5`, names the comma), so the fix is plain.
+  with the row's text in `row_text`) are quarantined before any value is read, as column "(row)".
+* Text that was not UTF-8 (the reader's lossy decoding left U+FFFD in it) is never read as a
+  value: such an id is quarantined, and such a number fails to parse with a reason that says so.
 * Numbers written with a comma (`1,234.5`, `12,5`) are quarantined, not guessed at: a comma is
-  a thousands separator in one locale and the decimal mark in another.
+  a thousands separator in one locale and the decimal mark in another. The reason names the fix.
 * Duplicates: when the format has an item key (optional `item_key`: NHANES DRxILINE, ASA24
   RecallAttempt/CodeNum), a row repeating an earlier row's participant, day and item key is
   quarantined and the first is kept. The same food eaten twice in a day is two items with two
   keys; formats without a key (tabular) have no duplicates.
 
 Input columns (see gutaxis.formats): source_file, source_row, participant_id, recall_day,
-food_code, grams, recall_status, external_id, reported__*; optional row_problem, row_text, item_key. Columns that are already numeric
-(Parquet, XPT) are used as they are, never printed to text and parsed back. The input is read
-once, by polars' streaming engine, with no per-row Python and no window over the whole input.
+food_code, grams, recall_status, external_id, reported__*; optional: row_problem, row_text
+(Utf8, null on sound rows) and item_key. Columns that are already numeric (Parquet, XPT) are
+used as they are, never printed to text and parsed back. The input is read once, by polars'
+streaming engine, with no per-row Python and no window over the whole input (except the
+duplicate check, for formats with an item key, whose files are small).
 """
 from __future__ import annotations
 

@@ -38,16 +38,14 @@ def cohort_report(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str, st
         items_t = warehouse.staging_table("diary_items", cohort, run_key)
         pe_t = warehouse.staging_table("participant_exposure", cohort, run_key)
         where, params = "", []
-        exists = _one(conn, "SELECT count(*) FROM duckdb_tables() WHERE schema_name='staging' AND table_name = ?",
-                      [items_t.split(".", 1)[1].strip('"')])
+        exists = warehouse.table_exists(conn, items_t)
     else:
         items_t, pe_t, where, params, exists = "cohort.diary_items", "marts.participant_exposure", "WHERE cohort = ?", [cohort], True
     if exists and (staged or rep.outcome == "published"):
         rep.items, rep.participants, rep.days = conn.execute(
             f"SELECT count(*), count(DISTINCT participant_id), count(DISTINCT (participant_id, recall_day)) FROM {items_t} {where}",
             params).fetchall()[0]
-        pe_exists = not staged or _one(conn, "SELECT count(*) FROM duckdb_tables() WHERE schema_name='staging' AND table_name = ?",
-                                       [pe_t.split(".", 1)[1].strip('"')])
+        pe_exists = not staged or warehouse.table_exists(conn, pe_t)
         if pe_exists:
             rep.coverage = dict(conn.execute(
                 f"SELECT component_id, avg(coverage) FROM {pe_t} {where} GROUP BY component_id ORDER BY component_id", params).fetchall())

@@ -141,8 +141,12 @@ def _one_line(path: Path, exc: ValidationError) -> GutaxisError:
 
 
 def data_roots() -> list[Path]:
-    """Folders a registered spec may read: data/, and the raw and cohorts folders when moved by env."""
-    return [Path(os.path.abspath(p)) for p in (DATA_DIR, raw_dir(), cohorts_dir())]
+    """Folders a registered spec may read: data/, and the raw and cohorts folders when moved by env.
+
+    Each as written and as resolved (a spec's own folder is resolved: /tmp may be /private/tmp).
+    """
+    folders = (DATA_DIR, raw_dir(), cohorts_dir())
+    return list(dict.fromkeys([*(Path(os.path.abspath(p)) for p in folders), *(Path(p).resolve() for p in folders)]))
 
 
 def outside_data_error(spec: CohortSpec, where: Path) -> GutaxisError | None:

@@ -230,7 +230,6 @@ def blocking_failures(results: pl.DataFrame) -> pl.DataFrame:
 
 def publish(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> dict:
     counts = warehouse.publish_cohort(conn, spec.name, run_key)
-    warehouse.refresh_views(conn)
     warehouse.record_run(conn, run_key, cohort=spec.name, outcome="published", finished=True)
     warehouse.publish_snapshot(conn)
     return counts

@@ -43,10 +43,21 @@ def ident(name: str) -> str:
     return f'"{name}"'
 
 
+# contract view -> kind of the store table behind it
+PUBLISHED_KINDS = {
+    "cohort.diary_items": "diary_items",
+    "cohort.participants": "participants",
+    "marts.participant_day_exposure": "day_exposure",
+    "marts.participant_exposure": "participant_exposure",
+    "marts.food_contributions": "food_contributions",
+}
+
+
 def staging_table(kind: str, cohort: str, run_key: str) -> str:
-    """Run-scoped staging table name, e.g. staging."diary_items__demo__1a2b3c4d"."""
+    """Run-scoped table a run stages into, e.g. store."diary_items__demo__1a2b3c4d"; publishing makes it
+    the cohort's published table without copying a row."""
     safe_cohort = cohort.replace("-", "_")
-    return "staging." + ident(f"{kind}__{safe_cohort}__{run_key}")
+    return "store." + ident(f"{kind}__{safe_cohort}__{run_key}")
 
 
 _lock_state = threading.local()
@@ -164,9 +175,36 @@ def run_sql_file(conn: duckdb.DuckDBPyConnection, name: str, **params: str) -> N
 
 def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
     run_sql_file(conn, "ddl.sql")
+    if not conn.execute("SELECT count(*) FROM duckdb_views() WHERE schema_name = 'marts' AND view_name = 'participant_exposure_wide'").fetchall()[0][0]:
+        refresh_views(conn)
+
+
+def _published_views(conn: duckdb.DuckDBPyConnection) -> None:
+    """(Re)create each contract view as its empty template UNION ALL every cohort's published table,
+    and give the view the template's comments (CREATE OR REPLACE drops them)."""
+    published = conn.execute("SELECT kind, table_name FROM store.published ORDER BY cohort").fetchall()
+    for view, kind in PUBLISHED_KINDS.items():
+        cols = ", ".join(ident(c) for c in COHORT_TABLES[view])
+        sources = [f"store.{ident(kind)}"] + [f"store.{ident(t)}" for k, t in published if k == kind]
+        conn.execute(f"CREATE OR REPLACE VIEW {view} AS " + " UNION ALL ".join(f"SELECT {cols} FROM {t}" for t in sources))
+        schema, name = view.split(".")
+        comments = conn.execute("SELECT column_name, comment FROM duckdb_columns() WHERE schema_name = 'store' AND table_name = ?",
+                                [kind]).fetchall()
+        table_comment = conn.execute("SELECT comment FROM duckdb_tables() WHERE schema_name = 'store' AND table_name = ?",
+                                     [kind]).fetchall()[0][0]
+        conn.execute(f"COMMENT ON VIEW {view} IS " + _sql_string(table_comment))
+        for column, comment in comments:
+            if comment:
+                conn.execute(f"COMMENT ON COLUMN {view}.{ident(column)} IS " + _sql_string(comment))
+
+
+def _sql_string(text: str | None) -> str:
+    # COMMENT ON takes no parameters; the texts are the project's own DDL comments
+    return "NULL" if text is None else "'" + text.replace("'", "''") + "'"
 
 
 def refresh_views(conn: duckdb.DuckDBPyConnection) -> None:
+    _published_views(conn)
     quoted = ", ".join("'" + c + "'" for c in component_ids())  # registry ids are checked slugs
     run_sql_file(conn, "views.sql", component_ids=quoted)
 
@@ -208,6 +246,12 @@ def stage(conn: duckdb.DuckDBPyConnection, kind: str, cohort: str, run_key: str,
     return table
 
 
+def table_exists(conn: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    schema, name = qualified.split(".", 1)
+    return bool(conn.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+                             [schema, name.strip('"')]).fetchall()[0][0])
+
+
 def stage_parts(conn: duckdb.DuckDBPyConnection, kind: str, cohort: str, run_key: str,
                 parts: Iterable[tuple[dict[str, object], pl.DataFrame]], columns: tuple[str, ...]) -> str:
     """Stage a table part by part (e.g. one component at a time), adding each part's constant columns
@@ -222,8 +266,7 @@ def stage_parts(conn: duckdb.DuckDBPyConnection, kind: str, cohort: str, run_key
         params = [values[c] for c in columns if c in values]
         conn.register("incoming", frame)
         try:
-            if conn.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'staging' AND table_name = ?",
-                            [table.split(".", 1)[1].strip('"')]).fetchall()[0][0]:
+            if table_exists(conn, table):
                 conn.execute(f"INSERT INTO {table} SELECT {select} FROM incoming", params)
             else:
                 conn.execute(f"CREATE TABLE {table} AS SELECT {select} FROM incoming", params)
@@ -236,45 +279,48 @@ def read_table(conn: duckdb.DuckDBPyConnection, table: str, columns: str = "*") 
     return conn.sql(f"SELECT {columns} FROM {table}").pl()
 
 
-def drop_staging(conn: duckdb.DuckDBPyConnection, cohort: str, keep_run_key: str | None = None) -> list[str]:
-    """Drop a cohort's staging tables (left by failed or killed runs), except those of keep_run_key."""
-    prefix_cohort = cohort.replace("-", "_")
+def unpublished_tables(conn: duckdb.DuckDBPyConnection, cohort: str | None = None) -> list[str]:
+    """store tables that runs staged and no publish adopted (a failed, killed or running run's)."""
+    pattern = f"%\\_\\_{cohort.replace('-', '_')}\\_\\_%" if cohort else "%\\_\\_%\\_\\_%"
     rows = conn.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'staging' AND table_name LIKE ? ESCAPE '\\'",
-        [f"%\\_\\_{prefix_cohort}\\_\\_%"],
-    ).fetchall()
-    dropped = []
-    for (name,) in rows:
-        if keep_run_key and name.endswith(f"__{keep_run_key}"):
-            continue
-        conn.execute(f"DROP TABLE IF EXISTS staging.{ident(name)}")
-        dropped.append(name)
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'store' AND table_name LIKE ? ESCAPE '\\' "
+        "AND table_name NOT IN (SELECT table_name FROM store.published) ORDER BY table_name", [pattern]).fetchall()
+    return [name for (name,) in rows]
+
+
+def drop_staging(conn: duckdb.DuckDBPyConnection, cohort: str) -> list[str]:
+    """Drop a cohort's unpublished staging tables (left by failed or killed runs)."""
+    dropped = unpublished_tables(conn, cohort)
+    for name in dropped:
+        conn.execute(f"DROP TABLE IF EXISTS store.{ident(name)}")
     return dropped
 
 
 def publish_cohort(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str) -> dict[str, int]:
-    """Replace the cohort's published rows with its staged rows in one transaction."""
-    staged = {
-        "cohort.diary_items": staging_table("diary_items", cohort, run_key),
-        "cohort.participants": staging_table("participants", cohort, run_key),
-        "marts.participant_day_exposure": staging_table("day_exposure", cohort, run_key),
-        "marts.participant_exposure": staging_table("participant_exposure", cohort, run_key),
-        "marts.food_contributions": staging_table("food_contributions", cohort, run_key),
-    }
+    """Make the run's staged tables the cohort's published ones, in one transaction.
+
+    No row is copied: store.published points each (cohort, kind) at the run's table, the contract
+    views are rebuilt over the pointers, and the previous tables are dropped. Either all of that
+    commits or none of it does.
+    """
     counts = {}
     conn.execute("BEGIN")
     try:
-        for target, source in staged.items():
-            cols = ", ".join(ident(c) for c in COHORT_TABLES[target])
-            conn.execute(f"DELETE FROM {target} WHERE cohort = ?", [cohort])
-            conn.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {source}")
-            counts[target] = conn.execute(f"SELECT count(*) FROM {source}").fetchall()[0][0]
+        for view, kind in PUBLISHED_KINDS.items():
+            table = staging_table(kind, cohort, run_key)
+            counts[view] = conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+            old = conn.execute("SELECT table_name FROM store.published WHERE cohort = ? AND kind = ?", [cohort, kind]).fetchall()
+            conn.execute("DELETE FROM store.published WHERE cohort = ? AND kind = ?", [cohort, kind])
+            conn.execute("INSERT INTO store.published VALUES (?, ?, ?, ?, ?)",
+                         [cohort, kind, table.split(".", 1)[1].strip('"'), run_key, utc_now()])
+            if old:
+                conn.execute(f"DROP TABLE IF EXISTS store.{ident(old[0][0])}")
             faults.point("publish-mid-transaction")
+        refresh_views(conn)
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")
         raise
-    drop_staging(conn, cohort)
     return counts
 
 

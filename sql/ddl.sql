@@ -1,11 +1,15 @@
--- gutaxis warehouse schema. Every table and column carries a COMMENT: analysts read them with
+-- gutaxis warehouse schema. The per-cohort contract names (cohort.diary_items, cohort.participants,
+-- marts.participant_day_exposure, marts.participant_exposure, marts.food_contributions) are views over
+-- one physical table per cohort in schema store (see warehouse.publish_cohort); the store.* tables
+-- created here are their empty typed templates, whose comments the views copy.
+-- Every table and column carries a COMMENT: analysts read them with
 -- `SELECT * FROM duckdb_columns() WHERE schema_name = 'marts'`.
 CREATE SCHEMA IF NOT EXISTS reference;
 CREATE SCHEMA IF NOT EXISTS composition;
 CREATE SCHEMA IF NOT EXISTS cohort;
 CREATE SCHEMA IF NOT EXISTS marts;
 CREATE SCHEMA IF NOT EXISTS audit;
-CREATE SCHEMA IF NOT EXISTS staging;
+CREATE SCHEMA IF NOT EXISTS store;
 
 CREATE TABLE IF NOT EXISTS reference.components (
     component_id VARCHAR PRIMARY KEY, name VARCHAR, unit VARCHAR, category VARCHAR,
@@ -39,63 +43,63 @@ COMMENT ON COLUMN composition.food_components.amount_per_100g IS 'Amount per 100
 COMMENT ON COLUMN composition.food_components.route IS 'analytical | disaggregated | literature | matched.';
 COMMENT ON COLUMN composition.food_components.confidence IS '0-1: how far the value can be trusted (1 = published analytical value).';
 
-CREATE TABLE IF NOT EXISTS cohort.diary_items (
+CREATE TABLE IF NOT EXISTS store.diary_items (
     cohort VARCHAR NOT NULL, participant_id VARCHAR NOT NULL, recall_day INTEGER NOT NULL,
     item_seq INTEGER NOT NULL, food_source VARCHAR NOT NULL, food_code VARCHAR NOT NULL, grams DOUBLE NOT NULL);
-COMMENT ON TABLE cohort.diary_items IS 'One row per food item eaten in an included recall (quarantined rows and excluded recalls are in audit.*).';
-COMMENT ON COLUMN cohort.diary_items.cohort IS 'Cohort name (the spec''s name; Dagster partition key).';
-COMMENT ON COLUMN cohort.diary_items.participant_id IS 'Participant id as text (NHANES SEQN, ASA24 UserName, or the mapped column).';
-COMMENT ON COLUMN cohort.diary_items.recall_day IS 'Recall or record day, 1-based.';
-COMMENT ON COLUMN cohort.diary_items.item_seq IS 'Item order within the participant-day, 1-based.';
-COMMENT ON COLUMN cohort.diary_items.food_source IS 'Composition source the food code refers to.';
-COMMENT ON COLUMN cohort.diary_items.food_code IS 'Food code (join composition.foods on source, food_code for descriptions).';
-COMMENT ON COLUMN cohort.diary_items.grams IS 'Grams eaten.';
+COMMENT ON TABLE store.diary_items IS 'One row per food item eaten in an included recall (quarantined rows and excluded recalls are in audit.*).';
+COMMENT ON COLUMN store.diary_items.cohort IS 'Cohort name (the spec''s name; Dagster partition key).';
+COMMENT ON COLUMN store.diary_items.participant_id IS 'Participant id as text (NHANES SEQN, ASA24 UserName, or the mapped column).';
+COMMENT ON COLUMN store.diary_items.recall_day IS 'Recall or record day, 1-based.';
+COMMENT ON COLUMN store.diary_items.item_seq IS 'Item order within the participant-day, 1-based.';
+COMMENT ON COLUMN store.diary_items.food_source IS 'Composition source the food code refers to.';
+COMMENT ON COLUMN store.diary_items.food_code IS 'Food code (join composition.foods on source, food_code for descriptions).';
+COMMENT ON COLUMN store.diary_items.grams IS 'Grams eaten.';
 
-CREATE TABLE IF NOT EXISTS cohort.participants (
+CREATE TABLE IF NOT EXISTS store.participants (
     cohort VARCHAR NOT NULL, participant_id VARCHAR NOT NULL, external_id VARCHAR);
-COMMENT ON TABLE cohort.participants IS 'Participants of each cohort with the instrument''s other id.';
-COMMENT ON COLUMN cohort.participants.cohort IS 'Cohort name.';
-COMMENT ON COLUMN cohort.participants.participant_id IS 'Participant id as in cohort.diary_items.';
-COMMENT ON COLUMN cohort.participants.external_id IS 'Another id the instrument gives (ASA24 UserID); NULL if none.';
+COMMENT ON TABLE store.participants IS 'Participants of each cohort with the instrument''s other id.';
+COMMENT ON COLUMN store.participants.cohort IS 'Cohort name.';
+COMMENT ON COLUMN store.participants.participant_id IS 'Participant id as in cohort.diary_items.';
+COMMENT ON COLUMN store.participants.external_id IS 'Another id the instrument gives (ASA24 UserID); NULL if none.';
 
-CREATE TABLE IF NOT EXISTS marts.participant_day_exposure (
+CREATE TABLE IF NOT EXISTS store.day_exposure (
     cohort VARCHAR NOT NULL, participant_id VARCHAR NOT NULL, recall_day INTEGER NOT NULL,
     component_id VARCHAR NOT NULL, amount DOUBLE, unit VARCHAR, coverage DOUBLE, source VARCHAR);
-COMMENT ON TABLE marts.participant_day_exposure IS 'Each component''s intake per participant and recall day.';
-COMMENT ON COLUMN marts.participant_day_exposure.cohort IS 'Cohort name.';
-COMMENT ON COLUMN marts.participant_day_exposure.participant_id IS 'Participant id.';
-COMMENT ON COLUMN marts.participant_day_exposure.recall_day IS 'Recall day, 1-based.';
-COMMENT ON COLUMN marts.participant_day_exposure.component_id IS 'Component id (reference.components).';
-COMMENT ON COLUMN marts.participant_day_exposure.amount IS 'Sum over the day''s items; 0 = none eaten; NULL = no item of the day had a value.';
-COMMENT ON COLUMN marts.participant_day_exposure.unit IS 'Unit of amount.';
-COMMENT ON COLUMN marts.participant_day_exposure.coverage IS 'Share of the day''s grams whose items had a value for this component (0-1).';
-COMMENT ON COLUMN marts.participant_day_exposure.source IS 'reported (instrument''s own item values) | composition (linked food) | mixed.';
+COMMENT ON TABLE store.day_exposure IS 'Each component''s intake per participant and recall day.';
+COMMENT ON COLUMN store.day_exposure.cohort IS 'Cohort name.';
+COMMENT ON COLUMN store.day_exposure.participant_id IS 'Participant id.';
+COMMENT ON COLUMN store.day_exposure.recall_day IS 'Recall day, 1-based.';
+COMMENT ON COLUMN store.day_exposure.component_id IS 'Component id (reference.components).';
+COMMENT ON COLUMN store.day_exposure.amount IS 'Sum over the day''s items; 0 = none eaten; NULL = no item of the day had a value.';
+COMMENT ON COLUMN store.day_exposure.unit IS 'Unit of amount.';
+COMMENT ON COLUMN store.day_exposure.coverage IS 'Share of the day''s grams whose items had a value for this component (0-1).';
+COMMENT ON COLUMN store.day_exposure.source IS 'reported (instrument''s own item values) | composition (linked food) | mixed.';
 
-CREATE TABLE IF NOT EXISTS marts.participant_exposure (
+CREATE TABLE IF NOT EXISTS store.participant_exposure (
     cohort VARCHAR NOT NULL, participant_id VARCHAR NOT NULL, n_days INTEGER NOT NULL,
     component_id VARCHAR NOT NULL, mean_daily DOUBLE, per_1000kcal DOUBLE, unit VARCHAR,
     coverage DOUBLE, low_coverage BOOLEAN);
-COMMENT ON TABLE marts.participant_exposure IS 'Each component''s mean daily intake per participant over their included recall days.';
-COMMENT ON COLUMN marts.participant_exposure.cohort IS 'Cohort name.';
-COMMENT ON COLUMN marts.participant_exposure.participant_id IS 'Participant id.';
-COMMENT ON COLUMN marts.participant_exposure.n_days IS 'Number of included recall days.';
-COMMENT ON COLUMN marts.participant_exposure.component_id IS 'Component id.';
-COMMENT ON COLUMN marts.participant_exposure.mean_daily IS 'Mean of the daily amounts (days with a value).';
-COMMENT ON COLUMN marts.participant_exposure.per_1000kcal IS '1000 x mean_daily / mean daily energy (a ratio of means); NULL when energy is 0 or unknown.';
-COMMENT ON COLUMN marts.participant_exposure.unit IS 'Unit of mean_daily; per_1000kcal is in the same unit per 1000 kcal.';
-COMMENT ON COLUMN marts.participant_exposure.coverage IS 'Share of all the participant''s grams with a value for this component (0-1).';
-COMMENT ON COLUMN marts.participant_exposure.low_coverage IS 'TRUE when coverage is below the cohort spec''s low_coverage_threshold (default 0.8).';
+COMMENT ON TABLE store.participant_exposure IS 'Each component''s mean daily intake per participant over their included recall days.';
+COMMENT ON COLUMN store.participant_exposure.cohort IS 'Cohort name.';
+COMMENT ON COLUMN store.participant_exposure.participant_id IS 'Participant id.';
+COMMENT ON COLUMN store.participant_exposure.n_days IS 'Number of included recall days.';
+COMMENT ON COLUMN store.participant_exposure.component_id IS 'Component id.';
+COMMENT ON COLUMN store.participant_exposure.mean_daily IS 'Mean of the daily amounts (days with a value).';
+COMMENT ON COLUMN store.participant_exposure.per_1000kcal IS '1000 x mean_daily / mean daily energy (a ratio of means); NULL when energy is 0 or unknown.';
+COMMENT ON COLUMN store.participant_exposure.unit IS 'Unit of mean_daily; per_1000kcal is in the same unit per 1000 kcal.';
+COMMENT ON COLUMN store.participant_exposure.coverage IS 'Share of all the participant''s grams with a value for this component (0-1).';
+COMMENT ON COLUMN store.participant_exposure.low_coverage IS 'TRUE when coverage is below the cohort spec''s low_coverage_threshold (default 0.8).';
 
-CREATE TABLE IF NOT EXISTS marts.food_contributions (
+CREATE TABLE IF NOT EXISTS store.food_contributions (
     cohort VARCHAR NOT NULL, component_id VARCHAR NOT NULL, food_code VARCHAR NOT NULL,
     description VARCHAR, amount DOUBLE, share DOUBLE);
-COMMENT ON TABLE marts.food_contributions IS 'How much each food contributed to each component across a cohort.';
-COMMENT ON COLUMN marts.food_contributions.cohort IS 'Cohort name.';
-COMMENT ON COLUMN marts.food_contributions.component_id IS 'Component id.';
-COMMENT ON COLUMN marts.food_contributions.food_code IS 'Food code as eaten.';
-COMMENT ON COLUMN marts.food_contributions.description IS 'Description from composition.foods; NULL for unlinked codes.';
-COMMENT ON COLUMN marts.food_contributions.amount IS 'Sum of the component over all the cohort''s items of this food.';
-COMMENT ON COLUMN marts.food_contributions.share IS 'amount / the cohort''s total of the component (sums to 1 per component).';
+COMMENT ON TABLE store.food_contributions IS 'How much each food contributed to each component across a cohort.';
+COMMENT ON COLUMN store.food_contributions.cohort IS 'Cohort name.';
+COMMENT ON COLUMN store.food_contributions.component_id IS 'Component id.';
+COMMENT ON COLUMN store.food_contributions.food_code IS 'Food code as eaten.';
+COMMENT ON COLUMN store.food_contributions.description IS 'Description from composition.foods; NULL for unlinked codes.';
+COMMENT ON COLUMN store.food_contributions.amount IS 'Sum of the component over all the cohort''s items of this food.';
+COMMENT ON COLUMN store.food_contributions.share IS 'amount / the cohort''s total of the component (sums to 1 per component).';
 
 CREATE TABLE IF NOT EXISTS audit.runs (
     run_id VARCHAR PRIMARY KEY, dagster_run_id VARCHAR, cohort VARCHAR, started TIMESTAMP,
@@ -214,3 +218,13 @@ COMMENT ON COLUMN audit.unreached_foods.food_code IS 'Food code.';
 COMMENT ON COLUMN audit.unreached_foods.description IS 'Description, if the composition source knows the code.';
 COMMENT ON COLUMN audit.unreached_foods.grams IS 'Grams of this food eaten in the cohort.';
 COMMENT ON COLUMN audit.unreached_foods.share_of_grams IS 'Share of the cohort''s grams.';
+
+CREATE TABLE IF NOT EXISTS store.published (
+    cohort VARCHAR NOT NULL, kind VARCHAR NOT NULL, table_name VARCHAR NOT NULL, run_id VARCHAR, published_at TIMESTAMP,
+    PRIMARY KEY (cohort, kind));
+COMMENT ON TABLE store.published IS 'Which physical store table holds each cohort''s published rows of each kind.';
+COMMENT ON COLUMN store.published.cohort IS 'Cohort name.';
+COMMENT ON COLUMN store.published.kind IS 'diary_items | participants | day_exposure | participant_exposure | food_contributions.';
+COMMENT ON COLUMN store.published.table_name IS 'Table in schema store (the run that published it staged it there).';
+COMMENT ON COLUMN store.published.run_id IS 'Run key that published it.';
+COMMENT ON COLUMN store.published.published_at IS 'UTC time of publishing.';

@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from gutaxis import DATA_DIR, PROJECT_ROOT
+from gutaxis.warehouse import unpublished_tables
 from pipelines.cli import main
 from tests.conftest import write_spec
 
@@ -115,6 +116,6 @@ def test_cohort_add_list_and_check(isolated, tmp_path, monkeypatch, capsys):
     assert "checked (not published)" in out and "participants 24" in out
     conn = duckdb.connect(str(isolated / "warehouse.duckdb"), read_only=True)
     published = conn.execute("SELECT count(*) FROM cohort.diary_items WHERE cohort = 'study-x'").fetchall()[0][0]
-    staging = conn.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'staging'").fetchall()[0][0]
+    staging = len(unpublished_tables(conn))
     conn.close()
     assert published == 0 and staging == 0

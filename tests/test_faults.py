@@ -14,6 +14,7 @@ import duckdb
 import pytest
 
 from gutaxis import DATA_DIR, PROJECT_ROOT
+from gutaxis.warehouse import unpublished_tables
 from tests.conftest import write_spec
 
 pytestmark = pytest.mark.slow
@@ -93,7 +94,7 @@ def test_run_killed_at_a_stage_leaves_previous_data_and_next_run_completes(tmp_p
     assert _snapshot(tmp_path) == state_b
     assert not list(tmp_path.glob("warehouse.duckdb.tmp-*"))
     conn = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
-    staging = conn.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'staging'").fetchall()[0][0]
+    staging = len(unpublished_tables(conn))
     outcomes = [r[0] for r in conn.execute("SELECT outcome FROM audit.runs ORDER BY started").fetchall()]
     conn.close()
     assert staging == 0

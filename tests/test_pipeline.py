@@ -8,6 +8,7 @@ import duckdb
 import pytest
 
 from gutaxis import DATA_DIR, quality
+from gutaxis.warehouse import unpublished_tables
 from pipelines.definitions import defs
 from pipelines.runner import run_cohorts
 from pipelines.sensors import cohort_spec_sensor
@@ -56,7 +57,7 @@ def test_failing_blocking_check_publishes_nothing_downstream(isolated, monkeypat
     assert _marts(isolated / "warehouse.duckdb") == before
     conn = duckdb.connect(str(isolated / "warehouse.duckdb"), read_only=True)
     outcome = conn.execute("SELECT outcome FROM audit.runs ORDER BY started DESC LIMIT 1").fetchall()[0][0]
-    staging = conn.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'staging'").fetchall()[0][0]
+    staging = len(unpublished_tables(conn))
     conn.close()
     assert outcome.startswith("failed: diary_items.grams in (0, 10] (test)")
     assert staging == 0

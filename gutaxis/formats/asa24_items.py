@@ -2,7 +2,8 @@
 
 participant_id = UserName (the researcher's id), external_id = UserID (ASA24's id). Choline is
 CHOLN: CHOLE is cholesterol. reported__omega3_total = P183 + P205 + P225 + P226 when the file
-has all four columns and the item all four values.
+has all four columns and the item all four values. item_key is RecallAttempt/CodeNum: a second
+row with the same UserName, RecallNo and key is a duplicate (quarantined by gutaxis.diary_rules).
 """
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 Columns keep their official names; the recall day (1 or 2) comes from the DR1I*/DR2I* prefix.
 reported__omega3_total is ALA + EPA + DPA + DHA (DRxIP183 + P205 + P225 + P226), given only
 when the file has all four columns and the item has all four values; otherwise the exposure
-falls back to composition for that item.
+falls back to composition for that item. item_key is DRxILINE: a second row with the same
+SEQN, day and line number is a duplicate (quarantined by gutaxis.diary_rules).
 """
 from __future__ import annotations
 

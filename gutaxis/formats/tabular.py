@@ -10,14 +10,18 @@ the header (a cut-off last line, a stray delimiter), copies of the header line i
 (files concatenated with their headers) and blank lines. Malformed rows are passed on with a
 `row_problem` (and their text as `row_text`) and quarantined by gutaxis.diary_rules; blank
 lines, or lines of only delimiters as spreadsheets export them, hold no value and are skipped.
-When quoting spans lines (a quoted field with a line break), lines are not rows: the pass is
-left out and the CSV parser's own errors apply (a ragged row fails the file).
+A last line cut inside a quoted field is such a malformed row too (the rows before it are
+read); any other quote that never closes fails the file with its line number, since a parser
+would swallow the rows after it. When quoting spans lines (a quoted field with a line break),
+lines are not rows: the pass is left out and the CSV parser's own errors apply (a ragged row
+fails the file).
 """
 from __future__ import annotations
 
 import csv
 import mmap
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,7 +82,7 @@ def refuse_non_utf8_text(path: Path) -> None:
                            f"{SAVE_AS_UTF8}, or check 'path' and 'format' in the cohort spec")
 
 
-def scan_text(path: Path, separator: str, *, ragged: bool = False) -> pl.LazyFrame:
+def scan_text(path: Path, separator: str, *, ragged: bool = False, n_rows: int | None = None) -> pl.LazyFrame:
     """Every column as text, plus a 1-based row index; values stay exactly as printed.
 
     ragged=True drops fields beyond the header's instead of failing: only for a file whose
@@ -88,7 +92,7 @@ def scan_text(path: Path, separator: str, *, ragged: bool = False) -> pl.LazyFra
     # the whole file; in a column we use, the U+FFFD it becomes quarantines the row (diary_rules).
     # glob=False: the path is one file already (a folder named "Study [2024]" is not a pattern).
     return pl.scan_csv(path, separator=separator, infer_schema=False, encoding="utf8-lossy", glob=False,
-                       row_index_name=ROW_INDEX, row_index_offset=1, truncate_ragged_lines=ragged)
+                       row_index_name=ROW_INDEX, row_index_offset=1, truncate_ragged_lines=ragged, n_rows=n_rows)
 
 
 @dataclass(frozen=True)
@@ -115,8 +119,13 @@ def checked_rows(text: TextFile, used: Iterable[str]) -> pl.LazyFrame:
     shapes = _row_shapes(text)
     if shapes is None:
         return text.frame
-    skip, problems = shapes
-    frame = scan_text(text.path, text.separator, ragged=True)
+    skip, problems, cut = shapes
+    # A last row cut inside a quoted field would fail the CSV parser: it reads the rows before
+    # it, and the cut row itself is passed on as a malformed row (its values unread).
+    frame = scan_text(text.path, text.separator, ragged=True, n_rows=None if cut is None else cut - 1)
+    if cut is not None:
+        frame = pl.concat([frame, pl.LazyFrame({ROW_INDEX: [cut]}, schema={ROW_INDEX: frame.collect_schema()[ROW_INDEX]})],
+                          how="diagonal")
     if skip:
         frame = frame.filter(~pl.col(ROW_INDEX).is_in(skip))
     if problems.height:
@@ -144,8 +153,9 @@ def _has_quote(path: Path) -> bool:
             return data.find(QUOTE.encode()) != -1
 
 
-def _row_shapes(text: TextFile) -> tuple[list[int], pl.DataFrame] | None:
-    """(data rows to skip as blank, malformed rows: row, problem, text); None when lines are not rows.
+def _row_shapes(text: TextFile) -> tuple[list[int], pl.DataFrame, int | None] | None:
+    """(data rows to skip as blank, malformed rows: row, problem, text, a last row cut inside quotes);
+    None when lines are not rows.
 
     One streaming pass over the lines keeps only the few that need a look (a field count other
     than the header's, a copy of the header, an unbalanced quote, a line short enough to be
@@ -165,18 +175,30 @@ def _row_shapes(text: TextFile) -> tuple[list[int], pl.DataFrame] | None:
                         empty_string_is_null=False, truncate_ragged_lines=True, row_index_name="row", glob=False)
     line = pl.col("line")
     unquoted = line.str.replace_all(f"{QUOTE}[^{QUOTE}]*{QUOTE}", "") if quoted else line
-    found = (
-        lines.with_columns(
-            fields=unquoted.str.count_matches(sep, literal=True) + 1,
+    found_plan = (
+        lines.with_columns(fields=unquoted.str.count_matches(sep, literal=True).cast(pl.Int64) + 1)
+        .with_columns(
             repeats_header=line.is_in([header, "\ufeff" + header]),
             open_quote=unquoted.str.contains(QUOTE, literal=True) if quoted else pl.lit(False),
-            maybe_blank=line.str.len_bytes() <= 2 * expected + 8,
+            # at most a few bytes besides delimiters: maybe blank (judged below, on these few lines)
+            maybe_blank=line.str.len_bytes().cast(pl.Int64) - (pl.col("fields") - 1) <= 4,
         )
         .filter((pl.col("row") > 0) & ((pl.col("fields") != expected) | pl.col("repeats_header")
                                        | pl.col("open_quote") | pl.col("maybe_blank")))
-        .collect(engine="streaming")
     )
+    found, count = pl.collect_all([found_plan, lines.select(pl.len())], engine="streaming")
+    last_row = count.item() - 1
     opened = found.filter("open_quote")["row"]
+    cut = None
+    if opened.to_list() == [last_row] and last_row > 0:
+        # The only open quote is on the last line: a copy cut short inside a quoted field.
+        cut = found.filter(pl.col("row") == last_row).row(0, named=True)
+        before = re.sub(f"{QUOTE}[^{QUOTE}]*{QUOTE}", "", cut["line"]).split(QUOTE)[0]
+        problem = (f"row ends inside a quoted field ({before.count(sep) + 1} of {expected} fields): "
+                   "the file looks cut short")
+        found = found.filter(pl.col("row") != last_row)
+        opened = opened.filter(opened != last_row)
+        cut = (last_row, problem, cut["line"][:ROW_TEXT_MAX])
     if opened.len() % 2:
         # Quotes pair up across lines only when a field holds a line break; an odd count means
         # one never closes, and a CSV parser would swallow every row after it into one field.
@@ -199,7 +221,10 @@ def _row_shapes(text: TextFile) -> tuple[list[int], pl.DataFrame] | None:
         .otherwise(pl.format("row has {} fields, header has {}", "fields", pl.lit(expected))).alias("problem"),
         pl.col("line").str.slice(0, ROW_TEXT_MAX).alias("text"),
     )
-    return skip, problems
+    if cut is not None:
+        problems = pl.concat([problems, pl.DataFrame({"row": [cut[0]], "problem": [cut[1]], "text": [cut[2]]},
+                                                     schema=problems.schema)])
+    return skip, problems, None if cut is None else cut[0]
 
 
 def case_variants(column: str, available: Iterable[str]) -> list[str]:
