@@ -12,7 +12,7 @@ is far below any composition value's precision.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
@@ -26,16 +26,26 @@ SCALE = 1_000_000  # fixed-point units per unit of the component (and per gram)
 
 @dataclass(frozen=True)
 class Exposures:
-    """Computed exposures, kept wide (one column set per component) so that big cohorts are staged one
-    component at a time instead of materialising the long tables whole."""
+    """Exposures of one chunk of participants (all of a small cohort), kept wide (one column set per
+    component) so that big cohorts are staged chunk by chunk and component by component instead of
+    materialising the long tables whole."""
 
     components: tuple[str, ...]
     units: dict[str, str]
     day_wide: pl.DataFrame  # per participant-day: day_grams, amount__c, valued__c, nrep__c, ncomp__c
     participant_wide: pl.DataFrame  # per participant: n_days, grams, mean__c, valued__c
-    contributions: pl.DataFrame  # marts.food_contributions rows without cohort
-    linkage: pl.DataFrame  # unlinked food codes: food_code, n_items, grams
+    contrib_fixed: pl.DataFrame  # food_code + the chunk's exact fixed-point sum per component
+    unlinked_fixed: pl.DataFrame  # food_code, n_items, grams (fixed point) of codes the composition lacks
     low_coverage_threshold: float
+    foods: pl.DataFrame | None = None  # food_code, description (for contributions)
+
+    @property
+    def contributions(self) -> pl.DataFrame:
+        return food_contributions([self.contrib_fixed], self.foods, self.components)
+
+    @property
+    def linkage(self) -> pl.DataFrame:
+        return unlinked_codes([self.unlinked_fixed])
 
     def day_rows(self, component: str) -> pl.DataFrame:
         """participant_id, recall_day, amount, coverage, source of one component (marts.participant_day_exposure)."""
@@ -112,11 +122,10 @@ def _item_amounts(items: pl.LazyFrame, wide: pl.DataFrame, components: list[str]
                          pl.col("linked").fill_null(False), *exprs)
 
 
-def compute(items: pl.LazyFrame | pl.DataFrame, food_components: pl.DataFrame, foods: pl.DataFrame,
-            components: list[str], units: dict[str, str], low_coverage_threshold: float) -> Exposures:
-    wide = composition_wide(food_components, components)
+def compute_chunk(items: pl.LazyFrame | pl.DataFrame, wide: pl.DataFrame, components: list[str],
+                  units: dict[str, str], low_coverage_threshold: float) -> Exposures:
+    """Exposures of the participants in `items` (every item of each of them: chunks split by participant)."""
     item_amounts = _item_amounts(items.lazy(), wide, components)
-
     day_aggs = [pl.col("grams").sum().alias("day_grams")]
     for c in components:
         valued = pl.col(f"origin__{c}").is_not_null()
@@ -128,17 +137,25 @@ def compute(items: pl.LazyFrame | pl.DataFrame, food_components: pl.DataFrame, f
         ]
     day_wide_lf = item_amounts.group_by(*DAY_KEYS).agg(day_aggs)
     contrib_lf = item_amounts.group_by("food_code").agg(pl.col(f"amount__{c}").sum().alias(c) for c in components)
-    linkage_lf = (
-        item_amounts.filter(~pl.col("linked")).group_by("food_code")
-        .agg(pl.len().cast(pl.Int64).alias("n_items"), _unfixed(pl.col("grams").sum()).alias("grams"))
-    )
-    day_wide, contrib_wide, linkage = pl.collect_all([day_wide_lf, contrib_lf, linkage_lf])
-    return Exposures(
-        components=tuple(components), units=units, day_wide=day_wide,
-        participant_wide=_participant_wide(day_wide, components),
-        contributions=_contributions(contrib_wide, foods, components),
-        linkage=linkage.sort("food_code"), low_coverage_threshold=low_coverage_threshold,
-    )
+    unlinked_lf = (item_amounts.filter(~pl.col("linked")).group_by("food_code")
+                   .agg(pl.len().cast(pl.Int64).alias("n_items"), pl.col("grams").sum().alias("grams")))
+    day_wide, contrib_fixed, unlinked_fixed = pl.collect_all([day_wide_lf, contrib_lf, unlinked_lf])
+    return Exposures(components=tuple(components), units=units, day_wide=day_wide,
+                     participant_wide=_participant_wide(day_wide, components), contrib_fixed=contrib_fixed,
+                     unlinked_fixed=unlinked_fixed, low_coverage_threshold=low_coverage_threshold)
+
+
+def compute(items: pl.LazyFrame | pl.DataFrame, food_components: pl.DataFrame, foods: pl.DataFrame,
+            components: list[str], units: dict[str, str], low_coverage_threshold: float) -> Exposures:
+    """Exposures of a whole (small) cohort in one chunk."""
+    chunk = compute_chunk(items, composition_wide(food_components, components), components, units, low_coverage_threshold)
+    return replace(chunk, foods=foods)
+
+
+def unlinked_codes(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """food_code, n_items, grams of the codes the composition lacks, over all chunks."""
+    return (pl.concat(parts).group_by("food_code").agg(pl.col("n_items").sum(), _unfixed(pl.col("grams").sum()).alias("grams"))
+            .sort("food_code"))
 
 
 def _share(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
@@ -155,7 +172,11 @@ def _participant_wide(day_wide: pl.DataFrame, components: list[str]) -> pl.DataF
     return day_wide.group_by(*PARTICIPANT_KEYS).agg(aggs)
 
 
-def _contributions(contrib_wide: pl.DataFrame, foods: pl.DataFrame, components: list[str]) -> pl.DataFrame:
+def food_contributions(parts: list[pl.DataFrame], foods: pl.DataFrame | None, components: tuple[str, ...] | list[str]) -> pl.DataFrame:
+    """marts.food_contributions rows (without cohort) from the chunks' exact per-food sums."""
+    contrib_wide = pl.concat(parts).group_by("food_code").agg(pl.col(c).sum() for c in components)
+    if foods is None:
+        foods = pl.DataFrame(schema={"food_code": pl.String, "description": pl.String})
     long = contrib_wide.unpivot(index="food_code", on=components, variable_name="component_id", value_name="amount")
     long = long.filter(pl.col("amount") != 0)
     total = pl.col("amount").sum().over("component_id")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from gutaxis import composition as composition_sources
 from gutaxis import quality, warehouse
 from gutaxis.components import component_ids, units
 from gutaxis.diaries import read_diary
-from gutaxis.exposure import compute
+from gutaxis.exposure import compute_chunk, composition_wide, food_contributions, unlinked_codes
 from gutaxis.specs import CohortSpec, SourceSpec, load_source_spec
 
 # recall_day upper bound per format (None: only >= 1)
@@ -161,32 +162,55 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
             "quarantined": diary.quarantine.height, "excluded_recalls": excluded}
 
 
+def chunk_rows() -> int:
+    """Items per exposure chunk; big cohorts are computed a slice of participants at a time so that
+    memory stays bounded (GUTAXIS_CHUNK_ROWS overrides, e.g. to test chunking on small data)."""
+    return int(os.environ.get("GUTAXIS_CHUNK_ROWS") or 20_000_000)
+
+
 def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> dict:
-    """Link staged items to the composition and stage the three exposure tables."""
-    items = warehouse.read_table(conn, warehouse.staging_table("diary_items", spec.name, run_key),
-                                 "* EXCLUDE (cohort, food_source, item_seq)")
+    """Link staged items to the composition and stage the three exposure tables, chunk by chunk."""
+    items_table = warehouse.staging_table("diary_items", spec.name, run_key)
     food_components = conn.sql(
         "SELECT food_code, component_id, amount_per_100g FROM composition.food_components WHERE source = $1",
         params=[spec.composition]).pl()
     foods = conn.sql("SELECT food_code, description FROM composition.foods WHERE source = $1", params=[spec.composition]).pl()
-    result = compute(items, food_components, foods, component_ids(), units(), spec.low_coverage_threshold)
-    grams_by_food = items.group_by("food_code").agg(pl.col("grams").sum())
-    del items  # the largest frame of a run: free it before staging
-    constants = [({"cohort": spec.name, "component_id": c, "unit": result.units[c]}, c) for c in result.components]
-    warehouse.stage_parts(conn, "day_exposure", spec.name, run_key,
-                          ((k, result.day_rows(c)) for k, c in constants), warehouse.COHORT_TABLES["marts.participant_day_exposure"])
-    warehouse.stage_parts(conn, "participant_exposure", spec.name, run_key,
-                          ((k, result.participant_rows(c)) for k, c in constants), warehouse.COHORT_TABLES["marts.participant_exposure"])
-    warehouse.stage_parts(conn, "food_contributions", spec.name, run_key, [({"cohort": spec.name}, result.contributions)],
+    components = component_ids()
+    wide = composition_wide(food_components, components)
+    n_items = conn.execute(f"SELECT count(*) FROM {items_table}").fetchall()[0][0]
+    n_chunks = max(1, -(-n_items // chunk_rows()))
+    columns = "* EXCLUDE (cohort, food_source, item_seq)"
+    contrib_parts, unlinked_parts, days = [], [], 0
+    with warehouse.exported(conn, items_table, columns, enabled=n_chunks > 1) as parquet:
+        for chunk in range(n_chunks):
+            if parquet is None:
+                items = warehouse.read_table(conn, items_table, columns)
+            else:  # a slice of participants, read lazily from the exported items
+                items = pl.scan_parquet(parquet).filter(pl.col("participant_id").hash(seed=0) % n_chunks == chunk)
+            result = compute_chunk(items, wide, components, units(), spec.low_coverage_threshold)
+            del items
+            constants = [({"cohort": spec.name, "component_id": c, "unit": result.units[c]}, c) for c in result.components]
+            warehouse.stage_parts(conn, "day_exposure", spec.name, run_key, ((k, result.day_rows(c)) for k, c in constants),
+                                  warehouse.COHORT_TABLES["marts.participant_day_exposure"], append=chunk > 0)
+            warehouse.stage_parts(conn, "participant_exposure", spec.name, run_key,
+                                  ((k, result.participant_rows(c)) for k, c in constants),
+                                  warehouse.COHORT_TABLES["marts.participant_exposure"], append=chunk > 0)
+            contrib_parts.append(result.contrib_fixed)
+            unlinked_parts.append(result.unlinked_fixed)
+            days += result.day_wide.height
+            del result
+    contributions = food_contributions(contrib_parts, foods, components)
+    warehouse.stage_parts(conn, "food_contributions", spec.name, run_key, [({"cohort": spec.name}, contributions)],
                           warehouse.COHORT_TABLES["marts.food_contributions"])
     faults.point("exposures")
+    linkage = unlinked_codes(unlinked_parts)
+    grams_by_food = conn.sql(f"SELECT food_code, sum(grams) AS grams FROM {items_table} GROUP BY food_code").pl()
     _record_reach(conn, spec, run_key, grams_by_food, food_components, foods)
     conn.execute("DELETE FROM audit.linkage WHERE cohort = ? AND run_id = ?", [spec.name, run_key])
-    warehouse.append_audit(conn, "audit.linkage", result.linkage.with_columns(pl.lit(spec.composition).alias("food_source")),
+    warehouse.append_audit(conn, "audit.linkage", linkage.with_columns(pl.lit(spec.composition).alias("food_source")),
                            run_id=run_key, cohort=spec.name)
-    return {"days": result.day_wide.height,
-            "unlinked_codes": result.linkage.height,
-            "unlinked_items": int(result.linkage["n_items"].sum()) if result.linkage.height else 0}
+    return {"days": days, "chunks": n_chunks, "unlinked_codes": linkage.height,
+            "unlinked_items": int(linkage["n_items"].sum()) if linkage.height else 0}
 
 
 def _record_reach(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, grams: pl.DataFrame,

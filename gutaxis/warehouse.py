@@ -113,7 +113,8 @@ def open_writer(path: str | Path | None = None) -> Iterator[duckdb.DuckDBPyConne
         work = work_path(path)
         if not work.exists() and path.exists():
             shutil.copyfile(path, work)  # a warehouse from before the work file existed, or a lost work file
-        conn = duckdb.connect(str(work))
+        conn = duckdb.connect(str(work), config={"memory_limit": os.environ.get("GUTAXIS_DUCKDB_MEMORY", "3GB"),
+                                                  "preserve_insertion_order": False})
         try:
             ensure_schema(conn)
             yield conn
@@ -130,7 +131,7 @@ def publish_snapshot(conn: duckdb.DuckDBPyConnection) -> Path:
     keep reading it (the rename does not touch the open inode); new connections see the new one.
     A run killed before this point leaves the previous snapshot in place.
     """
-    work = Path(conn.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()[0][0])
+    work = _database_file(conn)
     path = work.with_name(work.name.replace(".work", "", 1))
     conn.execute("CHECKPOINT")  # everything committed is now in the main file; the WAL is empty
     for stale in path.parent.glob(f"{path.name}.tmp-*"):  # left by a run killed mid-copy
@@ -253,11 +254,12 @@ def table_exists(conn: duckdb.DuckDBPyConnection, qualified: str) -> bool:
 
 
 def stage_parts(conn: duckdb.DuckDBPyConnection, kind: str, cohort: str, run_key: str,
-                parts: Iterable[tuple[dict[str, object], pl.DataFrame]], columns: tuple[str, ...]) -> str:
+                parts: Iterable[tuple[dict[str, object], pl.DataFrame]], columns: tuple[str, ...], append: bool = False) -> str:
     """Stage a table part by part (e.g. one component at a time), adding each part's constant columns
     (cohort, component_id, unit) in SQL so that the frames never carry them row by row."""
     table = staging_table(kind, cohort, run_key)
-    conn.execute(f"DROP TABLE IF EXISTS {table}")
+    if not append:
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
     for constants, frame in parts:
         values = {**constants}
         select = ", ".join(
@@ -273,6 +275,33 @@ def stage_parts(conn: duckdb.DuckDBPyConnection, kind: str, cohort: str, run_key
         finally:
             conn.unregister("incoming")
     return table
+
+
+def _database_file(conn: duckdb.DuckDBPyConnection) -> Path:
+    return Path(conn.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()[0][0])
+
+
+def _temp_folder(conn: duckdb.DuckDBPyConnection) -> Path:
+    work = _database_file(conn)
+    return work.with_name(work.name + ".tmp")
+
+
+@contextmanager
+def exported(conn: duckdb.DuckDBPyConnection, table: str, columns: str, enabled: bool = True) -> Iterator[Path | None]:
+    """The table's columns as a temporary Parquet file beside the work database (DuckDB streams it
+    out with bounded memory; polars then scans it lazily), removed on exit. None when not enabled."""
+    if not enabled:
+        yield None
+        return
+    folder = _temp_folder(conn)
+    folder.mkdir(exist_ok=True)
+    target = folder / f"{table.replace('.', '_').replace(chr(34), '')}.parquet"
+    try:
+        quoted = str(target).replace("'", "''")
+        conn.execute(f"COPY (SELECT {columns} FROM {table}) TO '{quoted}' (FORMAT parquet)")
+        yield target
+    finally:
+        target.unlink(missing_ok=True)
 
 
 def read_table(conn: duckdb.DuckDBPyConnection, table: str, columns: str = "*") -> pl.DataFrame:
@@ -293,6 +322,9 @@ def drop_staging(conn: duckdb.DuckDBPyConnection, cohort: str) -> list[str]:
     dropped = unpublished_tables(conn, cohort)
     for name in dropped:
         conn.execute(f"DROP TABLE IF EXISTS store.{ident(name)}")
+    safe_cohort = cohort.replace("-", "_")
+    for leftover in _temp_folder(conn).glob(f"store_*__{safe_cohort}__*.parquet"):  # a killed run's export
+        leftover.unlink(missing_ok=True)
     return dropped
 
 
