@@ -5,7 +5,8 @@ else grams x amount_per_100g / 100 of its linked food (DESIGN: reported > compos
 Daily amounts are sums; participant means are means over days; per_1000kcal is a ratio of
 means (NCI's recommendation), not a mean of daily ratios.
 
-Sums are taken in fixed point (millionths of the unit, 128-bit integers): a parallel float sum
+Sums are taken in fixed point (millionths of the unit; 64-bit integers, 128-bit for cohort
+totals): a parallel float sum
 adds in a different order from run to run and its last bits change, which would make re-runs of
 the same data differ. Integer sums are exact and order-free; a millionth of a milligram or gram
 is far below any composition value's precision.
@@ -95,7 +96,8 @@ def composition_wide(food_components: pl.DataFrame, components: list[str]) -> pl
 
 
 def _fixed(values: pl.Expr) -> pl.Expr:
-    return (values * SCALE).round().cast(pl.Int128)
+    # 64 bits hold any item's or day's amount (9.2e12 units); cohort totals are summed in 128 bits
+    return (values * SCALE).round().cast(pl.Int64)
 
 
 def _unfixed(values: pl.Expr) -> pl.Expr:
@@ -103,40 +105,40 @@ def _unfixed(values: pl.Expr) -> pl.Expr:
 
 
 def _item_amounts(items: pl.LazyFrame, wide: pl.DataFrame, components: list[str]) -> pl.LazyFrame:
-    """Per item, in fixed point: grams, amount__c, and origin__c (1 reported, 2 composition, null none)."""
+    """Per item, in fixed point: grams, and per component its amount (null: no value), the grams that
+    have a value (0 or grams), and whether the value was reported or came from the composition."""
     reported = {c for c in components if f"{REPORTED_PREFIX}{c}" in items.collect_schema().names()}
     per100 = wide.rename({c: f"per100__{c}" for c in components}).with_columns(pl.lit(True).alias("linked")).lazy()
-    joined = items.join(per100, on="food_code", how="left")
+    joined = items.join(per100, on="food_code", how="left").with_columns(_fixed(pl.col("grams")).alias("grams_fx"))
     exprs = []
     for c in components:
         from_food = pl.col("grams") * pl.col(f"per100__{c}") / 100.0
-        if c in reported:
-            rep = pl.col(f"{REPORTED_PREFIX}{c}")
-            amount = pl.coalesce(rep, from_food)
-            origin = pl.when(rep.is_not_null()).then(1).when(from_food.is_not_null()).then(2)
-        else:
-            amount = from_food
-            origin = pl.when(from_food.is_not_null()).then(2)
-        exprs += [_fixed(amount).alias(f"amount__{c}"), origin.cast(pl.Int8).alias(f"origin__{c}")]
-    return joined.select(*DAY_KEYS, "food_code", _fixed(pl.col("grams")).alias("grams"),
-                         pl.col("linked").fill_null(False), *exprs)
+        rep = pl.col(f"{REPORTED_PREFIX}{c}") if c in reported else pl.lit(None, dtype=pl.Float64)
+        is_rep = rep.is_not_null()
+        is_comp = ~is_rep & from_food.is_not_null()
+        exprs += [
+            _fixed(pl.coalesce(rep, from_food)).alias(f"amount__{c}"),
+            pl.when(is_rep | is_comp).then(pl.col("grams_fx")).otherwise(0).alias(f"valued__{c}"),
+            is_rep.cast(pl.UInt32).alias(f"nrep__{c}"),
+            is_comp.cast(pl.UInt32).alias(f"ncomp__{c}"),
+        ]
+    return joined.select(*DAY_KEYS, "food_code", pl.col("grams_fx").alias("grams"), pl.col("linked").fill_null(False), *exprs)
 
 
 def compute_chunk(items: pl.LazyFrame | pl.DataFrame, wide: pl.DataFrame, components: list[str],
                   units: dict[str, str], low_coverage_threshold: float) -> Exposures:
     """Exposures of the participants in `items` (every item of each of them: chunks split by participant)."""
     item_amounts = _item_amounts(items.lazy(), wide, components)
-    day_aggs = [pl.col("grams").sum().alias("day_grams")]
-    for c in components:
-        valued = pl.col(f"origin__{c}").is_not_null()
-        day_aggs += [
-            pl.when(valued.any()).then(pl.col(f"amount__{c}").sum()).alias(f"amount__{c}"),
-            pl.col("grams").filter(valued).sum().alias(f"valued__{c}"),
-            (pl.col(f"origin__{c}") == 1).sum().cast(pl.UInt32).alias(f"nrep__{c}"),
-            (pl.col(f"origin__{c}") == 2).sum().cast(pl.UInt32).alias(f"ncomp__{c}"),
-        ]
-    day_wide_lf = item_amounts.group_by(*DAY_KEYS).agg(day_aggs)
-    contrib_lf = item_amounts.group_by("food_code").agg(pl.col(f"amount__{c}").sum().alias(c) for c in components)
+    # plain sums only (the fast path of the group-by); a day with no valued item gets NULL afterwards
+    sums = ["grams"] + [f"{kind}__{c}" for c in components for kind in ("amount", "valued", "nrep", "ncomp")]
+    day_wide_lf = (
+        item_amounts.group_by(*DAY_KEYS).agg(pl.col(sums).sum())
+        .rename({"grams": "day_grams"})
+        .with_columns(pl.when(pl.col(f"nrep__{c}") + pl.col(f"ncomp__{c}") > 0).then(pl.col(f"amount__{c}")).alias(f"amount__{c}")
+                      for c in components)
+    )
+    # cohort totals per food can pass 2^63 millionths: sum those in 128 bits
+    contrib_lf = item_amounts.group_by("food_code").agg(pl.col(f"amount__{c}").cast(pl.Int128).sum().alias(c) for c in components)
     unlinked_lf = (item_amounts.filter(~pl.col("linked")).group_by("food_code")
                    .agg(pl.len().cast(pl.Int64).alias("n_items"), pl.col("grams").sum().alias("grams")))
     day_wide, contrib_fixed, unlinked_fixed = pl.collect_all([day_wide_lf, contrib_lf, unlinked_lf])
