@@ -25,6 +25,7 @@ import os
 import re
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -199,9 +200,11 @@ def wait_until_idle(max_wait_s: float, window_s: float = 2.0, threshold_cores: f
 class TreeMonitor(threading.Thread):
     """Samples (time, RSS summed over the tree, CPU seconds of the tree) every SAMPLE_INTERVAL_S."""
 
-    def __init__(self, root: int):
+    def __init__(self, root: int, limit_bytes: float | None = None):
         super().__init__(daemon=True)
         self.root = root
+        self.limit_bytes = limit_bytes
+        self.limit_hit: tuple[float, int] | None = None  # (monotonic, RSS) when the tree was killed
         self.samples: list[tuple[float, int, float]] = []
         self.cpu_by_pid: dict[int, float] = {}  # last seen, so exited children still count
         self.stopping = threading.Event()
@@ -223,6 +226,13 @@ class TreeMonitor(threading.Thread):
                 self.cpu_by_pid[pid] = stat[1]
                 rss += _rss_bytes(pid)
             self.samples.append((now, rss, sum(self.cpu_by_pid.values())))
+            if self.limit_bytes and rss > self.limit_bytes and self.limit_hit is None:
+                # Protect the (shared) machine from the OOM killer: stop the run we started, whole group.
+                self.limit_hit = (now, rss)
+                try:
+                    os.killpg(self.root, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             self.stopping.wait(SAMPLE_INTERVAL_S)
 
     def stop(self) -> None:
@@ -257,16 +267,20 @@ class Measured:
     cpu_s: float
     other_cpu_s: float  # CPU used by processes outside the tree meanwhile (noise on a shared machine)
     stdout: str
+    killed_at_rss_bytes: int | None  # set when the memory guard killed the run
     stderr_lines: list[tuple[float, float, str]] = field(default_factory=list)  # (monotonic, epoch, line)
     monitor: TreeMonitor | None = None
 
 
-def run_measured(command: list[str], env: dict, echo_prefix: str) -> Measured:
-    """Run a command, echo its stderr live with elapsed seconds, sample its tree until it exits."""
+def run_measured(command: list[str], env: dict, echo_prefix: str, limit_bytes: float | None) -> Measured:
+    """Run a command, echo its stderr live with elapsed seconds, sample its tree until it exits.
+
+    The command gets its own process group, killed whole if the tree's RSS passes limit_bytes.
+    """
     started_epoch, started = time.time(), time.monotonic()
     proc = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, bufsize=1)
-    monitor = TreeMonitor(proc.pid)
+                            text=True, bufsize=1, start_new_session=True)
+    monitor = TreeMonitor(proc.pid, limit_bytes)
     monitor.start()
     stderr_lines: list[tuple[float, float, str]] = []
     stdout_parts: list[str] = []
@@ -281,7 +295,12 @@ def run_measured(command: list[str], env: dict, echo_prefix: str) -> Measured:
                threading.Thread(target=lambda: stdout_parts.append(proc.stdout.read()), daemon=True)]
     for reader in readers:
         reader.start()
-    _, status, usage = os.wait4(proc.pid, 0)
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    except KeyboardInterrupt:
+        os.killpg(proc.pid, signal.SIGKILL)
+        os.wait4(proc.pid, 0)
+        raise
     finished = time.monotonic()
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: keep Popen from waiting again
     monitor.stop()
@@ -295,6 +314,7 @@ def run_measured(command: list[str], env: dict, echo_prefix: str) -> Measured:
                     wall_s=finished - started, peak_rss_bytes=max(kernel_peak, sampled_peak),
                     sampled_peak_bytes=sampled_peak, kernel_maxrss_bytes=kernel_peak, cpu_s=cpu,
                     other_cpu_s=max(monitor.machine_busy_s - cpu, 0.0), stdout="".join(stdout_parts),
+                    killed_at_rss_bytes=monitor.limit_hit[1] if monitor.limit_hit else None,
                     stderr_lines=stderr_lines, monitor=monitor)
 
 
@@ -332,18 +352,17 @@ def warm_page_cache(path: Path) -> None:
             pass
 
 
-def stage_windows(run: Measured, finished_epoch: float | None) -> list[dict]:
+def stage_windows(run: Measured, publish_end_epoch: float | None) -> list[dict]:
     """startup, the five stages, and the tail (report and exit), from the stage lines' timestamps."""
     marks = [("startup", run.started)]
     for mono, _epoch, line in run.stderr_lines:
         match = STAGE_LINE.match(line)
         if match:
             marks.append((match["stage"], mono))
-    if finished_epoch is not None and len(marks) > 1:
-        # publish has no end line: audit.runs.finished (set when publish commits) marks it
-        finished_mono = run.started + (finished_epoch - run.started_epoch)
-        if marks[-1][1] <= finished_mono <= run.finished:
-            marks.append(("report + exit", finished_mono))
+    if publish_end_epoch is not None and len(marks) > 1:
+        publish_end = run.started + (publish_end_epoch - run.started_epoch)
+        if marks[-1][1] <= publish_end <= run.finished:
+            marks.append(("report + exit", publish_end))
     marks.append(("end", run.finished))
     rows = []
     for (name, start), (_next, end) in zip(marks, marks[1:]):
@@ -352,15 +371,20 @@ def stage_windows(run: Measured, finished_epoch: float | None) -> list[dict]:
     return rows
 
 
-def published_finish(warehouse: Path, run_key: str) -> float | None:
-    """Epoch seconds of audit.runs.finished for the run (naive UTC in the warehouse)."""
+def publish_end(warehouse: Path, run_key: str) -> float | None:
+    """Epoch seconds at which publish finished (no stage line marks it).
+
+    audit.runs.finished (naive UTC) is set when the publish transaction is done; a publish that
+    then copies a snapshot for analysts ends when the published file was last written.
+    """
     import duckdb
 
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         rows = conn.execute("SELECT finished FROM audit.runs WHERE run_id = ?", [run_key]).fetchall()
-    if not rows or rows[0][0] is None:
-        return None
-    return rows[0][0].replace(tzinfo=timezone.utc).timestamp()
+    marks = [warehouse.stat().st_mtime]
+    if rows and rows[0][0] is not None:
+        marks.append(rows[0][0].replace(tzinfo=timezone.utc).timestamp())
+    return max(marks)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -411,35 +435,78 @@ def compare_sample(warehouse: Path, floor_result: Path, sample_size: int, seed: 
 
 
 def format_table(result: dict) -> str:
-    lines = [f"gutaxis benchmark: {result['rows']:,} rows, {result['participants']:,} participants, "
-             f"{len(COMPONENTS)} components (floor), seed {result['seed']}",
+    pipe, floor, cmp = result["pipeline"], result["floor"], result["comparison"]
+    code = result["code"]
+    lines = [f"gutaxis benchmark: {result['rows']:,} rows, {floor['participants']:,} participants, "
+             f"{len(COMPONENTS)} components (floor), seed {result['seed']}; code {code['commit']}"
+             + (f" + {len(code['uncommitted'])} uncommitted files" if code["uncommitted"] else ""),
              f"{'stage':<18}{'wall s':>9}{'cpu s':>9}{'cores':>7}{'peak RSS GB':>13}"]
 
     def row(name: str, wall: float, cpu: float, peak: int) -> str:
         cores = cpu / wall if wall > 0 else 0.0
         return f"{name:<18}{wall:>9.2f}{cpu:>9.2f}{cores:>7.2f}{peak / GB:>13.2f}"
 
-    for stage in result["pipeline"]["stages"]:
+    for stage in pipe["stages"]:
         lines.append(row("  " + stage["stage"], stage["wall_s"], stage["cpu_s"], stage["peak_rss_bytes"]))
-    pipe, floor = result["pipeline"], result["floor"]
     lines.append(row("end to end", pipe["wall_s"], pipe["cpu_s"], pipe["peak_rss_bytes"]))
     lines.append(row("floor (polars)", floor["wall_s"], floor["cpu_s"], floor["peak_rss_bytes"]))
     lines.append(f"  floor inside: import {floor['import_s']:.2f} s, join + group-by {floor['compute_s']:.2f} s, "
                  f"write {floor['write_s']:.2f} s")
+    if pipe["outcome"] != "published":
+        lines.append(f"PIPELINE NOT PUBLISHED: {pipe['outcome']}; the figures above stop there (lower bounds)")
     targets = result["targets"]
-    lines.append(f"ratio to floor: wall {targets['wall_ratio']:.2f} x (target <= {TARGET_RATIO:g} x: "
-                 f"{'met' if targets['wall_met'] else 'NOT met'}), peak memory {pipe['peak_rss_bytes'] / GB:.2f} GB "
-                 f"= {targets['memory_ratio']:.2f} x floor (target <= {TARGET_PEAK_BYTES / GB:g} GB: "
+    at_least = "" if pipe["outcome"] == "published" else ">= "
+    lines.append(f"ratio to floor: wall {at_least}{targets['wall_ratio']:.2f} x (target <= {TARGET_RATIO:g} x: "
+                 f"{'met' if targets['wall_met'] else 'NOT met'}), peak memory {at_least}{pipe['peak_rss_bytes'] / GB:.2f} GB"
+                 f" = {targets['memory_ratio']:.2f} x floor (target <= {TARGET_PEAK_BYTES / GB:g} GB: "
                  f"{'met' if targets['memory_met'] else 'NOT met'})")
-    cmp = result["comparison"]
-    lines.append(f"results: {cmp['sampled']} sampled participants x {len(cmp['components'])} components, max relative "
-                 f"difference {cmp['max_relative_difference']:.2e} (tolerance {cmp['tolerance']:g}); participants "
-                 f"floor {cmp['participants_floor']:,} published {cmp['participants_published']:,}: "
-                 f"{'EQUAL' if cmp['ok'] else 'DIFFERENT'}")
+    if cmp:
+        lines.append(f"results: {cmp['sampled']} sampled participants x {len(cmp['components'])} components, max "
+                     f"relative difference {cmp['max_relative_difference']:.2e} (tolerance {cmp['tolerance']:g}); "
+                     f"participants floor {cmp['participants_floor']:,} published {cmp['participants_published']:,}: "
+                     f"{'EQUAL' if cmp['ok'] else 'DIFFERENT'}")
+    else:
+        lines.append("results: not compared (the pipeline published nothing)")
     noise = [f"{name} {result[name]['other_cpu_s']:.1f}" for name in ("floor", "pipeline")]
-    lines.append(f"machine: {os.cpu_count()} cores; CPU seconds used by other processes during the runs: "
-                 f"{', '.join(noise)} (near 0 on an idle machine)")
+    lines.append(f"machine: {os.cpu_count()} cores, {result['machine']['mem_total_bytes'] / GB:.1f} GB; CPU seconds "
+                 f"used by other processes during the runs: {', '.join(noise)} (near 0 when idle)")
     return "\n".join(lines)
+
+
+def code_state() -> dict:
+    """The commit benchmarked and whether the checkout had uncommitted changes (figures depend on both)."""
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+    return {"commit": git("rev-parse", "--short", "HEAD"), "uncommitted": git("status", "--porcelain", "--untracked-files=no").splitlines()}
+
+
+def meminfo(key: str) -> int:
+    with open("/proc/meminfo") as handle:
+        for line in handle:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    raise KeyError(key)
+
+
+def summary(run: Measured) -> dict:
+    return {"wall_s": run.wall_s, "cpu_s": run.cpu_s, "peak_rss_bytes": run.peak_rss_bytes,
+            "sampled_peak_rss_bytes": run.sampled_peak_bytes, "kernel_maxrss_bytes": run.kernel_maxrss_bytes,
+            "other_cpu_s": run.other_cpu_s, "returncode": run.returncode, "command": run.command,
+            "timeline": timeline(run)}
+
+
+def timeline(run: Measured, step_s: float = 0.5) -> list[list[float]]:
+    """[seconds since start, RSS GB, CPU seconds] about every step_s (the peak of each step), for plotting."""
+    points: dict[int, list[float]] = {}
+    for mono, rss, cpu in run.monitor.samples:
+        slot = int((mono - run.started) / step_s)
+        point = points.setdefault(slot, [round(mono - run.started, 2), 0.0, 0.0])
+        point[1] = max(point[1], round(rss / GB, 3))
+        point[2] = round(cpu, 2)
+    return [points[k] for k in sorted(points)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -451,18 +518,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, default=1000, help="participants compared with the floor")
     parser.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
                         help="before each measured run, wait up to SECONDS for the machine to be idle (a shared machine)")
+    parser.add_argument("--max-rss-gb", type=float, default=None,
+                        help="kill a measured run whose RSS passes this (default 75%% of the memory available at start)")
     args = parser.parse_args(argv)
     if args.rows < ITEMS_PER_DAY * 2:
         parser.error("--rows must be at least 30")
     out_dir = args.out.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
+    limit_bytes = args.max_rss_gb * GB if args.max_rss_gb else 0.75 * meminfo("MemAvailable")
+    machine = {"cores": os.cpu_count(), "mem_total_bytes": meminfo("MemTotal"), "rss_limit_bytes": limit_bytes,
+               "loadavg_at_start": open("/proc/loadavg").read().split()[:3]}
+    print(f"bench: load average {' '.join(machine['loadavg_at_start'])} ({os.cpu_count()} cores); runs are killed "
+          f"above {limit_bytes / GB:.1f} GB RSS", file=sys.stderr)
 
-    print(f"bench: load average before start {open('/proc/loadavg').read().split()[0]} "
-          f"({os.cpu_count()} cores)", file=sys.stderr)
     composition = fndds_composition()
     composition_file = out_dir / "composition-fndds-2017-2018.parquet"
     composition.write_parquet(composition_file)
-
     diary = diary_path(out_dir, args.rows, args.seed)
     if diary.exists():
         generation = {"generated": False, "seconds": 0.0}
@@ -476,62 +547,62 @@ def main(argv: list[str] | None = None) -> int:
     generation["file_bytes"] = diary.stat().st_size
     warm_page_cache(diary)
 
+    code = code_state()
     workspace, env, spec = make_workspace(out_dir, diary)
+    failed = False
     try:
         floor_result = workspace / "floor-result.parquet"
         print("bench: floor (bare polars join + group-by) ...", file=sys.stderr)
         if args.wait_idle:
-            waited = wait_until_idle(args.wait_idle)
-            print(f"bench: waited {waited:.0f} s for an idle machine", file=sys.stderr)
+            print(f"bench: waited {wait_until_idle(args.wait_idle):.0f} s for an idle machine", file=sys.stderr)
         floor = run_measured([sys.executable, str(BENCH_DIR / "floor.py"), str(diary), str(composition_file),
-                              str(floor_result)], env, "floor")
+                              str(floor_result)], env, "floor", limit_bytes)
         if floor.returncode != 0:
             print(f"bench: the floor failed (exit {floor.returncode})", file=sys.stderr)
+            failed = True
             return 1
-        floor_inside = json.loads(floor.stdout.strip().splitlines()[-1])
 
         print(f"bench: pipeline (gutaxis run --cohort {spec}) ...", file=sys.stderr)
         if args.wait_idle:
-            waited = wait_until_idle(args.wait_idle)
-            print(f"bench: waited {waited:.0f} s for an idle machine", file=sys.stderr)
-        pipeline = run_measured([str(gutaxis_command()), "run", "--cohort", str(spec)], env, "gutaxis")
+            print(f"bench: waited {wait_until_idle(args.wait_idle):.0f} s for an idle machine", file=sys.stderr)
+        pipeline = run_measured([str(gutaxis_command()), "run", "--cohort", str(spec)], env, "gutaxis", limit_bytes)
         sys.stderr.write(pipeline.stdout)
-        if pipeline.returncode != 0:
-            print(f"bench: the pipeline failed (exit {pipeline.returncode}); workspace kept at {workspace}", file=sys.stderr)
-            args.keep = True
-            return 1
         run_keys = [m["run"] for _, _, line in pipeline.stderr_lines if (m := STAGE_LINE.match(line))]
         warehouse = Path(env["GUTAXIS_WAREHOUSE"])
-        finished_epoch = published_finish(warehouse, run_keys[-1]) if run_keys else None
-        stages = stage_windows(pipeline, finished_epoch)
-        comparison = compare_sample(warehouse, floor_result, args.sample, args.seed)
-
-        def summary(run: Measured) -> dict:
-            return {"wall_s": run.wall_s, "cpu_s": run.cpu_s, "peak_rss_bytes": run.peak_rss_bytes,
-                    "sampled_peak_rss_bytes": run.sampled_peak_bytes, "kernel_maxrss_bytes": run.kernel_maxrss_bytes,
-                    "other_cpu_s": run.other_cpu_s, "command": run.command}
+        if pipeline.killed_at_rss_bytes:
+            outcome = f"killed by the bench at {pipeline.killed_at_rss_bytes / GB:.1f} GB RSS (limit {limit_bytes / GB:.1f} GB)"
+        elif pipeline.returncode != 0:
+            outcome = f"failed (exit {pipeline.returncode})"
+        else:
+            outcome = "published"
+        published = outcome == "published"
+        finished_epoch = publish_end(warehouse, run_keys[-1]) if published and run_keys else None
+        comparison = compare_sample(warehouse, floor_result, args.sample, args.seed) if published else None
 
         result = {
-            "rows": args.rows, "seed": args.seed, "participants": comparison["participants_floor"],
-            "diary": str(diary), "generation": generation,
-            "floor": {**summary(floor), **floor_inside},
-            "pipeline": {**summary(pipeline), "stages": stages, "run_key": run_keys[-1] if run_keys else None,
-                         "report": pipeline.stdout},
+            "rows": args.rows, "seed": args.seed, "diary": str(diary), "generation": generation, "machine": machine,
+            "code": code,
+            "floor": {**summary(floor), **json.loads(floor.stdout.strip().splitlines()[-1])},
+            "pipeline": {**summary(pipeline), "outcome": outcome, "stages": stage_windows(pipeline, finished_epoch),
+                         "run_key": run_keys[-1] if run_keys else None, "report": pipeline.stdout},
             "comparison": comparison,
+            "targets": {
+                "wall_ratio": pipeline.wall_s / floor.wall_s, "wall_max_ratio": TARGET_RATIO,
+                "wall_met": published and pipeline.wall_s <= TARGET_RATIO * floor.wall_s,
+                "memory_ratio": pipeline.peak_rss_bytes / floor.peak_rss_bytes,
+                "memory_max_bytes": TARGET_PEAK_BYTES,
+                "memory_met": published and pipeline.peak_rss_bytes <= TARGET_PEAK_BYTES,
+            },
         }
-        result["targets"] = {
-            "wall_ratio": pipeline.wall_s / floor.wall_s, "wall_max_ratio": TARGET_RATIO,
-            "wall_met": pipeline.wall_s <= TARGET_RATIO * floor.wall_s,
-            "memory_ratio": pipeline.peak_rss_bytes / floor.peak_rss_bytes,
-            "memory_max_bytes": TARGET_PEAK_BYTES, "memory_met": pipeline.peak_rss_bytes <= TARGET_PEAK_BYTES,
-        }
-        result["floor"]["other_cpu_s"] = floor.other_cpu_s
-        result["pipeline"]["other_cpu_s"] = pipeline.other_cpu_s
         table = format_table(result)
         print(table)
         (out_dir / f"bench-{args.rows}.json").write_text(json.dumps(result, indent=2) + "\n")
         (out_dir / f"bench-{args.rows}.txt").write_text(table + "\n")
         print(f"bench: wrote {out_dir / f'bench-{args.rows}.json'}", file=sys.stderr)
+        if not published:
+            print(f"bench: FAILED: the pipeline was {outcome}", file=sys.stderr)
+            failed = True
+            return 1
         if not comparison["ok"]:
             print("bench: FAILED: the pipeline's per-participant results differ from the floor's:", file=sys.stderr)
             for line in comparison["differences"][:20]:
@@ -539,11 +610,11 @@ def main(argv: list[str] | None = None) -> int:
             if comparison["participants_floor"] != comparison["participants_published"]:
                 print(f"  participants: floor {comparison['participants_floor']}, "
                       f"published {comparison['participants_published']}", file=sys.stderr)
-            args.keep = True
+            failed = True
             return 1
         return 0
     finally:
-        if args.keep:
+        if args.keep or failed:
             print(f"bench: workspace kept at {workspace}", file=sys.stderr)
         else:
             shutil.rmtree(workspace, ignore_errors=True)

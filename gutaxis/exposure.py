@@ -6,9 +6,8 @@ Daily amounts are sums; participant means are means over days; per_1000kcal is a
 means (NCI's recommendation), not a mean of daily ratios.
 
 Sums are taken in fixed point (millionths of the unit; 64-bit integers, 128-bit for cohort
-totals): a parallel float sum
-adds in a different order from run to run and its last bits change, which would make re-runs of
-the same data differ. Integer sums are exact and order-free; a millionth of a milligram or gram
+totals): a parallel float sum adds in a different order from run to run and its last bits change,
+which would make re-runs of the same data differ. Integer sums are exact and order-free; a millionth of a milligram or gram
 is far below any composition value's precision.
 """
 from __future__ import annotations

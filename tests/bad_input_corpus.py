@@ -33,7 +33,6 @@ TEXT = ("csv", "tsv", "nhanes-txt", "asa24")
 ALL = ("csv", "tsv", "parquet", "nhanes-txt", "nhanes-xpt", "asa24")
 TABULAR = ("csv", "tsv", "parquet")
 DAY_CARRIERS = ("csv", "tsv", "parquet", "asa24")  # NHANES takes the day from the file (DR1IFF: day 1)
-KEYED = ("nhanes-txt", "nhanes-xpt", "asa24")      # formats with an item key (DRxILINE, CodeNum)
 NUMERIC = ("parquet", "nhanes-xpt")                  # numbers stored as numbers (quarantined values print as floats)
 SPEC_NAME = "corpus"
 XPT_ZERO = 5.397605346934028e-79  # an IBM-float zero as some XPT readers return it
@@ -92,7 +91,7 @@ class Case:
         return f"{self.name}[{self.flavour}]"
 
     def write(self, folder: Path) -> Path:
-        """The case's files under folder/files (or where its spec says), and its spec; returns the spec path."""
+        """The files under folder/files, the spec beside them (registered: in folder/cohorts); returns the spec path."""
         data_dir = folder / "files"
         data_dir.mkdir(parents=True, exist_ok=True)
         for name, content in self.files.items():
@@ -380,6 +379,11 @@ def _text_cases() -> list[Logical]:
                 lambda f: Kept(2, ((3, ROW, f"row has 3 fields, header has {_header_len(f)}"),),
                                (_cut_last_line(f, text_bytes(f, GOOD)).split(b"\n")[-1].decode(),)),
                 mutate=_cut_last_line),
+        # Cut inside a quoted field: the parser would fail on it; the rows before it are read.
+        Logical("truncated-inside-quotes", TEXT, [*GOOD[:2], replace(GOOD[2], note='cream, "light"')],
+                lambda f: Kept(2, ((3, ROW, f"row ends inside a quoted field ({_header_len(f)} of {_header_len(f)} fields): "
+                                            "the file looks cut short"),)),
+                mutate=lambda f, b: b.rstrip(b"\n")[:-10]),
         # A complete last row without a line end is not truncation.
         Logical("no-final-line-end", TEXT, list(GOOD), Kept(3), mutate=lambda f, b: b.rstrip(b"\n")),
         Logical("wrong-delimiter", TEXT, list(GOOD), delimiter_hint, mutate=other_delimiter),

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
-from gutaxis import PROJECT_ROOT, GutaxisError
+from gutaxis import DATA_DIR, PROJECT_ROOT, GutaxisError
 from gutaxis.diaries import read_diary
-from gutaxis.specs import load_cohort_spec, resolve_cohort
+from gutaxis.specs import add_cohort, load_cohort_spec, resolve_cohort
 from pipelines.cli import main
 from tests.bad_input_corpus import LAYOUTS, Case, Kept, Refused, cases
 from tests.conftest import _isolate
@@ -158,3 +159,17 @@ def test_the_command_prints_one_line_and_no_traceback(case_id, exit_code, parts,
     line = _one_line(done.stderr)
     for part in parts:
         assert part in line, f"{part!r} not in {line!r}"
+
+
+def test_cohort_add_records_a_path_outside_data_explicitly(tmp_path, monkeypatch):
+    monkeypatch.setenv("GUTAXIS_COHORTS_DIR", str(tmp_path / "cohorts"))
+    monkeypatch.setenv("GUTAXIS_RAW_DIR", str(tmp_path / "raw"))
+    outside = tmp_path / "elsewhere" / "d.csv"
+    outside.parent.mkdir()
+    outside.write_bytes(BY_ID["bom[csv]"].files["d.csv"])
+    mapping = [f"{k}={v}" for k, v in LAYOUTS["csv"].spec["columns"].items()]
+    written = yaml.safe_load(add_cohort("away", "tabular", outside, "demo", mapping).read_text())
+    assert written["external_path"] is True
+    assert resolve_cohort("away").data_files() == [outside]
+    inside = yaml.safe_load(add_cohort("home", "tabular", DATA_DIR / "demo" / "diary.csv", "demo", mapping).read_text())
+    assert "external_path" not in inside
