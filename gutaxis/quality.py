@@ -60,12 +60,14 @@ def unique(column: str, *, severity: Severity = "block", name: str | None = None
 def compound_unique(
     columns: Sequence[str], *, severity: Severity = "block", name: str | None = None
 ) -> Check:
+    # GX's ExpectCompoundColumnsToBeUnique makes two grouping passes and a join (~2-4x the time of
+    # one GROUP BY on 10 M rows); this query groups once and returns each row of a duplicated key
+    # (the same unexpected_count), expanding only the few duplicated groups.
     column_list = list(columns)
-    return Check(
-        name or f"({', '.join(column_list)}) unique",
-        severity,
-        lambda gx: gx.expectations.ExpectCompoundColumnsToBeUnique(column_list=column_list),
-    )
+    keys = ", ".join(f'"{c}"' for c in column_list)
+    sql = (f"SELECT {keys} FROM (SELECT {keys}, count(*) AS n FROM {{batch}} GROUP BY {keys} HAVING count(*) > 1) "
+           "AS duplicated, range(duplicated.n)")
+    return unexpected_rows(name or f"({', '.join(column_list)}) unique", sql, severity=severity)
 
 
 def between(
