@@ -43,7 +43,7 @@ def read_diary(spec: CohortSpec, code_width: int, *, require_usable: bool = True
     frames = [_open(reader, path, spec) for path in files]
     try:
         diary = canonicalize(tabular.concat_raw(frames), cohort=spec.name, format=spec.format,
-                             food_source=spec.composition, code_width=code_width,
+                             code_width=code_width,
                              valid_recall_status=valid_recall_status(spec))
     except pl.exceptions.PolarsError as exc:
         # Lazy scans fail only when rows are read (e.g. a ragged line deep in a CSV): find the file.

@@ -53,9 +53,8 @@ COMMA_FIX = "write numbers with a dot decimal and no thousands separator"
 _KEY = ["__participant_id", "__recall_day"]
 _RUN_SLICE = 1 << 22
 
-ITEMS_SCHEMA = {"cohort": pl.String, "participant_id": pl.String, "recall_day": pl.Int32,
-                "item_seq": pl.Int32, "food_source": pl.String, "food_code": pl.String,
-                "grams": pl.Float64}  # then reported__<component_id>: Float64
+ITEMS_SCHEMA = {"participant_id": pl.String, "recall_day": pl.Int32, "item_seq": pl.Int32,
+                "food_code": pl.String, "grams": pl.Float64}  # then reported__<component_id>: Float64
 QUARANTINE_SCHEMA = {"cohort": pl.String, "source_file": pl.String, "source_row": pl.Int64,
                      "column": pl.String, "value": pl.String, "reason": pl.String}
 INCLUSION_SCHEMA = {"cohort": pl.String, "participant_id": pl.String, "recall_day": pl.Int32,
@@ -273,7 +272,7 @@ def _row_reason(rules: list[_Rule]) -> pl.Expr:
     return pl.lit(None, dtype=pl.String) if chain is None else chain.cast(pl.String)
 
 
-def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, food_source: str, code_width: int,
+def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, code_width: int,
                  valid_recall_status: list[int] | None) -> CanonicalDiary:
     """Type, normalise and judge a raw diary frame in one pass over the input (see the module docstring)."""
     schema = raw.collect_schema()
@@ -324,12 +323,12 @@ def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, food_source: st
     if found.height != runs["__n"].sum():  # a recall mixing statuses lost its rows: count again
         runs = _runs(found, has_status, has_external)
     cohort_col = pl.lit(cohort, dtype=pl.String).alias("cohort")
+    # cohort and food_source are one value per run: the warehouse adds them when staging, so that
+    # 100 M items do not carry two constant string columns in memory.
     items = found.select(
-        cohort_col,
         pl.col("__participant_id").alias("participant_id"),
         pl.col("__recall_day").alias("recall_day"),
         _item_seq(found, runs).alias("item_seq"),
-        pl.lit(food_source, dtype=pl.String).alias("food_source"),
         pl.col("__food_code").alias("food_code"),
         pl.col("__grams").alias("grams"),
         *reported,

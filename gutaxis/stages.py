@@ -19,6 +19,7 @@ from gutaxis import composition as composition_sources
 from gutaxis import quality, warehouse
 from gutaxis.components import component_ids, units
 from gutaxis.diaries import read_diary
+from gutaxis.formats import REPORTED_PREFIX
 from gutaxis.exposure import compute_chunk, composition_wide, food_contributions, unlinked_codes
 from gutaxis.specs import CohortSpec, SourceSpec, load_source_spec
 
@@ -152,7 +153,10 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
                          source_versions={spec.composition: source_version})
     diary = read_diary(spec, code_width(source_spec))
     warehouse.clear_audit(conn, spec.name, run_key)
-    warehouse.stage(conn, "diary_items", spec.name, run_key, diary.items)
+    item_columns = (*warehouse.COHORT_TABLES["cohort.diary_items"],
+                    *(c for c in diary.items.columns if c.startswith(REPORTED_PREFIX)))
+    warehouse.stage_parts(conn, "diary_items", spec.name, run_key,
+                          [({"cohort": spec.name, "food_source": spec.composition}, diary.items)], item_columns)
     warehouse.stage(conn, "participants", spec.name, run_key, diary.participants)
     faults.point("ingest")
     warehouse.append_audit(conn, "audit.quarantine", diary.quarantine.drop("cohort", strict=False), run_id=run_key, cohort=spec.name)

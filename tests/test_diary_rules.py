@@ -34,8 +34,7 @@ def quarantined(result) -> list[tuple]:
 def canonical(raw: dict, *, format: str = "tabular", status: list[int] | None = None, code_width: int = 8):
     n = len(raw["participant_id"])
     frame = pl.LazyFrame({"source_file": ["f"] * n, "source_row": list(range(1, n + 1)), **raw})
-    return canonicalize(frame, cohort="c", format=format, food_source="fndds-2017-2018",
-                        code_width=code_width, valid_recall_status=status)
+    return canonicalize(frame, cohort="c", format=format, code_width=code_width, valid_recall_status=status)
 
 
 @pytest.mark.parametrize(("grams", "reason"), [
