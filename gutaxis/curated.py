@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from gutaxis import DATA_DIR, GutaxisError
+from gutaxis.reference_tables import read_reference
 
 REFERENCE_DIR = DATA_DIR / "reference"
 TABLES = {
@@ -39,13 +40,7 @@ def load_table(component_id: str, path: Path | None = None) -> pl.DataFrame:
     path = Path(path) if path else TABLES.get(component_id)
     if path is None:
         raise GutaxisError(f"no curated table for {component_id!r}; known: {sorted(TABLES)}")
-    if not path.is_file():
-        raise GutaxisError(f"{path}: curated table not found; restore it from the repository")
-    table = pl.read_csv(path, infer_schema=False)
-    missing = [c for c in COLUMNS if c not in table.columns]
-    if missing:
-        raise GutaxisError(f"{path}: column {missing[0]!r} missing; expected {list(COLUMNS)}")
-    table = table.with_row_index("rule_order", offset=2).with_columns(
+    table = read_reference(path, COLUMNS, "curated table").with_row_index("rule_order", offset=2).with_columns(
         component_id=pl.lit(component_id),
         sr_code=pl.col("sr_code").str.strip_chars().str.zfill(5),
         fdgrp_cd=pl.col("fdgrp_cd").str.strip_chars().str.zfill(4),

@@ -23,6 +23,7 @@ import polars as pl
 
 from gutaxis import DATA_DIR, GutaxisError
 from gutaxis.formats.fped import YOGURT_GRAMS_PER_CUP_EQ
+from gutaxis.reference_tables import read_reference
 
 CLASSIFICATION_PATH = DATA_DIR / "reference" / "fermented_foods.csv"
 COLUMNS = ("scope", "code", "description_pattern", "description", "live_cultures", "basis", "share", "confidence",
@@ -38,12 +39,7 @@ COMPONENT_ID = "fermented_foods"
 def load_classification(path: Path = CLASSIFICATION_PATH) -> pl.DataFrame:
     """The classification rules, validated, with their line number (rule_order)."""
     path = Path(path)
-    if not path.is_file():
-        raise GutaxisError(f"{path}: fermented-food classification not found; restore it from the repository")
-    table = pl.read_csv(path, infer_schema=False)
-    missing = [c for c in COLUMNS if c not in table.columns]
-    if missing:
-        raise GutaxisError(f"{path}: column {missing[0]!r} missing; expected {list(COLUMNS)}")
+    table = read_reference(path, COLUMNS, "fermented-food classification")
     table = table.with_row_index("rule_order", offset=2).with_columns(
         pl.col("code").str.strip_chars(), share=pl.col("share").cast(pl.Float64, strict=False))
 

@@ -23,6 +23,7 @@ import polars as pl
 
 from gutaxis import DATA_DIR, GutaxisError
 from gutaxis.formats.sr28 import FOOD_DES_COLUMNS, read_table
+from gutaxis.reference_tables import read_reference
 
 REFERENCE_DIR = DATA_DIR / "reference"
 CROSSWALK_PATH = REFERENCE_DIR / "flavonoid_r33_sr28.csv"
@@ -100,13 +101,7 @@ def _fold(text: str) -> str:
 def load_crosswalk(path: Path = CROSSWALK_PATH) -> pl.DataFrame:
     """The reviewed R3.3 -> SR28 crosswalk, validated (all rows; accepted ones have reviewed = yes)."""
     path = Path(path)
-    if not path.is_file():
-        raise GutaxisError(f"{path}: crosswalk not found; restore it from the repository")
-    table = pl.read_csv(path, infer_schema=False)
-    missing = [c for c in CROSSWALK_COLUMNS if c not in table.columns]
-    if missing:
-        raise GutaxisError(f"{path}: column {missing[0]!r} missing; expected {list(CROSSWALK_COLUMNS)}")
-    table = table.with_row_index("line", offset=2).with_columns(
+    table = read_reference(path, CROSSWALK_COLUMNS, "crosswalk").with_row_index("line", offset=2).with_columns(
         sr_code=pl.col("sr_code").str.strip_chars().str.zfill(5),
         score=pl.col("score").cast(pl.Float64, strict=False),
         weight=pl.col("weight").fill_null("1").cast(pl.Float64, strict=False),
@@ -135,11 +130,7 @@ def _fail(bad: pl.DataFrame, path: Path, message: str) -> None:
 
 def load_assumed_zero(path: Path = ASSUMED_ZERO_PATH) -> pl.DataFrame:
     """fdgrp_cd, only_pattern, except_pattern, rationale: SR food groups (or parts) assumed flavonoid-free."""
-    table = pl.read_csv(path, infer_schema=False)
-    expected = ("fdgrp_cd", "only_pattern", "except_pattern", "rationale")
-    missing = [c for c in expected if c not in table.columns]
-    if missing:
-        raise GutaxisError(f"{path}: column {missing[0]!r} missing; expected {', '.join(expected)}")
+    table = read_reference(path, ("fdgrp_cd", "only_pattern", "except_pattern", "rationale"), "assumed-zero table")
     return table.with_columns(pl.col("fdgrp_cd").str.strip_chars().str.zfill(4))
 
 

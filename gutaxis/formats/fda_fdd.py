@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from gutaxis import GutaxisError
+from gutaxis.formats.workbook import pick_columns
 
 OFFICIAL_XLSX = "FDA_FDD_All_Records_v_3.1.xlsx"
 COLUMNS = {  # header (matched case-insensitively) -> canonical column
@@ -42,15 +43,9 @@ def read(path: Path) -> pl.DataFrame:
         raw = pl.read_excel(path, infer_schema_length=0, drop_empty_rows=True)
     else:
         raw = pl.read_csv(path, infer_schema=False)
-    by_key = {" ".join(str(c).split()).casefold(): c for c in raw.columns}
-    missing = [h for h, name in COLUMNS.items() if name != "latest_survey" and h.casefold() not in by_key]
-    if missing:
-        raise GutaxisError(f"{path}: column {missing[0]!r} not found; this is not the FDA-FDD all-records table, "
-                           f"give the official {OFFICIAL_XLSX!r}")
-    table = raw.select(
-        pl.col(by_key[h.casefold()]).alias(name) if h.casefold() in by_key else pl.lit(None).alias(name)
-        for h, name in COLUMNS.items()
-    ).with_row_index("row", offset=2)
+    table = pick_columns(raw, path, COLUMNS, optional=("latest_survey",),
+                         not_this=f"this is not the FDA-FDD all-records table, give the official {OFFICIAL_XLSX!r}"
+                         ).with_row_index("row", offset=2)
     code = table["food_code"].cast(pl.String).str.strip_chars().str.replace(r"\.0*$", "")
     percent = table["ingredient_percent"].cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
     bad = table.filter(~code.str.contains(r"^\d{7,8}$").fill_null(False) | percent.is_null() | (percent < 0)

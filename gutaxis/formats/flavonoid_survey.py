@@ -20,6 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from gutaxis import GutaxisError
+from gutaxis.formats.workbook import header_sheet
 
 CODE_COLUMN = "food code"
 DESCRIPTION_COLUMNS = ("main food description", "food description", "description")
@@ -93,24 +94,6 @@ def _number(table: pl.DataFrame, path: Path, column: str) -> pl.Series:
 
 def _sheet(path: Path) -> tuple[pl.DataFrame, int]:
     """The first sheet whose first 10 rows hold a 'Food code' header, from that row on; and its first data row (1-based)."""
-    if not path.is_file():
-        raise GutaxisError(f"{path}: not found; run `gutaxis fetch usda-flavonoid-survey-2017-2018 --from PATH`")
-    import fastexcel
-
-    try:
-        sheets = fastexcel.read_excel(path).sheet_names
-    except Exception as exc:  # calamine's own error types
-        raise GutaxisError(f"{path}: cannot read the workbook ({type(exc).__name__}); fetch it again") from None
-    for sheet in sheets:
-        top = pl.read_excel(path, sheet_name=sheet, has_header=False, read_options={"n_rows": 10},
-                            drop_empty_rows=False, infer_schema_length=0)
-        if top.width == 0:
-            continue
-        header = next((i for i, cell in enumerate(top.to_series(0).cast(pl.String))
-                       if cell and _key(cell) == CODE_COLUMN), None)
-        if header is not None:
-            table = pl.read_excel(path, sheet_name=sheet, read_options={"header_row": header}, drop_empty_rows=True,
-                                  infer_schema_length=0)
-            return table, header + 2
-    raise GutaxisError(f"{path}: no sheet has a 'Food code' header in its first 10 rows; "
-                       "give the USDA Flavonoid Values for Survey Foods and Beverages 2017-2018 workbook")
+    return header_sheet(path, lambda cell: _key(cell) == CODE_COLUMN, rows=10,
+                        fetch_hint="gutaxis fetch usda-flavonoid-survey-2017-2018 --from PATH", header="'Food code'",
+                        give="the USDA Flavonoid Values for Survey Foods and Beverages 2017-2018 workbook")

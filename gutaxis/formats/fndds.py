@@ -7,6 +7,7 @@ import polars as pl
 
 from gutaxis import GutaxisError
 from gutaxis.formats import Composition
+from gutaxis.formats.workbook import header_sheet, read_csv_table
 
 OFFICIAL_XLSX = "2017-2018 FNDDS At A Glance - FNDDS Nutrient Values.xlsx"
 CODE_COLUMN = "Food code"
@@ -91,24 +92,13 @@ def read_table(path: Path, source_id: str) -> Composition:
 
 def _read_xlsx(path: Path) -> tuple[pl.DataFrame, int]:
     """The sheet from its header row on, and the sheet row number (1-based) of the first data row."""
-    top = pl.read_excel(path, has_header=False, read_options={"n_rows": 10}, drop_empty_rows=False)
-    header_index = next(
-        (i for i, cell in enumerate(top.to_series(0).cast(pl.String)) if cell and _normalise(cell) == CODE_COLUMN),
-        None,
-    )
-    if header_index is None:
-        raise GutaxisError(f"{path}: no header row starting with {CODE_COLUMN!r} in the first 10 rows; "
-                           f"give the official {OFFICIAL_XLSX!r}")
-    table = pl.read_excel(path, read_options={"header_row": header_index}, drop_empty_rows=True)
-    return table, header_index + 2
+    return header_sheet(path, lambda cell: _normalise(cell) == CODE_COLUMN, rows=10,
+                        fetch_hint="gutaxis fetch fndds-2017-2018", header=repr(CODE_COLUMN),
+                        give=f"the official {OFFICIAL_XLSX!r}", infer=True)
 
 
 def _read_csv(path: Path) -> tuple[pl.DataFrame, int]:
-    try:
-        return pl.read_csv(path, infer_schema_length=None), 2
-    except pl.exceptions.PolarsError as exc:
-        first = str(exc).splitlines()[0]
-        raise GutaxisError(f"{path}: cannot read as CSV ({first}); save it as UTF-8 CSV with one header row") from None
+    return read_csv_table(path, infer=True)
 
 
 def _to_float(wide: pl.DataFrame, path: Path, name: str, header: str) -> pl.Series:

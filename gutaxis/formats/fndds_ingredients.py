@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from gutaxis import GutaxisError
+from gutaxis.formats.workbook import header_sheet, pick_columns, read_csv_table
 
 OFFICIAL_XLSX = "2017-2018 FNDDS At A Glance - FNDDS Ingredients.xlsx"
 FIRST_FNDDS_CODE = 10_000_000
@@ -54,16 +55,10 @@ def read(path: Path) -> pl.DataFrame:
     change is 0.
     """
     path = Path(path)
-    raw, first_row = _read_xlsx(path) if path.suffix.lower() == ".xlsx" else _read_csv(path)
-    by_key = {" ".join(str(c).split()).casefold(): c for c in raw.columns}
-    missing = [h for h, name in COLUMNS.items() if name not in OPTIONAL and h.casefold() not in by_key]
-    if missing:
-        raise GutaxisError(f"{path}: column {missing[0]!r} not found; this is not an FNDDS Ingredients table, give the "
-                           f"official {OFFICIAL_XLSX!r} (or the same table as CSV)")
-    table = raw.select(
-        pl.col(by_key[h.casefold()]).alias(name) if h.casefold() in by_key else pl.lit(None).alias(name)
-        for h, name in COLUMNS.items()
-    ).with_row_index("row", offset=first_row)
+    raw, first_row = _read_xlsx(path) if path.suffix.lower() == ".xlsx" else read_csv_table(path, infer=False)
+    table = pick_columns(raw, path, COLUMNS, optional=OPTIONAL,
+                         not_this=f"this is not an FNDDS Ingredients table, give the official {OFFICIAL_XLSX!r} "
+                                  "(or the same table as CSV)").with_row_index("row", offset=first_row)
 
     food_code = _code_text(table, "food_code", path)
     ingredient = _code_text(table, "ingredient_code", path)
@@ -107,46 +102,29 @@ def _check(table: pl.DataFrame, path: Path) -> None:
 def _code_text(table: pl.DataFrame, name: str, path: Path) -> pl.Series:
     """Digits of a code printed as text, integer or float (`11300100.0`)."""
     text = table[name].cast(pl.String).str.strip_chars().str.replace(r"\.0*$", "")
-    bad = table.filter(~text.str.contains(r"^\d{1,8}$").fill_null(False))
-    if bad.height:
-        row = bad.row(0, named=True)
-        header = next(h for h, n in COLUMNS.items() if n == name)
-        raise GutaxisError(f"{path}: row {row['row']}: {header!r} is {row[name]!r}, not a food or SR code; "
-                           "fix or remove that row")
+    _reject(table.filter(~text.str.contains(r"^\d{1,8}$").fill_null(False)), name, path,
+            "not a food or SR code; fix or remove that row")
     return text.alias(name)
 
 
 def _number(table: pl.DataFrame, name: str, path: Path) -> pl.Series:
     column = table[name]
     values = column.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
-    bad = table.filter(values.is_null() & column.is_not_null() & (column.cast(pl.String).str.strip_chars() != ""))
+    _reject(table.filter(values.is_null() & column.is_not_null() & (column.cast(pl.String).str.strip_chars() != "")),
+            name, path, "not a number; fix the value or leave the cell empty")
+    return values.alias(name)
+
+
+def _reject(bad: pl.DataFrame, name: str, path: Path, problem: str) -> None:
+    """Fail on the first bad row: `{path}: row N: 'Header' is <value>, {problem}`."""
     if bad.height:
         row = bad.row(0, named=True)
         header = next(h for h, n in COLUMNS.items() if n == name)
-        raise GutaxisError(f"{path}: row {row['row']}: {header!r} is {row[name]!r}, not a number; "
-                           "fix the value or leave the cell empty")
-    return values.alias(name)
+        raise GutaxisError(f"{path}: row {row['row']}: {header!r} is {row[name]!r}, {problem}")
 
 
 def _read_xlsx(path: Path) -> tuple[pl.DataFrame, int]:
     """The sheet from its header row on (the official file has a title row), and the first data row's number."""
-    top = pl.read_excel(path, has_header=False, read_options={"n_rows": 10}, drop_empty_rows=False)
-    header_index = next(
-        (i for i, cell in enumerate(top.to_series(0).cast(pl.String))
-         if cell and " ".join(cell.split()).casefold() == "food code"),
-        None,
-    )
-    if header_index is None:
-        raise GutaxisError(f"{path}: no header row starting with 'Food code' in the first 10 rows; "
-                           f"give the official {OFFICIAL_XLSX!r}")
-    table = pl.read_excel(path, read_options={"header_row": header_index}, infer_schema_length=0,
-                          drop_empty_rows=True)
-    return table, header_index + 2
-
-
-def _read_csv(path: Path) -> tuple[pl.DataFrame, int]:
-    try:
-        return pl.read_csv(path, infer_schema=False), 2
-    except pl.exceptions.PolarsError as exc:
-        first = str(exc).splitlines()[0]
-        raise GutaxisError(f"{path}: cannot read as CSV ({first}); save it as UTF-8 CSV with one header row") from None
+    return header_sheet(path, lambda cell: " ".join(cell.split()).casefold() == "food code", rows=10,
+                        fetch_hint="gutaxis fetch fndds-ingredients-2017-2018", header="'Food code'",
+                        give=f"the official {OFFICIAL_XLSX!r}")

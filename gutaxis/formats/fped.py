@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from gutaxis import GutaxisError
+from gutaxis.formats.workbook import header_sheet
 
 CODE = "FOODCODE"
 DESCRIPTION = "DESCRIPTION"
@@ -67,24 +68,9 @@ def _short(header: str) -> str:
 
 
 def _sheet(path: Path) -> tuple[pl.DataFrame, int]:
-    if not path.is_file():
-        raise GutaxisError(f"{path}: not found; run `gutaxis fetch fped-2017-2018 --from PATH`")
-    import fastexcel
-
-    try:
-        sheets = fastexcel.read_excel(path).sheet_names
-    except Exception as exc:  # calamine's own error types
-        raise GutaxisError(f"{path}: cannot read the workbook ({type(exc).__name__}); fetch it again") from None
-    for sheet in sheets:
-        top = pl.read_excel(path, sheet_name=sheet, has_header=False, read_options={"n_rows": 5},
-                            drop_empty_rows=False, infer_schema_length=0)
-        if top.width == 0:
-            continue
-        header = next((i for i, cell in enumerate(top.to_series(0).cast(pl.String))
-                       if cell and _short(cell) == CODE), None)
-        # Sheets made for R hold only codes and numbers: the FPED sheet also has DESCRIPTION.
-        if header is not None and any(_short(c or "") == DESCRIPTION for c in top.row(header)):
-            table = pl.read_excel(path, sheet_name=sheet, read_options={"header_row": header},
-                                  drop_empty_rows=True, infer_schema_length=0)
-            return table, header + 2
-    raise GutaxisError(f"{path}: no sheet starts with a FOODCODE, DESCRIPTION header; give an FPED per-food-code workbook")
+    """The first sheet whose first 5 rows hold a FOODCODE, DESCRIPTION header, from that row on; and its first data row (1-based)."""
+    return header_sheet(path, lambda cell: _short(cell) == CODE, rows=5,
+                        fetch_hint="gutaxis fetch fped-2017-2018 --from PATH",
+                        header="FOODCODE, DESCRIPTION", give="an FPED per-food-code workbook",
+                        # Sheets made for R hold only codes and numbers: the FPED sheet also has DESCRIPTION.
+                        header_row_ok=lambda cells: any(_short(c or "") == DESCRIPTION for c in cells))
