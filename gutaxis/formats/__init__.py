@@ -5,7 +5,9 @@ file has them (text stays text, numbers stay numbers), with these columns:
   source_file (Utf8, file name), source_row (Int64, 1-based data row in that file),
   participant_id, recall_day, food_code, grams, recall_status (null when the format has none),
   external_id (Utf8 or null; ASA24 UserID), and reported__<component_id> for each value the
-  instrument reported for the item.
+  instrument reported for the item. Optional: item_key (the instrument's own item id, e.g. NHANES
+  DRxILINE, for duplicate detection), row_problem and row_text (text readers: why a line is
+  malformed and the line itself, null on sound rows).
 Typing, normalisation and row-level rules happen once, for every format, in gutaxis.diary_rules.
 
 Composition readers (`read(folder: Path, source_id: str) -> Composition`) return the foods and
