@@ -1,10 +1,14 @@
-"""Fault injection points for the fault-tolerance tests: GUTAXIS_INJECT_FAULT=POINT:raise|kill.
+"""Fault injection points for the fault-tolerance tests: GUTAXIS_INJECT_FAULT=POINT:raise|kill|sleep.
 
 Unset in normal use (a dictionary look-up per point). `kill` sends SIGKILL to this process, the
-same as an OOM-kill or a pulled plug; `raise` fails the step like a bug would.
+same as an OOM-kill or a pulled plug; `raise` fails the step like a bug would; `sleep` stalls the
+step for SLOW_SECONDS, so that a test can be sure another process meets this one mid-run.
 """
 import os
 import signal
+import time
+
+SLOW_SECONDS = 15
 
 
 class InjectedFault(RuntimeError):
@@ -20,4 +24,7 @@ def point(name: str) -> None:
         return
     if action == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
+    if action == "sleep":
+        time.sleep(SLOW_SECONDS)
+        return
     raise InjectedFault(f"injected fault at {name}")

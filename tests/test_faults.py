@@ -119,13 +119,23 @@ def test_fault_inside_publish_is_all_or_nothing(tmp_path, clean, fault):
 def test_two_runs_at_once_both_finish_one_waiting(tmp_path, clean):
     _, state_b = clean
     spec = _spec(tmp_path, seed=2)
-    procs = [subprocess.Popen([str(GUTAXIS), "run", "--cohort", str(spec)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, env=_env(tmp_path), cwd=PROJECT_ROOT) for _ in range(2)]
-    outputs = [p.communicate(timeout=300) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outputs
-    errors = "".join(err for _, err in outputs)
+    # The first run stalls in ingest while holding the writer lock; the second starts meanwhile:
+    # it must wait, not fail on DuckDB's file lock, however slowly a loaded machine starts Python.
+    first = subprocess.Popen([str(GUTAXIS), "run", "--cohort", str(spec)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             text=True, env=_env(tmp_path, GUTAXIS_INJECT_FAULT="ingest:sleep"), cwd=PROJECT_ROOT)
+    first_err = []
+    for line in first.stderr:
+        first_err.append(line)
+        if "stage ingest:" in line:
+            break
+    second = subprocess.run([str(GUTAXIS), "run", "--cohort", str(spec)], capture_output=True, text=True,
+                            env=_env(tmp_path), cwd=PROJECT_ROOT, timeout=300)
+    first_err.append(first.stderr.read())
+    assert first.wait(timeout=300) == 0, "".join(first_err)
+    assert second.returncode == 0, second.stderr
+    errors = "".join(first_err) + second.stderr
     assert "could not set lock" not in errors.lower()
-    assert "waiting for it to finish" in errors
+    assert "waiting for it to finish" in second.stderr
     assert _snapshot(tmp_path) == state_b
 
 
