@@ -169,7 +169,7 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
 def chunk_rows() -> int:
     """Items per exposure chunk; big cohorts are computed a slice of participants at a time so that
     memory stays bounded (GUTAXIS_CHUNK_ROWS overrides, e.g. to test chunking on small data)."""
-    return int(os.environ.get("GUTAXIS_CHUNK_ROWS") or 20_000_000)
+    return int(os.environ.get("GUTAXIS_CHUNK_ROWS") or 8_000_000)
 
 
 def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> dict:
@@ -185,12 +185,9 @@ def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key
     n_chunks = max(1, -(-n_items // chunk_rows()))
     columns = "* EXCLUDE (cohort, food_source, item_seq)"
     contrib_parts, unlinked_parts, days = [], [], 0
-    with warehouse.exported(conn, items_table, columns, enabled=n_chunks > 1) as parquet:
-        for chunk in range(n_chunks):
-            if parquet is None:
-                items = warehouse.read_table(conn, items_table, columns)
-            else:  # a slice of participants, read lazily from the exported items
-                items = pl.scan_parquet(parquet).filter(pl.col("participant_id").hash(seed=0) % n_chunks == chunk)
+    with warehouse.exported_chunks(conn, items_table, columns, "participant_id", n_chunks) as chunk_folders:
+        for chunk, folder in enumerate(chunk_folders):  # a slice of participants at a time
+            items = pl.scan_parquet(folder / "*.parquet")
             result = compute_chunk(items, wide, components, units(), spec.low_coverage_threshold)
             del items
             constants = [({"cohort": spec.name, "component_id": c, "unit": result.units[c]}, c) for c in result.components]

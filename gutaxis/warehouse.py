@@ -307,21 +307,23 @@ def _temp_folder(conn: duckdb.DuckDBPyConnection) -> Path:
 
 
 @contextmanager
-def exported(conn: duckdb.DuckDBPyConnection, table: str, columns: str, enabled: bool = True) -> Iterator[Path | None]:
-    """The table's columns as a temporary Parquet file beside the work database (DuckDB streams it
-    out with bounded memory; polars then scans it lazily), removed on exit. None when not enabled."""
-    if not enabled:
-        yield None
-        return
-    folder = _temp_folder(conn)
-    folder.mkdir(exist_ok=True)
-    target = folder / f"{table.replace('.', '_').replace(chr(34), '')}.parquet"
+def exported_chunks(conn: duckdb.DuckDBPyConnection, table: str, columns: str, key: str, n_chunks: int) -> Iterator[list[Path]]:
+    """The table's columns split by hash(key) into n_chunks temporary Parquet folders beside the work
+    database (DuckDB writes them in one streaming pass with bounded memory), removed on exit.
+
+    Every row of one key value lands in the same chunk, so per-key aggregates can be computed a
+    chunk at a time.
+    """
+    folder = _temp_folder(conn) / f"{table.replace('.', '_').replace(chr(34), '')}.chunks"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.parent.mkdir(exist_ok=True)
     try:
-        quoted = str(target).replace("'", "''")
-        conn.execute(f"COPY (SELECT {columns} FROM {table}) TO '{quoted}' (FORMAT parquet)")
-        yield target
+        quoted = str(folder).replace("'", "''")
+        conn.execute(f"COPY (SELECT {columns}, hash({ident(key)}) % {int(n_chunks)} AS chunk FROM {table}) "
+                     f"TO '{quoted}' (FORMAT parquet, PARTITION_BY (chunk))")
+        yield sorted(p for p in folder.iterdir() if p.is_dir())
     finally:
-        target.unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def read_table(conn: duckdb.DuckDBPyConnection, table: str, columns: str = "*") -> pl.DataFrame:
@@ -343,8 +345,8 @@ def drop_staging(conn: duckdb.DuckDBPyConnection, cohort: str) -> list[str]:
     for name in dropped:
         conn.execute(f"DROP TABLE IF EXISTS store.{ident(name)}")
     safe_cohort = cohort.replace("-", "_")
-    for leftover in _temp_folder(conn).glob(f"store_*__{safe_cohort}__*.parquet"):  # a killed run's export
-        leftover.unlink(missing_ok=True)
+    for leftover in _temp_folder(conn).glob(f"store_*__{safe_cohort}__*"):  # a killed run's hand-off files
+        shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
     return dropped
 
 
