@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import replace
 import subprocess
 from pathlib import Path
 
@@ -152,17 +153,20 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
                          code_version=code_version(), input_sha256=sha256_files(files),
                          source_versions={spec.composition: source_version})
     diary = read_diary(spec, code_width(source_spec))
-    warehouse.clear_audit(conn, spec.name, run_key)
+    n_items = diary.items.height
     item_columns = (*warehouse.COHORT_TABLES["cohort.diary_items"],
                     *(c for c in diary.items.columns if c.startswith(REPORTED_PREFIX)))
-    warehouse.stage_parts(conn, "diary_items", spec.name, run_key,
-                          [({"cohort": spec.name, "food_source": spec.composition}, diary.items)], item_columns)
+    handed_over = [diary.items]
+    diary = replace(diary, items=diary.items.clear())  # the staging step is the items' last holder
+    warehouse.clear_audit(conn, spec.name, run_key)
+    warehouse.stage_parts(conn, "diary_items", spec.name, run_key, _handing_over(
+        {"cohort": spec.name, "food_source": spec.composition}, handed_over), item_columns)
     warehouse.stage(conn, "participants", spec.name, run_key, diary.participants)
     faults.point("ingest")
     warehouse.append_audit(conn, "audit.quarantine", diary.quarantine.drop("cohort", strict=False), run_id=run_key, cohort=spec.name)
     warehouse.append_audit(conn, "audit.inclusion", diary.inclusion.drop("cohort", strict=False), run_id=run_key, cohort=spec.name)
     excluded = diary.inclusion.filter(~pl.col("included")).height
-    return {"items": diary.items.height, "participants": diary.participants.height,
+    return {"items": n_items, "participants": diary.participants.height,
             "quarantined": diary.quarantine.height, "excluded_recalls": excluded}
 
 
@@ -170,6 +174,11 @@ def chunk_rows() -> int:
     """Items per exposure chunk; big cohorts are computed a slice of participants at a time so that
     memory stays bounded (GUTAXIS_CHUNK_ROWS overrides, e.g. to test chunking on small data)."""
     return int(os.environ.get("GUTAXIS_CHUNK_ROWS") or 8_000_000)
+
+
+def _handing_over(constants: dict, holder: list[pl.DataFrame]):
+    """Yield the one frame in holder, keeping no reference, so that the consumer can free it."""
+    yield constants, holder.pop()
 
 
 def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> dict:

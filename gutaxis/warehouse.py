@@ -267,34 +267,30 @@ def stage_parts(conn: duckdb.DuckDBPyConnection, kind: str, cohort: str, run_key
             for c in columns)
         params = [values[c] for c in columns if c in values]
         verb = f"INSERT INTO {table} SELECT" if table_exists(conn, table) else f"CREATE TABLE {table} AS SELECT"
-        with _scannable(conn, frame, table) as source:
-            conn.execute(f"{verb} {select} FROM {source}", params)
+        if frame.height <= PARQUET_HANDOFF_ROWS:
+            conn.register("incoming", frame)
+            try:
+                conn.execute(f"{verb} {select} FROM incoming", params)
+            finally:
+                conn.unregister("incoming")
+            continue
+        # A big frame reaches DuckDB through a temporary Parquet file: handing DuckDB the frame
+        # itself converts its string columns to Arrow's layout first, a second copy of gigabytes;
+        # and once written, the frame is let go before DuckDB loads it (pass it from a generator
+        # that holds no other reference, and its memory is free for DuckDB's).
+        target = _temp_folder(conn) / f"{table.replace('.', '_').replace(chr(34), '')}.incoming.parquet"
+        target.parent.mkdir(exist_ok=True)
+        try:
+            frame.write_parquet(target, compression="lz4")
+            del frame
+            quoted = str(target).replace("'", "''")
+            conn.execute(f"{verb} {select} FROM read_parquet('{quoted}')", params)
+        finally:
+            target.unlink(missing_ok=True)
     return table
 
 
-# Above this many rows a frame reaches DuckDB through a temporary Parquet file: handing DuckDB the
-# frame itself converts its string columns to Arrow's layout first, a second copy of gigabytes.
 PARQUET_HANDOFF_ROWS = 2_000_000
-
-
-@contextmanager
-def _scannable(conn: duckdb.DuckDBPyConnection, frame: pl.DataFrame, table: str) -> Iterator[str]:
-    """An SQL source for the frame: the registered frame, or for big frames a temporary Parquet file."""
-    if frame.height <= PARQUET_HANDOFF_ROWS:
-        conn.register("incoming", frame)
-        try:
-            yield "incoming"
-        finally:
-            conn.unregister("incoming")
-        return
-    folder = _temp_folder(conn)
-    folder.mkdir(exist_ok=True)
-    target = folder / f"{table.replace('.', '_').replace(chr(34), '')}.incoming.parquet"
-    try:
-        frame.write_parquet(target, compression="lz4")
-        yield "read_parquet('" + str(target).replace("'", "''") + "')"
-    finally:
-        target.unlink(missing_ok=True)
 
 
 def _database_file(conn: duckdb.DuckDBPyConnection) -> Path:
