@@ -31,7 +31,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import timezone
 from pathlib import Path
 
@@ -50,7 +50,6 @@ FNDDS_XLSX = (PROJECT_ROOT.parent / "shared" / "realdata" / "usda" / "fndds-2017
 SOURCE_ID = "fndds-2017-2018"
 COHORT = "bench"
 COMPONENTS = ("energy_kcal", "fiber", "choline", "omega3_ala", "omega3_epa", "omega3_dha")
-STAGES = ("ingest", "audit-items", "exposures", "audit-exposures", "publish")
 STAGE_LINE = re.compile(r"^gutaxis: stage (?P<stage>\S+): cohort (?P<cohort>\S+) run (?P<run>\S+)")
 
 GENERATOR_VERSION = 1  # bump when the generated data changes, so cached files are not reused
@@ -83,11 +82,12 @@ def fndds_composition() -> pl.DataFrame:
     return wide.select(pl.col("food_code").cast(pl.Int64), *COMPONENTS).sort("food_code")
 
 
-def diary_path(out_dir: Path, rows: int, seed: int) -> Path:
-    return out_dir / f"diary-{rows}-seed{seed}-v{GENERATOR_VERSION}.parquet"
+def diary_path(out_dir: Path, rows: int, seed: int, grams_decimals: int = 1) -> Path:
+    precision = "" if grams_decimals == 1 else f"-g{grams_decimals}"
+    return out_dir / f"diary-{rows}-seed{seed}{precision}-v{GENERATOR_VERSION}.parquet"
 
 
-def diary_chunks(rows: int, seed: int, codes: np.ndarray, kcal_per_100g: np.ndarray):
+def diary_chunks(rows: int, seed: int, codes: np.ndarray, kcal_per_100g: np.ndarray, grams_decimals: int = 1):
     """Yield the diary in chunks: rows ordered by participant and day, ~15 items a day, 2 days each."""
     rng = np.random.default_rng(seed)
     popularity = 1.0 / np.arange(1, codes.size + 1) ** ZIPF_EXPONENT
@@ -103,6 +103,8 @@ def diary_chunks(rows: int, seed: int, codes: np.ndarray, kcal_per_100g: np.ndar
         n = min(CHUNK_ROWS, rows - done)
         # items per day: 1 + Poisson(14), so a day is never empty and the mean is 15
         counts = 1 + rng.poisson(ITEMS_PER_DAY - 1, size=int(n / ITEMS_PER_DAY * 1.2) + 16)
+        while counts.sum() < n:  # practically never: 20 % more days than needed were drawn
+            counts = np.concatenate([counts, 1 + rng.poisson(ITEMS_PER_DAY - 1, size=16)])
         ends = np.cumsum(counts)
         last = int(np.searchsorted(ends, n))  # first day whose end reaches n
         counts = counts[: last + 1]
@@ -110,7 +112,8 @@ def diary_chunks(rows: int, seed: int, codes: np.ndarray, kcal_per_100g: np.ndar
         days = np.repeat(np.arange(next_day, next_day + counts.size, dtype=np.int64), counts)
         next_day += counts.size
         picks = np.minimum(np.searchsorted(cumulative, rng.random(n)), codes.size - 1)
-        grams = np.clip(np.round(typical_grams[picks] * rng.lognormal(mean=0.0, sigma=0.6, size=n), 1), 1.0, 1500.0)
+        grams = np.clip(np.round(typical_grams[picks] * rng.lognormal(mean=0.0, sigma=0.6, size=n), grams_decimals),
+                        1.0, 1500.0)
         yield pl.DataFrame({
             "participant_id": pl.Series(FIRST_PARTICIPANT + days // 2, dtype=pl.Int64),
             "recall_day": pl.Series(days % 2 + 1, dtype=pl.Int32),
@@ -120,13 +123,14 @@ def diary_chunks(rows: int, seed: int, codes: np.ndarray, kcal_per_100g: np.ndar
         done += n
 
 
-def generate_diary(path: Path, rows: int, seed: int, codes: np.ndarray, kcal_per_100g: np.ndarray) -> dict:
+def generate_diary(path: Path, rows: int, seed: int, codes: np.ndarray, kcal_per_100g: np.ndarray,
+                   grams_decimals: int = 1) -> dict:
     """Write the diary chunk by chunk (row groups of ROW_GROUP_ROWS) to path, atomically."""
     started = time.monotonic()
     partial = path.with_suffix(".partial")
     writer = None
     try:
-        for chunk in diary_chunks(rows, seed, codes, kcal_per_100g):
+        for chunk in diary_chunks(rows, seed, codes, kcal_per_100g, grams_decimals):
             table = chunk.to_arrow()
             if writer is None:
                 writer = pq.ParquetWriter(partial, table.schema, compression="zstd")
@@ -381,7 +385,7 @@ def publish_end(warehouse: Path, run_key: str) -> float | None:
 
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         rows = conn.execute("SELECT finished FROM audit.runs WHERE run_id = ?", [run_key]).fetchall()
-    marks = [warehouse.stat().st_mtime]
+    marks = [warehouse.stat().st_ctime]  # the snapshot's rename into place
     if rows and rows[0][0] is not None:
         marks.append(rows[0][0].replace(tzinfo=timezone.utc).timestamp())
     return max(marks)
@@ -516,6 +520,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the workspace (warehouse, Dagster storage) afterwards")
     parser.add_argument("--seed", type=int, default=20240611, help="generator seed")
     parser.add_argument("--sample", type=int, default=1000, help="participants compared with the floor")
+    parser.add_argument("--grams-decimals", type=int, default=1, metavar="N",
+                        help="decimals of the generated grams (default 1; NHANES prints 2, ASA24 more)")
     parser.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
                         help="before each measured run, wait up to SECONDS for the machine to be idle (a shared machine)")
     parser.add_argument("--max-rss-gb", type=float, default=None,
@@ -534,14 +540,14 @@ def main(argv: list[str] | None = None) -> int:
     composition = fndds_composition()
     composition_file = out_dir / "composition-fndds-2017-2018.parquet"
     composition.write_parquet(composition_file)
-    diary = diary_path(out_dir, args.rows, args.seed)
+    diary = diary_path(out_dir, args.rows, args.seed, args.grams_decimals)
     if diary.exists():
         generation = {"generated": False, "seconds": 0.0}
         print(f"bench: reusing {diary}", file=sys.stderr)
     else:
         print(f"bench: generating {args.rows:,} rows into {diary} ...", file=sys.stderr)
         generation = generate_diary(diary, args.rows, args.seed, composition["food_code"].to_numpy(),
-                                    composition["energy_kcal"].to_numpy())
+                                    composition["energy_kcal"].to_numpy(), args.grams_decimals)
         print(f"bench: generated in {generation['seconds']:.1f} s", file=sys.stderr)
     generation["peak_rss_bytes_of_bench_process"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     generation["file_bytes"] = diary.stat().st_size
@@ -580,7 +586,7 @@ def main(argv: list[str] | None = None) -> int:
         comparison = compare_sample(warehouse, floor_result, args.sample, args.seed) if published else None
 
         result = {
-            "rows": args.rows, "seed": args.seed, "diary": str(diary), "generation": generation, "machine": machine,
+            "rows": args.rows, "seed": args.seed, "grams_decimals": args.grams_decimals, "diary": str(diary), "generation": generation, "machine": machine,
             "code": code,
             "floor": {**summary(floor), **json.loads(floor.stdout.strip().splitlines()[-1])},
             "pipeline": {**summary(pipeline), "outcome": outcome, "stages": stage_windows(pipeline, finished_epoch),
@@ -596,9 +602,10 @@ def main(argv: list[str] | None = None) -> int:
         }
         table = format_table(result)
         print(table)
-        (out_dir / f"bench-{args.rows}.json").write_text(json.dumps(result, indent=2) + "\n")
-        (out_dir / f"bench-{args.rows}.txt").write_text(table + "\n")
-        print(f"bench: wrote {out_dir / f'bench-{args.rows}.json'}", file=sys.stderr)
+        report = out_dir / diary.name.replace("diary-", "bench-", 1).removesuffix(".parquet")
+        report.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+        report.with_suffix(".txt").write_text(table + "\n")
+        print(f"bench: wrote {report.with_suffix('.json')} and .txt", file=sys.stderr)
         if not published:
             print(f"bench: FAILED: the pipeline was {outcome}", file=sys.stderr)
             failed = True
