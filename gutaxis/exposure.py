@@ -5,10 +5,10 @@ else grams x amount_per_100g / 100 of its linked food (DESIGN: reported > compos
 Daily amounts are sums; participant means are means over days; per_1000kcal is a ratio of
 means (NCI's recommendation), not a mean of daily ratios.
 
-Sums are taken in fixed point (millionths of the unit; 64-bit integers, 128-bit for cohort
-totals): a parallel float sum adds in a different order from run to run and its last bits change,
-which would make re-runs of the same data differ. Integer sums are exact and order-free; a millionth of a milligram or gram
-is far below any composition value's precision.
+Sums are taken in fixed point (10^-12 of the unit, 128-bit integers): a parallel float sum adds
+in a different order from run to run and its last bits change, which would make re-runs of the
+same data differ. Integer sums are exact and order-free; rounding each item to 10^-12 of the unit
+(a picogram of a g-component) is far below the precision of any composition value.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from gutaxis.formats import REPORTED_PREFIX
 # Items carry no cohort column: the cohort is one constant per run, added when rows are staged.
 DAY_KEYS = ("participant_id", "recall_day")
 PARTICIPANT_KEYS = ("participant_id",)
-SCALE = 1_000_000  # fixed-point units per unit of the component (and per gram)
+SCALE = 10**12  # fixed-point units per unit of the component (and per gram)
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,8 @@ def composition_wide(food_components: pl.DataFrame, components: list[str]) -> pl
 
 
 def _fixed(values: pl.Expr) -> pl.Expr:
-    # 64 bits hold any item's or day's amount (9.2e12 units); cohort totals are summed in 128 bits
-    return (values * SCALE).round().cast(pl.Int64)
+    # 128 bits: no sum of any cohort can overflow (1.7e26 units); as fast as 64 bits in polars
+    return (values * SCALE).round().cast(pl.Int128)
 
 
 def _unfixed(values: pl.Expr) -> pl.Expr:
@@ -136,8 +136,7 @@ def compute_chunk(items: pl.LazyFrame | pl.DataFrame, wide: pl.DataFrame, compon
         .with_columns(pl.when(pl.col(f"nrep__{c}") + pl.col(f"ncomp__{c}") > 0).then(pl.col(f"amount__{c}")).alias(f"amount__{c}")
                       for c in components)
     )
-    # cohort totals per food can pass 2^63 millionths: sum those in 128 bits
-    contrib_lf = item_amounts.group_by("food_code").agg(pl.col(f"amount__{c}").cast(pl.Int128).sum().alias(c) for c in components)
+    contrib_lf = item_amounts.group_by("food_code").agg(pl.col(f"amount__{c}").sum().alias(c) for c in components)
     unlinked_lf = (item_amounts.filter(~pl.col("linked")).group_by("food_code")
                    .agg(pl.len().cast(pl.Int64).alias("n_items"), pl.col("grams").sum().alias("grams")))
     day_wide, contrib_fixed, unlinked_fixed = pl.collect_all([day_wide_lf, contrib_lf, unlinked_lf])
