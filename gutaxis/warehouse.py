@@ -322,10 +322,6 @@ def exported_chunks(conn: duckdb.DuckDBPyConnection, table: str, columns: str, k
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def read_table(conn: duckdb.DuckDBPyConnection, table: str, columns: str = "*") -> pl.DataFrame:
-    return conn.sql(f"SELECT {columns} FROM {table}").pl()
-
-
 def unpublished_tables(conn: duckdb.DuckDBPyConnection, cohort: str | None = None) -> list[str]:
     """store tables that runs staged and no publish adopted (a failed, killed or running run's)."""
     pattern = f"%\\_\\_{cohort.replace('-', '_')}\\_\\_%" if cohort else "%\\_\\_%\\_\\_%"
