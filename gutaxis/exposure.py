@@ -127,19 +127,30 @@ def _item_amounts(items: pl.LazyFrame, wide: pl.DataFrame, components: list[str]
 def compute_chunk(items: pl.LazyFrame | pl.DataFrame, wide: pl.DataFrame, components: list[str],
                   units: dict[str, str], low_coverage_threshold: float) -> Exposures:
     """Exposures of the participants in `items` (every item of each of them: chunks split by participant)."""
-    item_amounts = _item_amounts(items.lazy(), wide, components)
+    items = items.lazy()
+    names = items.collect_schema().names()
+    # A component that neither the composition nor the instrument gives any value is NULL with
+    # coverage 0 for every day: no need to carry it through the item-level work.
+    computable = [c for c in components if wide[c].null_count() < wide.height or f"{REPORTED_PREFIX}{c}" in names]
+    item_amounts = _item_amounts(items, wide, computable)
     # plain sums only (the fast path of the group-by); a day with no valued item gets NULL afterwards
-    sums = ["grams"] + [f"{kind}__{c}" for c in components for kind in ("amount", "valued", "nrep", "ncomp")]
+    sums = ["grams"] + [f"{kind}__{c}" for c in computable for kind in ("amount", "valued", "nrep", "ncomp")]
     day_wide_lf = (
         item_amounts.group_by(*DAY_KEYS).agg(pl.col(sums).sum())
         .rename({"grams": "day_grams"})
         .with_columns(pl.when(pl.col(f"nrep__{c}") + pl.col(f"ncomp__{c}") > 0).then(pl.col(f"amount__{c}")).alias(f"amount__{c}")
-                      for c in components)
+                      for c in computable)
     )
-    contrib_lf = item_amounts.group_by("food_code").agg(pl.col(f"amount__{c}").sum().alias(c) for c in components)
+    contrib_lf = item_amounts.group_by("food_code").agg(pl.col(f"amount__{c}").sum().alias(c) for c in computable)
     unlinked_lf = (item_amounts.filter(~pl.col("linked")).group_by("food_code")
                    .agg(pl.len().cast(pl.Int64).alias("n_items"), pl.col("grams").sum().alias("grams")))
     day_wide, contrib_fixed, unlinked_fixed = pl.collect_all([day_wide_lf, contrib_lf, unlinked_lf])
+    missing = [c for c in components if c not in computable]
+    day_wide = day_wide.with_columns(
+        column for c in missing for column in (
+            pl.lit(None, dtype=pl.Int128).alias(f"amount__{c}"), pl.lit(0, dtype=pl.Int128).alias(f"valued__{c}"),
+            pl.lit(0, dtype=pl.UInt32).alias(f"nrep__{c}"), pl.lit(0, dtype=pl.UInt32).alias(f"ncomp__{c}")))
+    contrib_fixed = contrib_fixed.with_columns(pl.lit(None, dtype=pl.Int128).alias(c) for c in missing)
     return Exposures(components=tuple(components), units=units, day_wide=day_wide,
                      participant_wide=_participant_wide(day_wide, components), contrib_fixed=contrib_fixed,
                      unlinked_fixed=unlinked_fixed, low_coverage_threshold=low_coverage_threshold)

@@ -88,3 +88,14 @@ def test_chunked_exposures_equal_one_chunk(isolated, monkeypatch):
     monkeypatch.setenv("GUTAXIS_CHUNK_ROWS", "100")  # the demo's 461 items in 5 chunks
     assert run_cohorts(["demo"])[1] == []
     assert marts() == whole
+
+
+def test_component_without_any_source_is_null_with_zero_coverage():
+    items = _items([("c", "p1", 1, 1, "s", "A", 100.0, None)])
+    components = {**UNITS, "tryptophan": "mg"}  # no composition value and no reported column
+    out = compute(items, FOOD_COMPONENTS, FOODS, list(components), components, 0.8)
+    day = out.day.filter(pl.col("component_id") == "tryptophan").row(0, named=True)
+    assert day["amount"] is None and day["coverage"] == 0.0 and day["source"] is None
+    person = out.participant.filter(pl.col("component_id") == "tryptophan").row(0, named=True)
+    assert person["mean_daily"] is None and person["low_coverage"] is True
+    assert out.contributions.filter(pl.col("component_id") == "tryptophan").height == 0
