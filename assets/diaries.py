@@ -4,7 +4,7 @@ import dagster as dg
 from assets.composition import composition_assets, composition_fndds_derived
 from assets.partitions import cohort_partitions, cohort_spec, log_stage, partition_key, run_key
 from assets.resources import WarehouseResource
-from assets.results import check_result, recorded_failure
+from assets.results import audited, recorded_failure
 from gutaxis import stages
 
 
@@ -20,7 +20,4 @@ def cohort_diary_items(context: dg.AssetExecutionContext, warehouse_db: Warehous
 @dg.asset_check(asset=cohort_diary_items, blocking=True, description="GX suite on the staged items.")
 def diary_items_valid(context: dg.AssetCheckExecutionContext, warehouse_db: WarehouseResource) -> dg.AssetCheckResult:
     log_stage(context, "audit-items")
-    with warehouse_db.writer() as conn, recorded_failure(conn, partition_key(context), run_key(context)):
-        spec = cohort_spec(context)
-        results = stages.audit_diary_items(conn, spec, run_key(context))
-        return check_result(conn, spec.name, run_key(context), results)
+    return audited(context, warehouse_db, stages.audit_diary_items)

@@ -4,7 +4,7 @@ import dagster as dg
 from assets.diaries import cohort_diary_items
 from assets.partitions import cohort_partitions, cohort_spec, log_stage, partition_key, run_key
 from assets.resources import WarehouseResource
-from assets.results import check_result, recorded_failure
+from assets.results import audited, recorded_failure
 from gutaxis import stages
 
 
@@ -20,7 +20,4 @@ def cohort_exposures(context: dg.AssetExecutionContext, warehouse_db: WarehouseR
 @dg.asset_check(asset=cohort_exposures, blocking=True, description="GX suites on the staged exposures.")
 def exposures_valid(context: dg.AssetCheckExecutionContext, warehouse_db: WarehouseResource) -> dg.AssetCheckResult:
     log_stage(context, "audit-exposures")
-    with warehouse_db.writer() as conn, recorded_failure(conn, partition_key(context), run_key(context)):
-        spec = cohort_spec(context)
-        results = stages.audit_exposures(conn, spec, run_key(context))
-        return check_result(conn, spec.name, run_key(context), results)
+    return audited(context, warehouse_db, stages.audit_exposures)

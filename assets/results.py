@@ -5,6 +5,7 @@ from typing import Iterator
 import dagster as dg
 import polars as pl
 
+from assets.partitions import cohort_spec, partition_key, run_key
 from gutaxis import GutaxisError, stages
 
 
@@ -40,3 +41,11 @@ def recorded_failure(conn, cohort: str, key: str) -> Iterator[None]:
         first = str(exc).splitlines()[0] if str(exc) else ""
         stages.fail(conn, cohort, key, f"internal error: {type(exc).__name__}: {first}")
         raise
+
+
+def audited(context, warehouse_db, audit) -> dg.AssetCheckResult:
+    """Run an engine audit (conn, spec, run key -> results) on the run's staged tables as a check."""
+    key = run_key(context)
+    with warehouse_db.writer() as conn, recorded_failure(conn, partition_key(context), key):
+        spec = cohort_spec(context)
+        return check_result(conn, spec.name, key, audit(conn, spec, key))
