@@ -217,7 +217,7 @@ def _great_expectations() -> Any:
 def validate(
     conn: duckdb.DuckDBPyConnection, table: str, expectations: list[Check], suite_name: str
 ) -> pl.DataFrame:
-    """Run `expectations` on `table` (e.g. `staging.diary_items_ab12`) through `conn`'s database.
+    """Run `expectations` on `table` (e.g. `store."diary_items__demo__ab12"`) through `conn`'s database.
 
     GX reads through cursors of `conn`, which see only committed rows: commit before calling.
     Returns one row per check (see RESULT_SCHEMA).

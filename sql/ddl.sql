@@ -105,7 +105,7 @@ CREATE TABLE IF NOT EXISTS audit.runs (
     run_id VARCHAR PRIMARY KEY, dagster_run_id VARCHAR, cohort VARCHAR, started TIMESTAMP,
     finished TIMESTAMP, code_version VARCHAR, input_sha256 VARCHAR, source_versions VARCHAR, outcome VARCHAR);
 COMMENT ON TABLE audit.runs IS 'One row per cohort materialisation attempt.';
-COMMENT ON COLUMN audit.runs.run_id IS 'gutaxis run key (also the staging table suffix).';
+COMMENT ON COLUMN audit.runs.run_id IS 'gutaxis run key (also the suffix of the store tables the run stages).';
 COMMENT ON COLUMN audit.runs.dagster_run_id IS 'Dagster run id.';
 COMMENT ON COLUMN audit.runs.cohort IS 'Cohort name.';
 COMMENT ON COLUMN audit.runs.started IS 'UTC start of ingest.';
