@@ -8,8 +8,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import replace
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -20,8 +20,8 @@ from gutaxis import composition as composition_sources
 from gutaxis import quality, warehouse
 from gutaxis.components import component_ids, units
 from gutaxis.diaries import read_diary
-from gutaxis.formats import REPORTED_PREFIX
 from gutaxis.exposure import compute_chunk, composition_wide, food_contributions, unlinked_codes
+from gutaxis.formats import REPORTED_PREFIX
 from gutaxis.specs import CohortSpec, SourceSpec, load_source_spec
 
 # recall_day upper bound per format (None: only >= 1)
@@ -109,18 +109,14 @@ def load_derived(conn: duckdb.DuckDBPyConnection) -> dict:
     conn.execute("BEGIN")
     try:
         conn.execute("DELETE FROM composition.food_components WHERE source = ? AND route <> 'analytical'", [source])
-        conn.register("incoming", rows)
-        conn.execute("INSERT INTO composition.food_components BY NAME SELECT * FROM incoming")
-        conn.unregister("incoming")
+        warehouse.execute_on_frame(conn, "INSERT INTO composition.food_components BY NAME SELECT * FROM incoming", rows)
         conn.execute("DELETE FROM audit.derivations")
         conn.executemany("INSERT INTO audit.derivations VALUES (?, ?, ?, ?, ?)",
                          [(*r, fingerprint, now) for r in result.sources.rows()])
         if result.protein_agreement.height:
             conn.execute("DELETE FROM audit.protein_agreement")
             agreement = result.protein_agreement.with_columns(pl.lit(now).alias("derived_at"))
-            conn.register("incoming", agreement)
-            conn.execute("INSERT INTO audit.protein_agreement BY NAME SELECT * FROM incoming")
-            conn.unregister("incoming")
+            warehouse.execute_on_frame(conn, "INSERT INTO audit.protein_agreement BY NAME SELECT * FROM incoming", agreement)
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")
@@ -161,7 +157,8 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
     warehouse.clear_audit(conn, spec.name, run_key)
     warehouse.stage_parts(conn, "diary_items", spec.name, run_key, _handing_over(
         {"cohort": spec.name, "food_source": spec.composition}, handed_over), item_columns)
-    warehouse.stage(conn, "participants", spec.name, run_key, diary.participants)
+    warehouse.stage_parts(conn, "participants", spec.name, run_key, [({}, diary.participants)],
+                          warehouse.COHORT_TABLES["cohort.participants"])
     faults.point("ingest")
     warehouse.append_audit(conn, "audit.quarantine", diary.quarantine.drop("cohort", strict=False), run_id=run_key, cohort=spec.name)
     warehouse.append_audit(conn, "audit.inclusion", diary.inclusion.drop("cohort", strict=False), run_id=run_key, cohort=spec.name)

@@ -221,30 +221,26 @@ def load_reference(conn: duckdb.DuckDBPyConnection) -> int:
     return components.height
 
 
+def execute_on_frame(conn: duckdb.DuckDBPyConnection, sql: str, frame: pl.DataFrame, params: list | None = None) -> None:
+    """Run `sql`, in which the frame is the table `incoming`, then forget the frame."""
+    conn.register("incoming", frame)
+    try:
+        conn.execute(sql, params or [])
+    finally:
+        conn.unregister("incoming")
+
+
 def replace_source(conn: duckdb.DuckDBPyConnection, source_id: str, foods: pl.DataFrame, food_components: pl.DataFrame) -> None:
     """Replace one composition source's rows in one transaction."""
     conn.execute("BEGIN")
     try:
         for table, frame in (("composition.foods", foods), ("composition.food_components", food_components)):
             conn.execute(f"DELETE FROM {table} WHERE source = ?", [source_id])
-            conn.register("incoming", frame)
-            conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
-            conn.unregister("incoming")
+            execute_on_frame(conn, f"INSERT INTO {table} BY NAME SELECT * FROM incoming", frame)
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")
         raise
-
-
-def stage(conn: duckdb.DuckDBPyConnection, kind: str, cohort: str, run_key: str, frame: pl.DataFrame | pl.LazyFrame) -> str:
-    """Write a frame to a committed run-scoped staging table and return its name."""
-    table = staging_table(kind, cohort, run_key)
-    conn.register("incoming", frame.collect() if isinstance(frame, pl.LazyFrame) else frame)
-    try:
-        conn.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM incoming")
-    finally:
-        conn.unregister("incoming")
-    return table
 
 
 def table_exists(conn: duckdb.DuckDBPyConnection, qualified: str) -> bool:
@@ -268,11 +264,7 @@ def stage_parts(conn: duckdb.DuckDBPyConnection, kind: str, cohort: str, run_key
         params = [values[c] for c in columns if c in values]
         verb = f"INSERT INTO {table} SELECT" if table_exists(conn, table) else f"CREATE TABLE {table} AS SELECT"
         if frame.height <= PARQUET_HANDOFF_ROWS:
-            conn.register("incoming", frame)
-            try:
-                conn.execute(f"{verb} {select} FROM incoming", params)
-            finally:
-                conn.unregister("incoming")
+            execute_on_frame(conn, f"{verb} {select} FROM incoming", frame, params)
             continue
         # A big frame reaches DuckDB through a temporary Parquet file: handing DuckDB the frame
         # itself converts its string columns to Arrow's layout first, a second copy of gigabytes;
@@ -378,11 +370,7 @@ def append_audit(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFram
     if frame.height == 0:
         return
     frame = frame.with_columns(**{k: pl.lit(v) for k, v in constants.items()})
-    conn.register("incoming", frame)
-    try:
-        conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
-    finally:
-        conn.unregister("incoming")
+    execute_on_frame(conn, f"INSERT INTO {table} BY NAME SELECT * FROM incoming", frame)
 
 
 def clear_audit(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str) -> None:
