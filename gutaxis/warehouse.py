@@ -211,7 +211,11 @@ def refresh_views(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 def load_reference(conn: duckdb.DuckDBPyConnection) -> int:
+    """Load the component registry; an unchanged registry costs no write and no snapshot copy."""
     components = registry()
+    loaded = conn.sql(f"SELECT {', '.join(components.columns)} FROM reference.components ORDER BY component_id").pl()
+    if loaded.equals(components.sort("component_id")):
+        return components.height
     conn.execute("BEGIN")
     conn.execute("DELETE FROM reference.components")
     conn.execute("INSERT INTO reference.components BY NAME SELECT * FROM components")
