@@ -22,6 +22,13 @@ from gutaxis.formats import REPORTED_PREFIX
 DAY_KEYS = ("participant_id", "recall_day")
 PARTICIPANT_KEYS = ("participant_id",)
 SCALE = 10**12  # fixed-point units per unit of the component (and per gram)
+# Where a day's amount came from, stored as a small code; the contract view shows the name.
+REPORTED, COMPOSITION, MIXED = 1, 2, 3
+GRAMS = "__grams"  # the per-food grams column of the chunks' contribution sums (not a component)
+SOURCE_CODES = {REPORTED: "reported", COMPOSITION: "composition", MIXED: "mixed"}
+# The per-component columns of the stored wide tables: f"{measure}__{component_id}".
+DAY_MEASURES = ("amount", "coverage", "source")
+PARTICIPANT_MEASURES = ("mean_daily", "per_1000kcal", "coverage", "low_coverage")
 
 
 @dataclass(frozen=True)
@@ -47,41 +54,59 @@ class Exposures:
     def linkage(self) -> pl.DataFrame:
         return unlinked_codes([self.unlinked_fixed])
 
-    def day_rows(self, component: str) -> pl.DataFrame:
-        """participant_id, recall_day, amount, coverage, source of one component (marts.participant_day_exposure)."""
-        nrep, ncomp = pl.col(f"nrep__{component}"), pl.col(f"ncomp__{component}")
-        source = (pl.when((nrep > 0) & (ncomp > 0)).then(pl.lit("mixed"))
-                  .when(nrep > 0).then(pl.lit("reported")).when(ncomp > 0).then(pl.lit("composition")))
-        return self.day_wide.select(
-            *DAY_KEYS,
-            _unfixed(pl.col(f"amount__{component}")).alias("amount"),
-            _share(pl.col(f"valued__{component}"), pl.col("day_grams")).alias("coverage"),
-            source.alias("source"),
-        )
+    def day_table(self) -> pl.DataFrame:
+        """The day table as stored: participant_id, recall_day, then per component amount__c,
+        coverage__c and source__c (a SOURCE_CODES code). The warehouse's contract view
+        marts.participant_day_exposure unpivots it: storing it long would repeat the keys once per
+        component (16 x the rows) for nothing."""
+        columns = []
+        for c in self.components:
+            nrep, ncomp = pl.col(f"nrep__{c}"), pl.col(f"ncomp__{c}")
+            source = (pl.when((nrep > 0) & (ncomp > 0)).then(pl.lit(MIXED, dtype=pl.UInt8))
+                      .when(nrep > 0).then(pl.lit(REPORTED, dtype=pl.UInt8))
+                      .when(ncomp > 0).then(pl.lit(COMPOSITION, dtype=pl.UInt8)))
+            columns += [_unfixed(pl.col(f"amount__{c}")).alias(f"amount__{c}"),
+                        _share(pl.col(f"valued__{c}"), pl.col("day_grams")).alias(f"coverage__{c}"),
+                        source.alias(f"source__{c}")]
+        return self.day_wide.select(*DAY_KEYS, *columns)
 
-    def participant_rows(self, component: str) -> pl.DataFrame:
-        """participant_id, n_days, mean_daily, per_1000kcal, coverage, low_coverage of one component."""
+    def participant_table(self) -> pl.DataFrame:
+        """The participant table as stored: participant_id, n_days, then per component mean_daily__c,
+        per_1000kcal__c, coverage__c and low_coverage__c (unpivoted by marts.participant_exposure)."""
         energy = pl.col("mean__energy_kcal") if "energy_kcal" in self.components else pl.lit(None, dtype=pl.Float64)
-        coverage = _share(pl.col(f"valued__{component}"), pl.col("grams"))
-        return self.participant_wide.select(
-            *PARTICIPANT_KEYS, "n_days",
-            pl.col(f"mean__{component}").alias("mean_daily"),
-            pl.when(energy > 0).then(1000.0 * pl.col(f"mean__{component}") / energy).alias("per_1000kcal"),
-            coverage.alias("coverage"),
-            (coverage < self.low_coverage_threshold).alias("low_coverage"),
-        )
+        columns = []
+        for c in self.components:
+            mean = pl.col(f"mean__{c}")
+            coverage = _share(pl.col(f"valued__{c}"), pl.col("grams"))
+            columns += [mean.alias(f"mean_daily__{c}"),
+                        pl.when(energy > 0).then(1000.0 * mean / energy).alias(f"per_1000kcal__{c}"),
+                        coverage.alias(f"coverage__{c}"),
+                        (coverage < self.low_coverage_threshold).alias(f"low_coverage__{c}")]
+        return self.participant_wide.select(*PARTICIPANT_KEYS, "n_days", *columns)
 
     @property
     def day(self) -> pl.DataFrame:
-        """The whole long day table (small cohorts, tests)."""
-        return pl.concat([self.day_rows(c).with_columns(component_id=pl.lit(c), unit=pl.lit(self.units[c]))
-                          for c in self.components])
+        """The whole long day table, as marts.participant_day_exposure shows it (small cohorts, tests)."""
+        return long_table(self.day_table(), DAY_KEYS, DAY_MEASURES, self.components, self.units)
 
     @property
     def participant(self) -> pl.DataFrame:
-        """The whole long participant table (small cohorts, tests)."""
-        return pl.concat([self.participant_rows(c).with_columns(component_id=pl.lit(c), unit=pl.lit(self.units[c]))
-                          for c in self.components])
+        """The whole long participant table, as marts.participant_exposure shows it (small cohorts, tests)."""
+        return long_table(self.participant_table(), (*PARTICIPANT_KEYS, "n_days"), PARTICIPANT_MEASURES,
+                          self.components, self.units)
+
+
+def long_table(wide: pl.DataFrame, keys: tuple[str, ...], measures: tuple[str, ...], components: tuple[str, ...],
+               units: dict[str, str]) -> pl.DataFrame:
+    """One row per key and component from a stored wide table (what the contract views do in SQL)."""
+    parts = []
+    for c in components:
+        part = wide.select(*keys, pl.lit(c).alias("component_id"),
+                           *(pl.col(f"{m}__{c}").alias(m) for m in measures), pl.lit(units[c]).alias("unit"))
+        if "source" in measures:
+            part = part.with_columns(pl.col("source").replace_strict(SOURCE_CODES, default=None, return_dtype=pl.String))
+        parts.append(part)
+    return pl.concat(parts)
 
 
 def composition_wide(food_components: pl.DataFrame, components: list[str]) -> pl.DataFrame:
@@ -141,7 +166,8 @@ def compute_chunk(items: pl.LazyFrame | pl.DataFrame, wide: pl.DataFrame, compon
         .with_columns(pl.when(pl.col(f"nrep__{c}") + pl.col(f"ncomp__{c}") > 0).then(pl.col(f"amount__{c}")).alias(f"amount__{c}")
                       for c in computable)
     )
-    contrib_lf = item_amounts.group_by("food_code").agg(pl.col(f"amount__{c}").sum().alias(c) for c in computable)
+    contrib_lf = item_amounts.group_by("food_code").agg(pl.col("grams").sum().alias(GRAMS),
+                                                        *(pl.col(f"amount__{c}").sum().alias(c) for c in computable))
     unlinked_lf = (item_amounts.filter(~pl.col("linked")).group_by("food_code")
                    .agg(pl.len().cast(pl.Int64).alias("n_items"), pl.col("grams").sum().alias("grams")))
     day_wide, contrib_fixed, unlinked_fixed = pl.collect_all([day_wide_lf, contrib_lf, unlinked_lf])
@@ -161,6 +187,11 @@ def compute(items: pl.LazyFrame | pl.DataFrame, food_components: pl.DataFrame, f
     """Exposures of a whole (small) cohort in one chunk."""
     chunk = compute_chunk(items, composition_wide(food_components, components), components, units, low_coverage_threshold)
     return replace(chunk, foods=foods)
+
+
+def food_grams(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """food_code, grams: the cohort's grams of each food, from the chunks' per-food sums."""
+    return pl.concat(parts).group_by("food_code").agg(_unfixed(pl.col(GRAMS).sum()).alias("grams"))
 
 
 def unlinked_codes(parts: list[pl.DataFrame]) -> pl.DataFrame:

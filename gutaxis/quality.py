@@ -9,6 +9,7 @@ import duckdb
 import polars as pl
 
 from gutaxis import GutaxisError
+from gutaxis.exposure import SOURCE_CODES
 
 Severity = Literal["block", "warn"]
 
@@ -23,7 +24,6 @@ RESULT_SCHEMA = {
     "element_count": pl.Int64,
     "detail": pl.Utf8,
 }
-DAY_EXPOSURE_SOURCES = ("reported", "composition", "mixed")
 DETAIL_MAX_CHARS = 240
 EXAMPLES_SHOWN = 5
 
@@ -143,32 +143,73 @@ def diary_items_suite(recall_day_max: int | None) -> list[Check]:
     ]
 
 
+def components_between(measure: str, keys: Sequence[str], min_value: float | None, max_value: float | None, *,
+                       severity: Severity = "block", name: str | None = None) -> Check:
+    """Every component's `measure` column of a wide exposure table (`{measure}__{component_id}`)
+    within the bounds (None: unbounded); NULLs are not counted.
+
+    One scan for all components: rows are pre-selected by their least and greatest value, and only
+    those are unpivoted, so each offending (row, component) is one unexpected row, as it would be
+    in the long contract view.
+    """
+    columns = f"COLUMNS('^{measure}__')"
+    outside_any, outside = [], []
+    if min_value is not None:
+        outside_any.append(f"least(*{columns}) < {min_value}")
+        outside.append(f"value < {min_value}")
+    if max_value is not None:
+        outside_any.append(f"greatest(*{columns}) > {max_value}")
+        outside.append(f"value > {max_value}")
+    if not outside:
+        raise ValueError(f"components_between({measure!r}) needs a min_value or a max_value")
+    key_list = ", ".join(f'"{k}"' for k in keys)
+    sql = (f"SELECT {key_list}, replace(component_id, '{measure}__', '') AS component_id, value FROM "
+           f"(UNPIVOT (SELECT {key_list}, {columns} FROM {{batch}} WHERE {' OR '.join(outside_any)}) "
+           f"ON {columns} INTO NAME component_id VALUE value) WHERE {' OR '.join(outside)}")
+    bounds = f"[{'' if min_value is None else min_value}, {'' if max_value is None else max_value}]"
+    return unexpected_rows(name or f"{measure} in {bounds} for every component", sql, severity=severity)
+
+
+def components_in_registry(measure: str, component_ids: Sequence[str]) -> Check:
+    """The wide table's component columns (`{measure}__{component_id}`) name registry components."""
+    known = ", ".join("'" + c.replace("'", "''") + "'" for c in component_ids)
+    component = f"replace(component_id, '{measure}__', '')"
+    sql = (f"SELECT {component} AS component_id FROM (UNPIVOT (SELECT coalesce(CAST(COLUMNS('^{measure}__') AS VARCHAR), '') "
+           f"FROM {{batch}} LIMIT 1) ON COLUMNS(*) INTO NAME component_id VALUE value) WHERE {component} NOT IN ({known})")
+    return unexpected_rows("component_id in registry", sql)
+
+
+# The exposure tables are audited as they are stored: wide, one column set per component
+# (gutaxis.exposure.DAY_MEASURES / PARTICIPANT_MEASURES); the contract views only unpivot them.
 def day_exposure_suite(component_ids: Sequence[str]) -> list[Check]:
+    keys = ("participant_id", "recall_day")
     return [
-        *(not_null(column) for column in ("cohort", "participant_id", "recall_day", "component_id")),
-        compound_unique(["cohort", "participant_id", "recall_day", "component_id"]),
-        in_set("component_id", component_ids, name="component_id in registry"),
+        *(not_null(column) for column in keys),
+        compound_unique(keys),
+        components_in_registry("amount", component_ids),
         # NULL amount means no route could compute it, so only the sign is checked.
-        between("amount", 0, None),
-        between("coverage", 0, 1),
-        in_set("source", DAY_EXPOSURE_SOURCES),
+        components_between("amount", keys, 0, None, name="amount >= 0"),
+        components_between("coverage", keys, 0, 1, name="coverage in [0, 1]"),
+        components_between("source", keys, min(SOURCE_CODES), max(SOURCE_CODES),
+                           name="source in {" + ", ".join(SOURCE_CODES.values()) + "}"),
         unexpected_rows(
             "daily energy in [300, 8000] kcal",
-            "SELECT cohort, participant_id, recall_day, amount FROM {batch} "
-            "WHERE component_id = 'energy_kcal' AND (amount < 300 OR amount > 8000)",
+            "SELECT participant_id, recall_day, amount__energy_kcal FROM {batch} "
+            "WHERE amount__energy_kcal < 300 OR amount__energy_kcal > 8000",
             severity="warn",
         ),
     ]
 
 
 def participant_exposure_suite(component_ids: Sequence[str]) -> list[Check]:
+    keys = ("participant_id",)
     return [
-        *(not_null(column) for column in ("cohort", "participant_id", "component_id")),
-        compound_unique(["cohort", "participant_id", "component_id"]),
-        in_set("component_id", component_ids, name="component_id in registry"),
+        not_null("participant_id"),
+        unique("participant_id"),
+        components_in_registry("mean_daily", component_ids),
         between("n_days", 1, None),
-        between("mean_daily", 0, None),
-        between("coverage", 0, 1),
+        components_between("mean_daily", keys, 0, None, name="mean_daily >= 0"),
+        components_between("coverage", keys, 0, 1, name="coverage in [0, 1]"),
     ]
 
 

@@ -34,21 +34,19 @@ def cohort_report(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str, st
 
     outcome = conn.execute("SELECT outcome FROM audit.runs WHERE run_id = ?", [run_key]).fetchall()
     rep = CohortReport(cohort, run_key, outcome[0][0] if outcome else "not started")
-    if staged:
-        items_t = warehouse.staging_table("diary_items", cohort, run_key)
-        pe_t = warehouse.staging_table("participant_exposure", cohort, run_key)
-        where, params = "", []
-        exists = warehouse.table_exists(conn, items_t)
-    else:
-        items_t, pe_t, where, params, exists = "cohort.diary_items", "marts.participant_exposure", "WHERE cohort = ?", [cohort], True
-    if exists and (staged or rep.outcome == "published"):
-        rep.items, rep.participants, rep.days = conn.execute(
-            f"SELECT count(*), count(DISTINCT participant_id), count(DISTINCT (participant_id, recall_day)) FROM {items_t} {where}",
-            params).fetchall()[0]
-        pe_exists = not staged or warehouse.table_exists(conn, pe_t)
-        if pe_exists:
-            rep.coverage = dict(conn.execute(
-                f"SELECT component_id, avg(coverage) FROM {pe_t} {where} GROUP BY component_id ORDER BY component_id", params).fetchall())
+    # The run's own tables: staged ones for a check, the same tables once published (a publish
+    # repoints the contract views at them without copying). Counted from the day and participant
+    # tables, not by distinct keys over every item.
+    items_t, day_t, pe_t = (warehouse.staging_table(kind, cohort, run_key)
+                            for kind in ("diary_items", "day_exposure", "participant_exposure"))
+    if (staged or rep.outcome == "published") and warehouse.table_exists(conn, items_t):
+        rep.items = _one(conn, f"SELECT count(*) FROM {items_t}", [])
+        if warehouse.table_exists(conn, pe_t) and warehouse.table_exists(conn, day_t):
+            rep.days = _one(conn, f"SELECT count(*) FROM {day_t}", [])
+            rep.participants = _one(conn, f"SELECT count(*) FROM {pe_t}", [])
+            means = conn.execute(f"SELECT avg(COLUMNS('^coverage__')) FROM {pe_t}").fetchall()
+            names = [d[0] for d in conn.description]
+            rep.coverage = dict(sorted((n.split("__", 1)[1], v) for n, v in zip(names, means[0])))
     rep.excluded_recalls = _one(conn, "SELECT count(*) FROM audit.inclusion WHERE run_id = ? AND NOT included", [run_key])
     rep.top_quarantine = conn.execute(
         "SELECT reason, count(*) n FROM audit.quarantine WHERE run_id = ? GROUP BY reason ORDER BY n DESC, reason LIMIT 3",

@@ -20,7 +20,7 @@ from gutaxis import composition as composition_sources
 from gutaxis import quality, warehouse
 from gutaxis.components import component_ids, units
 from gutaxis.diaries import read_diary
-from gutaxis.exposure import compute_chunk, composition_wide, food_contributions, unlinked_codes
+from gutaxis.exposure import compute_chunk, composition_wide, food_contributions, food_grams, unlinked_codes
 from gutaxis.formats import REPORTED_PREFIX
 from gutaxis.specs import CohortSpec, SourceSpec, load_source_spec
 
@@ -196,12 +196,10 @@ def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key
             items = pl.scan_parquet(folder / "*.parquet")
             result = compute_chunk(items, wide, components, units(), spec.low_coverage_threshold)
             del items
-            constants = [({"cohort": spec.name, "component_id": c, "unit": result.units[c]}, c) for c in result.components]
-            warehouse.stage_parts(conn, "day_exposure", spec.name, run_key, ((k, result.day_rows(c)) for k, c in constants),
-                                  warehouse.COHORT_TABLES["marts.participant_day_exposure"], append=chunk > 0)
-            warehouse.stage_parts(conn, "participant_exposure", spec.name, run_key,
-                                  ((k, result.participant_rows(c)) for k, c in constants),
-                                  warehouse.COHORT_TABLES["marts.participant_exposure"], append=chunk > 0)
+            for kind, table in (("day_exposure", result.day_table), ("participant_exposure", result.participant_table)):
+                holder = [table()]
+                columns = tuple(holder[0].columns)
+                warehouse.stage_parts(conn, kind, spec.name, run_key, _handing_over({}, holder), columns, append=chunk > 0)
             contrib_parts.append(result.contrib_fixed)
             unlinked_parts.append(result.unlinked_fixed)
             days += result.day_wide.height
@@ -211,7 +209,7 @@ def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key
                           warehouse.COHORT_TABLES["marts.food_contributions"])
     faults.point("exposures")
     linkage = unlinked_codes(unlinked_parts)
-    grams_by_food = conn.sql(f"SELECT food_code, sum(grams) AS grams FROM {items_table} GROUP BY food_code").pl()
+    grams_by_food = food_grams(contrib_parts)
     _record_reach(conn, spec, run_key, grams_by_food, food_components, foods)
     conn.execute("DELETE FROM audit.linkage WHERE cohort = ? AND run_id = ?", [spec.name, run_key])
     warehouse.append_audit(conn, "audit.linkage", linkage.with_columns(pl.lit(spec.composition).alias("food_source")),

@@ -19,6 +19,7 @@ import polars as pl
 
 from gutaxis import DATA_DIR, SQL_DIR, GutaxisError, faults
 from gutaxis.components import component_ids, registry
+from gutaxis.exposure import DAY_MEASURES, PARTICIPANT_MEASURES, SOURCE_CODES
 
 DEFAULT_WAREHOUSE = DATA_DIR / "warehouse.duckdb"
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -43,6 +44,8 @@ def ident(name: str) -> str:
     return f'"{name}"'
 
 
+# contract views whose cohort tables are stored wide -> the per-component measures of their columns
+WIDE_VIEWS = {"marts.participant_day_exposure": DAY_MEASURES, "marts.participant_exposure": PARTICIPANT_MEASURES}
 # contract view -> kind of the store table behind it
 PUBLISHED_KINDS = {
     "cohort.diary_items": "diary_items",
@@ -183,11 +186,15 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
 def _published_views(conn: duckdb.DuckDBPyConnection) -> None:
     """(Re)create each contract view as its empty template UNION ALL every cohort's published table,
     and give the view the template's comments (CREATE OR REPLACE drops them)."""
-    published = conn.execute("SELECT kind, table_name FROM store.published ORDER BY cohort").fetchall()
+    published = conn.execute("SELECT kind, cohort, table_name FROM store.published ORDER BY cohort").fetchall()
+    units = dict(conn.execute("SELECT component_id, unit FROM reference.components").fetchall())
     for view, kind in PUBLISHED_KINDS.items():
         cols = ", ".join(ident(c) for c in COHORT_TABLES[view])
-        sources = [f"store.{ident(kind)}"] + [f"store.{ident(t)}" for k, t in published if k == kind]
-        conn.execute(f"CREATE OR REPLACE VIEW {view} AS " + " UNION ALL ".join(f"SELECT {cols} FROM {t}" for t in sources))
+        selects = [f"SELECT {cols} FROM store.{ident(kind)}"]
+        for k, cohort, table in published:
+            if k == kind:
+                selects += _published_selects(conn, view, cohort, table, units)
+        conn.execute(f"CREATE OR REPLACE VIEW {view} AS " + " UNION ALL ".join(selects))
         schema, name = view.split(".")
         comments = conn.execute("SELECT column_name, comment FROM duckdb_columns() WHERE schema_name = 'store' AND table_name = ?",
                                 [kind]).fetchall()
@@ -197,6 +204,41 @@ def _published_views(conn: duckdb.DuckDBPyConnection) -> None:
         for column, comment in comments:
             if comment:
                 conn.execute(f"COMMENT ON COLUMN {view}.{ident(column)} IS " + _sql_string(comment))
+
+
+def _published_selects(conn: duckdb.DuckDBPyConnection, view: str, cohort: str, table: str, units: dict[str, str]) -> list[str]:
+    """The SELECTs that show one cohort's published table in the shape of a contract view.
+
+    Exposure tables are stored wide (a column set per component, see gutaxis.exposure); each
+    component becomes one SELECT of the view, so a filter on component_id reads one column set.
+    Other tables, and exposure tables published before they were stored wide, are shown as they are.
+    """
+    columns = [name for (name,) in conn.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'store' AND table_name = ? ORDER BY column_index",
+        [table]).fetchall()]
+    wanted = COHORT_TABLES[view]
+    if "component_id" in columns or view not in WIDE_VIEWS:
+        return [f"SELECT {', '.join(ident(c) for c in wanted)} FROM store.{ident(table)}"]
+    first_measure = WIDE_VIEWS[view][0]
+    components = [c.split("__", 1)[1] for c in columns if c.startswith(f"{first_measure}__")]
+    selects = []
+    for component in components:
+        fixed = {"cohort": _sql_string(cohort), "component_id": _sql_string(component),
+                 "unit": _sql_string(units.get(component))}
+        exprs = []
+        for column in wanted:
+            if column in fixed:
+                exprs.append(f"{fixed[column]} AS {ident(column)}")
+            elif column in WIDE_VIEWS[view]:
+                stored = ident(f"{column}__{component}")
+                if column == "source":
+                    cases = " ".join(f"WHEN {code} THEN {_sql_string(name)}" for code, name in SOURCE_CODES.items())
+                    stored = f"CASE {stored} {cases} END"
+                exprs.append(f"{stored} AS {ident(column)}")
+            else:
+                exprs.append(ident(column))
+        selects.append(f"SELECT {', '.join(exprs)} FROM store.{ident(table)}")
+    return selects
 
 
 def _sql_string(text: str | None) -> str:

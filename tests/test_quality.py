@@ -154,20 +154,17 @@ def test_unexpected_rows_catches_shares_not_summing_to_one(conn):
     assert results["share in [0, 1]"]["success"] is True
 
 
+DAY_COLUMNS = ("participant_id VARCHAR, recall_day INTEGER, amount__energy_kcal DOUBLE, coverage__energy_kcal DOUBLE, "
+               "source__energy_kcal UTINYINT, amount__fiber DOUBLE, coverage__fiber DOUBLE, source__fiber UTINYINT")
+
+
 def test_day_exposure_suite_warns_on_implausible_energy_and_allows_null_amounts(conn):
+    # stored wide: per component amount, coverage, source (1 reported, 2 composition, 3 mixed)
     rows = [
-        ("demo", "p1", 1, "energy_kcal", 2100.0, "kcal", 1.0, "reported"),
-        ("demo", "p1", 1, "fiber", None, "g", 0.0, None),
-        ("demo", "p1", 2, "energy_kcal", 150.0, "kcal", 1.0, "composition"),
-        ("demo", "p1", 2, "fiber", 12.0, "g", 0.9, "mixed"),
+        ("p1", 1, 2100.0, 1.0, 1, None, 0.0, None),
+        ("p1", 2, 150.0, 1.0, 2, 12.0, 0.9, 3),
     ]
-    table = stage(
-        conn,
-        "participant_day_exposure_ab12",
-        "cohort VARCHAR, participant_id VARCHAR, recall_day INTEGER, component_id VARCHAR, "
-        "amount DOUBLE, unit VARCHAR, coverage DOUBLE, source VARCHAR",
-        rows,
-    )
+    table = stage(conn, "participant_day_exposure_ab12", DAY_COLUMNS, rows)
     results = validate(conn, table, day_exposure_suite(COMPONENTS), "day_exposure")
     failed = results.filter(~pl.col("success"))
     assert failed["check"].to_list() == ["daily energy in [300, 8000] kcal"]
@@ -175,44 +172,41 @@ def test_day_exposure_suite_warns_on_implausible_energy_and_allows_null_amounts(
     assert failed["unexpected_count"].to_list() == [1]
 
 
-def test_day_exposure_suite_blocks_unknown_components_and_bad_coverage(conn):
+def test_day_exposure_suite_blocks_unknown_components_bad_values_and_duplicate_days(conn):
     rows = [
-        ("demo", "p1", 1, "vitamin_q", 1.0, "mg", 1.0, "reported"),
-        ("demo", "p1", 1, "fiber", -2.0, "g", 1.5, "guessed"),
+        ("p1", 1, 2000.0, 1.0, 1, -2.0, 1.5, 7),   # fiber: negative, coverage above 1, unknown source
+        ("p1", 1, -1.0, -0.5, 2, 3.0, 0.5, 2),     # the same day again; energy negative, coverage below 0
     ]
-    table = stage(
-        conn,
-        "participant_day_exposure_cd34",
-        "cohort VARCHAR, participant_id VARCHAR, recall_day INTEGER, component_id VARCHAR, "
-        "amount DOUBLE, unit VARCHAR, coverage DOUBLE, source VARCHAR",
-        rows,
-    )
-    results = validate(conn, table, day_exposure_suite(COMPONENTS), "day_exposure")
-    failed = set(results.filter(~pl.col("success"))["check"])
+    table = stage(conn, "participant_day_exposure_cd34", DAY_COLUMNS + ", amount__vitamin_q DOUBLE", [r + (1.0,) for r in rows])
+    results = by_check(validate(conn, table, day_exposure_suite(COMPONENTS), "day_exposure"))
+    failed = {name for name, r in results.items() if not r["success"] and r["severity"] == "block"}
     assert failed == {
+        "(participant_id, recall_day) unique",
         "component_id in registry",
         "amount >= 0",
         "coverage in [0, 1]",
         "source in {reported, composition, mixed}",
     }
+    assert results["amount >= 0"]["unexpected_count"] == 2  # one (day, component) pair each
+    assert results["coverage in [0, 1]"]["unexpected_count"] == 2
+    assert "vitamin_q" in results["component_id in registry"]["detail"]
 
 
 def test_participant_exposure_suite_passes_clean_rows_and_catches_duplicates(conn):
     rows = [
-        ("demo", "p1", 2, "energy_kcal", 2000.0, 1000.0, "kcal", 1.0, False),
-        ("demo", "p1", 2, "fiber", 20.0, 10.0, "g", 0.95, False),
-        ("demo", "p2", 1, "fiber", 0.0, 0.0, "g", 0.5, True),
+        ("p1", 2, 2000.0, 1000.0, 1.0, False, 20.0, 10.0, 0.95, False),
+        ("p2", 1, 1500.0, 1000.0, 1.0, False, 0.0, 0.0, 0.5, True),
     ]
-    columns = (
-        "cohort VARCHAR, participant_id VARCHAR, n_days INTEGER, component_id VARCHAR, "
-        "mean_daily DOUBLE, per_1000kcal DOUBLE, unit VARCHAR, coverage DOUBLE, low_coverage BOOLEAN"
-    )
+    columns = ("participant_id VARCHAR, n_days INTEGER, "
+               "mean_daily__energy_kcal DOUBLE, per_1000kcal__energy_kcal DOUBLE, coverage__energy_kcal DOUBLE, "
+               "low_coverage__energy_kcal BOOLEAN, mean_daily__fiber DOUBLE, per_1000kcal__fiber DOUBLE, "
+               "coverage__fiber DOUBLE, low_coverage__fiber BOOLEAN")
     clean = stage(conn, "participant_exposure_ab12", columns, rows)
     assert validate(conn, clean, participant_exposure_suite(COMPONENTS), "pe")["success"].all()
 
     duplicated = stage(conn, "participant_exposure_cd34", columns, rows + [rows[1]])
     results = by_check(validate(conn, duplicated, participant_exposure_suite(COMPONENTS), "pe"))
-    assert results["(cohort, participant_id, component_id) unique"]["unexpected_count"] == 2
+    assert results["participant_id unique"]["unexpected_count"] == 2
 
 
 def test_a_broken_check_fails_with_the_reason_in_detail(conn):
