@@ -53,8 +53,11 @@ COMMA_FIX = "write numbers with a dot decimal and no thousands separator"
 _KEY = ["__participant_id", "__recall_day"]
 _RUN_SLICE = 1 << 22
 
+# participant_id is Int64 when the file's column is integer-typed (Parquet, a typed frame), else
+# String; food_code is the code's number (the warehouse shows it zero-padded to the source's width).
+# Big cohorts are mostly integers: text ids and codes for 100 M items cost gigabytes and minutes.
 ITEMS_SCHEMA = {"participant_id": pl.String, "recall_day": pl.Int32, "item_seq": pl.Int32,
-                "food_code": pl.String, "grams": pl.Float64}  # then reported__<component_id>: Float64
+                "food_code": pl.Int32, "grams": pl.Float64}  # then reported__<component_id>: Float64
 QUARANTINE_SCHEMA = {"cohort": pl.String, "source_file": pl.String, "source_row": pl.Int64,
                      "column": pl.String, "value": pl.String, "reason": pl.String}
 INCLUSION_SCHEMA = {"cohort": pl.String, "participant_id": pl.String, "recall_day": pl.Int32,
@@ -97,10 +100,11 @@ def _whole(value: pl.Expr) -> pl.Expr:
     return value.is_finite() & (value == value.floor())
 
 
-def _identifier(column: str, dtype: pl.DataType) -> pl.Expr:
-    """Ids as text; an integer that a float column or a float printer turned into `83736.0` loses the `.0`."""
+def _identifier(column: str, dtype: pl.DataType, keep_integer: bool = False) -> pl.Expr:
+    """Ids as text (integers kept as Int64 when keep_integer); an integer that a float column or a
+    float printer turned into `83736.0` loses the `.0`."""
     if dtype.is_integer():
-        return pl.col(column).cast(pl.String)
+        return pl.col(column).cast(pl.Int64 if keep_integer else pl.String)
     if dtype.is_float():
         value = pl.col(column)
         return (pl.when(_whole(value) & (value.abs() < 2.0**53)).then(value.cast(pl.Int64).cast(pl.String))
@@ -143,16 +147,15 @@ def _unparsed(column: str, schema: pl.Schema, reason: str) -> str | pl.Expr:
             .otherwise(pl.lit(reason)))
 
 
-def _food_code(column: str, dtype: pl.DataType, width: int) -> pl.Expr:
-    """Digits only, without a printed `.0`, zero-padded to `width`; null when not a code."""
+def _food_code(column: str, dtype: pl.DataType) -> pl.Expr:
+    """The code's number (Int64): digits only, a printed `.0` ignored; null when not a code."""
     value = pl.col(column)
     if dtype.is_integer():
-        return pl.when(value >= 0).then(value.cast(pl.String).str.zfill(width))
+        return pl.when(value >= 0).then(value.cast(pl.Int64))
     if dtype.is_float():
-        return pl.when(_whole(value) & (value >= 0)).then(
-            value.cast(pl.Int64, strict=False).cast(pl.String).str.zfill(width))
+        return pl.when(_whole(value) & (value >= 0) & (value < 2.0**53)).then(value.cast(pl.Int64, strict=False))
     text = _text(column).str.replace(r"\.0*$", "")
-    return pl.when(text.str.contains(r"^\d+$")).then(text.str.zfill(width))
+    return pl.when(text.str.contains(r"^\d{1,18}$")).then(text.cast(pl.Int64, strict=False))
 
 
 def _small_int(value: pl.Expr) -> pl.Expr:
@@ -164,10 +167,10 @@ def _parse(schema: pl.Schema, reported: list[str], code_width: int) -> list[pl.E
     grams, grams_given = _number("grams", schema["grams"])
     status, _ = _number("recall_status", schema["recall_status"])
     exprs = [
-        _identifier("participant_id", schema["participant_id"]).alias("__participant_id"),
+        _identifier("participant_id", schema["participant_id"], keep_integer=True).alias("__participant_id"),
         day.alias("__day_value"), day_given.alias("__day_given"),
         _small_int(day).alias("__recall_day"),
-        _food_code("food_code", schema["food_code"], code_width).alias("__food_code"),
+        _food_code("food_code", schema["food_code"]).alias("__food_code"),
         grams.alias("__grams"), grams_given.alias("__grams_given"),
         _small_int(status).alias("__recall_status"),
         _identifier("external_id", schema["external_id"]).alias("__external_id"),
@@ -202,7 +205,7 @@ def _rules(schema: pl.Schema, reported: list[str], code_width: int, day_max: int
     item = [
         _Rule("food_code", _unparsed("food_code", schema, "food_code is missing or not a number"), pl.col("__food_code").is_null()),
         _Rule("food_code", f"food_code longer than {code_width} digits",
-              pl.col("__food_code").str.len_chars() > code_width),
+              pl.col("__food_code") >= 10**code_width),
         _Rule("grams", "grams is missing", ~pl.col("__grams_given")),
         _Rule("grams", _unparsed("grams", schema, "grams is not a number"), grams.is_null()),
         _Rule("grams", "grams is not a finite number (NaN or infinite)", ~grams.is_finite()),
@@ -329,7 +332,7 @@ def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, code_width: int
         pl.col("__participant_id").alias("participant_id"),
         pl.col("__recall_day").alias("recall_day"),
         _item_seq(found, runs).alias("item_seq"),
-        pl.col("__food_code").alias("food_code"),
+        pl.col("__food_code").cast(pl.Int32).alias("food_code"),
         pl.col("__grams").alias("grams"),
         *reported,
     )
@@ -345,7 +348,7 @@ def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, code_width: int
     ).sort("source_file", "source_row", maintain_order=True)
     participants = (recalls.group_by("__participant_id")
                     .agg(pl.col("external_id").drop_nulls().first())
-                    .select(cohort_col, pl.col("__participant_id").alias("participant_id"),
+                    .select(cohort_col, pl.col("__participant_id").cast(pl.String).alias("participant_id"),
                             pl.col("external_id").cast(pl.String))
                     .sort("participant_id"))
     return CanonicalDiary(items=items, quarantine=quarantine,
@@ -436,7 +439,7 @@ def _inclusion(recalls: pl.DataFrame, cohort_col: pl.Expr, valid_recall_status: 
     status = pl.col("recall_status") if valid_recall_status is not None else pl.lit(None, dtype=pl.Int32)
     return recalls.select(
         cohort_col,
-        pl.col("__participant_id").alias("participant_id"),
+        pl.col("__participant_id").cast(pl.String).alias("participant_id"),
         pl.col("__recall_day").alias("recall_day"),
         status.cast(pl.Int32).alias("recall_status"),
         (pl.col("status_ok") & (pl.col("n_usable") > 0)).alias("included"),

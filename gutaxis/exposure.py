@@ -45,14 +45,15 @@ class Exposures:
     unlinked_fixed: pl.DataFrame  # food_code, n_items, grams (fixed point) of codes the composition lacks
     low_coverage_threshold: float
     foods: pl.DataFrame | None = None  # food_code, description (for contributions)
+    code_width: int | None = None  # digits of the items' integer food codes (None: the codes are text)
 
     @property
     def contributions(self) -> pl.DataFrame:
-        return food_contributions([self.contrib_fixed], self.foods, self.components)
+        return food_contributions([self.contrib_fixed], self.foods, self.components, self.code_width)
 
     @property
     def linkage(self) -> pl.DataFrame:
-        return unlinked_codes([self.unlinked_fixed])
+        return unlinked_codes([self.unlinked_fixed], self.code_width)
 
     def day_table(self) -> pl.DataFrame:
         """The day table as stored: participant_id, recall_day, then per component amount__c,
@@ -128,11 +129,24 @@ def _unfixed(values: pl.Expr) -> pl.Expr:
     return values.cast(pl.Float64) / SCALE
 
 
+def code_text(codes: pl.Expr, width: int | None) -> pl.Expr:
+    """Food codes as the sources print them: integer codes zero-padded to width digits (None: already text)."""
+    return codes if width is None else codes.cast(pl.String).str.zfill(width)
+
+
+def _keyed_like(frame: pl.DataFrame, key_dtype: pl.DataType) -> pl.DataFrame:
+    """A composition-side frame with its text food codes as the items' integer codes (if they are)."""
+    if frame.schema["food_code"] == key_dtype:
+        return frame
+    return frame.with_columns(pl.col("food_code").cast(key_dtype, strict=False)).drop_nulls("food_code")
+
+
 def _item_amounts(items: pl.LazyFrame, wide: pl.DataFrame, components: list[str]) -> pl.LazyFrame:
     """Per item, in fixed point: grams, and per component its amount (null: no value), the grams that
-    have a value (0 or grams), and whether the value was reported or came from the composition."""
+    have a value (0 or grams), and whether the value was reported or came from the composition
+    (counts of reported items only for components the instrument reports)."""
     reported = {c for c in components if f"{REPORTED_PREFIX}{c}" in items.collect_schema().names()}
-    per100 = wide.rename({c: f"per100__{c}" for c in components}).with_columns(pl.lit(True).alias("linked")).lazy()
+    per100 = _keyed_like(wide, items.collect_schema()["food_code"]).rename({c: f"per100__{c}" for c in components}).with_columns(pl.lit(True).alias("linked")).lazy()
     joined = items.join(per100, on="food_code", how="left").with_columns(_fixed(pl.col("grams")).alias("grams_fx"))
     exprs = []
     for c in components:
@@ -143,9 +157,10 @@ def _item_amounts(items: pl.LazyFrame, wide: pl.DataFrame, components: list[str]
         exprs += [
             _fixed(pl.coalesce(rep, from_food)).alias(f"amount__{c}"),
             pl.when(is_rep | is_comp).then(pl.col("grams_fx")).otherwise(0).alias(f"valued__{c}"),
-            is_rep.cast(pl.UInt32).alias(f"nrep__{c}"),
             is_comp.cast(pl.UInt32).alias(f"ncomp__{c}"),
         ]
+        if c in reported:
+            exprs.append(is_rep.cast(pl.UInt32).alias(f"nrep__{c}"))
     return joined.select(*DAY_KEYS, "food_code", pl.col("grams_fx").alias("grams"), pl.col("linked").fill_null(False), *exprs)
 
 
@@ -159,10 +174,13 @@ def compute_chunk(items: pl.LazyFrame | pl.DataFrame, wide: pl.DataFrame, compon
     computable = [c for c in components if wide[c].null_count() < wide.height or f"{REPORTED_PREFIX}{c}" in names]
     item_amounts = _item_amounts(items, wide, computable)
     # plain sums only (the fast path of the group-by); a day with no valued item gets NULL afterwards
-    sums = ["grams"] + [f"{kind}__{c}" for c in computable for kind in ("amount", "valued", "nrep", "ncomp")]
+    reported = [c for c in computable if f"{REPORTED_PREFIX}{c}" in names]
+    sums = (["grams"] + [f"{kind}__{c}" for c in computable for kind in ("amount", "valued", "ncomp")]
+            + [f"nrep__{c}" for c in reported])
     day_wide_lf = (
         item_amounts.group_by(*DAY_KEYS).agg(pl.col(sums).sum())
         .rename({"grams": "day_grams"})
+        .with_columns(pl.lit(0, dtype=pl.UInt32).alias(f"nrep__{c}") for c in computable if c not in reported)
         .with_columns(pl.when(pl.col(f"nrep__{c}") + pl.col(f"ncomp__{c}") > 0).then(pl.col(f"amount__{c}")).alias(f"amount__{c}")
                       for c in computable)
     )
@@ -183,21 +201,23 @@ def compute_chunk(items: pl.LazyFrame | pl.DataFrame, wide: pl.DataFrame, compon
 
 
 def compute(items: pl.LazyFrame | pl.DataFrame, food_components: pl.DataFrame, foods: pl.DataFrame,
-            components: list[str], units: dict[str, str], low_coverage_threshold: float) -> Exposures:
+            components: list[str], units: dict[str, str], low_coverage_threshold: float,
+            code_width: int | None = None) -> Exposures:
     """Exposures of a whole (small) cohort in one chunk."""
     chunk = compute_chunk(items, composition_wide(food_components, components), components, units, low_coverage_threshold)
-    return replace(chunk, foods=foods)
+    return replace(chunk, foods=foods, code_width=code_width)
 
 
-def food_grams(parts: list[pl.DataFrame]) -> pl.DataFrame:
+def food_grams(parts: list[pl.DataFrame], code_width: int | None = None) -> pl.DataFrame:
     """food_code, grams: the cohort's grams of each food, from the chunks' per-food sums."""
-    return pl.concat(parts).group_by("food_code").agg(_unfixed(pl.col(GRAMS).sum()).alias("grams"))
+    return (pl.concat(parts).group_by("food_code").agg(_unfixed(pl.col(GRAMS).sum()).alias("grams"))
+            .with_columns(code_text(pl.col("food_code"), code_width)))
 
 
-def unlinked_codes(parts: list[pl.DataFrame]) -> pl.DataFrame:
+def unlinked_codes(parts: list[pl.DataFrame], code_width: int | None = None) -> pl.DataFrame:
     """food_code, n_items, grams of the codes the composition lacks, over all chunks."""
     return (pl.concat(parts).group_by("food_code").agg(pl.col("n_items").sum(), _unfixed(pl.col("grams").sum()).alias("grams"))
-            .sort("food_code"))
+            .sort("food_code").with_columns(code_text(pl.col("food_code"), code_width)))
 
 
 def _share(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
@@ -214,11 +234,13 @@ def _participant_wide(day_wide: pl.DataFrame, components: list[str]) -> pl.DataF
     return day_wide.group_by(*PARTICIPANT_KEYS).agg(aggs)
 
 
-def food_contributions(parts: list[pl.DataFrame], foods: pl.DataFrame | None, components: tuple[str, ...] | list[str]) -> pl.DataFrame:
+def food_contributions(parts: list[pl.DataFrame], foods: pl.DataFrame | None, components: tuple[str, ...] | list[str],
+                       code_width: int | None = None) -> pl.DataFrame:
     """marts.food_contributions rows (without cohort) from the chunks' exact per-food sums."""
     contrib_wide = pl.concat(parts).group_by("food_code").agg(pl.col(c).sum() for c in components)
     if foods is None:
         foods = pl.DataFrame(schema={"food_code": pl.String, "description": pl.String})
+    foods = _keyed_like(foods.select("food_code", "description"), contrib_wide.schema["food_code"])
     long = contrib_wide.unpivot(index="food_code", on=components, variable_name="component_id", value_name="amount")
     long = long.filter(pl.col("amount") != 0)
     total = pl.col("amount").sum().over("component_id")
@@ -230,4 +252,5 @@ def food_contributions(parts: list[pl.DataFrame], foods: pl.DataFrame | None, co
             pl.when(total != 0).then(pl.col("amount").cast(pl.Float64) / total.cast(pl.Float64)).alias("share"),
         )
         .sort("component_id", "amount", "food_code", descending=[False, True, False])
+        .with_columns(code_text(pl.col("food_code"), code_width))
     )

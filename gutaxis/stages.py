@@ -150,13 +150,15 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
                          source_versions={spec.composition: source_version})
     diary = read_diary(spec, code_width(source_spec))
     n_items = diary.items.height
-    item_columns = (*warehouse.COHORT_TABLES["cohort.diary_items"],
+    # code_width (a constant) lets the contract view show the integer codes zero-padded
+    item_columns = (*warehouse.COHORT_TABLES["cohort.diary_items"], "code_width",
                     *(c for c in diary.items.columns if c.startswith(REPORTED_PREFIX)))
     handed_over = [diary.items]
     diary = replace(diary, items=diary.items.clear())  # the staging step is the items' last holder
     warehouse.clear_audit(conn, spec.name, run_key)
     warehouse.stage_parts(conn, "diary_items", spec.name, run_key, _handing_over(
-        {"cohort": spec.name, "food_source": spec.composition}, handed_over), item_columns)
+        {"cohort": spec.name, "food_source": spec.composition, "code_width": code_width(source_spec)}, handed_over),
+        item_columns)
     warehouse.stage_parts(conn, "participants", spec.name, run_key, [({}, diary.participants)],
                           warehouse.COHORT_TABLES["cohort.participants"])
     faults.point("ingest")
@@ -189,7 +191,7 @@ def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key
     wide = composition_wide(food_components, components)
     n_items = conn.execute(f"SELECT count(*) FROM {items_table}").fetchall()[0][0]
     n_chunks = max(1, -(-n_items // chunk_rows()))
-    columns = "* EXCLUDE (cohort, food_source, item_seq)"
+    columns = "* EXCLUDE (cohort, food_source, item_seq, code_width)"
     contrib_parts, unlinked_parts, days = [], [], 0
     with warehouse.exported_chunks(conn, items_table, columns, "participant_id", n_chunks) as chunk_folders:
         for chunk, folder in enumerate(chunk_folders):  # a slice of participants at a time
@@ -204,12 +206,13 @@ def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key
             unlinked_parts.append(result.unlinked_fixed)
             days += result.day_wide.height
             del result
-    contributions = food_contributions(contrib_parts, foods, components)
+    width = code_width(load_source_spec(spec.composition))
+    contributions = food_contributions(contrib_parts, foods, components, width)
     warehouse.stage_parts(conn, "food_contributions", spec.name, run_key, [({"cohort": spec.name}, contributions)],
                           warehouse.COHORT_TABLES["marts.food_contributions"])
     faults.point("exposures")
-    linkage = unlinked_codes(unlinked_parts)
-    grams_by_food = food_grams(contrib_parts)
+    linkage = unlinked_codes(unlinked_parts, width)
+    grams_by_food = food_grams(contrib_parts, width)
     _record_reach(conn, spec, run_key, grams_by_food, food_components, foods)
     conn.execute("DELETE FROM audit.linkage WHERE cohort = ? AND run_id = ?", [spec.name, run_key])
     warehouse.append_audit(conn, "audit.linkage", linkage.with_columns(pl.lit(spec.composition).alias("food_source")),

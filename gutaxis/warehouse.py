@@ -213,12 +213,24 @@ def _published_selects(conn: duckdb.DuckDBPyConnection, view: str, cohort: str, 
     component becomes one SELECT of the view, so a filter on component_id reads one column set.
     Other tables, and exposure tables published before they were stored wide, are shown as they are.
     """
-    columns = [name for (name,) in conn.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'store' AND table_name = ? ORDER BY column_index",
-        [table]).fetchall()]
+    stored = dict(conn.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'store' AND table_name = ? ORDER BY column_index",
+        [table]).fetchall())
+    template = dict(conn.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'store' AND table_name = ?",
+                                 [PUBLISHED_KINDS[view]]).fetchall())
+    columns = list(stored)
     wanted = COHORT_TABLES[view]
+
+    def shown(column: str) -> str:
+        """A stored key column in the contract's type: integer ids as text, integer codes zero-padded."""
+        if column not in stored or stored[column] == template[column]:
+            return ident(column)
+        if column == "food_code" and "code_width" in stored:
+            return "lpad(CAST(food_code AS VARCHAR), code_width, '0')"
+        return f"CAST({ident(column)} AS {template[column]})"
+
     if "component_id" in columns or view not in WIDE_VIEWS:
-        return [f"SELECT {', '.join(ident(c) for c in wanted)} FROM store.{ident(table)}"]
+        return [f"SELECT {', '.join(f'{shown(c)} AS {ident(c)}' for c in wanted)} FROM store.{ident(table)}"]
     first_measure = WIDE_VIEWS[view][0]
     components = [c.split("__", 1)[1] for c in columns if c.startswith(f"{first_measure}__")]
     selects = []
@@ -236,7 +248,7 @@ def _published_selects(conn: duckdb.DuckDBPyConnection, view: str, cohort: str, 
                     stored = f"CASE {stored} {cases} END"
                 exprs.append(f"{stored} AS {ident(column)}")
             else:
-                exprs.append(ident(column))
+                exprs.append(f"{shown(column)} AS {ident(column)}")
         selects.append(f"SELECT {', '.join(exprs)} FROM store.{ident(table)}")
     return selects
 
@@ -304,9 +316,7 @@ def stage_parts(conn: duckdb.DuckDBPyConnection, kind: str, cohort: str, run_key
         conn.execute(f"DROP TABLE IF EXISTS {table}")
     for constants, frame in parts:
         values = {**constants}
-        select = ", ".join(
-            f"CAST(? AS {'VARCHAR' if isinstance(values[c], str) else 'DOUBLE'}) AS {ident(c)}" if c in values else ident(c)
-            for c in columns)
+        select = ", ".join(f"CAST(? AS {_sql_type(values[c])}) AS {ident(c)}" if c in values else ident(c) for c in columns)
         params = [values[c] for c in columns if c in values]
         verb = f"INSERT INTO {table} SELECT" if table_exists(conn, table) else f"CREATE TABLE {table} AS SELECT"
         if frame.height <= PARQUET_HANDOFF_ROWS:
@@ -329,6 +339,10 @@ def stage_parts(conn: duckdb.DuckDBPyConnection, kind: str, cohort: str, run_key
 
 
 PARQUET_HANDOFF_ROWS = 2_000_000
+
+
+def _sql_type(value: object) -> str:
+    return "VARCHAR" if isinstance(value, str) else "INTEGER" if isinstance(value, int) else "DOUBLE"
 
 
 def _database_file(conn: duckdb.DuckDBPyConnection) -> Path:

@@ -46,8 +46,8 @@ def test_nhanes_sample_text_reads_510_items_of_30_participants_on_day_1(realdata
     assert result.items["recall_day"].unique().to_list() == [1]
     assert result.inclusion.height == 30 and result.inclusion["included"].all()
     assert result.inclusion["recall_status"].unique().to_list() == [1]
-    assert (result.items["food_code"].str.len_chars() == 8).all()
-    assert result.items["food_code"].to_list() == sample["DR1IFDCD"].to_list()
+    # codes are kept as numbers (the warehouse shows them zero-padded)
+    assert result.items["food_code"].cast(pl.String).str.zfill(8).to_list() == sample["DR1IFDCD"].to_list()
     assert result.items["participant_id"].to_list() == sample["SEQN"].to_list()
     assert result.items["reported__energy_kcal"].to_list() == sample["DR1IKCAL"].cast(pl.Float64).to_list()
     assert result.items["reported__choline"].to_list() == sample["DR1ICHL"].cast(pl.Float64).to_list()
@@ -91,8 +91,8 @@ def test_asa24_items_read_383_items_in_21_recalls_keeping_username_and_userid(re
     assert result.inclusion.height == 21 and result.inclusion["included"].all()
     assert result.inclusion["recall_status"].unique().to_list() == [2]
     assert result.items["recall_day"].unique().to_list() == [1]  # RecallNo printed as 1.0
-    assert (result.items["food_code"].str.len_chars() == 8).all()
-    assert "51180010" in result.items["food_code"].to_list()
+    assert (result.items["food_code"] < 10**8).all()  # 8 digits at most (a few SR codes among them)
+    assert 51180010 in result.items["food_code"].to_list()
     pairs = source.select(participant_id="UserName", external_id="UserID").unique().sort("participant_id")
     assert_frame_equal(result.participants.drop("cohort"), pairs)
 
@@ -146,7 +146,7 @@ def test_nhanes_text_items_follow_dr1iline_and_status_2_recalls_are_excluded(tmp
     (tmp_path / "DR1IFF_X.txt").write_text(NHANES_TEXT)  # .txt: comma found by sniffing
     result = diary(tmp_path, format="nhanes-iff", path="DR1IFF_X.txt")
     assert result.items.select("participant_id", "item_seq", "food_code").rows() == [
-        ("100", 1, "51180010"), ("100", 2, "11111000")]
+        ("100", 1, 51180010), ("100", 2, 11111000)]
     assert result.quarantine.height == 0
     excluded = result.inclusion.filter(~pl.col("included"))
     assert excluded.select("participant_id", "recall_status", "n_items").rows() == [("101", 2, 1)]
@@ -228,7 +228,7 @@ def test_asa24_codes_printed_as_floats_and_status_other_than_2(tmp_path):
     (tmp_path / "Items.csv").write_text(ASA24_TEXT)
     result = diary(tmp_path, format="asa24-items", path="Items.csv")
     assert result.items.select("participant_id", "recall_day", "food_code", "reported__choline").rows() == [
-        ("A1", 1, "51180010", 5.0)]
+        ("A1", 1, 51180010, 5.0)]
     assert result.inclusion.select("recall_day", "recall_status", "included").rows() == [(1, 2, True), (2, 5, False)]
     assert result.participants.rows() == [("c", "A1", "u-1")]
 
@@ -242,7 +242,7 @@ def test_asa24_file_lacking_foodamt_names_it(tmp_path):
 TABULAR_MAP = {"participant_id": "pid", "recall_day": "day", "food_code": "code", "grams": "g"}
 
 
-def test_parquet_keeps_native_types_and_pads_sr_codes(tmp_path):
+def test_parquet_keeps_native_types_integer_ids_and_codes(tmp_path):
     pl.DataFrame({"pid": [7, 7, 8], "day": pl.Series([1, 1, 2], dtype=pl.Int8), "code": [1001, 11233, 1001],
                   "g": [10.0, 20.0, 30.0], "kcal": [1.5, None, float("nan")], "other": ["x", "y", "z"]}
                  ).write_parquet(tmp_path / "d.parquet")
@@ -253,7 +253,8 @@ def test_parquet_keeps_native_types_and_pads_sr_codes(tmp_path):
     assert raw.collect_schema()["participant_id"] == pl.Int64  # no text round trip
     result = read_diary(spec, 5)
     assert result.items.select("participant_id", "recall_day", "item_seq", "food_code", "reported__energy_kcal").rows() == [
-        ("7", 1, 1, "01001", 1.5), ("7", 1, 2, "11233", None), ("8", 2, 1, "01001", None)]
+        (7, 1, 1, 1001, 1.5), (7, 1, 2, 11233, None), (8, 2, 1, 1001, None)]
+    assert result.participants["participant_id"].to_list() == ["7", "8"]  # the contract's text ids
 
 
 def test_tabular_csv_and_tsv_chosen_by_extension(tmp_path):

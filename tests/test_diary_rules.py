@@ -89,12 +89,13 @@ def test_nhanes_recall_day_is_1_or_2():
     assert quarantined(result) == [(2, "recall_day", "3", "recall_day out of range 1-2")]
 
 
-def test_food_codes_are_text_without_float_suffix_zero_padded_to_width(tmp_path):
+def test_food_codes_are_numbers_without_float_suffix(tmp_path):
+    # the warehouse shows them zero-padded to the source's width (tests/test_pipeline.py)
     fndds = from_csv(tmp_path, "1,1,51180010.0,5,1\n")
-    assert fndds.items["food_code"].to_list() == ["51180010"]
+    assert fndds.items["food_code"].to_list() == [51180010]
     sr = canonical({"participant_id": ["1"] * 3, "recall_day": ["1"] * 3,
                     "food_code": ["1001", " 2047.000 ", "11233.0"], "grams": ["5"] * 3}, code_width=5)
-    assert sr.items["food_code"].to_list() == ["01001", "02047", "11233"]
+    assert sr.items["food_code"].to_list() == [1001, 2047, 11233]
 
 
 def test_integers_printed_as_floats_in_ids_and_days(tmp_path):
@@ -145,7 +146,7 @@ def test_item_seq_numbers_kept_items_in_row_order_even_when_recalls_interleave()
     result = canonical({"participant_id": ["a", "b", "a", "a", "b"], "recall_day": [1, 1, 1, 1, 1],
                         "food_code": ["1", "2", "3", "4", "5"], "grams": [1.0, 1.0, -1.0, 1.0, 1.0]})
     assert result.items.select("participant_id", "item_seq", "food_code").rows() == [
-        ("a", 1, "00000001"), ("b", 1, "00000002"), ("a", 2, "00000004"), ("b", 2, "00000005")]
+        ("a", 1, 1), ("b", 1, 2), ("a", 2, 4), ("b", 2, 5)]
 
 
 def test_item_seq_for_contiguous_recalls():
@@ -160,7 +161,7 @@ def test_native_numeric_columns_are_typed_without_text(tmp_path):
                         "food_code": [51180010.0, 1001.0], "grams": [5.0, float("nan")],
                         "reported__fiber": [float("nan"), 1.0]})
     assert result.items.select("participant_id", "recall_day", "food_code", "reported__fiber").rows() == [
-        ("83736", 1, "51180010", None)]
+        (83736, 1, 51180010, None)]
     assert quarantined(result) == [(2, "grams", "NaN", "grams is not a finite number (NaN or infinite)")]
 
 

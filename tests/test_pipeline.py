@@ -89,3 +89,36 @@ def test_rerun_gives_identical_marts(isolated):
     first = _marts(isolated / "warehouse.duckdb")
     run_cohorts(["demo"])
     assert _marts(isolated / "warehouse.duckdb") == first
+
+
+def test_integer_ids_and_codes_are_shown_as_contract_text(isolated, tmp_path, monkeypatch):
+    """A Parquet diary with integer ids and codes is stored as integers; every contract view shows
+    text ids and codes zero-padded to the source's width, as for a text diary."""
+    import polars as pl
+
+    monkeypatch.setenv("GUTAXIS_COHORTS_DIR", str(tmp_path))
+    demo = pl.read_csv(DATA_DIR / "demo" / "diary.csv", infer_schema=False)
+    first_code = int(demo["food_code"][0])
+    pl.DataFrame({"pid": pl.Series([501, 501, 502], dtype=pl.Int64), "day": [1, 1, 1],
+                  "code": pl.Series([first_code, 1234, first_code], dtype=pl.Int64), "g": [100.0, 50.0, 80.0]}
+                 ).write_parquet(tmp_path / "ints.parquet")
+    write_spec(tmp_path, "ints", format="tabular", path="ints.parquet", composition="demo",
+               columns={"participant_id": "pid", "recall_day": "day", "food_code": "code", "grams": "g"})
+    reports, errors = run_cohorts(["ints"])
+    assert errors == [] and reports[0].outcome == "published"
+    assert (reports[0].participants, reports[0].days, reports[0].items, reports[0].unlinked_items) == (2, 2, 3, 1)
+    conn = duckdb.connect(str(isolated / "warehouse.duckdb"), read_only=True)
+    try:
+        items = conn.execute("SELECT participant_id, food_code FROM cohort.diary_items WHERE cohort = 'ints' ORDER BY ALL").fetchall()
+        assert items == [("501", "00001234"), ("501", f"{first_code:08d}"), ("502", f"{first_code:08d}")]
+        ids = {view: conn.execute(f"SELECT DISTINCT participant_id FROM {view} WHERE cohort = 'ints' ORDER BY 1").fetchall()
+               for view in ("marts.participant_day_exposure", "marts.participant_exposure", "cohort.participants")}
+        assert all(rows == [("501",), ("502",)] for rows in ids.values()), ids
+        assert conn.execute("SELECT DISTINCT food_code FROM marts.food_contributions WHERE cohort = 'ints'").fetchall() == [
+            (f"{first_code:08d}",)]
+        assert conn.execute("SELECT food_code, n_items FROM audit.linkage WHERE cohort = 'ints'").fetchall() == [("00001234", 1)]
+        # the same food's description comes with its zero-padded code
+        assert conn.execute("SELECT count(*) FROM cohort.diary_items i JOIN composition.foods f "
+                            "ON f.source = i.food_source AND f.food_code = i.food_code WHERE i.cohort = 'ints'").fetchall() == [(2,)]
+    finally:
+        conn.close()
