@@ -150,15 +150,16 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
                          source_versions={spec.composition: source_version})
     diary = read_diary(spec, code_width(source_spec))
     n_items = diary.items.height
-    # code_width (a constant) lets the contract view show the integer codes zero-padded
-    item_columns = (*warehouse.COHORT_TABLES["cohort.diary_items"], "code_width",
+    # The run's constants (cohort, food source, code width) are not stored on every item: the
+    # contract view adds them from store.item_sources and store.published.
+    constants = ("cohort", "food_source")
+    item_columns = (*(c for c in warehouse.COHORT_TABLES["cohort.diary_items"] if c not in constants),
                     *(c for c in diary.items.columns if c.startswith(REPORTED_PREFIX)))
     handed_over = [diary.items]
     diary = replace(diary, items=diary.items.clear())  # the staging step is the items' last holder
     warehouse.clear_audit(conn, spec.name, run_key)
-    warehouse.stage_parts(conn, "diary_items", spec.name, run_key, _handing_over(
-        {"cohort": spec.name, "food_source": spec.composition, "code_width": code_width(source_spec)}, handed_over),
-        item_columns)
+    items_table = warehouse.stage_parts(conn, "diary_items", spec.name, run_key, _handing_over({}, handed_over), item_columns)
+    warehouse.record_item_source(conn, items_table, spec.composition, code_width(source_spec))
     warehouse.stage_parts(conn, "participants", spec.name, run_key, [({}, diary.participants)],
                           warehouse.COHORT_TABLES["cohort.participants"])
     faults.point("ingest")
@@ -191,7 +192,7 @@ def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key
     wide = composition_wide(food_components, components)
     n_items = conn.execute(f"SELECT count(*) FROM {items_table}").fetchall()[0][0]
     n_chunks = max(1, -(-n_items // chunk_rows()))
-    columns = "* EXCLUDE (cohort, food_source, item_seq, code_width)"
+    columns = "* EXCLUDE (item_seq)"
     contrib_parts, unlinked_parts, days = [], [], 0
     with warehouse.exported_chunks(conn, items_table, columns, "participant_id", n_chunks) as chunk_folders:
         for chunk, folder in enumerate(chunk_folders):  # a slice of participants at a time

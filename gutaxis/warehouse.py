@@ -221,12 +221,21 @@ def _published_selects(conn: duckdb.DuckDBPyConnection, view: str, cohort: str, 
     columns = list(stored)
     wanted = COHORT_TABLES[view]
 
+    item_source = conn.execute("SELECT food_source, code_width FROM store.item_sources WHERE table_name = ?",
+                               [table]).fetchall()
+    constants = {"cohort": _sql_string(cohort)}
+    if item_source:
+        constants["food_source"] = _sql_string(item_source[0][0])
+
     def shown(column: str) -> str:
-        """A stored key column in the contract's type: integer ids as text, integer codes zero-padded."""
-        if column not in stored or stored[column] == template[column]:
+        """A stored column in the contract's type: the run's constants, integer ids as text, integer
+        codes zero-padded to the source's width."""
+        if column not in stored:
+            return constants[column]
+        if stored[column] == template[column]:
             return ident(column)
-        if column == "food_code" and "code_width" in stored:
-            return "lpad(CAST(food_code AS VARCHAR), code_width, '0')"
+        if column == "food_code" and item_source:
+            return f"lpad(CAST(food_code AS VARCHAR), {int(item_source[0][1])}, '0')"
         return f"CAST({ident(column)} AS {template[column]})"
 
     if "component_id" in columns or view not in WIDE_VIEWS:
@@ -242,11 +251,11 @@ def _published_selects(conn: duckdb.DuckDBPyConnection, view: str, cohort: str, 
             if column in fixed:
                 exprs.append(f"{fixed[column]} AS {ident(column)}")
             elif column in WIDE_VIEWS[view]:
-                stored = ident(f"{column}__{component}")
+                measure = ident(f"{column}__{component}")
                 if column == "source":
                     cases = " ".join(f"WHEN {code} THEN {_sql_string(name)}" for code, name in SOURCE_CODES.items())
-                    stored = f"CASE {stored} {cases} END"
-                exprs.append(f"{stored} AS {ident(column)}")
+                    measure = f"CASE {measure} {cases} END"
+                exprs.append(f"{measure} AS {ident(column)}")
             else:
                 exprs.append(f"{shown(column)} AS {ident(column)}")
         selects.append(f"SELECT {', '.join(exprs)} FROM store.{ident(table)}")
@@ -301,6 +310,18 @@ def replace_source(conn: duckdb.DuckDBPyConnection, source_id: str, foods: pl.Da
         raise
 
 
+def record_item_source(conn: duckdb.DuckDBPyConnection, items_table: str, food_source: str, code_width: int) -> None:
+    """Note a staged items table's food source and code width (the contract view shows them)."""
+    name = items_table.split(".", 1)[1].strip('"')
+    conn.execute("DELETE FROM store.item_sources WHERE table_name = ?", [name])
+    conn.execute("INSERT INTO store.item_sources VALUES (?, ?, ?)", [name, food_source, code_width])
+
+
+def _forget_dropped_item_sources(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute("DELETE FROM store.item_sources WHERE table_name NOT IN "
+                 "(SELECT table_name FROM duckdb_tables() WHERE schema_name = 'store')")
+
+
 def table_exists(conn: duckdb.DuckDBPyConnection, qualified: str) -> bool:
     schema, name = qualified.split(".", 1)
     return bool(conn.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
@@ -319,11 +340,11 @@ def stage_parts(conn: duckdb.DuckDBPyConnection, kind: str, cohort: str, run_key
         select = ", ".join(f"CAST(? AS {_sql_type(values[c])}) AS {ident(c)}" if c in values else ident(c) for c in columns)
         params = [values[c] for c in columns if c in values]
         verb = f"INSERT INTO {table} SELECT" if table_exists(conn, table) else f"CREATE TABLE {table} AS SELECT"
-        if frame.height <= PARQUET_HANDOFF_ROWS:
-            execute_on_frame(conn, f"{verb} {select} FROM incoming", frame, params)
+        if frame.height <= PARQUET_HANDOFF_ROWS or not any(dtype == pl.String for dtype in frame.schema.dtypes()):
+            execute_on_frame(conn, f"{verb} {select} FROM incoming", frame, params)  # numbers: no copy
             continue
-        # A big frame reaches DuckDB through a temporary Parquet file: handing DuckDB the frame
-        # itself converts its string columns to Arrow's layout first, a second copy of gigabytes;
+        # A big frame with text reaches DuckDB through a temporary Parquet file: handing DuckDB the
+        # frame itself converts its string columns to Arrow's layout first, a second copy of gigabytes;
         # and once written, the frame is let go before DuckDB loads it (pass it from a generator
         # that holds no other reference, and its memory is free for DuckDB's).
         target = _temp_folder(conn) / f"{table.replace('.', '_').replace(chr(34), '')}.incoming.parquet"
@@ -388,6 +409,7 @@ def drop_staging(conn: duckdb.DuckDBPyConnection, cohort: str) -> list[str]:
     dropped = unpublished_tables(conn, cohort)
     for name in dropped:
         conn.execute(f"DROP TABLE IF EXISTS store.{ident(name)}")
+    _forget_dropped_item_sources(conn)
     safe_cohort = cohort.replace("-", "_")
     for leftover in _temp_folder(conn).glob(f"store_*__{safe_cohort}__*"):  # a killed run's hand-off files
         shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
@@ -414,6 +436,7 @@ def publish_cohort(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str) -
             if old:
                 conn.execute(f"DROP TABLE IF EXISTS store.{ident(old[0][0])}")
             faults.point("publish-mid-transaction")
+        _forget_dropped_item_sources(conn)
         refresh_views(conn)
         conn.execute("COMMIT")
     except Exception:

@@ -228,3 +228,10 @@ COMMENT ON COLUMN store.published.kind IS 'diary_items | participants | day_expo
 COMMENT ON COLUMN store.published.table_name IS 'Table in schema store (the run that published it staged it there).';
 COMMENT ON COLUMN store.published.run_id IS 'Run key that published it.';
 COMMENT ON COLUMN store.published.published_at IS 'UTC time of publishing.';
+
+CREATE TABLE IF NOT EXISTS store.item_sources (
+    table_name VARCHAR NOT NULL, food_source VARCHAR NOT NULL, code_width INTEGER NOT NULL);
+COMMENT ON TABLE store.item_sources IS 'The constants of each staged items table, kept here rather than on 100 M rows: cohort.diary_items shows them.';
+COMMENT ON COLUMN store.item_sources.table_name IS 'Items table in schema store.';
+COMMENT ON COLUMN store.item_sources.food_source IS 'Composition source its food codes refer to.';
+COMMENT ON COLUMN store.item_sources.code_width IS 'Digits of that source''s food codes (the view zero-pads the stored numbers to it).';

@@ -108,7 +108,7 @@ def test_compound_unique_catches_a_duplicate_key(conn):
     rows = diary_rows([100, 200, 300]) + [("demo", "p1", 1, 2, "fndds", "22222000", 50.0)]
     table = stage_diary(conn, rows)
     results = by_check(validate(conn, table, diary_items_suite(recall_day_max=2), "diary_items"))
-    duplicate = results["(cohort, participant_id, recall_day, item_seq) unique"]
+    duplicate = results["(participant_id, recall_day, item_seq) unique"]
     assert duplicate["success"] is False
     assert duplicate["unexpected_count"] == 2  # both rows that share the key
     assert duplicate["column"] is None
