@@ -5,10 +5,12 @@ else grams x amount_per_100g / 100 of its linked food (DESIGN: reported > compos
 Daily amounts are sums; participant means are means over days; per_1000kcal is a ratio of
 means (NCI's recommendation), not a mean of daily ratios.
 
-Sums are taken in fixed point (10^-12 of the unit, 128-bit integers): a parallel float sum adds
-in a different order from run to run and its last bits change, which would make re-runs of the
-same data differ. Integer sums are exact and order-free; rounding each item to 10^-12 of the unit
-(a picogram of a g-component) is far below the precision of any composition value.
+Sums are taken in fixed point (10^-9 of the unit, 64-bit integers where no sum can overflow them,
+else 128-bit): a parallel float sum adds in a different order from run to run and its last bits
+change, which would make re-runs of the same data differ. Integer sums are exact and order-free;
+rounding each item to 10^-9 of the unit (a nanogram of a g-component, a microgram of a
+mg-component) is far below the precision of any composition value, and exact for grams with up
+to 3 decimals times values with up to 4 (amounts with at most 9 decimals).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from gutaxis.formats import REPORTED_PREFIX
 # Items carry no cohort column: the cohort is one constant per run, added when rows are staged.
 DAY_KEYS = ("participant_id", "recall_day")
 PARTICIPANT_KEYS = ("participant_id",)
-SCALE = 10**12  # fixed-point units per unit of the component (and per gram)
+SCALE = 10**9  # fixed-point units per unit of the component (and per gram)
 # Where a day's amount came from, stored as a small code; the contract view shows the name.
 REPORTED, COMPOSITION, MIXED = 1, 2, 3
 GRAMS = "__grams"  # the per-food grams column of the chunks' contribution sums (not a component)
@@ -120,9 +122,8 @@ def composition_wide(food_components: pl.DataFrame, components: list[str]) -> pl
     return wide.with_columns(pl.lit(None, dtype=pl.Float64).alias(c) for c in missing).select("food_code", *components)
 
 
-def _fixed(values: pl.Expr) -> pl.Expr:
-    # 128 bits: no sum of any cohort can overflow (1.7e26 units); as fast as 64 bits in polars
-    return (values * SCALE).round().cast(pl.Int128)
+def _fixed(values: pl.Expr, dtype: pl.DataType = pl.Int128) -> pl.Expr:
+    return (values * SCALE).round().cast(dtype)
 
 
 def _unfixed(values: pl.Expr) -> pl.Expr:
@@ -141,60 +142,109 @@ def _keyed_like(frame: pl.DataFrame, key_dtype: pl.DataType) -> pl.DataFrame:
     return frame.with_columns(pl.col("food_code").cast(key_dtype, strict=False)).drop_nulls("food_code")
 
 
-def _item_amounts(items: pl.LazyFrame, wide: pl.DataFrame, components: list[str]) -> pl.LazyFrame:
-    """Per item, in fixed point: grams, and per component its amount (null: no value), the grams that
-    have a value (0 or grams), and whether the value was reported or came from the composition
-    (counts of reported items only for components the instrument reports)."""
-    reported = {c for c in components if f"{REPORTED_PREFIX}{c}" in items.collect_schema().names()}
-    per100 = _keyed_like(wide, items.collect_schema()["food_code"]).rename({c: f"per100__{c}" for c in components}).with_columns(pl.lit(True).alias("linked")).lazy()
-    joined = items.join(per100, on="food_code", how="left").with_columns(_fixed(pl.col("grams")).alias("grams_fx"))
+def _sum_dtype(by_food: pl.DataFrame, per100: pl.DataFrame, components: list[str], reported: list[str]) -> pl.DataType:
+    """Int64 when no sum of the chunk can overflow it (every day's and participant's sum is at most the
+    chunk's total of each component, known exactly per food), else Int128 (slower by a third)."""
+    totals = by_food.join(per100, on="food_code", how="left")
+    grams = _unfixed(pl.col(GRAMS))
+    worst = 0.0
+    for c in components:
+        from_food = (grams if c not in reported else _unfixed(pl.col(f"unreported__{c}"))) * pl.col(f"per100__{c}").abs() / 100.0
+        total = from_food.fill_null(0).sum() + (_unfixed(pl.col(f"reported__{c}")).sum() if c in reported else 0.0)
+        worst = max(worst, totals.select(total).item() or 0.0)
+    worst = max(worst, totals.select(grams.sum()).item() or 0.0)
+    return pl.Int64 if worst * SCALE < 2.0**62 else pl.Int128
+
+
+def _by_food(items: pl.LazyFrame, reported: list[str]) -> pl.DataFrame:
+    """Per food code: items, grams (fixed point, 128 bits: a cohort's grams of a food add up) and, per
+    reported component, the reported amounts and the grams of items that reported none."""
+    grams = _fixed(pl.col("grams"))
+    aggs = [pl.len().cast(pl.Int64).alias("n_items"), grams.sum().alias(GRAMS)]
+    for c in reported:
+        value = pl.col(f"{REPORTED_PREFIX}{c}")
+        aggs += [_fixed(value).sum().alias(f"reported__{c}"),
+                 pl.when(value.is_null()).then(grams).otherwise(0).sum().alias(f"unreported__{c}")]
+    return items.group_by("food_code").agg(aggs).collect()
+
+
+def _food_amounts(by_food: pl.DataFrame, per100: pl.DataFrame, components: list[str], reported: list[str]) -> pl.DataFrame:
+    """food_code, grams and each component's amount eaten of the food (fixed point): reported amounts
+    plus composition values times the grams that reported none (all grams if the instrument reports none)."""
+    joined = by_food.join(per100, on="food_code", how="left")
     exprs = []
     for c in components:
-        from_food = pl.col("grams") * pl.col(f"per100__{c}") / 100.0
-        rep = pl.col(f"{REPORTED_PREFIX}{c}") if c in reported else pl.lit(None, dtype=pl.Float64)
-        is_rep = rep.is_not_null()
-        is_comp = ~is_rep & from_food.is_not_null()
-        exprs += [
-            _fixed(pl.coalesce(rep, from_food)).alias(f"amount__{c}"),
-            pl.when(is_rep | is_comp).then(pl.col("grams_fx")).otherwise(0).alias(f"valued__{c}"),
-            is_comp.cast(pl.UInt32).alias(f"ncomp__{c}"),
-        ]
+        grams = pl.col(f"unreported__{c}") if c in reported else pl.col(GRAMS)
+        from_food = _fixed(_unfixed(grams) * pl.col(f"per100__{c}") / 100.0)
         if c in reported:
-            exprs.append(is_rep.cast(pl.UInt32).alias(f"nrep__{c}"))
-    return joined.select(*DAY_KEYS, "food_code", pl.col("grams_fx").alias("grams"), pl.col("linked").fill_null(False), *exprs)
+            exprs.append(pl.when(from_food.is_null()).then(pl.col(f"reported__{c}"))
+                         .otherwise(pl.col(f"reported__{c}") + from_food).alias(c))
+        else:
+            exprs.append(from_food.alias(c))
+    return joined.select("food_code", GRAMS, *exprs)
 
 
 def compute_chunk(items: pl.LazyFrame | pl.DataFrame, wide: pl.DataFrame, components: list[str],
                   units: dict[str, str], low_coverage_threshold: float) -> Exposures:
-    """Exposures of the participants in `items` (every item of each of them: chunks split by participant)."""
+    """Exposures of the participants in `items` (every item of each of them: chunks split by participant).
+
+    Per day, each component's amount is the exact sum of its items' fixed-point amounts. The grams
+    with a value (coverage) are the day's grams less those of items whose food has no value, summed
+    over those items only (usually few), so a clean day costs one sum per component. Components the
+    instrument reports also count reported and composition items per day (their source).
+    """
     items = items.lazy()
     names = items.collect_schema().names()
     # A component that neither the composition nor the instrument gives any value is NULL with
     # coverage 0 for every day: no need to carry it through the item-level work.
     computable = [c for c in components if wide[c].null_count() < wide.height or f"{REPORTED_PREFIX}{c}" in names]
-    item_amounts = _item_amounts(items, wide, computable)
-    # plain sums only (the fast path of the group-by); a day with no valued item gets NULL afterwards
     reported = [c for c in computable if f"{REPORTED_PREFIX}{c}" in names]
-    sums = (["grams"] + [f"{kind}__{c}" for c in computable for kind in ("amount", "valued", "ncomp")]
-            + [f"nrep__{c}" for c in reported])
-    day_wide_lf = (
-        item_amounts.group_by(*DAY_KEYS).agg(pl.col(sums).sum())
-        .rename({"grams": "day_grams"})
-        .with_columns(pl.lit(0, dtype=pl.UInt32).alias(f"nrep__{c}") for c in computable if c not in reported)
-        .with_columns(pl.when(pl.col(f"nrep__{c}") + pl.col(f"ncomp__{c}") > 0).then(pl.col(f"amount__{c}")).alias(f"amount__{c}")
-                      for c in computable)
-    )
-    contrib_lf = item_amounts.group_by("food_code").agg(pl.col("grams").sum().alias(GRAMS),
-                                                        *(pl.col(f"amount__{c}").sum().alias(c) for c in computable))
-    unlinked_lf = (item_amounts.filter(~pl.col("linked")).group_by("food_code")
-                   .agg(pl.len().cast(pl.Int64).alias("n_items"), pl.col("grams").sum().alias("grams")))
-    day_wide, contrib_fixed, unlinked_fixed = pl.collect_all([day_wide_lf, contrib_lf, unlinked_lf])
-    missing = [c for c in components if c not in computable]
+    composed = [c for c in computable if c not in reported]
+    per100 = (_keyed_like(wide, items.collect_schema()["food_code"]).select("food_code", *computable)
+              .rename({c: f"per100__{c}" for c in computable})
+              # whether the food has a value for every component the instrument does not report
+              .with_columns(pl.all_horizontal(pl.lit(True), *(pl.col(f"per100__{c}").is_not_null() for c in composed))
+                            .alias("complete")))
+    by_food = _by_food(items, reported)
+    dtype = _sum_dtype(by_food, per100, computable, reported)
+
+    joined = items.join(per100.lazy(), on="food_code", how="left").with_columns(_fixed(pl.col("grams"), dtype).alias("grams_fx"))
+    sums = [pl.col("grams_fx").sum().alias("day_grams")]
+    for c in computable:
+        from_food = pl.col("grams") * pl.col(f"per100__{c}") / 100.0
+        if c in reported:
+            rep = pl.col(f"{REPORTED_PREFIX}{c}")
+            is_rep, is_comp = rep.is_not_null(), rep.is_null() & from_food.is_not_null()
+            sums += [_fixed(pl.coalesce(rep, from_food), dtype).sum().alias(f"amount__{c}"),
+                     pl.when(is_rep | is_comp).then(pl.col("grams_fx")).otherwise(0).sum().alias(f"valued__{c}"),
+                     is_rep.cast(pl.UInt32).sum().alias(f"nrep__{c}"), is_comp.cast(pl.UInt32).sum().alias(f"ncomp__{c}")]
+        else:
+            sums.append(_fixed(from_food, dtype).sum().alias(f"amount__{c}"))
+    day_wide = joined.group_by(*DAY_KEYS).agg(sums).collect()
+    if composed:
+        # items of foods lacking a value for some component (or unlinked), set apart before the join
+        incomplete = items.join(per100.lazy().filter("complete").select("food_code"), on="food_code", how="anti")
+        missing = (incomplete.join(per100.lazy(), on="food_code", how="left")
+                   .group_by(*DAY_KEYS)
+                   .agg(pl.when(pl.col(f"per100__{c}").is_null()).then(_fixed(pl.col("grams"), dtype)).otherwise(0).sum()
+                        .alias(f"missing__{c}") for c in composed)
+                   .collect())
+        day_wide = day_wide.join(missing, on=list(DAY_KEYS), how="left").with_columns(
+            (pl.col("day_grams") - pl.col(f"missing__{c}").fill_null(0)).alias(f"valued__{c}") for c in composed)
     day_wide = day_wide.with_columns(
-        column for c in missing for column in (
-            pl.lit(None, dtype=pl.Int128).alias(f"amount__{c}"), pl.lit(0, dtype=pl.Int128).alias(f"valued__{c}"),
+        *(pl.lit(0, dtype=pl.UInt32).alias(f"nrep__{c}") for c in composed),
+        *((pl.col(f"valued__{c}") > 0).cast(pl.UInt32).alias(f"ncomp__{c}") for c in composed),
+    ).with_columns(pl.when(pl.col(f"nrep__{c}") + pl.col(f"ncomp__{c}") > 0).then(pl.col(f"amount__{c}")).alias(f"amount__{c}")
+                   for c in computable)
+    missing_components = [c for c in components if c not in computable]
+    day_wide = day_wide.with_columns(
+        column for c in missing_components for column in (
+            pl.lit(None, dtype=dtype).alias(f"amount__{c}"), pl.lit(0, dtype=dtype).alias(f"valued__{c}"),
             pl.lit(0, dtype=pl.UInt32).alias(f"nrep__{c}"), pl.lit(0, dtype=pl.UInt32).alias(f"ncomp__{c}")))
-    contrib_fixed = contrib_fixed.with_columns(pl.lit(None, dtype=pl.Int128).alias(c) for c in missing)
+    contrib_fixed = _food_amounts(by_food, per100, computable, reported).with_columns(
+        pl.lit(None, dtype=pl.Int128).alias(c) for c in missing_components)
+    unlinked_fixed = (by_food.join(per100.select("food_code"), on="food_code", how="anti")
+                      .select("food_code", "n_items", pl.col(GRAMS).alias("grams")))
     return Exposures(components=tuple(components), units=units, day_wide=day_wide,
                      participant_wide=_participant_wide(day_wide, components), contrib_fixed=contrib_fixed,
                      unlinked_fixed=unlinked_fixed, low_coverage_threshold=low_coverage_threshold)

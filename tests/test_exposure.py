@@ -99,3 +99,29 @@ def test_component_without_any_source_is_null_with_zero_coverage():
     person = out.participant.filter(pl.col("component_id") == "tryptophan").row(0, named=True)
     assert person["mean_daily"] is None and person["low_coverage"] is True
     assert out.contributions.filter(pl.col("component_id") == "tryptophan").height == 0
+
+
+def test_contributions_count_reported_amounts_and_composition_for_the_rest():
+    items = _items([
+        ("c", "p1", 1, 1, "s", "A", 200.0, 999.0),  # reported: 999 kcal, not 200
+        ("c", "p1", 1, 2, "s", "A", 100.0, None),   # composition: 100 kcal
+        ("c", "p1", 1, 3, "s", "B", 100.0, None),   # composition: 50 kcal
+    ])
+    out = compute(items, FOOD_COMPONENTS, FOODS, list(UNITS), UNITS, 0.8)
+    energy = {r["food_code"]: r["amount"] for r in out.contributions.filter(pl.col("component_id") == "energy_kcal").iter_rows(named=True)}
+    assert energy == {"A": pytest.approx(1099.0), "B": pytest.approx(50.0)}
+    fiber = out.contributions.filter(pl.col("component_id") == "fiber")
+    assert fiber.select("food_code", "amount").rows() == [("A", pytest.approx(6.0))]  # 300 g x 2 g/100 g
+
+
+def test_sums_too_big_for_64_bits_are_taken_in_128_and_stay_exact():
+    # 60 items of 10 kg of a 10^6 kcal/100 g food: 6e9 kcal a day, beyond 64-bit nano-units
+    items = _items([("c", "p1", 1, i, "s", "A", 10_000.0, None) for i in range(1, 61)])
+    huge = FOOD_COMPONENTS.with_columns(pl.when(pl.col("component_id") == "energy_kcal").then(1e6)
+                                        .otherwise(pl.col("amount_per_100g")).alias("amount_per_100g"))
+    out = compute(items, huge, FOODS, list(UNITS), UNITS, 0.8)
+    assert out.day_wide.schema["amount__energy_kcal"] == pl.Int128
+    energy = out.day.filter(pl.col("component_id") == "energy_kcal").row(0, named=True)
+    assert energy["amount"] == 6e9
+    small = compute(_items([("c", "p1", 1, 1, "s", "A", 100.0, None)]), FOOD_COMPONENTS, FOODS, list(UNITS), UNITS, 0.8)
+    assert small.day_wide.schema["amount__energy_kcal"] == pl.Int64
