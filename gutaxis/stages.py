@@ -9,6 +9,8 @@ import hashlib
 import json
 import os
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,10 +19,11 @@ import polars as pl
 
 from gutaxis import PROJECT_ROOT, GutaxisError, __version__, faults
 from gutaxis import composition as composition_sources
-from gutaxis import quality, warehouse
+from gutaxis import handoff, quality, warehouse
 from gutaxis.components import component_ids, units
 from gutaxis.diaries import read_diary
-from gutaxis.exposure import compute_chunk, composition_wide, food_contributions, food_grams, unlinked_codes
+from gutaxis.exposure import (compute_chunk, composition_wide, food_contributions, food_grams, participant_slices,
+                              unlinked_codes)
 from gutaxis.formats import REPORTED_PREFIX
 from gutaxis.specs import CohortSpec, SourceSpec, load_source_spec
 
@@ -138,6 +141,7 @@ def _require_source_loaded(conn: duckdb.DuckDBPyConnection, spec: CohortSpec) ->
 
 def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dagster_run_id: str | None = None) -> dict:
     """Read, type and rule-check the diary; stage items and participants; log quarantine and inclusion."""
+    quality.import_in_background()  # the audit that follows needs it
     source_spec = load_source_spec(spec.composition)
     source_version = _require_source_loaded(conn, spec)
     files = spec.data_files()
@@ -148,6 +152,7 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
     warehouse.record_run(conn, run_key, cohort=spec.name, dagster_run_id=dagster_run_id, outcome="running",
                          code_version=code_version(), input_sha256=sha256_files(files),
                          source_versions={spec.composition: source_version})
+    handoff.drop(spec.name)
     diary = read_diary(spec, code_width(source_spec))
     n_items = diary.items.height
     # The run's constants (cohort, food source, code width) are not stored on every item: the
@@ -158,6 +163,8 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
     handed_over = [diary.items]
     diary = replace(diary, items=diary.items.clear())  # the staging step is the items' last holder
     warehouse.clear_audit(conn, spec.name, run_key)
+    if not _has_text(diary.items):
+        handoff.put(spec.name, run_key, handed_over[0])  # numbers only: DuckDB reads the frame in place
     items_table = warehouse.stage_parts(conn, "diary_items", spec.name, run_key, _handing_over({}, handed_over), item_columns)
     warehouse.record_item_source(conn, items_table, spec.composition, code_width(source_spec))
     warehouse.stage_parts(conn, "participants", spec.name, run_key, [({}, diary.participants)],
@@ -168,6 +175,12 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
     excluded = diary.inclusion.filter(~pl.col("included")).height
     return {"items": n_items, "participants": diary.participants.height,
             "quarantined": diary.quarantine.height, "excluded_recalls": excluded}
+
+
+def _has_text(frame: pl.DataFrame) -> bool:
+    # Text ids go to DuckDB through a Parquet file so that the frame can be freed first (see
+    # warehouse.stage_parts); keeping such a frame for the exposures would cost that memory back.
+    return any(dtype == pl.String for dtype in frame.schema.dtypes())
 
 
 def chunk_rows() -> int:
@@ -181,22 +194,33 @@ def _handing_over(constants: dict, holder: list[pl.DataFrame]):
     yield constants, holder.pop()
 
 
+@contextmanager
+def _participant_chunks(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> Iterator[Iterator[pl.LazyFrame]]:
+    """The run's items, a slice of participants at a time: the ingest's frame if this process ran
+    the ingest (gutaxis.handoff), else the staged table, exported in participant chunks."""
+    items = handoff.take(spec.name, run_key)
+    if items is not None:
+        yield (chunk.lazy() for chunk in participant_slices(items, chunk_rows()))
+        return
+    items_table = warehouse.staging_table("diary_items", spec.name, run_key)
+    n_items = conn.execute(f"SELECT count(*) FROM {items_table}").fetchall()[0][0]
+    n_chunks = max(1, -(-n_items // chunk_rows()))
+    with warehouse.exported_chunks(conn, items_table, "* EXCLUDE (item_seq)", "participant_id", n_chunks) as folders:
+        yield (pl.scan_parquet(folder / "*.parquet") for folder in folders)
+
+
 def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> dict:
     """Link staged items to the composition and stage the three exposure tables, chunk by chunk."""
-    items_table = warehouse.staging_table("diary_items", spec.name, run_key)
     food_components = conn.sql(
         "SELECT food_code, component_id, amount_per_100g FROM composition.food_components WHERE source = $1",
         params=[spec.composition]).pl()
     foods = conn.sql("SELECT food_code, description FROM composition.foods WHERE source = $1", params=[spec.composition]).pl()
     components = component_ids()
     wide = composition_wide(food_components, components)
-    n_items = conn.execute(f"SELECT count(*) FROM {items_table}").fetchall()[0][0]
-    n_chunks = max(1, -(-n_items // chunk_rows()))
-    columns = "* EXCLUDE (item_seq)"
-    contrib_parts, unlinked_parts, days = [], [], 0
-    with warehouse.exported_chunks(conn, items_table, columns, "participant_id", n_chunks) as chunk_folders:
-        for chunk, folder in enumerate(chunk_folders):  # a slice of participants at a time
-            items = pl.scan_parquet(folder / "*.parquet")
+    contrib_parts, unlinked_parts, days, n_chunks = [], [], 0, 0
+    with _participant_chunks(conn, spec, run_key) as chunks:
+        for chunk, items in enumerate(chunks):  # a slice of participants at a time
+            n_chunks += 1
             result = compute_chunk(items, wide, components, units(), spec.low_coverage_threshold)
             del items
             for kind, table in (("day_exposure", result.day_table), ("participant_exposure", result.participant_table)):
@@ -271,6 +295,7 @@ def publish(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> 
 def fail(conn: duckdb.DuckDBPyConnection, spec_name: str, run_key: str, reason: str) -> None:
     """Record a failed run and drop its staging; published rows are untouched."""
     warehouse.drop_staging(conn, spec_name)
+    handoff.drop(spec_name)
     exists = conn.execute("SELECT count(*) FROM audit.runs WHERE run_id = ?", [run_key]).fetchall()[0][0]
     if exists:
         warehouse.record_run(conn, run_key, cohort=spec_name, outcome=f"failed: {reason}"[:500], finished=True)

@@ -88,6 +88,29 @@ def test_chunked_exposures_equal_one_chunk(isolated, monkeypatch):
     monkeypatch.setenv("GUTAXIS_CHUNK_ROWS", "100")  # the demo's 461 items in 5 chunks
     assert run_cohorts(["demo"])[1] == []
     assert marts() == whole
+    # the same from the staged table (exported in chunks), as when another process ran the ingest
+    from gutaxis import handoff
+    monkeypatch.setattr(handoff, "take", lambda cohort, run_key: None)
+    assert run_cohorts(["demo"])[1] == []
+    assert marts() == whole
+
+
+@pytest.mark.parametrize("ids", [
+    [1, 1, 1, 2, 2, 3, 3, 3, 3, 4],        # sorted: cut at participant boundaries
+    [3, 1, 2, 1, 3, 4, 2, 3, 1, 3],        # unsorted: parts by hash
+    ["a", "b", "b", "b", "b", "b", "c"],   # one participant longer than a part
+])
+def test_participant_slices_keep_each_participant_whole(ids):
+    from gutaxis.exposure import participant_slices
+
+    items = pl.DataFrame({"participant_id": ids, "row": range(len(ids))})
+    parts = list(participant_slices(items, 3))
+    assert sorted(r for part in parts for r in part["row"]) == list(range(len(ids)))
+    owners = {}
+    for index, part in enumerate(parts):
+        for pid in part["participant_id"].unique():
+            assert owners.setdefault(pid, index) == index
+    assert len(parts) > 1
 
 
 def test_component_without_any_source_is_null_with_zero_coverage():
@@ -125,3 +148,48 @@ def test_sums_too_big_for_64_bits_are_taken_in_128_and_stay_exact():
     assert energy["amount"] == 6e9
     small = compute(_items([("c", "p1", 1, 1, "s", "A", 100.0, None)]), FOOD_COMPONENTS, FOODS, list(UNITS), UNITS, 0.8)
     assert small.day_wide.schema["amount__energy_kcal"] == pl.Int64
+
+
+def test_items_handed_over_in_process_give_the_same_marts_as_the_staged_table(isolated, tmp_path, monkeypatch):
+    """Integer ids: the exposures take the ingest's frame (gutaxis.handoff), in slices; the result must
+    equal the one computed from the staged table, whole or in chunks."""
+    import duckdb
+
+    from gutaxis import DATA_DIR, handoff
+    from pipelines.runner import run_cohorts
+    from tests.conftest import write_spec
+
+    monkeypatch.setenv("GUTAXIS_COHORTS_DIR", str(tmp_path))
+    demo = pl.read_csv(DATA_DIR / "demo" / "diary.csv", infer_schema=False).filter(
+        pl.col("grams").cast(pl.Float64, strict=False) > 0)
+    # shuffled, so that participants are not contiguous and parts are taken by hash
+    demo.with_columns(pl.col("participant").str.extract(r"(\d+)$").cast(pl.Int64), pl.col("day").cast(pl.Int32),
+                      pl.col("food_code").cast(pl.Int64), pl.col("grams").cast(pl.Float64)
+                      ).sample(fraction=1.0, shuffle=True, seed=7).write_parquet(tmp_path / "d.parquet")
+    write_spec(tmp_path, "ints", format="tabular", path="d.parquet", composition="demo",
+               columns={"participant_id": "participant", "recall_day": "day", "food_code": "food_code", "grams": "grams"})
+    taken = []
+    real_take = handoff.take
+    monkeypatch.setattr(handoff, "take", lambda cohort, run_key: taken.append(cohort) or real_take(cohort, run_key))
+
+    def marts() -> dict:
+        conn = duckdb.connect(str(isolated / "warehouse.duckdb"), read_only=True)
+        try:
+            return {t: conn.execute(f"SELECT * FROM {t} WHERE cohort = 'ints' ORDER BY ALL").fetchall()
+                    for t in ("marts.participant_day_exposure", "marts.participant_exposure", "marts.food_contributions")}
+        finally:
+            conn.close()
+
+    assert run_cohorts(["ints"])[1] == []
+    whole = marts()
+    assert taken == ["ints"] and whole["marts.participant_exposure"]
+    monkeypatch.setenv("GUTAXIS_CHUNK_ROWS", "100")
+    assert run_cohorts(["ints"])[1] == []  # handed over, in hash parts
+    parts = marts()
+    for t in whole:
+        assert set(parts[t]) ^ set(whole[t]) == set(), (t, sorted(set(parts[t]) ^ set(whole[t]))[:4])
+    monkeypatch.setattr(handoff, "take", lambda cohort, run_key: None)
+    assert run_cohorts(["ints"])[1] == []  # from the staged table, in exported chunks
+    parts = marts()
+    for t in whole:
+        assert set(parts[t]) ^ set(whole[t]) == set(), (t, sorted(set(parts[t]) ^ set(whole[t]))[:4])

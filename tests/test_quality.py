@@ -114,6 +114,23 @@ def test_compound_unique_catches_a_duplicate_key(conn):
     assert duplicate["column"] is None
 
 
+@pytest.mark.parametrize("numbers, duplicated", [
+    ([1, 2, 3], 0),
+    ([1, 2, 2, 3], 2),               # caught by the 64-bit mask
+    (list(range(1, 71)), 0),         # beyond 64: grouped row by row, distinct
+    (list(range(1, 71)) + [70], 2),  # beyond 64, duplicated
+    ([0, 1, 2], 0),                  # below 1 (not the rules' numbering, but distinct)
+    ([5, 5, 7], 2),
+])
+def test_numbered_unique_finds_exactly_the_rows_of_repeated_numbers(conn, numbers, duplicated):
+    rows = [("p1", 1, n) for n in numbers] + [("p2", 1, n) for n in (1, 2)]
+    table = stage(conn, f"numbered_{len(numbers)}_{duplicated}_{numbers[0]}", "participant_id VARCHAR, recall_day INTEGER, item_seq INTEGER", rows)
+    check = quality.numbered_unique(["participant_id", "recall_day"], "item_seq")
+    result = validate(conn, table, [check], "numbered").row(0, named=True)
+    assert result["success"] is (duplicated == 0)
+    assert result["unexpected_count"] == duplicated
+
+
 def test_large_portions_warn_while_structural_rules_pass(conn):
     table = stage_diary(conn, diary_rows([100, 5000]))
     results = validate(conn, table, diary_items_suite(recall_day_max=2), "diary_items")
