@@ -170,8 +170,8 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
     warehouse.stage_parts(conn, "participants", spec.name, run_key, [({}, diary.participants)],
                           warehouse.COHORT_TABLES["cohort.participants"])
     faults.point("ingest")
-    warehouse.append_audit(conn, "audit.quarantine", diary.quarantine.drop("cohort", strict=False), run_id=run_key, cohort=spec.name)
-    warehouse.append_audit(conn, "audit.inclusion", diary.inclusion.drop("cohort", strict=False), run_id=run_key, cohort=spec.name)
+    warehouse.append_audit(conn, "audit.quarantine", diary.quarantine, run_id=run_key, cohort=spec.name)
+    warehouse.append_audit(conn, "audit.inclusion", diary.inclusion, run_id=run_key, cohort=spec.name)
     excluded = diary.inclusion.filter(~pl.col("included")).height
     return {"items": n_items, "participants": diary.participants.height,
             "quarantined": diary.quarantine.height, "excluded_recalls": excluded}
@@ -240,7 +240,7 @@ def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key
     grams_by_food = food_grams(contrib_parts, width)
     _record_reach(conn, spec, run_key, grams_by_food, food_components, foods)
     conn.execute("DELETE FROM audit.linkage WHERE cohort = ? AND run_id = ?", [spec.name, run_key])
-    warehouse.append_audit(conn, "audit.linkage", linkage.with_columns(pl.lit(spec.composition).alias("food_source")),
+    warehouse.append_audit(conn, "audit.linkage", linkage, food_source=spec.composition,
                            run_id=run_key, cohort=spec.name)
     return {"days": days, "chunks": n_chunks, "unlinked_codes": linkage.height,
             "unlinked_items": int(linkage["n_items"].sum()) if linkage.height else 0}

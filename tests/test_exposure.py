@@ -69,19 +69,23 @@ def test_contribution_shares_sum_to_one_per_component():
                                                "description": "food a", "amount": 100.0, "share": pytest.approx(2 / 3)}
 
 
-def test_chunked_exposures_equal_one_chunk(isolated, monkeypatch):
-    """Big cohorts are computed a slice of participants at a time: the marts must not change."""
+def _exposure_marts(warehouse, cohort: str) -> dict[str, list]:
     import duckdb
 
+    conn = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return {t: conn.execute(f"SELECT * FROM {t} WHERE cohort = ? ORDER BY ALL", [cohort]).fetchall()
+                for t in ("marts.participant_day_exposure", "marts.participant_exposure", "marts.food_contributions")}
+    finally:
+        conn.close()
+
+
+def test_chunked_exposures_equal_one_chunk(isolated, monkeypatch):
+    """Big cohorts are computed a slice of participants at a time: the marts must not change."""
     from pipelines.runner import run_cohorts
 
     def marts() -> dict:
-        conn = duckdb.connect(str(isolated / "warehouse.duckdb"), read_only=True)
-        try:
-            return {t: conn.execute(f"SELECT * EXCLUDE (cohort) FROM {t} ORDER BY ALL").fetchall()
-                    for t in ("marts.participant_day_exposure", "marts.participant_exposure", "marts.food_contributions")}
-        finally:
-            conn.close()
+        return _exposure_marts(isolated / "warehouse.duckdb", "demo")
 
     assert run_cohorts(["demo"])[1] == []
     whole = marts()
@@ -153,8 +157,6 @@ def test_sums_too_big_for_64_bits_are_taken_in_128_and_stay_exact():
 def test_items_handed_over_in_process_give_the_same_marts_as_the_staged_table(isolated, tmp_path, monkeypatch):
     """Integer ids: the exposures take the ingest's frame (gutaxis.handoff), in slices; the result must
     equal the one computed from the staged table, whole or in chunks."""
-    import duckdb
-
     from gutaxis import DATA_DIR, handoff
     from pipelines.runner import run_cohorts
     from tests.conftest import write_spec
@@ -173,12 +175,7 @@ def test_items_handed_over_in_process_give_the_same_marts_as_the_staged_table(is
     monkeypatch.setattr(handoff, "take", lambda cohort, run_key: taken.append(cohort) or real_take(cohort, run_key))
 
     def marts() -> dict:
-        conn = duckdb.connect(str(isolated / "warehouse.duckdb"), read_only=True)
-        try:
-            return {t: conn.execute(f"SELECT * FROM {t} WHERE cohort = 'ints' ORDER BY ALL").fetchall()
-                    for t in ("marts.participant_day_exposure", "marts.participant_exposure", "marts.food_contributions")}
-        finally:
-            conn.close()
+        return _exposure_marts(isolated / "warehouse.duckdb", "ints")
 
     assert run_cohorts(["ints"])[1] == []
     whole = marts()
