@@ -185,8 +185,9 @@ def _has_text(frame: pl.DataFrame) -> bool:
 
 def chunk_rows() -> int:
     """Items per exposure chunk; big cohorts are computed a slice of participants at a time so that
-    memory stays bounded (GUTAXIS_CHUNK_ROWS overrides, e.g. to test chunking on small data)."""
-    return int(os.environ.get("GUTAXIS_CHUNK_ROWS") or 8_000_000)
+    memory stays bounded (GUTAXIS_CHUNK_ROWS overrides, e.g. to test chunking on small data).
+    Measured at 16 components: 2, 4 and 8 M items a chunk take the same time; 4 M peak ~0.3 GB lower than 8 M."""
+    return int(os.environ.get("GUTAXIS_CHUNK_ROWS") or 4_000_000)
 
 
 def _handing_over(constants: dict, holder: list[pl.DataFrame]):

@@ -117,7 +117,9 @@ def open_writer(path: str | Path | None = None) -> Iterator[duckdb.DuckDBPyConne
         work = work_path(path)
         if not work.exists() and path.exists():
             shutil.copyfile(path, work)  # a warehouse from before the work file existed, or a lost work file
-        conn = duckdb.connect(str(work), config={"memory_limit": os.environ.get("GUTAXIS_DUCKDB_MEMORY", "3GB"),
+        # DuckDB's share of the 6 GB budget: the big frames live in polars (a 100 M-item cohort's
+        # items, ~2.8 GB, stay in memory until its exposures are computed); DuckDB spills beyond it.
+        conn = duckdb.connect(str(work), config={"memory_limit": os.environ.get("GUTAXIS_DUCKDB_MEMORY", "2GB"),
                                                   "preserve_insertion_order": False})
         try:
             ensure_schema(conn)
