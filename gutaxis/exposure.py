@@ -50,6 +50,8 @@ class Exposures:
     low_coverage_threshold: float
     foods: pl.DataFrame | None = None  # food_code, description (for contributions)
     code_width: int | None = None  # digits of the items' integer food codes (None: the codes are text)
+    # components no source could compute (no composition value, not reported): NULL every day
+    absent: tuple[str, ...] = ()
 
     @property
     def contributions(self) -> pl.DataFrame:
@@ -59,13 +61,14 @@ class Exposures:
     def linkage(self) -> pl.DataFrame:
         return unlinked_codes([self.unlinked_fixed], self.code_width)
 
-    def day_table(self) -> pl.DataFrame:
+    def day_table(self, with_absent: bool = True) -> pl.DataFrame:
         """The day table as stored: participant_id, recall_day, then per component amount__c,
         coverage__c and source__c (a SOURCE_CODES code). The warehouse's contract view
         marts.participant_day_exposure unpivots it: storing it long would repeat the keys once per
-        component (16 x the rows) for nothing."""
+        component (16 x the rows) for nothing. with_absent=False leaves out the absent components'
+        constant columns (absent_day_columns: the warehouse adds them as constants)."""
         columns = []
-        for c in self.components:
+        for c in self.components if with_absent else self._computed:
             nrep, ncomp = pl.col(f"nrep__{c}"), pl.col(f"ncomp__{c}")
             source = (pl.when((nrep > 0) & (ncomp > 0)).then(pl.lit(MIXED, dtype=pl.UInt8))
                       .when(nrep > 0).then(pl.lit(REPORTED, dtype=pl.UInt8))
@@ -75,12 +78,27 @@ class Exposures:
                         source.alias(f"source__{c}")]
         return self.day_wide.select(*DAY_KEYS, *columns)
 
-    def participant_table(self) -> pl.DataFrame:
+    @property
+    def _computed(self) -> list[str]:
+        return [c for c in self.components if c not in self.absent]
+
+    def absent_day_columns(self) -> dict[str, object]:
+        """The day table's columns of the absent components, each one value for every row."""
+        return {f"{measure}__{c}": value for c in self.absent
+                for measure, value in zip(DAY_MEASURES, (None, 0.0, None))}
+
+    def absent_participant_columns(self) -> dict[str, object]:
+        """The participant table's columns of the absent components, each one value for every row."""
+        low = 0.0 < self.low_coverage_threshold
+        return {f"{measure}__{c}": value for c in self.absent
+                for measure, value in zip(PARTICIPANT_MEASURES, (None, None, 0.0, low))}
+
+    def participant_table(self, with_absent: bool = True) -> pl.DataFrame:
         """The participant table as stored: participant_id, n_days, then per component mean_daily__c,
         per_1000kcal__c, coverage__c and low_coverage__c (unpivoted by marts.participant_exposure)."""
         energy = pl.col("mean__energy_kcal") if "energy_kcal" in self.components else pl.lit(None, dtype=pl.Float64)
         columns = []
-        for c in self.components:
+        for c in self.components if with_absent else self._computed:
             mean = pl.col(f"mean__{c}")
             coverage = _share(pl.col(f"valued__{c}"), pl.col("grams"))
             columns += [mean.alias(f"mean_daily__{c}"),
@@ -262,7 +280,8 @@ def compute_chunk(items: pl.LazyFrame | pl.DataFrame, wide: pl.DataFrame, compon
                       .select("food_code", "n_items", pl.col(GRAMS).alias("grams")))
     return Exposures(components=tuple(components), units=units, day_wide=day_wide,
                      participant_wide=_participant_wide(day_wide, components), contrib_fixed=contrib_fixed,
-                     unlinked_fixed=unlinked_fixed, low_coverage_threshold=low_coverage_threshold)
+                     unlinked_fixed=unlinked_fixed, low_coverage_threshold=low_coverage_threshold,
+                     absent=tuple(missing_components))
 
 
 def participant_slices(items: pl.DataFrame, max_rows: int) -> Iterator[pl.DataFrame]:

@@ -230,10 +230,12 @@ def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key
             n_chunks += 1
             result = compute_chunk(items, wide, components, units(), spec.low_coverage_threshold)
             del items
-            for kind, table in (("day_exposure", result.day_table), ("participant_exposure", result.participant_table)):
-                holder = [table()]
-                columns = tuple(holder[0].columns)
-                warehouse.stage_parts(conn, kind, spec.name, run_key, _handing_over({}, holder), columns, append=chunk > 0)
+            # absent components (no source) are constant columns, added by DuckDB, not carried row by row
+            for kind, table, absent in (("day_exposure", result.day_table, result.absent_day_columns()),
+                                        ("participant_exposure", result.participant_table, result.absent_participant_columns())):
+                holder = [table(with_absent=False)]
+                columns = (*holder[0].columns, *absent)
+                warehouse.stage_parts(conn, kind, spec.name, run_key, _handing_over(absent, holder), columns, append=chunk > 0)
             contrib_parts.append(result.contrib_fixed)
             unlinked_parts.append(result.unlinked_fixed)
             days += result.day_wide.height

@@ -381,6 +381,8 @@ PARQUET_HANDOFF_ROWS = 2_000_000
 def _sql_type(value: object) -> str:
     if isinstance(value, datetime):
         return "TIMESTAMP"
+    if isinstance(value, bool):
+        return "BOOLEAN"
     return "VARCHAR" if isinstance(value, str) else "INTEGER" if isinstance(value, int) else "DOUBLE"
 
 

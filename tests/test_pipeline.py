@@ -122,3 +122,30 @@ def test_integer_ids_and_codes_are_shown_as_contract_text(isolated, tmp_path, mo
                             "ON f.source = i.food_source AND f.food_code = i.food_code WHERE i.cohort = 'ints'").fetchall() == [(2,)]
     finally:
         conn.close()
+
+
+def test_a_component_no_source_computes_is_null_with_zero_coverage_in_the_marts(isolated, monkeypatch):
+    """A component without any value (stored as constant columns, not row by row) reads as NULL with
+    coverage 0 and low_coverage in the contract views, for every day and participant."""
+    import polars as pl
+
+    from gutaxis import stages
+
+    real_wide = stages.composition_wide
+    monkeypatch.setattr(stages, "composition_wide", lambda food_components, components: real_wide(
+        food_components, components).with_columns(pl.lit(None, dtype=pl.Float64).alias("tryptophan")))
+    reports, errors = run_cohorts(["demo"])
+    assert errors == [] and reports[0].outcome == "published"
+    conn = duckdb.connect(str(isolated / "warehouse.duckdb"), read_only=True)
+    try:
+        days = conn.execute("SELECT count(*), count(amount), min(coverage), max(coverage), count(source), any_value(unit) "
+                            "FROM marts.participant_day_exposure WHERE cohort = 'demo' AND component_id = 'tryptophan'").fetchall()[0]
+        people = conn.execute("SELECT count(*), count(mean_daily), count(per_1000kcal), max(coverage), bool_and(low_coverage) "
+                              "FROM marts.participant_exposure WHERE cohort = 'demo' AND component_id = 'tryptophan'").fetchall()[0]
+        fiber = conn.execute("SELECT count(amount) FROM marts.participant_day_exposure "
+                             "WHERE cohort = 'demo' AND component_id = 'fiber'").fetchall()[0][0]
+    finally:
+        conn.close()
+    assert days[0] > 0 and days[1:] == (0, 0.0, 0.0, 0, "mg")
+    assert people[0] > 0 and people[1:] == (0, 0, 0.0, True)
+    assert fiber == days[0]
