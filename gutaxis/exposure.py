@@ -38,8 +38,8 @@ PARTICIPANT_MEASURES = ("mean_daily", "per_1000kcal", "coverage", "low_coverage"
 @dataclass(frozen=True)
 class Exposures:
     """Exposures of one chunk of participants (all of a small cohort), kept wide (one column set per
-    component) so that big cohorts are staged chunk by chunk and component by component instead of
-    materialising the long tables whole."""
+    component), as the warehouse stores them; the long shape of the contract views is built only
+    for small cohorts and tests (day, participant)."""
 
     components: tuple[str, ...]
     units: dict[str, str]
