@@ -226,14 +226,15 @@ def compute_chunk(items: pl.LazyFrame | pl.DataFrame, wide: pl.DataFrame, compon
     instrument reports also count reported and composition items per day (their source).
     """
     items = items.lazy()
-    names = items.collect_schema().names()
+    schema = items.collect_schema()
+    names = schema.names()
     # A component that neither the composition nor the instrument gives any value is NULL with
     # coverage 0 for every day: no need to carry it through the item-level work.
     computable = [c for c in components if wide[c].null_count() < wide.height or f"{REPORTED_PREFIX}{c}" in names]
     reported = [c for c in computable if f"{REPORTED_PREFIX}{c}" in names]
     composed = [c for c in computable if c not in reported]
     # per gram (values per 100 g / 100, once per food): an item's amount is one multiplication
-    per_g = (_keyed_like(wide, items.collect_schema()["food_code"])
+    per_g = (_keyed_like(wide, schema["food_code"])
              .select("food_code", *(_divided(pl.col(c), 100.0).alias(f"per_g__{c}") for c in computable))
              # whether the food has a value for every component the instrument does not report
              .with_columns(pl.all_horizontal(pl.lit(True), *(pl.col(f"per_g__{c}").is_not_null() for c in composed))
@@ -279,7 +280,8 @@ def compute_chunk(items: pl.LazyFrame | pl.DataFrame, wide: pl.DataFrame, compon
     unlinked_fixed = (by_food.join(per_g.select("food_code"), on="food_code", how="anti")
                       .select("food_code", "n_items", pl.col(GRAMS).alias("grams")))
     return Exposures(components=tuple(components), units=units, day_wide=day_wide,
-                     participant_wide=_participant_wide(day_wide, components), contrib_fixed=contrib_fixed,
+                     participant_wide=_participant_wide(day_wide, computable, missing_components, dtype),
+                     contrib_fixed=contrib_fixed,
                      unlinked_fixed=unlinked_fixed, low_coverage_threshold=low_coverage_threshold,
                      absent=tuple(missing_components))
 
@@ -336,20 +338,24 @@ def _share(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
     return pl.when(whole > 0).then(part.cast(pl.Float64) / whole.cast(pl.Float64)).otherwise(0.0)
 
 
-def _participant_wide(day_wide: pl.DataFrame, components: list[str]) -> pl.DataFrame:
+def _participant_wide(day_wide: pl.DataFrame, computed: list[str], absent: list[str], dtype: pl.DataType) -> pl.DataFrame:
+    """Per participant: n_days, grams, and per component mean__c and valued__c (absent components:
+    constants, not aggregated)."""
     # The group-by takes exact integer sums and counts only; the means are divided afterwards, row
     # by row, so that they do not depend on how polars evaluates an aggregation (which differs with
     # the number of groups and changed the last bit of a mean between chunkings).
     aggs = [pl.len().cast(pl.Int32).alias("n_days"), pl.col("day_grams").sum().alias("grams")]
-    for c in components:
+    for c in computed:
         amount = pl.col(f"amount__{c}")
         aggs += [amount.sum().alias(f"sum__{c}"), amount.count().alias(f"days__{c}"),
                  pl.col(f"valued__{c}").sum().alias(f"valued__{c}")]
     summed = day_wide.group_by(*PARTICIPANT_KEYS).agg(aggs)
     # the mean over the days that have a value: exact integer sum / count
     means = [pl.when(pl.col(f"days__{c}") > 0).then(_unfixed(pl.col(f"sum__{c}")) / pl.col(f"days__{c}")).alias(f"mean__{c}")
-             for c in components]
-    return summed.with_columns(means).drop(f"{k}__{c}" for c in components for k in ("sum", "days"))
+             for c in computed]
+    constants = [column for c in absent for column in (pl.lit(None, dtype=pl.Float64).alias(f"mean__{c}"),
+                                                        pl.lit(0, dtype=dtype).alias(f"valued__{c}"))]
+    return summed.with_columns(*means, *constants).drop(f"{k}__{c}" for c in computed for k in ("sum", "days"))
 
 
 def food_contributions(parts: list[pl.DataFrame], foods: pl.DataFrame | None, components: tuple[str, ...] | list[str],

@@ -153,25 +153,26 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
                          code_version=code_version(), input_sha256=sha256_files(files),
                          source_versions={spec.composition: source_version})
     handoff.drop(spec.name)
-    diary = read_diary(spec, code_width(source_spec))
+    width = code_width(source_spec)
+    diary = read_diary(spec, width)
     n_items = diary.items.height
     # The run's constants (cohort, food source, code width) are not stored on every item: the
     # contract view adds them from store.item_sources and store.published.
     constants = ("cohort", "food_source")
     item_columns = (*(c for c in warehouse.COHORT_TABLES["cohort.diary_items"] if c not in constants),
                     *(c for c in diary.items.columns if c.startswith(REPORTED_PREFIX)))
-    handed_over = [diary.items]
-    diary = replace(diary, items=diary.items.clear())  # staging (and the exposures, below) hold the items
+    items = diary.items
+    diary = replace(diary, items=items.clear())  # staging (and the exposures) are the items' holders
     warehouse.clear_audit(conn, spec.name, run_key)
-    # numbers only: DuckDB reads the frame in place, and the exposures step takes it (gutaxis.handoff)
-    kept = handed_over[0] if not _has_text(handed_over[0]) else None
-    items_table = warehouse.stage_parts(conn, "diary_items", spec.name, run_key, _handing_over({}, handed_over), item_columns)
-    if kept is not None:
-        # the exposures need no item numbers (0.4 GB freed); built from the columns, because
-        # DataFrame.drop would rechunk the rest (a copy of 2.4 GB at 100 M items)
-        handoff.put(spec.name, run_key, pl.DataFrame([kept[c] for c in kept.columns if c != "item_seq"]))
-        del kept
-    warehouse.record_item_source(conn, items_table, spec.composition, code_width(source_spec))
+    if not warehouse.holds_text(items):
+        # Numbers only: DuckDB reads the frame in place, and the exposures step takes it. They need
+        # no item numbers (0.4 GB freed once staged); the frame is built from its columns because
+        # DataFrame.drop would rechunk the rest (a copy of 2.4 GB at 100 M items).
+        handoff.put(spec.name, run_key, pl.DataFrame([items[c] for c in items.columns if c != "item_seq"]))
+    holder = [items]
+    del items
+    items_table = warehouse.stage_parts(conn, "diary_items", spec.name, run_key, _handing_over({}, holder), item_columns)
+    warehouse.record_item_source(conn, items_table, spec.composition, width)
     warehouse.stage_parts(conn, "participants", spec.name, run_key, [({}, diary.participants)],
                           warehouse.COHORT_TABLES["cohort.participants"])
     faults.point("ingest")
@@ -180,12 +181,6 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
     excluded = diary.inclusion.filter(~pl.col("included")).height
     return {"items": n_items, "participants": diary.participants.height,
             "quarantined": diary.quarantine.height, "excluded_recalls": excluded}
-
-
-def _has_text(frame: pl.DataFrame) -> bool:
-    # Text ids go to DuckDB through a Parquet file so that the frame can be freed first (see
-    # warehouse.stage_parts); keeping such a frame for the exposures would cost that memory back.
-    return any(dtype == pl.String for dtype in frame.schema.dtypes())
 
 
 def chunk_rows() -> int:

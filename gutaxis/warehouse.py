@@ -247,8 +247,7 @@ def _published_selects(conn: duckdb.DuckDBPyConnection, view: str, cohort: str, 
     components = [c.split("__", 1)[1] for c in columns if c.startswith(f"{first_measure}__")]
     selects = []
     for component in components:
-        fixed = {"cohort": _sql_string(cohort), "component_id": _sql_string(component),
-                 "unit": _sql_string(units.get(component))}
+        fixed = {**constants, "component_id": _sql_string(component), "unit": _sql_string(units.get(component))}
         exprs = []
         for column in wanted:
             if column in fixed:
@@ -357,7 +356,7 @@ def stage_parts(conn: duckdb.DuckDBPyConnection, kind: str, cohort: str, run_key
         select = ", ".join(f"CAST(? AS {_sql_type(values[c])}) AS {ident(c)}" if c in values else ident(c) for c in columns)
         params = [values[c] for c in columns if c in values]
         verb = f"INSERT INTO {table} SELECT" if table_exists(conn, table) else f"CREATE TABLE {table} AS SELECT"
-        if frame.height <= PARQUET_HANDOFF_ROWS or not any(dtype == pl.String for dtype in frame.schema.dtypes()):
+        if frame.height <= PARQUET_HANDOFF_ROWS or not holds_text(frame):
             execute_on_frame(conn, f"{verb} {select} FROM incoming", frame, params)  # numbers: no copy
             continue
         # A big frame with text reaches DuckDB through a temporary Parquet file: handing DuckDB the
@@ -377,6 +376,11 @@ def stage_parts(conn: duckdb.DuckDBPyConnection, kind: str, cohort: str, run_key
 
 
 PARQUET_HANDOFF_ROWS = 2_000_000
+
+
+def holds_text(frame: pl.DataFrame) -> bool:
+    """Whether a frame has text columns: those reach DuckDB through a Parquet file when big (stage_parts)."""
+    return any(dtype == pl.String for dtype in frame.schema.dtypes())
 
 
 def _sql_type(value: object) -> str:
