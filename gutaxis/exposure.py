@@ -1,16 +1,18 @@
-"""Exposure computation (polars): items x composition -> per day, per participant, per food.
+"""Exposure computation: items x composition -> per day, per participant, per food.
 
 Each item's amount of a component is the value the instrument reported for the item if any,
 else grams x amount_per_100g / 100 of its linked food (DESIGN: reported > composition).
 Daily amounts are sums; participant means are means over days; per_1000kcal is a ratio of
 means (NCI's recommendation), not a mean of daily ratios.
 
-Sums are taken in fixed point (10^-9 of the unit, 64-bit integers where no sum can overflow them,
-else 128-bit): a parallel float sum adds in a different order from run to run and its last bits
-change, which would make re-runs of the same data differ. Integer sums are exact and order-free;
-rounding each item to 10^-9 of the unit (a nanogram of a g-component, a microgram of a
-mg-component) is far below the precision of any composition value, and exact for grams with up
-to 3 decimals times values with up to 4 (amounts with at most 9 decimals).
+Sums are taken in fixed point (10^-9 of the unit, in 64-bit integers per day and participant, 128
+per food over a cohort): a parallel float sum adds in a different order from run to run and its
+last bits change, which would make re-runs of the same data differ. Integer sums are exact and
+order-free; rounding each item to 10^-9 of the unit (a nanogram of a g-component, a microgram of
+a mg-component) is far below the precision of any composition value, and exact for grams with
+up to 3 decimals times values with up to 4 (amounts with at most 9 decimals). A day would need
+4.6 x 10^9 units of a component to overflow 64 bits; such input is refused, not summed wrong.
+The item-level sums are one compiled pass (gutaxis.item_sums); polars does the rest.
 """
 from __future__ import annotations
 
@@ -20,7 +22,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import polars as pl
 
+from gutaxis import GutaxisError
 from gutaxis.formats import REPORTED_PREFIX
+from gutaxis.item_sums import number_codes, number_runs, sum_items
 
 # Items carry no cohort column: the cohort is one constant per run, added when rows are staged.
 DAY_KEYS = ("participant_id", "recall_day")
@@ -174,32 +178,6 @@ def _keyed_like(frame: pl.DataFrame, key_dtype: pl.DataType) -> pl.DataFrame:
     return frame.with_columns(pl.col("food_code").cast(key_dtype, strict=False)).drop_nulls("food_code")
 
 
-def _sum_dtype(by_food: pl.DataFrame, per_g: pl.DataFrame, components: list[str], reported: list[str]) -> pl.DataType:
-    """Int64 when no sum of the chunk can overflow it (every day's and participant's sum is at most the
-    chunk's total of each component, known exactly per food), else Int128 (slower by a third)."""
-    totals = by_food.join(per_g, on="food_code", how="left")
-    grams = _unfixed(pl.col(GRAMS))
-    worst = 0.0
-    for c in components:
-        from_food = (grams if c not in reported else _unfixed(pl.col(f"unreported__{c}"))) * pl.col(f"per_g__{c}").abs()
-        total = from_food.fill_null(0).sum() + (_unfixed(pl.col(f"reported__{c}")).sum() if c in reported else 0.0)
-        worst = max(worst, totals.select(total).item() or 0.0)
-    worst = max(worst, totals.select(grams.sum()).item() or 0.0)
-    return pl.Int64 if worst * SCALE < 2.0**62 else pl.Int128
-
-
-def _by_food(items: pl.LazyFrame, reported: list[str]) -> pl.DataFrame:
-    """Per food code: items, grams (fixed point, 128 bits: a cohort's grams of a food add up) and, per
-    reported component, the reported amounts and the grams of items that reported none."""
-    grams = _fixed(pl.col("grams"))
-    aggs = [pl.len().cast(pl.Int64).alias("n_items"), grams.sum().alias(GRAMS)]
-    for c in reported:
-        value = pl.col(f"{REPORTED_PREFIX}{c}")
-        aggs += [_fixed(value).sum().alias(f"reported__{c}"),
-                 pl.when(value.is_null()).then(grams).otherwise(0).sum().alias(f"unreported__{c}")]
-    return items.group_by("food_code").agg(aggs).collect()
-
-
 def _food_amounts(by_food: pl.DataFrame, per_g: pl.DataFrame, components: list[str], reported: list[str]) -> pl.DataFrame:
     """food_code, grams and each component's amount eaten of the food (fixed point): reported amounts
     plus composition values times the grams that reported none (all grams if the instrument reports none)."""
@@ -216,72 +194,112 @@ def _food_amounts(by_food: pl.DataFrame, per_g: pl.DataFrame, components: list[s
     return joined.select("food_code", GRAMS, *exprs)
 
 
+def _day_index(items: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
+    """The items' participant-days (their keys, a row each) and each item's row among them (int32).
+
+    Every instrument writes a recall's items together: runs of equal keys are cut where a key
+    changes (neighbours compared, no item hashed), and only when a day comes in two runs are the
+    runs' keys grouped."""
+    # Neighbouring ids are equal exactly when their run ids are: numbers stand in for any id type.
+    id_runs = items["participant_id"].rle_id().to_numpy()
+    run, heads = number_runs(id_runs, items["recall_day"].to_numpy())
+    runs = items.select(DAY_KEYS)[heads]
+    pid, day = (pl.col(k) for k in DAY_KEYS)
+    increasing = (pid > pid.shift()) | ((pid == pid.shift()) & (day > day.shift()))
+    if runs.select(increasing.slice(1).all()).item() or runs.select(pl.struct(DAY_KEYS).is_unique().all()).item():
+        return runs, run
+    days = runs.unique(DAY_KEYS, maintain_order=True)
+    day_of_run = runs.join(days.with_row_index("day"), on=list(DAY_KEYS), how="left", maintain_order="left")["day"]
+    return days, day_of_run.cast(pl.Int32).to_numpy()[run]
+
+
+def _food_index(items: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
+    """The items' distinct food codes (a frame) and each item's row among them (int32)."""
+    codes = items["food_code"]
+    if codes.dtype.is_integer() and not codes.has_nulls():
+        number, distinct = number_codes(codes.to_numpy())
+        return pl.DataFrame([pl.Series("food_code", distinct, dtype=codes.dtype)]), number
+    distinct = items.select(pl.col("food_code").unique(maintain_order=True))
+    number = items.select("food_code").join(distinct.with_row_index("food"), on="food_code", how="left",
+                                            maintain_order="left")["food"]
+    return distinct, number.cast(pl.Int32).to_numpy()
+
+
+def _int128(words: np.ndarray, name: str) -> pl.Series:
+    """item_sums' (high, low) int64 words as the Int128 numbers high x 2^32 + low."""
+    shift = pl.Series([1 << 32], dtype=pl.Int128)
+    high, low = pl.Series(words[..., 0]).cast(pl.Int128), pl.Series(words[..., 1]).cast(pl.Int128)
+    return (high * shift + low).alias(name)
+
+
+# A day's or participant's sum is taken in int64 when every term's magnitude adds up below this.
+SUM_LIMIT = 2.0**62
+
+
+def _too_big(keys: pl.DataFrame, bound: np.ndarray, what: str) -> None:
+    if bound.size and bound.max() >= SUM_LIMIT:
+        where = keys.row(int(bound.argmax()), named=True)
+        raise GutaxisError(
+            f"{what} {', '.join(f'{k} {v}' for k, v in where.items())}: amounts add up beyond {SUM_LIMIT / SCALE:.2g} units "
+            "of a component, which no diet reaches; an item's grams or reported value is wrong: fix it in the diary")
+
+
 def compute_chunk(items: pl.LazyFrame | pl.DataFrame, wide: pl.DataFrame, components: list[str],
                   units: dict[str, str], low_coverage_threshold: float) -> Exposures:
     """Exposures of the participants in `items` (every item of each of them: chunks split by participant).
 
-    Per day, each component's amount is the exact sum of its items' fixed-point amounts. The grams
-    with a value (coverage) are the day's grams less those of items whose food has no value, summed
-    over those items only (usually few), so a clean day costs one sum per component. Components the
-    instrument reports also count reported and composition items per day (their source).
+    Per day, each component's amount is the exact sum of its items' fixed-point amounts, and its
+    coverage the grams of the items that have a value; per food, the grams (and reported amounts)
+    from which contributions are computed exactly. One pass over the items (gutaxis.item_sums).
     """
-    items = items.lazy()
-    schema = items.collect_schema()
-    names = schema.names()
+    items = items.collect() if isinstance(items, pl.LazyFrame) else items
+    names = items.columns
     # A component that neither the composition nor the instrument gives any value is NULL with
     # coverage 0 for every day: no need to carry it through the item-level work.
     computable = [c for c in components if wide[c].null_count() < wide.height or f"{REPORTED_PREFIX}{c}" in names]
     reported = [c for c in computable if f"{REPORTED_PREFIX}{c}" in names]
-    composed = [c for c in computable if c not in reported]
     # per gram (values per 100 g / 100, once per food): an item's amount is one multiplication
-    per_g = (_keyed_like(wide, schema["food_code"])
-             .select("food_code", *(_divided(pl.col(c), 100.0).alias(f"per_g__{c}") for c in computable))
-             # whether the food has a value for every component the instrument does not report
-             .with_columns(pl.all_horizontal(pl.lit(True), *(pl.col(f"per_g__{c}").is_not_null() for c in composed))
-                           .alias("complete")))
-    by_food = _by_food(items, reported)
-    dtype = _sum_dtype(by_food, per_g, computable, reported)
+    per_g = (_keyed_like(wide, items.schema["food_code"])
+             .select("food_code", *(_divided(pl.col(c), 100.0).alias(f"per_g__{c}") for c in computable)))
+    # The chunk's food codes, numbered; their per-gram values in that order (NaN: none, or unlinked).
+    codes, food = _food_index(items)
+    code_values = codes.join(per_g, on="food_code", how="left", maintain_order="left")
+    days, day = _day_index(items)
+    per_g_matrix = np.ascontiguousarray(code_values.select(f"per_g__{c}" for c in computable).to_numpy(), dtype=np.float64)
+    reported_matrix = np.ascontiguousarray(
+        items.select(pl.col(f"{REPORTED_PREFIX}{c}").fill_null(float("nan")) for c in reported).to_numpy()
+        if reported else np.empty((items.height, 0)), dtype=np.float64)
+    reported_of = np.array([reported.index(c) if c in reported else -1 for c in computable], dtype=np.int64)
+    (amount, valued, n_rep, n_comp, day_grams, day_bound, food_items, food_grams, food_reported,
+     food_unreported) = sum_items(day, food, np.ascontiguousarray(items["grams"].to_numpy(), dtype=np.float64),
+                                  per_g_matrix.reshape(len(code_values), len(computable)), reported_matrix, reported_of,
+                                  days.height, float(SCALE))
+    _too_big(days, day_bound, "participant-day")
 
-    joined = items.join(per_g.lazy(), on="food_code", how="left").with_columns(_fixed(pl.col("grams"), dtype).alias("grams_fx"))
-    sums = [pl.col("grams_fx").sum().alias("day_grams")]
-    for c in computable:
-        from_food = pl.col("grams") * pl.col(f"per_g__{c}")
-        if c in reported:
-            rep = pl.col(f"{REPORTED_PREFIX}{c}")
-            is_rep, is_comp = rep.is_not_null(), rep.is_null() & from_food.is_not_null()
-            sums += [_fixed(pl.coalesce(rep, from_food), dtype).sum().alias(f"amount__{c}"),
-                     pl.when(is_rep | is_comp).then(pl.col("grams_fx")).otherwise(0).sum().alias(f"valued__{c}"),
-                     is_rep.cast(pl.UInt32).sum().alias(f"nrep__{c}"), is_comp.cast(pl.UInt32).sum().alias(f"ncomp__{c}")]
-        else:
-            sums.append(_fixed(from_food, dtype).sum().alias(f"amount__{c}"))
-    day_wide = joined.group_by(*DAY_KEYS).agg(sums).collect()
-    if composed:
-        # items of foods lacking a value for some component (or unlinked), set apart before the join
-        incomplete = items.join(per_g.lazy().filter("complete").select("food_code"), on="food_code", how="anti")
-        missing = (incomplete.join(per_g.lazy(), on="food_code", how="left")
-                   .group_by(*DAY_KEYS)
-                   .agg(pl.when(pl.col(f"per_g__{c}").is_null()).then(_fixed(pl.col("grams"), dtype)).otherwise(0).sum()
-                        .alias(f"missing__{c}") for c in composed)
-                   .collect())
-        day_wide = day_wide.join(missing, on=list(DAY_KEYS), how="left").with_columns(
-            (pl.col("day_grams") - pl.col(f"missing__{c}").fill_null(0)).alias(f"valued__{c}") for c in composed)
-    day_wide = day_wide.with_columns(
-        *(pl.lit(0, dtype=pl.UInt32).alias(f"nrep__{c}") for c in composed),
-        *((pl.col(f"valued__{c}") > 0).cast(pl.UInt32).alias(f"ncomp__{c}") for c in composed),
-    ).with_columns(pl.when(pl.col(f"nrep__{c}") + pl.col(f"ncomp__{c}") > 0).then(pl.col(f"amount__{c}")).alias(f"amount__{c}")
-                   for c in computable)
+    day_columns = [pl.Series("day_grams", day_grams), pl.Series("__bound", day_bound)]
+    for k, c in enumerate(computable):
+        day_columns += [pl.Series(f"amount__{c}", amount[k]), pl.Series(f"valued__{c}", valued[k]),
+                        pl.Series(f"nrep__{c}", n_rep[k]), pl.Series(f"ncomp__{c}", n_comp[k])]
+    day_wide = days.with_columns(day_columns).with_columns(
+        pl.when(pl.col(f"nrep__{c}") + pl.col(f"ncomp__{c}") > 0).then(pl.col(f"amount__{c}")).alias(f"amount__{c}")
+        for c in computable)
     missing_components = [c for c in components if c not in computable]
     day_wide = day_wide.with_columns(
         column for c in missing_components for column in (
-            pl.lit(None, dtype=dtype).alias(f"amount__{c}"), pl.lit(0, dtype=dtype).alias(f"valued__{c}"),
+            pl.lit(None, dtype=pl.Int64).alias(f"amount__{c}"), pl.lit(0, dtype=pl.Int64).alias(f"valued__{c}"),
             pl.lit(0, dtype=pl.UInt32).alias(f"nrep__{c}"), pl.lit(0, dtype=pl.UInt32).alias(f"ncomp__{c}")))
+
+    by_food = codes.with_columns(
+        pl.Series("n_items", food_items), _int128(food_grams, GRAMS),
+        *(_int128(food_reported[:, r], f"reported__{c}") for r, c in enumerate(reported)),
+        *(_int128(food_unreported[:, r], f"unreported__{c}") for r, c in enumerate(reported)))
     contrib_fixed = _food_amounts(by_food, per_g, computable, reported).with_columns(
         pl.lit(None, dtype=pl.Int128).alias(c) for c in missing_components)
     unlinked_fixed = (by_food.join(per_g.select("food_code"), on="food_code", how="anti")
                       .select("food_code", "n_items", pl.col(GRAMS).alias("grams")))
-    return Exposures(components=tuple(components), units=units, day_wide=day_wide,
-                     participant_wide=_participant_wide(day_wide, computable, missing_components, dtype),
-                     contrib_fixed=contrib_fixed,
+    participant_wide = _participant_wide(day_wide, computable, missing_components)
+    return Exposures(components=tuple(components), units=units, day_wide=day_wide.drop("__bound"),
+                     participant_wide=participant_wide, contrib_fixed=contrib_fixed,
                      unlinked_fixed=unlinked_fixed, low_coverage_threshold=low_coverage_threshold,
                      absent=tuple(missing_components))
 
@@ -338,24 +356,26 @@ def _share(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
     return pl.when(whole > 0).then(part.cast(pl.Float64) / whole.cast(pl.Float64)).otherwise(0.0)
 
 
-def _participant_wide(day_wide: pl.DataFrame, computed: list[str], absent: list[str], dtype: pl.DataType) -> pl.DataFrame:
+def _participant_wide(day_wide: pl.DataFrame, computed: list[str], absent: list[str]) -> pl.DataFrame:
     """Per participant: n_days, grams, and per component mean__c and valued__c (absent components:
-    constants, not aggregated)."""
+    constants, not aggregated). day_wide's __bound (item_sums) shows that the int64 sums are exact."""
     # The group-by takes exact integer sums and counts only; the means are divided afterwards, row
     # by row, so that they do not depend on how polars evaluates an aggregation (which differs with
     # the number of groups and changed the last bit of a mean between chunkings).
-    aggs = [pl.len().cast(pl.Int32).alias("n_days"), pl.col("day_grams").sum().alias("grams")]
+    aggs = [pl.len().cast(pl.Int32).alias("n_days"), pl.col("day_grams").sum().alias("grams"), pl.col("__bound").sum()]
     for c in computed:
         amount = pl.col(f"amount__{c}")
         aggs += [amount.sum().alias(f"sum__{c}"), amount.count().alias(f"days__{c}"),
                  pl.col(f"valued__{c}").sum().alias(f"valued__{c}")]
     summed = day_wide.group_by(*PARTICIPANT_KEYS).agg(aggs)
+    _too_big(summed.select(PARTICIPANT_KEYS), summed["__bound"].to_numpy(), "participant")
     # the mean over the days that have a value: exact integer sum / count
     means = [pl.when(pl.col(f"days__{c}") > 0).then(_unfixed(pl.col(f"sum__{c}")) / pl.col(f"days__{c}")).alias(f"mean__{c}")
              for c in computed]
     constants = [column for c in absent for column in (pl.lit(None, dtype=pl.Float64).alias(f"mean__{c}"),
-                                                        pl.lit(0, dtype=dtype).alias(f"valued__{c}"))]
-    return summed.with_columns(*means, *constants).drop(f"{k}__{c}" for c in computed for k in ("sum", "days"))
+                                                        pl.lit(0, dtype=pl.Int64).alias(f"valued__{c}"))]
+    return (summed.with_columns(*means, *constants)
+            .drop("__bound", *(f"{k}__{c}" for c in computed for k in ("sum", "days"))))
 
 
 def food_contributions(parts: list[pl.DataFrame], foods: pl.DataFrame | None, components: tuple[str, ...] | list[str],

@@ -9,10 +9,12 @@ import hashlib
 import json
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import polars as pl
@@ -22,11 +24,13 @@ from gutaxis import composition as composition_sources
 from gutaxis import handoff, quality, warehouse
 from gutaxis.components import component_ids, units
 from gutaxis.diaries import read_diary
-from gutaxis.exposure import (compute_chunk, composition_wide, food_contributions, food_grams, participant_slices,
-                              unlinked_codes)
+from gutaxis.exposure import (Exposures, compute_chunk, composition_wide, food_contributions, food_grams,
+                              participant_slices, unlinked_codes)
 from gutaxis.formats import REPORTED_PREFIX
 from gutaxis.specs import CohortSpec, SourceSpec, load_source_spec
 
+T = TypeVar("T")
+R = TypeVar("R")
 # recall_day upper bound per format (None: only >= 1)
 RECALL_DAY_MAX = {"nhanes-iff": 2, "asa24-items": None, "tabular": None}
 
@@ -196,6 +200,22 @@ def _handing_over(constants: dict, holder: list[pl.DataFrame]):
     yield constants, holder.pop()
 
 
+def _one_ahead(compute: Callable[[T], R], inputs: Iterator[T]) -> Iterator[R]:
+    """compute(x) for each input, the next one in a worker thread while the caller uses this one's
+    result: the exposures of a chunk are computed while DuckDB stages the previous chunk's (both
+    engines release the GIL), one extra chunk's results in memory."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gutaxis-exposures") as pool:
+        pending: Future | None = None
+        for item in inputs:
+            submitted = pool.submit(compute, item)
+            del item
+            if pending is not None:
+                yield pending.result()
+            pending = submitted
+        if pending is not None:
+            yield pending.result()
+
+
 @contextmanager
 def _participant_chunks(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> Iterator[Iterator[pl.LazyFrame]]:
     """The run's items, a slice of participants at a time: the ingest's frame if this process ran
@@ -220,17 +240,20 @@ def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key
     components = component_ids()
     wide = composition_wide(food_components, components)
     contrib_parts, unlinked_parts, days, n_chunks = [], [], 0, 0
+
+    def computed(items: pl.LazyFrame) -> tuple[Exposures, pl.DataFrame, pl.DataFrame]:
+        result = compute_chunk(items, wide, components, units(), spec.low_coverage_threshold)
+        return result, result.day_table(with_absent=False), result.participant_table(with_absent=False)
+
     with _participant_chunks(conn, spec, run_key) as chunks:
-        for chunk, items in enumerate(chunks):  # a slice of participants at a time
+        for chunk, (result, day_table, participant_table) in enumerate(_one_ahead(computed, chunks)):
             n_chunks += 1
-            result = compute_chunk(items, wide, components, units(), spec.low_coverage_threshold)
-            del items
             # absent components (no source) are constant columns, added by DuckDB, not carried row by row
-            for kind, table, absent in (("day_exposure", result.day_table, result.absent_day_columns()),
-                                        ("participant_exposure", result.participant_table, result.absent_participant_columns())):
-                holder = [table(with_absent=False)]
+            for kind, holder, absent in (("day_exposure", [day_table], result.absent_day_columns()),
+                                         ("participant_exposure", [participant_table], result.absent_participant_columns())):
                 columns = (*holder[0].columns, *absent)
                 warehouse.stage_parts(conn, kind, spec.name, run_key, _handing_over(absent, holder), columns, append=chunk > 0)
+            del day_table, participant_table
             contrib_parts.append(result.contrib_fixed)
             unlinked_parts.append(result.unlinked_fixed)
             days += result.day_wide.height

@@ -2,6 +2,7 @@
 import polars as pl
 import pytest
 
+from gutaxis import GutaxisError
 from gutaxis.exposure import compute
 
 UNITS = {"energy_kcal": "kcal", "fiber": "g", "choline": "mg"}
@@ -141,17 +142,16 @@ def test_contributions_count_reported_amounts_and_composition_for_the_rest():
     assert fiber.select("food_code", "amount").rows() == [("A", pytest.approx(6.0))]  # 300 g x 2 g/100 g
 
 
-def test_sums_too_big_for_64_bits_are_taken_in_128_and_stay_exact():
-    # 60 items of 10 kg of a 10^6 kcal/100 g food: 6e9 kcal a day, beyond 64-bit nano-units
-    items = _items([("c", "p1", 1, i, "s", "A", 10_000.0, None) for i in range(1, 61)])
+def test_big_day_sums_stay_exact_and_impossible_ones_are_refused():
+    # items of 10 kg of a 10^6 kcal/100 g food: 10^8 kcal each, 10^17 nano-kcal
     huge = FOOD_COMPONENTS.with_columns(pl.when(pl.col("component_id") == "energy_kcal").then(1e6)
                                         .otherwise(pl.col("amount_per_100g")).alias("amount_per_100g"))
-    out = compute(items, huge, FOODS, list(UNITS), UNITS, 0.8)
-    assert out.day_wide.schema["amount__energy_kcal"] == pl.Int128
-    energy = out.day.filter(pl.col("component_id") == "energy_kcal").row(0, named=True)
-    assert energy["amount"] == 6e9
-    small = compute(_items([("c", "p1", 1, 1, "s", "A", 100.0, None)]), FOOD_COMPONENTS, FOODS, list(UNITS), UNITS, 0.8)
-    assert small.day_wide.schema["amount__energy_kcal"] == pl.Int64
+    forty = _items([("c", "p1", 1, i, "s", "A", 10_000.0, None) for i in range(1, 41)])
+    energy = compute(forty, huge, FOODS, list(UNITS), UNITS, 0.8).day.filter(pl.col("component_id") == "energy_kcal")
+    assert energy["amount"].to_list() == [4e9]  # 4e18 nano-kcal: still within 64 bits, exact
+    sixty = _items([("c", "p1", 1, i, "s", "A", 10_000.0, None) for i in range(1, 61)])
+    with pytest.raises(GutaxisError, match=r"^participant-day participant_id p1, recall_day 1: amounts add up beyond 4.6e\+09"):
+        compute(sixty, huge, FOODS, list(UNITS), UNITS, 0.8)
 
 
 def test_items_handed_over_in_process_give_the_same_marts_as_the_staged_table(isolated, tmp_path, monkeypatch):
