@@ -42,6 +42,7 @@ import numpy as np
 import polars as pl
 
 from gutaxis.formats import REPORTED_PREFIX
+from gutaxis.item_sums import recall_runs
 
 MISSING_TOKENS = ["", "NA", "N/A", "NULL", "."]
 GRAMS_MAX = 10_000.0
@@ -51,7 +52,6 @@ ROW = "(row)"  # quarantine.column of a rule on the whole row
 NOT_UTF8 = "\ufffd"  # what the readers' lossy UTF-8 decoding makes of bytes that are not UTF-8
 COMMA_FIX = "write numbers with a dot decimal and no thousands separator"
 _KEY = ["__participant_id", "__recall_day"]
-_RUN_SLICE = 1 << 22
 
 # participant_id is Int64 when the file's column is integer-typed (Parquet, a typed frame), else
 # String; food_code is the code's number (the warehouse shows it zero-padded to the source's width).
@@ -321,18 +321,22 @@ def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, code_width: int
     # back the streaming engine (measured: ~50 % more peak memory).
     found, rest = pl.collect_all([items_plan, rest_plan], engine="streaming")
 
-    runs = _runs(found, has_status, has_external)
-    recalls = _recalls(runs, rest, has_status)
+    positions, heads = recall_runs(found["__participant_id"], found["__recall_day"])
+    runs = _runs(found, heads, has_status, has_external)
+    one_run_each = _runs_are_recalls(runs)
+    recalls = _recalls(runs, rest, has_status, one_run_each)
     found = _drop_excluded_recalls(found, recalls)
     if found.height != runs["__n"].sum():  # a recall mixing statuses lost its rows: count again
-        runs = _runs(found, has_status, has_external)
+        positions, heads = recall_runs(found["__participant_id"], found["__recall_day"])
+        runs = _runs(found, heads, has_status, has_external)
+        one_run_each = _runs_are_recalls(runs)
     cohort_col = pl.lit(cohort, dtype=pl.String).alias("cohort")
     # cohort and food_source are one value per run: the warehouse adds them when staging, so that
     # 100 M items do not carry two constant string columns in memory.
     items = found.select(
         pl.col("__participant_id").alias("participant_id"),
         pl.col("__recall_day").alias("recall_day"),
-        _item_seq(found, runs).alias("item_seq"),
+        _item_seq(found, positions, one_run_each).alias("item_seq"),
         pl.col("__food_code").alias("food_code"),
         pl.col("__grams").alias("grams"),
         *reported,
@@ -357,36 +361,31 @@ def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, code_width: int
                           participants=participants)
 
 
-def _runs(found: pl.DataFrame, has_status: bool, has_external: bool) -> pl.DataFrame:
-    """Maximal blocks of consecutive items of one recall: key, first row, length (and status, external id)."""
-    heads = _run_heads(found)
+def _runs(found: pl.DataFrame, heads: np.ndarray, has_status: bool, has_external: bool) -> pl.DataFrame:
+    """Maximal blocks of consecutive items of one recall (heads: their first rows, item_sums.recall_runs):
+    key, first row, length (and status, external id)."""
     columns = [*_KEY, *(["__recall_status"] if has_status else []), *(["__external_id"] if has_external else [])]
+    heads = pl.Series(heads, dtype=pl.Int64)
     runs = found.select(pl.col(columns).gather(heads)).with_columns(__row=heads)
     return runs.with_columns(__n=pl.col("__row").shift(-1, fill_value=found.height) - pl.col("__row"))
 
 
-def _run_heads(found: pl.DataFrame) -> pl.Series:
-    """Positions (Int64) of the rows that start a new participant-day run."""
-    # Compared slice by slice: a shift of the whole id column would copy it (16 bytes a row).
-    pid, day = (pl.col(c) for c in _KEY)
-    heads = []
-    for offset in range(0, found.height, _RUN_SLICE):
-        first = max(offset - 1, 0)  # the slice starts with the previous row, to compare across
-        part = found.slice(first, offset + _RUN_SLICE - first)
-        changed = part.select(pid.ne_missing(pid.shift()) | day.ne_missing(day.shift())).to_series()
-        positions = changed.arg_true().cast(pl.Int64)
-        heads.append((positions if offset == 0 else positions.filter(positions > 0)) + first)
-    return pl.concat(heads) if heads else pl.Series(dtype=pl.Int64)
+def _runs_are_recalls(runs: pl.DataFrame) -> bool:
+    """Whether every recall's rows are one run (as every instrument writes them)."""
+    return _keys_increase(runs) or runs.select(pl.struct(_KEY).is_unique().all()).item() is not False
 
 
-def _recalls(runs: pl.DataFrame, rest: pl.DataFrame, has_status: bool) -> pl.DataFrame:
+def _recalls(runs: pl.DataFrame, rest: pl.DataFrame, has_status: bool, one_run_each: bool) -> pl.DataFrame:
     """Per recall: recall_status, status_ok, n_items (rows with a usable key), n_usable, external_id."""
-    from_items = runs.group_by(_KEY).agg(
-        pl.col("__n").sum().alias("n_usable"),
-        (pl.col("__recall_status").first() if has_status else pl.lit(None, dtype=pl.Int32)).alias("items_status"),
-        (pl.col("__external_id").drop_nulls().first() if "__external_id" in runs.columns
-         else pl.lit(None, dtype=pl.String)).alias("items_external_id"),
-    )
+    status = pl.col("__recall_status") if has_status else pl.lit(None, dtype=pl.Int32)
+    external = pl.col("__external_id") if "__external_id" in runs.columns else pl.lit(None, dtype=pl.String)
+    if one_run_each:  # the runs are the recalls: nothing to group
+        from_items = runs.select(*_KEY, pl.col("__n").alias("n_usable"), status.alias("items_status"),
+                                 external.alias("items_external_id"))
+    else:
+        from_items = runs.group_by(_KEY).agg(
+            pl.col("__n").sum().alias("n_usable"), status.first().alias("items_status"),
+            external.drop_nulls().first().alias("items_external_id"))
     from_rest = rest.filter("__key_ok").group_by(_KEY).agg(
         # The status that excludes the recall if any, else the recall's own status.
         pl.coalesce(pl.col("__recall_status").filter(~pl.col("__status_ok")).first(),
@@ -415,14 +414,10 @@ def _drop_excluded_recalls(found: pl.DataFrame, recalls: pl.DataFrame) -> pl.Dat
     return found.join(mixed, on=_KEY, how="anti", maintain_order="left")
 
 
-def _item_seq(found: pl.DataFrame, runs: pl.DataFrame) -> pl.Series:
-    """1..n within participant-day, in row order."""
-    if _keys_increase(runs) or runs.select(pl.struct(_KEY).is_unique().all()).item() is not False:
-        # Each recall's rows are contiguous (as every instrument writes them): a row's number is
-        # its distance from its run's first row, with no hashing of every row's key.
-        seq = np.arange(1, found.height + 1, dtype=np.int32)
-        seq -= np.repeat(runs["__row"].to_numpy().astype(np.int32), runs["__n"].to_numpy())
-        return pl.Series("item_seq", seq)
+def _item_seq(found: pl.DataFrame, positions: np.ndarray, one_run_each: bool) -> pl.Series:
+    """1..n within participant-day, in row order (positions: in runs, item_sums.recall_runs)."""
+    if one_run_each:  # a row's number is its position in its run: no hashing of every row's key
+        return pl.Series("item_seq", positions)
     return found.select(pl.int_range(1, pl.len() + 1, dtype=pl.Int32).over(_KEY).alias("item_seq")).to_series()
 
 

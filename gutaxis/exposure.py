@@ -24,7 +24,7 @@ import polars as pl
 
 from gutaxis import GutaxisError
 from gutaxis.formats import REPORTED_PREFIX
-from gutaxis.item_sums import number_codes, number_runs, sum_items
+from gutaxis.item_sums import number_codes, recall_runs, sum_items
 
 # Items carry no cohort column: the cohort is one constant per run, added when rows are staged.
 DAY_KEYS = ("participant_id", "recall_day")
@@ -200,9 +200,8 @@ def _day_index(items: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
     Every instrument writes a recall's items together: runs of equal keys are cut where a key
     changes (neighbours compared, no item hashed), and only when a day comes in two runs are the
     runs' keys grouped."""
-    # Neighbouring ids are equal exactly when their run ids are: numbers stand in for any id type.
-    id_runs = items["participant_id"].rle_id().to_numpy()
-    run, heads = number_runs(id_runs, items["recall_day"].to_numpy())
+    position, heads = recall_runs(items["participant_id"], items["recall_day"])
+    run = np.cumsum(position == 1, dtype=np.int32) - 1
     runs = items.select(DAY_KEYS)[heads]
     pid, day = (pl.col(k) for k in DAY_KEYS)
     increasing = (pid > pid.shift()) | ((pid == pid.shift()) & (day > day.shift()))
