@@ -56,6 +56,7 @@ class Exposures:
     code_width: int | None = None  # digits of the items' integer food codes (None: the codes are text)
     # components no source could compute (no composition value, not reported): NULL every day
     absent: tuple[str, ...] = ()
+    reported: tuple[str, ...] = ()  # components the instrument reports for items (a source per day)
 
     @property
     def contributions(self) -> pl.DataFrame:
@@ -65,50 +66,57 @@ class Exposures:
     def linkage(self) -> pl.DataFrame:
         return unlinked_codes([self.unlinked_fixed], self.code_width)
 
-    def day_table(self, with_absent: bool = True) -> pl.DataFrame:
-        """The day table as stored: participant_id, recall_day, then per component amount__c,
-        coverage__c and source__c (a SOURCE_CODES code). The warehouse's contract view
-        marts.participant_day_exposure unpivots it: storing it long would repeat the keys once per
-        component (16 x the rows) for nothing. with_absent=False leaves out the absent components'
-        constant columns (absent_day_columns: the warehouse adds them as constants)."""
+    def day_table(self) -> pl.DataFrame:
+        """The whole wide day table: participant_id, recall_day, then per component amount__c,
+        coverage__c and source__c (a SOURCE_CODES code); absent components as their constants."""
         columns = []
-        for c in self.components if with_absent else self._computed:
+        for c in self.components:
             nrep, ncomp = pl.col(f"nrep__{c}"), pl.col(f"ncomp__{c}")
-            source = (pl.when((nrep > 0) & (ncomp > 0)).then(pl.lit(MIXED, dtype=pl.UInt8))
-                      .when(nrep > 0).then(pl.lit(REPORTED, dtype=pl.UInt8))
-                      .when(ncomp > 0).then(pl.lit(COMPOSITION, dtype=pl.UInt8)))
             columns += [_unfixed(pl.col(f"amount__{c}")).alias(f"amount__{c}"),
                         _share(pl.col(f"valued__{c}"), pl.col("day_grams")).alias(f"coverage__{c}"),
-                        source.alias(f"source__{c}")]
+                        _source(nrep, ncomp).alias(f"source__{c}")]
+        return self.day_wide.select(*DAY_KEYS, *columns)
+
+    def stored_day_table(self) -> pl.DataFrame:
+        """The day table as the warehouse stores it: what cannot be derived. amount__c and coverage__c
+        of the computed components, and source__c only of those the instrument reports (the others'
+        source is "composition" wherever the amount is not NULL). The contract view
+        marts.participant_day_exposure derives the rest and unpivots it (warehouse.exposure_selects):
+        storing it long would repeat the keys once per component (16 x the rows) for nothing."""
+        columns = []
+        for c in self._computed:
+            columns += [_unfixed(pl.col(f"amount__{c}")).alias(f"amount__{c}"),
+                        _share(pl.col(f"valued__{c}"), pl.col("day_grams")).alias(f"coverage__{c}")]
+            if c in self.reported:
+                columns.append(_source(pl.col(f"nrep__{c}"), pl.col(f"ncomp__{c}")).alias(f"source__{c}"))
         return self.day_wide.select(*DAY_KEYS, *columns)
 
     @property
     def _computed(self) -> list[str]:
         return [c for c in self.components if c not in self.absent]
 
-    def absent_day_columns(self) -> dict[str, object]:
-        """The day table's columns of the absent components, each one value for every row."""
-        return {f"{measure}__{c}": value for c in self.absent
-                for measure, value in zip(DAY_MEASURES, (None, 0.0, None))}
-
-    def absent_participant_columns(self) -> dict[str, object]:
-        """The participant table's columns of the absent components, each one value for every row."""
-        low = 0.0 < self.low_coverage_threshold
-        return {f"{measure}__{c}": value for c in self.absent
-                for measure, value in zip(PARTICIPANT_MEASURES, (None, None, 0.0, low))}
-
-    def participant_table(self, with_absent: bool = True) -> pl.DataFrame:
-        """The participant table as stored: participant_id, n_days, then per component mean_daily__c,
-        per_1000kcal__c, coverage__c and low_coverage__c (unpivoted by marts.participant_exposure)."""
+    def participant_table(self) -> pl.DataFrame:
+        """The whole wide participant table: participant_id, n_days, then per component mean_daily__c,
+        per_1000kcal__c, coverage__c and low_coverage__c."""
         energy = pl.col("mean__energy_kcal") if "energy_kcal" in self.components else pl.lit(None, dtype=pl.Float64)
         columns = []
-        for c in self.components if with_absent else self._computed:
+        for c in self.components:
             mean = pl.col(f"mean__{c}")
             coverage = _share(pl.col(f"valued__{c}"), pl.col("grams"))
             columns += [mean.alias(f"mean_daily__{c}"),
                         pl.when(energy > 0).then(1000.0 * mean / energy).alias(f"per_1000kcal__{c}"),
                         coverage.alias(f"coverage__{c}"),
                         (coverage < self.low_coverage_threshold).alias(f"low_coverage__{c}")]
+        return self.participant_wide.select(*PARTICIPANT_KEYS, "n_days", *columns)
+
+    def stored_participant_table(self) -> pl.DataFrame:
+        """The participant table as the warehouse stores it: n_days, and mean_daily__c and coverage__c
+        of the computed components. marts.participant_exposure derives per_1000kcal (from the
+        means) and low_coverage (from the coverage and the run's threshold) and unpivots it."""
+        columns = []
+        for c in self._computed:
+            columns += [pl.col(f"mean__{c}").alias(f"mean_daily__{c}"),
+                        _share(pl.col(f"valued__{c}"), pl.col("grams")).alias(f"coverage__{c}")]
         return self.participant_wide.select(*PARTICIPANT_KEYS, "n_days", *columns)
 
     @property
@@ -300,7 +308,7 @@ def compute_chunk(items: pl.LazyFrame | pl.DataFrame, wide: pl.DataFrame, compon
     return Exposures(components=tuple(components), units=units, day_wide=day_wide.drop("__bound"),
                      participant_wide=participant_wide, contrib_fixed=contrib_fixed,
                      unlinked_fixed=unlinked_fixed, low_coverage_threshold=low_coverage_threshold,
-                     absent=tuple(missing_components))
+                     absent=tuple(missing_components), reported=tuple(reported))
 
 
 def participant_slices(items: pl.DataFrame, max_rows: int) -> Iterator[pl.DataFrame]:
@@ -349,6 +357,13 @@ def unlinked_codes(parts: list[pl.DataFrame], code_width: int | None = None) -> 
     return (pl.concat(parts).group_by("food_code").agg(pl.col("n_items").sum(), pl.col("grams").sum())
             .with_columns(_unfixed(pl.col("grams")))
             .sort("food_code").with_columns(code_text(pl.col("food_code"), code_width)))
+
+
+def _source(n_reported: pl.Expr, n_composed: pl.Expr) -> pl.Expr:
+    """A day's source code (SOURCE_CODES) from its counts of reported and composed items; NULL: neither."""
+    return (pl.when((n_reported > 0) & (n_composed > 0)).then(pl.lit(MIXED, dtype=pl.UInt8))
+            .when(n_reported > 0).then(pl.lit(REPORTED, dtype=pl.UInt8))
+            .when(n_composed > 0).then(pl.lit(COMPOSITION, dtype=pl.UInt8)))
 
 
 def _share(part: pl.Expr, whole: pl.Expr) -> pl.Expr:

@@ -164,9 +164,10 @@ def diary_items_suite(recall_day_max: int | None) -> list[Check]:
 
 
 def components_between(measure: str, keys: Sequence[str], min_value: float | None, max_value: float | None, *,
-                       severity: Severity = "block", name: str | None = None) -> Check:
+                       severity: Severity = "block", name: str | None = None, stored: bool = True) -> Check:
     """Every component's `measure` column of a wide exposure table (`{measure}__{component_id}`)
-    within the bounds (None: unbounded); NULLs are not counted.
+    within the bounds (None: unbounded); NULLs are not counted. stored=False: the table has no
+    such column (only derivable values, see Exposures.stored_day_table), so nothing can be out.
 
     One scan for all components: rows are pre-selected by their least and greatest value, and only
     those are unpivoted, so each offending (row, component) is one unexpected row, as it would be
@@ -186,50 +187,65 @@ def components_between(measure: str, keys: Sequence[str], min_value: float | Non
     sql = (f"SELECT {key_list}, replace(component_id, '{measure}__', '') AS component_id, value FROM "
            f"(UNPIVOT (SELECT {key_list}, {columns} FROM {{batch}} WHERE {' OR '.join(outside_any)}) "
            f"ON {columns} INTO NAME component_id VALUE value) WHERE {' OR '.join(outside)}")
+    if not stored:
+        sql = f"SELECT {key_list}, NULL AS component_id, NULL AS value FROM {{batch}} WHERE false"
     bounds = f"[{'' if min_value is None else min_value}, {'' if max_value is None else max_value}]"
     return unexpected_rows(name or f"{measure} in {bounds} for every component", sql, severity=severity)
 
 
-def components_in_registry(measure: str, component_ids: Sequence[str]) -> Check:
-    """The wide table's component columns (`{measure}__{component_id}`) name registry components."""
+def components_in_registry(measure: str, component_ids: Sequence[str], stored: bool = True) -> Check:
+    """The wide table's component columns (`{measure}__{component_id}`) name registry components
+    (stored=False: the table has none, no source computed any)."""
     known = ", ".join("'" + c.replace("'", "''") + "'" for c in component_ids)
     component = f"replace(component_id, '{measure}__', '')"
     sql = (f"SELECT {component} AS component_id FROM (UNPIVOT (SELECT coalesce(CAST(COLUMNS('^{measure}__') AS VARCHAR), '') "
            f"FROM {{batch}} LIMIT 1) ON COLUMNS(*) INTO NAME component_id VALUE value) WHERE {component} NOT IN ({known})")
+    if not stored:
+        sql = "SELECT NULL AS component_id FROM {batch} WHERE false"
     return unexpected_rows("component_id in registry", sql)
 
 
 # The exposure tables are audited as they are stored: wide, one column set per component
 # (gutaxis.exposure.DAY_MEASURES / PARTICIPANT_MEASURES); the contract views only unpivot them.
-def day_exposure_suite(component_ids: Sequence[str]) -> list[Check]:
+def _stores(columns: Sequence[str] | None) -> Callable[[str], bool]:
+    """Whether a wide table with these columns (None: any) stores a column of this name or prefix."""
+    return lambda name: columns is None or any(c == name or c.startswith(f"{name}__") for c in columns)
+
+
+def day_exposure_suite(component_ids: Sequence[str], columns: Sequence[str] | None = None) -> list[Check]:
+    """Checks of a stored wide day table; columns: the table's (its derivable columns are not stored)."""
     keys = ("participant_id", "recall_day")
+    stores = _stores(columns)
+    energy = ("SELECT participant_id, recall_day, amount__energy_kcal FROM {batch} "
+              "WHERE amount__energy_kcal < 300 OR amount__energy_kcal > 8000")
     return [
         *(not_null(column) for column in keys),
         compound_unique(keys),
-        components_in_registry("amount", component_ids),
+        components_in_registry("amount", component_ids, stored=stores("amount")),
         # NULL amount means no route could compute it, so only the sign is checked.
-        components_between("amount", keys, 0, None, name="amount >= 0"),
-        components_between("coverage", keys, 0, 1, name="coverage in [0, 1]"),
+        components_between("amount", keys, 0, None, name="amount >= 0", stored=stores("amount")),
+        components_between("coverage", keys, 0, 1, name="coverage in [0, 1]", stored=stores("coverage")),
         components_between("source", keys, min(SOURCE_CODES), max(SOURCE_CODES),
-                           name="source in {" + ", ".join(SOURCE_CODES.values()) + "}"),
+                           name="source in {" + ", ".join(SOURCE_CODES.values()) + "}", stored=stores("source")),
         unexpected_rows(
             "daily energy in [300, 8000] kcal",
-            "SELECT participant_id, recall_day, amount__energy_kcal FROM {batch} "
-            "WHERE amount__energy_kcal < 300 OR amount__energy_kcal > 8000",
+            energy if stores("amount__energy_kcal") else "SELECT participant_id, recall_day FROM {batch} WHERE false",
             severity="warn",
         ),
     ]
 
 
-def participant_exposure_suite(component_ids: Sequence[str]) -> list[Check]:
+def participant_exposure_suite(component_ids: Sequence[str], columns: Sequence[str] | None = None) -> list[Check]:
+    """Checks of a stored wide participant table; columns: the table's."""
     keys = ("participant_id",)
+    stores = _stores(columns)
     return [
         not_null("participant_id"),
         unique("participant_id"),
-        components_in_registry("mean_daily", component_ids),
+        components_in_registry("mean_daily", component_ids, stored=stores("mean_daily")),
         between("n_days", 1, None),
-        components_between("mean_daily", keys, 0, None, name="mean_daily >= 0"),
-        components_between("coverage", keys, 0, 1, name="coverage in [0, 1]"),
+        components_between("mean_daily", keys, 0, None, name="mean_daily >= 0", stored=stores("mean_daily")),
+        components_between("coverage", keys, 0, 1, name="coverage in [0, 1]", stored=stores("coverage")),
     ]
 
 

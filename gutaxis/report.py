@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from gutaxis.components import component_ids
+
 
 @dataclass
 class CohortReport:
@@ -44,9 +46,13 @@ def cohort_report(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str, st
         if warehouse.table_exists(conn, pe_t) and warehouse.table_exists(conn, day_t):
             rep.days = _one(conn, f"SELECT count(*) FROM {day_t}", [])
             rep.participants = _one(conn, f"SELECT count(*) FROM {pe_t}", [])
-            means = conn.execute(f"SELECT avg(COLUMNS('^coverage__')) FROM {pe_t}").fetchall()
-            names = [d[0] for d in conn.description]
-            rep.coverage = dict(sorted((n.split("__", 1)[1], v) for n, v in zip(names, means[0])))
+            # components the table stores no coverage for had no source: 0 (as the contract view shows)
+            rep.coverage = {c: 0.0 for c in component_ids()}
+            if any(c.startswith("coverage__") for c in warehouse.column_names(conn, pe_t)):
+                means = conn.execute(f"SELECT avg(COLUMNS('^coverage__')) FROM {pe_t}").fetchall()
+                names = [d[0] for d in conn.description]
+                rep.coverage.update((n.split("__", 1)[1], v) for n, v in zip(names, means[0]))
+            rep.coverage = dict(sorted(rep.coverage.items()))
     rep.excluded_recalls = _one(conn, "SELECT count(*) FROM audit.inclusion WHERE run_id = ? AND NOT included", [run_key])
     rep.top_quarantine = conn.execute(
         "SELECT reason, count(*) n FROM audit.quarantine WHERE run_id = ? GROUP BY reason ORDER BY n DESC, reason LIMIT 3",

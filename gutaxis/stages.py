@@ -243,21 +243,22 @@ def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key
 
     def computed(items: pl.LazyFrame) -> tuple[Exposures, pl.DataFrame, pl.DataFrame]:
         result = compute_chunk(items, wide, components, units(), spec.low_coverage_threshold)
-        return result, result.day_table(with_absent=False), result.participant_table(with_absent=False)
+        return result, result.stored_day_table(), result.stored_participant_table()
 
     with _participant_chunks(conn, spec, run_key) as chunks:
         for chunk, (result, day_table, participant_table) in enumerate(_one_ahead(computed, chunks)):
             n_chunks += 1
-            # absent components (no source) are constant columns, added by DuckDB, not carried row by row
-            for kind, holder, absent in (("day_exposure", [day_table], result.absent_day_columns()),
-                                         ("participant_exposure", [participant_table], result.absent_participant_columns())):
-                columns = (*holder[0].columns, *absent)
-                warehouse.stage_parts(conn, kind, spec.name, run_key, _handing_over(absent, holder), columns, append=chunk > 0)
+            # only what cannot be derived is stored (Exposures.stored_*_table); the views add the rest
+            for kind, holder in (("day_exposure", [day_table]), ("participant_exposure", [participant_table])):
+                columns = tuple(holder[0].columns)
+                warehouse.stage_parts(conn, kind, spec.name, run_key, _handing_over({}, holder), columns, append=chunk > 0)
             del day_table, participant_table
             contrib_parts.append(result.contrib_fixed)
             unlinked_parts.append(result.unlinked_fixed)
             days += result.day_wide.height
             del result
+    warehouse.record_exposure_settings(conn, warehouse.staging_table("participant_exposure", spec.name, run_key),
+                                       spec.low_coverage_threshold)
     width = code_width(load_source_spec(spec.composition))
     contributions = food_contributions(contrib_parts, foods, components, width)
     warehouse.stage_parts(conn, "food_contributions", spec.name, run_key, [({"cohort": spec.name}, contributions)],
@@ -301,9 +302,15 @@ def audit_diary_items(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key
 
 def audit_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> pl.DataFrame:
     ids = component_ids()
+
+    def stored(kind: str) -> list[str]:  # the wide tables store only what cannot be derived
+        return warehouse.column_names(conn, warehouse.staging_table(kind, spec.name, run_key))
+
     return pl.concat([
-        _validate(conn, spec, run_key, "day_exposure", quality.day_exposure_suite(ids), "participant_day_exposure"),
-        _validate(conn, spec, run_key, "participant_exposure", quality.participant_exposure_suite(ids), "participant_exposure"),
+        _validate(conn, spec, run_key, "day_exposure", quality.day_exposure_suite(ids, stored("day_exposure")),
+                  "participant_day_exposure"),
+        _validate(conn, spec, run_key, "participant_exposure",
+                  quality.participant_exposure_suite(ids, stored("participant_exposure")), "participant_exposure"),
         _validate(conn, spec, run_key, "food_contributions", quality.food_contributions_suite(), "food_contributions"),
     ], how="diagonal_relaxed")
 

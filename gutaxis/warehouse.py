@@ -212,9 +212,10 @@ def _published_views(conn: duckdb.DuckDBPyConnection) -> None:
 def _published_selects(conn: duckdb.DuckDBPyConnection, view: str, cohort: str, table: str, units: dict[str, str]) -> list[str]:
     """The SELECTs that show one cohort's published table in the shape of a contract view.
 
-    Exposure tables are stored wide (a column set per component, see gutaxis.exposure); each
-    component becomes one SELECT of the view, so a filter on component_id reads one column set.
-    Other tables, and exposure tables published before they were stored wide, are shown as they are.
+    Exposure tables are stored wide (a column set per component, only what cannot be derived: see
+    Exposures.stored_day_table); each registry component becomes one SELECT of the view, deriving
+    the rest (_measure), so a filter on component_id reads one column set. Other tables, and
+    exposure tables published before they were stored wide, are shown as they are.
     """
     stored = dict(conn.execute(
         "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'store' AND table_name = ? ORDER BY column_index",
@@ -243,8 +244,13 @@ def _published_selects(conn: duckdb.DuckDBPyConnection, view: str, cohort: str, 
 
     if "component_id" in columns or view not in WIDE_VIEWS:
         return [f"SELECT {', '.join(f'{shown(c)} AS {ident(c)}' for c in wanted)} FROM store.{ident(table)}"]
+    settings = conn.execute("SELECT low_coverage_threshold FROM store.exposure_settings WHERE table_name = ?",
+                            [table]).fetchall()
+    threshold = settings[0][0] if settings else None
     first_measure = WIDE_VIEWS[view][0]
-    components = [c.split("__", 1)[1] for c in columns if c.startswith(f"{first_measure}__")]
+    stored_components = [c.split("__", 1)[1] for c in columns if c.startswith(f"{first_measure}__")]
+    # Registry components the table has no columns for had no source in its run: NULL, coverage 0.
+    components = [*stored_components, *(c for c in units if c not in stored_components)]
     selects = []
     for component in components:
         fixed = {**constants, "component_id": _sql_string(component), "unit": _sql_string(units.get(component))}
@@ -253,15 +259,39 @@ def _published_selects(conn: duckdb.DuckDBPyConnection, view: str, cohort: str, 
             if column in fixed:
                 exprs.append(f"{fixed[column]} AS {ident(column)}")
             elif column in WIDE_VIEWS[view]:
-                measure = ident(f"{column}__{component}")
-                if column == "source":
-                    cases = " ".join(f"WHEN {code} THEN {_sql_string(name)}" for code, name in SOURCE_CODES.items())
-                    measure = f"CASE {measure} {cases} END"
-                exprs.append(f"{measure} AS {ident(column)}")
+                exprs.append(f"{_measure(column, component, stored, threshold)} AS {ident(column)}")
             else:
                 exprs.append(f"{shown(column)} AS {ident(column)}")
         selects.append(f"SELECT {', '.join(exprs)} FROM store.{ident(table)}")
     return selects
+
+
+def _measure(measure: str, component: str, stored: dict[str, str], threshold: float | None) -> str:
+    """One component's measure in a contract view: its stored column, or what the stored ones imply
+    (Exposures.stored_day_table / stored_participant_table keep only what cannot be derived)."""
+    def has(m: str) -> bool:
+        return f"{m}__{component}" in stored
+
+    def col(m: str) -> str:
+        return ident(f"{m}__{component}")
+
+    if measure == "source":
+        if has("source"):  # the instrument reports the component: a code per day
+            return f"CASE {col('source')} " + " ".join(f"WHEN {code} THEN {_sql_string(name)}" for code, name in SOURCE_CODES.items()) + " END"
+        # otherwise only composition gives it: wherever there is an amount
+        return f"CASE WHEN {col('amount')} IS NOT NULL THEN 'composition' END" if has("amount") else "CAST(NULL AS VARCHAR)"
+    if has(measure):
+        return col(measure)
+    if measure == "coverage":
+        return "CAST(0 AS DOUBLE)"
+    if measure == "per_1000kcal" and has("mean_daily") and "mean_daily__energy_kcal" in stored:
+        # the same IEEE operations as Exposures.participant_table: (1000 x mean) / mean energy
+        return (f"CASE WHEN mean_daily__energy_kcal > 0 THEN CAST(1000 AS DOUBLE) * {col('mean_daily')} "
+                f"/ mean_daily__energy_kcal END")
+    if measure == "low_coverage" and threshold is not None:
+        coverage = col("coverage") if has("coverage") else "CAST(0 AS DOUBLE)"
+        return f"({coverage} < CAST('{float(threshold)!r}' AS DOUBLE))"
+    return "CAST(NULL AS BOOLEAN)" if measure == "low_coverage" else "CAST(NULL AS DOUBLE)"
 
 
 def _sql_string(text: str | None) -> str:
@@ -332,9 +362,23 @@ def record_item_source(conn: duckdb.DuckDBPyConnection, items_table: str, food_s
     conn.execute("INSERT INTO store.item_sources VALUES (?, ?, ?)", [name, food_source, code_width])
 
 
-def _forget_dropped_item_sources(conn: duckdb.DuckDBPyConnection) -> None:
-    conn.execute("DELETE FROM store.item_sources WHERE table_name NOT IN "
-                 "(SELECT table_name FROM duckdb_tables() WHERE schema_name = 'store')")
+def record_exposure_settings(conn: duckdb.DuckDBPyConnection, participant_table: str, low_coverage_threshold: float) -> None:
+    """Note a staged participant exposure table's low-coverage threshold (the contract view derives low_coverage)."""
+    name = participant_table.split(".", 1)[1].strip('"')
+    conn.execute("DELETE FROM store.exposure_settings WHERE table_name = ?", [name])
+    conn.execute("INSERT INTO store.exposure_settings VALUES (?, ?)", [name, low_coverage_threshold])
+
+
+def _forget_dropped_table_notes(conn: duckdb.DuckDBPyConnection) -> None:
+    for notes in ("store.item_sources", "store.exposure_settings"):
+        conn.execute(f"DELETE FROM {notes} WHERE table_name NOT IN "
+                     "(SELECT table_name FROM duckdb_tables() WHERE schema_name = 'store')")
+
+
+def column_names(conn: duckdb.DuckDBPyConnection, qualified: str) -> list[str]:
+    schema, name = qualified.split(".", 1)
+    return [c for (c,) in conn.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
+                                       "ORDER BY column_index", [schema, name.strip('"')]).fetchall()]
 
 
 def table_exists(conn: duckdb.DuckDBPyConnection, qualified: str) -> bool:
@@ -434,7 +478,7 @@ def drop_staging(conn: duckdb.DuckDBPyConnection, cohort: str) -> list[str]:
     dropped = unpublished_tables(conn, cohort)
     for name in dropped:
         conn.execute(f"DROP TABLE IF EXISTS store.{ident(name)}")
-    _forget_dropped_item_sources(conn)
+    _forget_dropped_table_notes(conn)
     safe_cohort = cohort.replace("-", "_")
     for leftover in _temp_folder(conn).glob(f"store_*__{safe_cohort}__*"):  # a killed run's hand-off files
         shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
@@ -461,7 +505,7 @@ def publish_cohort(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str) -
             if old:
                 conn.execute(f"DROP TABLE IF EXISTS store.{ident(old[0][0])}")
             faults.point("publish-mid-transaction")
-        _forget_dropped_item_sources(conn)
+        _forget_dropped_table_notes(conn)
         refresh_views(conn)
         conn.execute("COMMIT")
     except Exception:

@@ -235,3 +235,9 @@ COMMENT ON TABLE store.item_sources IS 'The constants of each staged items table
 COMMENT ON COLUMN store.item_sources.table_name IS 'Items table in schema store.';
 COMMENT ON COLUMN store.item_sources.food_source IS 'Composition source its food codes refer to.';
 COMMENT ON COLUMN store.item_sources.code_width IS 'Digits of that source''s food codes (the view zero-pads the stored numbers to it).';
+
+CREATE TABLE IF NOT EXISTS store.exposure_settings (
+    table_name VARCHAR NOT NULL, low_coverage_threshold DOUBLE NOT NULL);
+COMMENT ON TABLE store.exposure_settings IS 'The settings of each staged participant exposure table that marts.participant_exposure needs to derive its columns.';
+COMMENT ON COLUMN store.exposure_settings.table_name IS 'Participant exposure table in schema store.';
+COMMENT ON COLUMN store.exposure_settings.low_coverage_threshold IS 'The cohort spec''s threshold: low_coverage is coverage below it.';

@@ -1,6 +1,7 @@
 """Exposure engine: precedence, coverage, null-vs-zero, ratio of means, contributions."""
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from gutaxis import GutaxisError
 from gutaxis.exposure import compute
@@ -190,3 +191,55 @@ def test_items_handed_over_in_process_give_the_same_marts_as_the_staged_table(is
     parts = marts()
     for t in whole:
         assert set(parts[t]) ^ set(whole[t]) == set(), (t, sorted(set(parts[t]) ^ set(whole[t]))[:4])
+
+
+def test_contract_views_show_exactly_what_the_engine_computes(isolated, tmp_path, monkeypatch):
+    """The warehouse stores only what cannot be derived (Exposures.stored_*_table); the views derive
+    source, per_1000kcal, low_coverage and the components no source computes. Every row of both
+    views must equal the engine's own long tables, value for value."""
+    import duckdb
+
+    from gutaxis import DATA_DIR
+    from pipelines.runner import run_cohorts
+    from tests.conftest import write_spec
+
+    monkeypatch.setenv("GUTAXIS_COHORTS_DIR", str(tmp_path))
+    demo = pl.read_csv(DATA_DIR / "demo" / "diary.csv", infer_schema=False).filter(
+        pl.col("grams").cast(pl.Float64, strict=False) > 0).with_row_index("row")
+    # energy reported for one participant's items and a third of the others': days of each source
+    reported = (pl.col("participant") == "demo-001") | (pl.col("row") % 3 == 0)
+    demo.with_columns(pl.when(reported).then(pl.lit(123.25)).alias("kcal")).drop("row").write_csv(
+        tmp_path / "d.csv")
+    write_spec(tmp_path, "rep", format="tabular", path="d.csv", composition="demo", low_coverage_threshold=0.97,
+               columns={"participant_id": "participant", "recall_day": "day", "food_code": "food_code", "grams": "grams"},
+               reported={"energy_kcal": "kcal"})
+    from gutaxis import stages
+
+    real_wide = stages.composition_wide  # tryptophan without any value: a component no source computes
+    monkeypatch.setattr(stages, "composition_wide", lambda food_components, components: real_wide(
+        food_components, components).with_columns(pl.lit(None, dtype=pl.Float64).alias("tryptophan")))
+    assert run_cohorts(["rep"])[1] == []
+
+    conn = duckdb.connect(str(isolated / "warehouse.duckdb"), read_only=True)
+    try:
+        items_table = conn.execute("SELECT table_name FROM store.published WHERE cohort = 'rep' AND kind = 'diary_items'"
+                                   ).fetchall()[0][0]
+        items = conn.sql(f'SELECT * FROM store."{items_table}"').pl()
+        food_components = conn.sql("SELECT food_code, component_id, amount_per_100g FROM composition.food_components "
+                                   "WHERE source = 'demo' AND component_id <> 'tryptophan'").pl()
+        foods = conn.sql("SELECT food_code, description FROM composition.foods WHERE source = 'demo'").pl()
+        units = dict(conn.execute("SELECT component_id, unit FROM reference.components").fetchall())
+        expected = compute(items, food_components, foods, list(units), units, 0.97)
+        day = conn.sql("SELECT participant_id, recall_day, component_id, amount, unit, coverage, source "
+                       "FROM marts.participant_day_exposure WHERE cohort = 'rep'").pl()
+        person = conn.sql("SELECT participant_id, n_days, component_id, mean_daily, per_1000kcal, unit, coverage, low_coverage "
+                          "FROM marts.participant_exposure WHERE cohort = 'rep'").pl()
+    finally:
+        conn.close()
+    assert expected.absent == ("tryptophan",) and expected.reported == ("energy_kcal",)  # both derivations are exercised
+    assert set(expected.day["source"].drop_nulls()) == {"reported", "composition", "mixed"}
+    assert expected.participant["low_coverage"].any() and not expected.participant["low_coverage"].all()
+    for shown, computed in ((day, expected.day), (person, expected.participant)):
+        computed = computed.select(shown.columns).with_columns(pl.col("participant_id").cast(pl.String))
+        keys = [c for c in ("participant_id", "recall_day", "component_id") if c in shown.columns]
+        assert_frame_equal(shown.sort(keys), computed.sort(keys), check_dtypes=False, check_exact=True)

@@ -125,7 +125,7 @@ def test_integer_ids_and_codes_are_shown_as_contract_text(isolated, tmp_path, mo
 
 
 def test_a_component_no_source_computes_is_null_with_zero_coverage_in_the_marts(isolated, monkeypatch):
-    """A component without any value (stored as constant columns, not row by row) reads as NULL with
+    """A component without any value (whose columns are not stored at all) reads as NULL with
     coverage 0 and low_coverage in the contract views, for every day and participant."""
     import polars as pl
 

@@ -209,6 +209,18 @@ def test_day_exposure_suite_blocks_unknown_components_bad_values_and_duplicate_d
     assert "vitamin_q" in results["component_id in registry"]["detail"]
 
 
+def test_day_exposure_suite_of_a_table_storing_only_underivable_columns_runs_every_check(conn):
+    # no source columns (no component is reported) and no energy (no source computes it)
+    columns = "participant_id VARCHAR, recall_day INTEGER, amount__fiber DOUBLE, coverage__fiber DOUBLE"
+    table = stage(conn, "participant_day_exposure_ef56", columns, [("p1", 1, 12.0, 0.9), ("p1", 2, -1.0, 0.5)])
+    stored = [c.split(" ")[0] for c in columns.split(", ")]
+    results = by_check(validate(conn, table, day_exposure_suite(COMPONENTS, stored), "day_exposure"))
+    assert len(results) == len(day_exposure_suite(COMPONENTS))  # the same checks, whatever is stored
+    assert {name for name, r in results.items() if not r["success"]} == {"amount >= 0"}
+    assert results["source in {reported, composition, mixed}"]["unexpected_count"] == 0
+    assert results["daily energy in [300, 8000] kcal"]["unexpected_count"] == 0
+
+
 def test_participant_exposure_suite_passes_clean_rows_and_catches_duplicates(conn):
     rows = [
         ("p1", 2, 2000.0, 1000.0, 1.0, False, 20.0, 10.0, 0.95, False),
