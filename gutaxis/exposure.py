@@ -19,12 +19,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
+import numba
 import numpy as np
 import polars as pl
 
 from gutaxis import GutaxisError
 from gutaxis.formats import REPORTED_PREFIX
-from gutaxis.item_sums import number_codes, recall_runs, sum_items
+from gutaxis.item_sums import number_codes, recall_runs, sum_days, sum_items
 
 # Items carry no cohort column: the cohort is one constant per run, added when rows are staged.
 DAY_KEYS = ("participant_id", "recall_day")
@@ -202,22 +203,32 @@ def _food_amounts(by_food: pl.DataFrame, per_g: pl.DataFrame, components: list[s
     return joined.select("food_code", GRAMS, *exprs)
 
 
-def _day_index(items: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
-    """The items' participant-days (their keys, a row each) and each item's row among them (int32).
+def _key_index(frame: pl.DataFrame, keys: tuple[str, ...]) -> tuple[pl.DataFrame, np.ndarray]:
+    """The frame's distinct keys (participant_id, and recall_day if in keys; a row each) and each
+    row's row among them (int32).
 
-    Every instrument writes a recall's items together: runs of equal keys are cut where a key
-    changes (neighbours compared, no item hashed), and only when a day comes in two runs are the
-    runs' keys grouped."""
-    position, heads = recall_runs(items["participant_id"], items["recall_day"])
+    Every instrument writes a recall's items together, and a participant's days: runs of equal
+    keys are cut where a key changes (neighbours compared, no row hashed), and only when a key
+    comes in two runs are the runs' keys grouped."""
+    days = frame["recall_day"] if "recall_day" in keys else pl.zeros(frame.height, pl.Int32, eager=True)
+    position, heads = recall_runs(frame["participant_id"], days)
     run = np.cumsum(position == 1, dtype=np.int32) - 1
-    runs = items.select(DAY_KEYS)[heads]
-    pid, day = (pl.col(k) for k in DAY_KEYS)
-    increasing = (pid > pid.shift()) | ((pid == pid.shift()) & (day > day.shift()))
-    if runs.select(increasing.slice(1).all()).item() or runs.select(pl.struct(DAY_KEYS).is_unique().all()).item():
+    runs = frame.select(keys)[heads]
+    if runs.select(_increasing(keys)).item() or runs.select(pl.struct(keys).is_unique().all()).item():
         return runs, run
-    days = runs.unique(DAY_KEYS, maintain_order=True)
-    day_of_run = runs.join(days.with_row_index("day"), on=list(DAY_KEYS), how="left", maintain_order="left")["day"]
-    return days, day_of_run.cast(pl.Int32).to_numpy()[run]
+    distinct = runs.unique(keys, maintain_order=True)
+    of_run = runs.join(distinct.with_row_index("key"), on=list(keys), how="left", maintain_order="left")["key"]
+    return distinct, of_run.cast(pl.Int32).to_numpy()[run]
+
+
+def _increasing(keys: tuple[str, ...]) -> pl.Expr:
+    """Whether the rows' keys strictly increase (sorted files: then no key has two runs)."""
+    later = None
+    for key in reversed(keys):
+        column = pl.col(key)
+        greater = column > column.shift()
+        later = greater if later is None else greater | ((column == column.shift()) & later)
+    return later.slice(1).all()
 
 
 def _food_index(items: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
@@ -271,7 +282,7 @@ def compute_chunk(items: pl.LazyFrame | pl.DataFrame, wide: pl.DataFrame, compon
     # The chunk's food codes, numbered; their per-gram values in that order (NaN: none, or unlinked).
     codes, food = _food_index(items)
     code_values = codes.join(per_g, on="food_code", how="left", maintain_order="left")
-    days, day = _day_index(items)
+    days, day = _key_index(items, DAY_KEYS)
     per_g_matrix = np.ascontiguousarray(code_values.select(f"per_g__{c}" for c in computable).to_numpy(), dtype=np.float64)
     reported_matrix = np.ascontiguousarray(
         items.select(pl.col(f"{REPORTED_PREFIX}{c}").fill_null(float("nan")) for c in reported).to_numpy()
@@ -280,10 +291,10 @@ def compute_chunk(items: pl.LazyFrame | pl.DataFrame, wide: pl.DataFrame, compon
     (amount, valued, n_rep, n_comp, day_grams, day_bound, food_items, food_grams, food_reported,
      food_unreported) = sum_items(day, food, np.ascontiguousarray(items["grams"].to_numpy(), dtype=np.float64),
                                   per_g_matrix.reshape(len(code_values), len(computable)), reported_matrix, reported_of,
-                                  days.height, float(SCALE))
+                                  days.height, float(SCALE), max(1, min(numba.get_num_threads(), len(computable))))
     _too_big(days, day_bound, "participant-day")
 
-    day_columns = [pl.Series("day_grams", day_grams), pl.Series("__bound", day_bound)]
+    day_columns = [pl.Series("day_grams", day_grams)]
     for k, c in enumerate(computable):
         day_columns += [pl.Series(f"amount__{c}", amount[k]), pl.Series(f"valued__{c}", valued[k]),
                         pl.Series(f"nrep__{c}", n_rep[k]), pl.Series(f"ncomp__{c}", n_comp[k])]
@@ -304,8 +315,9 @@ def compute_chunk(items: pl.LazyFrame | pl.DataFrame, wide: pl.DataFrame, compon
         pl.lit(None, dtype=pl.Int128).alias(c) for c in missing_components)
     unlinked_fixed = (by_food.join(per_g.select("food_code"), on="food_code", how="anti")
                       .select("food_code", "n_items", pl.col(GRAMS).alias("grams")))
-    participant_wide = _participant_wide(day_wide, computable, missing_components)
-    return Exposures(components=tuple(components), units=units, day_wide=day_wide.drop("__bound"),
+    participant_wide = _participant_wide(days, (amount, n_rep, n_comp, valued, day_grams, day_bound),
+                                         computable, missing_components)
+    return Exposures(components=tuple(components), units=units, day_wide=day_wide,
                      participant_wide=participant_wide, contrib_fixed=contrib_fixed,
                      unlinked_fixed=unlinked_fixed, low_coverage_threshold=low_coverage_threshold,
                      absent=tuple(missing_components), reported=tuple(reported))
@@ -370,26 +382,26 @@ def _share(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
     return pl.when(whole > 0).then(part.cast(pl.Float64) / whole.cast(pl.Float64)).otherwise(0.0)
 
 
-def _participant_wide(day_wide: pl.DataFrame, computed: list[str], absent: list[str]) -> pl.DataFrame:
+def _participant_wide(days: pl.DataFrame, day_sums: tuple[np.ndarray, ...], computed: list[str],
+                      absent: list[str]) -> pl.DataFrame:
     """Per participant: n_days, grams, and per component mean__c and valued__c (absent components:
-    constants, not aggregated). day_wide's __bound (item_sums) shows that the int64 sums are exact."""
-    # The group-by takes exact integer sums and counts only; the means are divided afterwards, row
-    # by row, so that they do not depend on how polars evaluates an aggregation (which differs with
-    # the number of groups and changed the last bit of a mean between chunkings).
-    aggs = [pl.len().cast(pl.Int32).alias("n_days"), pl.col("day_grams").sum().alias("grams"), pl.col("__bound").sum()]
-    for c in computed:
-        amount = pl.col(f"amount__{c}")
-        aggs += [amount.sum().alias(f"sum__{c}"), amount.count().alias(f"days__{c}"),
-                 pl.col(f"valued__{c}").sum().alias(f"valued__{c}")]
-    summed = day_wide.group_by(*PARTICIPANT_KEYS).agg(aggs)
-    _too_big(summed.select(PARTICIPANT_KEYS), summed["__bound"].to_numpy(), "participant")
-    # the mean over the days that have a value: exact integer sum / count
-    means = [pl.when(pl.col(f"days__{c}") > 0).then(_unfixed(pl.col(f"sum__{c}")) / pl.col(f"days__{c}")).alias(f"mean__{c}")
-             for c in computed]
+    constants), from the days' sums (item_sums.sum_items); their bound shows the int64 sums are exact."""
+    amount, n_rep, n_comp, valued, day_grams, day_bound = day_sums
+    participants, participant = _key_index(days, PARTICIPANT_KEYS)
+    n_days, grams, bound, total, counted, with_value = sum_days(
+        participant, participants.height, amount, (n_rep + n_comp) > 0, valued, day_grams, day_bound)
+    _too_big(participants, bound, "participant")
+    columns = [pl.Series("n_days", n_days), pl.Series("grams", grams)]
+    for k, c in enumerate(computed):
+        # the mean over the days that have a value: the exact integer sum / count, divided in
+        # numpy (_divided explains why not in polars)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.divide(np.divide(total[k].astype(np.float64), float(SCALE)), counted[k])
+        columns += [pl.Series(f"mean__{c}", mean).fill_nan(None),  # 0 / 0: no day has a value
+                    pl.Series(f"valued__{c}", with_value[k])]
     constants = [column for c in absent for column in (pl.lit(None, dtype=pl.Float64).alias(f"mean__{c}"),
                                                         pl.lit(0, dtype=pl.Int64).alias(f"valued__{c}"))]
-    return (summed.with_columns(*means, *constants)
-            .drop("__bound", *(f"{k}__{c}" for c in computed for k in ("sum", "days"))))
+    return participants.with_columns(columns).with_columns(constants)
 
 
 def food_contributions(parts: list[pl.DataFrame], foods: pl.DataFrame | None, components: tuple[str, ...] | list[str],

@@ -16,18 +16,22 @@ import numpy as np
 LOW_BITS = (1 << 32) - 1
 
 
-@numba.njit(cache=True, nogil=True)
-def sum_items(day, food, grams, per_g, reported, reported_of, n_days, scale):  # pragma: no cover - compiled
+@numba.njit(cache=True, nogil=True, parallel=True)
+def sum_items(day, food, grams, per_g, reported, reported_of, n_days, scale, n_blocks):  # pragma: no cover - compiled
     """Sums over items i of (day[i], food[i], grams[i]) for each component c (columns of per_g).
 
     per_g: per food row, the composition's amount per gram (NaN: no value). reported: per item,
     the instrument's amounts (NaN: none), column reported_of[c] for component c (-1: not reported).
     An item's amount of c is its reported amount if any, else grams x per_g; rint(amount x scale)
     is added to its day. Returns, per day: amount, valued grams, reported and composed item counts
-    (per component, as [component, day] so that a component's days are one column), grams, and a bound (the sum of every |term|, as a float) that shows whether an
-    int64 sum could have overflowed; per food: items, grams, and per reported component the
-    reported amounts and the grams of items that reported none, each int64 sum as (high, low)
-    words (value = high x 2^32 + low) because a cohort's sums over a food can pass 2^63.
+    (per component, as [component, day] so that a component's days are one column), grams, and a
+    bound (the sum of every |term|, as a float) that shows whether an int64 sum could have
+    overflowed; per food: items, grams, and per reported component the reported amounts and the
+    grams of items that reported none, each int64 sum as (high, low) words (value = high x 2^32 +
+    low) because a cohort's sums over a food can pass 2^63.
+
+    The components are shared out among n_blocks threads, each reading every item: a thread owns
+    its components' rows, so no two threads add to the same number.
     """
     n_items = day.shape[0]
     n_foods, n_components = per_g.shape
@@ -37,46 +41,52 @@ def sum_items(day, food, grams, per_g, reported, reported_of, n_days, scale):  #
     n_rep = np.zeros((n_components, n_days), np.uint32)
     n_comp = np.zeros((n_components, n_days), np.uint32)
     day_grams = np.zeros(n_days, np.int64)
-    day_bound = np.zeros(n_days, np.float64)
+    block_bound = np.zeros((n_blocks, n_days), np.float64)
     food_items = np.zeros(n_foods, np.int64)
     food_grams = np.zeros((n_foods, 2), np.int64)
     food_reported = np.zeros((n_foods, n_reported, 2), np.int64)
     food_unreported = np.zeros((n_foods, n_reported, 2), np.int64)
-    for i in range(n_items):
-        d = day[i]
-        f = food[i]
-        g = grams[i]
-        g_scaled = np.rint(g * scale)
-        g_fx = np.int64(g_scaled)
-        bound = abs(g_scaled)
-        day_grams[d] += g_fx
-        food_items[f] += 1
-        food_grams[f, 0] += g_fx >> 32
-        food_grams[f, 1] += g_fx & LOW_BITS
-        for c in range(n_components):
-            r = reported_of[c]
-            if r >= 0:
-                value = reported[i, r]
-                if not np.isnan(value):
-                    x = np.rint(value * scale)
-                    x_fx = np.int64(x)
-                    amount[c, d] += x_fx
+    for block in numba.prange(n_blocks):
+        for i in range(n_items):
+            d = day[i]
+            f = food[i]
+            g = grams[i]
+            g_scaled = np.rint(g * scale)
+            g_fx = np.int64(g_scaled)
+            bound = 0.0
+            if block == 0:  # the item's own sums: one thread
+                bound = abs(g_scaled)
+                day_grams[d] += g_fx
+                food_items[f] += 1
+                food_grams[f, 0] += g_fx >> 32
+                food_grams[f, 1] += g_fx & LOW_BITS
+            for c in range(block, n_components, n_blocks):
+                r = reported_of[c]
+                if r >= 0:
+                    value = reported[i, r]
+                    if not np.isnan(value):
+                        x = np.rint(value * scale)
+                        x_fx = np.int64(x)
+                        amount[c, d] += x_fx
+                        valued[c, d] += g_fx
+                        n_rep[c, d] += 1
+                        food_reported[f, r, 0] += x_fx >> 32
+                        food_reported[f, r, 1] += x_fx & LOW_BITS
+                        bound += abs(x)
+                        continue
+                    food_unreported[f, r, 0] += g_fx >> 32
+                    food_unreported[f, r, 1] += g_fx & LOW_BITS
+                v = per_g[f, c]
+                if not np.isnan(v):
+                    x = np.rint(g * v * scale)
+                    amount[c, d] += np.int64(x)
                     valued[c, d] += g_fx
-                    n_rep[c, d] += 1
-                    food_reported[f, r, 0] += x_fx >> 32
-                    food_reported[f, r, 1] += x_fx & LOW_BITS
+                    n_comp[c, d] += 1
                     bound += abs(x)
-                    continue
-                food_unreported[f, r, 0] += g_fx >> 32
-                food_unreported[f, r, 1] += g_fx & LOW_BITS
-            v = per_g[f, c]
-            if not np.isnan(v):
-                x = np.rint(g * v * scale)
-                amount[c, d] += np.int64(x)
-                valued[c, d] += g_fx
-                n_comp[c, d] += 1
-                bound += abs(x)
-        day_bound[d] += bound
+            block_bound[block, d] += bound
+    day_bound = np.zeros(n_days, np.float64)
+    for block in range(n_blocks):
+        day_bound += block_bound[block]
     return (amount, valued, n_rep, n_comp, day_grams, day_bound,
             food_items, food_grams, food_reported, food_unreported)
 
@@ -148,3 +158,28 @@ def number_codes(codes):  # pragma: no cover - compiled
                     h = (h + np.uint64(1)) & np.uint64((1 << bits) - 1)
                 slots[h] = k
     return number, distinct[:count]
+
+
+@numba.njit(cache=True, nogil=True)
+def sum_days(participant, n_participants, amount, has_amount, valued, day_grams, day_bound):  # pragma: no cover - compiled
+    """Per participant (participant[d]: day d's): days, grams, bound, and per component (rows of
+    amount, as sum_items returns them) the sum of the days' amounts, the days that have one
+    (has_amount), and the grams with a value."""
+    n_components, n_days = amount.shape
+    n = np.zeros(n_participants, np.int32)
+    grams = np.zeros(n_participants, np.int64)
+    bound = np.zeros(n_participants, np.float64)
+    total = np.zeros((n_components, n_participants), np.int64)
+    counted = np.zeros((n_components, n_participants), np.int64)
+    with_value = np.zeros((n_components, n_participants), np.int64)
+    for d in range(n_days):
+        p = participant[d]
+        n[p] += 1
+        grams[p] += day_grams[d]
+        bound[p] += day_bound[d]
+        for c in range(n_components):
+            if has_amount[c, d]:
+                total[c, p] += amount[c, d]
+                counted[c, p] += 1
+            with_value[c, p] += valued[c, d]
+    return n, grams, bound, total, counted, with_value

@@ -32,7 +32,7 @@ def test_sums_take_reported_amounts_first_and_count_grams_with_a_value():
     per_g = np.array([[1.5, 0.1], [np.nan, 0.2]])  # food 1 lacks component 0
     reported = np.array([[np.nan], [np.nan], [7.0]])  # component 1 is reported on item 2
     amount, valued, n_rep, n_comp, day_grams, bound, food_items, food_grams, food_reported, food_unreported = sum_items(
-        day, food, grams, per_g, reported, np.array([-1, 0], dtype=np.int64), 2, 1e9)
+        day, food, grams, per_g, reported, np.array([-1, 0], dtype=np.int64), 2, 1e9, 2)
     assert (amount[0] == [150 * 10**9, 300 * 10**9]).all()  # component 0: day 0, day 1
     assert (amount[1] == [20 * 10**9, 7 * 10**9]).all()  # day 1: reported 7, not 200 x 0.1
     assert (valued[0] == [100 * 10**9, 200 * 10**9]).all()  # food 1's 50 g have no value
