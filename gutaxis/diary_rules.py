@@ -42,7 +42,7 @@ import numpy as np
 import polars as pl
 
 from gutaxis.formats import REPORTED_PREFIX
-from gutaxis.item_sums import recall_runs
+from gutaxis.item_sums import recall_runs, runs_are_distinct
 
 MISSING_TOKENS = ["", "NA", "N/A", "NULL", "."]
 GRAMS_MAX = 10_000.0
@@ -323,13 +323,13 @@ def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, code_width: int
 
     positions, heads = recall_runs(found["__participant_id"], found["__recall_day"])
     runs = _runs(found, heads, has_status, has_external)
-    one_run_each = _runs_are_recalls(runs)
+    one_run_each = runs_are_distinct(runs, _KEY)  # every recall's rows are one run
     recalls = _recalls(runs, rest, has_status, one_run_each)
     found = _drop_excluded_recalls(found, recalls)
     if found.height != runs["__n"].sum():  # a recall mixing statuses lost its rows: count again
         positions, heads = recall_runs(found["__participant_id"], found["__recall_day"])
         runs = _runs(found, heads, has_status, has_external)
-        one_run_each = _runs_are_recalls(runs)
+        one_run_each = runs_are_distinct(runs, _KEY)  # every recall's rows are one run
     cohort_col = pl.lit(cohort, dtype=pl.String).alias("cohort")
     # cohort and food_source are one value per run: the warehouse adds them when staging, so that
     # 100 M items do not carry two constant string columns in memory.
@@ -368,11 +368,6 @@ def _runs(found: pl.DataFrame, heads: np.ndarray, has_status: bool, has_external
     heads = pl.Series(heads, dtype=pl.Int64)
     runs = found.select(pl.col(columns).gather(heads)).with_columns(__row=heads)
     return runs.with_columns(__n=pl.col("__row").shift(-1, fill_value=found.height) - pl.col("__row"))
-
-
-def _runs_are_recalls(runs: pl.DataFrame) -> bool:
-    """Whether every recall's rows are one run (as every instrument writes them)."""
-    return _keys_increase(runs) or runs.select(pl.struct(_KEY).is_unique().all()).item() is not False
 
 
 def _recalls(runs: pl.DataFrame, rest: pl.DataFrame, has_status: bool, one_run_each: bool) -> pl.DataFrame:
@@ -419,14 +414,6 @@ def _item_seq(found: pl.DataFrame, positions: np.ndarray, one_run_each: bool) ->
     if one_run_each:  # a row's number is its position in its run: no hashing of every row's key
         return pl.Series("item_seq", positions)
     return found.select(pl.int_range(1, pl.len() + 1, dtype=pl.Int32).over(_KEY).alias("item_seq")).to_series()
-
-
-def _keys_increase(runs: pl.DataFrame) -> bool:
-    """Whether the runs' keys strictly increase (files sorted by participant and day, as most are):
-    then no recall has two runs, which a cheap comparison of neighbours shows."""
-    pid, day = (pl.col(c) for c in _KEY)
-    later = (pid > pid.shift()) | ((pid == pid.shift()) & (day > day.shift()))
-    return bool(runs.select(later.slice(1).all()).item())
 
 
 def _inclusion(recalls: pl.DataFrame, cohort_col: pl.Expr, valid_recall_status: list[int] | None) -> pl.DataFrame:

@@ -25,7 +25,7 @@ import polars as pl
 
 from gutaxis import GutaxisError
 from gutaxis.formats import REPORTED_PREFIX
-from gutaxis.item_sums import number_codes, recall_runs, sum_days, sum_items
+from gutaxis.item_sums import number_codes, recall_runs, runs_are_distinct, sum_days, sum_items
 
 # Items carry no cohort column: the cohort is one constant per run, added when rows are staged.
 DAY_KEYS = ("participant_id", "recall_day")
@@ -214,21 +214,11 @@ def _key_index(frame: pl.DataFrame, keys: tuple[str, ...]) -> tuple[pl.DataFrame
     position, heads = recall_runs(frame["participant_id"], days)
     run = np.cumsum(position == 1, dtype=np.int32) - 1
     runs = frame.select(keys)[heads]
-    if runs.select(_increasing(keys)).item() or runs.select(pl.struct(keys).is_unique().all()).item():
+    if runs_are_distinct(runs, keys):
         return runs, run
     distinct = runs.unique(keys, maintain_order=True)
     of_run = runs.join(distinct.with_row_index("key"), on=list(keys), how="left", maintain_order="left")["key"]
     return distinct, of_run.cast(pl.Int32).to_numpy()[run]
-
-
-def _increasing(keys: tuple[str, ...]) -> pl.Expr:
-    """Whether the rows' keys strictly increase (sorted files: then no key has two runs)."""
-    later = None
-    for key in reversed(keys):
-        column = pl.col(key)
-        greater = column > column.shift()
-        later = greater if later is None else greater | ((column == column.shift()) & later)
-    return later.slice(1).all()
 
 
 def _food_index(items: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:

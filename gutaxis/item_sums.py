@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+import polars as pl
 
 LOW_BITS = (1 << 32) - 1
 
@@ -113,7 +114,18 @@ def positions_in_runs(group, day):  # pragma: no cover - compiled
     return position, heads
 
 
-def recall_runs(participant_ids, recall_days):
+def runs_are_distinct(runs: pl.DataFrame, keys) -> bool:
+    """Whether no key comes in two of these runs (a polars frame: the keys of each run's first row).
+    Sorted files show it by a comparison of neighbours; others need a hash of the runs' keys."""
+    later = None  # lexicographically greater than the previous row
+    for key in reversed(keys):
+        column = pl.col(key)
+        greater = column > column.shift()
+        later = greater if later is None else greater | ((column == column.shift()) & later)
+    return bool(runs.select(later.slice(1).all()).item()) or runs.select(pl.struct(keys).is_unique().all()).item() is not False
+
+
+def recall_runs(participant_ids: pl.Series, recall_days: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     """positions_in_runs of a participant id column (polars, of any type) and a recall day column."""
     if participant_ids.dtype.is_integer() and not participant_ids.has_nulls():
         return positions_in_runs(participant_ids.to_numpy(), recall_days.to_numpy())
