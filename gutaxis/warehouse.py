@@ -551,3 +551,6 @@ def record_run(conn: duckdb.DuckDBPyConnection, run_key: str, *, cohort: str, da
     else:
         conn.execute("UPDATE audit.runs SET outcome = ?, finished = CASE WHEN ? THEN ? ELSE finished END WHERE run_id = ?",
                      [outcome, finished, utc_now(), run_key])
+        if input_sha256 is not None:
+            conn.execute("UPDATE audit.runs SET input_sha256 = ? WHERE run_id = ?",
+                         [json.dumps(input_sha256, sort_keys=True), run_key])

@@ -149,3 +149,22 @@ def test_a_component_no_source_computes_is_null_with_zero_coverage_in_the_marts(
     assert days[0] > 0 and days[1:] == (0, 0.0, 0.0, 0, "mg")
     assert people[0] > 0 and people[1:] == (0, 0, 0.0, True)
     assert fiber == days[0]
+
+
+def test_a_run_records_the_sha256_of_its_input_whether_it_publishes_or_fails(isolated, tmp_path, monkeypatch):
+    import hashlib
+    import json
+
+    assert run_cohorts(["demo"])[1] == []
+    monkeypatch.setenv("GUTAXIS_COHORTS_DIR", str(tmp_path))
+    (tmp_path / "bad.csv").write_text("participant,day,food_code,grams\np1,1,99000008,12,5\n")  # no row is usable
+    write_spec(tmp_path, "bad", format="tabular", path="bad.csv", composition="demo",
+               columns={"participant_id": "participant", "recall_day": "day", "food_code": "food_code", "grams": "grams"})
+    assert run_cohorts(["bad"])[1] != []
+    conn = duckdb.connect(str(isolated / "warehouse.duckdb"), read_only=True)
+    try:
+        runs = dict(conn.execute("SELECT cohort, input_sha256 FROM audit.runs").fetchall())
+    finally:
+        conn.close()
+    assert json.loads(runs["demo"]) == {"diary.csv": hashlib.sha256((DATA_DIR / "demo" / "diary.csv").read_bytes()).hexdigest()}
+    assert json.loads(runs["bad"]) == {"bad.csv": hashlib.sha256((tmp_path / "bad.csv").read_bytes()).hexdigest()}
