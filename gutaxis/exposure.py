@@ -35,7 +35,8 @@ SCALE = 10**9  # fixed-point units per unit of the component (and per gram)
 REPORTED, COMPOSITION, MIXED = 1, 2, 3
 GRAMS = "__grams"  # the per-food grams column of the chunks' contribution sums (not a component)
 SOURCE_CODES = {REPORTED: "reported", COMPOSITION: "composition", MIXED: "mixed"}
-# The per-component columns of the stored wide tables: f"{measure}__{component_id}".
+# The per-component columns of the wide tables, f"{measure}__{component_id}" (the warehouse stores
+# those that cannot be derived: Exposures.stored_day_table, stored_participant_table).
 DAY_MEASURES = ("amount", "coverage", "source")
 PARTICIPANT_MEASURES = ("mean_daily", "per_1000kcal", "coverage", "low_coverage")
 
@@ -43,8 +44,9 @@ PARTICIPANT_MEASURES = ("mean_daily", "per_1000kcal", "coverage", "low_coverage"
 @dataclass(frozen=True)
 class Exposures:
     """Exposures of one chunk of participants (all of a small cohort), kept wide (one column set per
-    component), as the warehouse stores them; the long shape of the contract views is built only
-    for small cohorts and tests (day, participant)."""
+    component). stored_day_table and stored_participant_table are what the warehouse stores; the
+    long shape of the contract views is built here only for small cohorts and tests (day,
+    participant), and the views must equal it row for row."""
 
     components: tuple[str, ...]
     units: dict[str, str]
