@@ -400,13 +400,15 @@ def stage_parts(conn: duckdb.DuckDBPyConnection, kind: str, cohort: str, run_key
         select = ", ".join(f"CAST(? AS {_sql_type(values[c])}) AS {ident(c)}" if c in values else ident(c) for c in columns)
         params = [values[c] for c in columns if c in values]
         verb = f"INSERT INTO {table} SELECT" if table_exists(conn, table) else f"CREATE TABLE {table} AS SELECT"
-        if frame.height <= PARQUET_HANDOFF_ROWS or not holds_text(frame):
+        if frame.estimated_size() <= PARQUET_HANDOFF_BYTES or not holds_text(frame):
             execute_on_frame(conn, f"{verb} {select} FROM incoming", frame, params)  # numbers: no copy
             continue
         # A big frame with text reaches DuckDB through a temporary Parquet file: handing DuckDB the
         # frame itself converts its string columns to Arrow's layout first, a second copy of gigabytes;
         # and once written, the frame is let go before DuckDB loads it (pass it from a generator
-        # that holds no other reference, and its memory is free for DuckDB's).
+        # that holds no other reference, and its memory is free for DuckDB's). Below the threshold
+        # the copy is the cheaper way: 6.7 M rows with a text id (155 MB) took 1.0 s as Arrow and
+        # 2.5 s through Parquet.
         target = _temp_folder(conn) / f"{table.replace('.', '_').replace(chr(34), '')}.incoming.parquet"
         target.parent.mkdir(exist_ok=True)
         try:
@@ -419,7 +421,7 @@ def stage_parts(conn: duckdb.DuckDBPyConnection, kind: str, cohort: str, run_key
     return table
 
 
-PARQUET_HANDOFF_ROWS = 2_000_000
+PARQUET_HANDOFF_BYTES = 500_000_000
 
 
 def holds_text(frame: pl.DataFrame) -> bool:

@@ -168,3 +168,21 @@ def test_a_run_records_the_sha256_of_its_input_whether_it_publishes_or_fails(iso
         conn.close()
     assert json.loads(runs["demo"]) == {"diary.csv": hashlib.sha256((DATA_DIR / "demo" / "diary.csv").read_bytes()).hexdigest()}
     assert json.loads(runs["bad"]) == {"bad.csv": hashlib.sha256((tmp_path / "bad.csv").read_bytes()).hexdigest()}
+
+
+@pytest.mark.parametrize("threshold", [0, 10**12], ids=["through Parquet", "as Arrow"])
+def test_a_big_text_frame_is_staged_the_same_through_parquet_as_directly(tmp_path, monkeypatch, threshold):
+    import polars as pl
+
+    from gutaxis import warehouse
+
+    monkeypatch.setattr(warehouse, "PARQUET_HANDOFF_BYTES", threshold)
+    conn = duckdb.connect(str(tmp_path / "w.duckdb"))
+    conn.execute("CREATE SCHEMA store")
+    frame = pl.DataFrame({"participant_id": ["a", "b", "c"], "recall_day": pl.Series([1, 2, 1], dtype=pl.Int32)})
+    table = warehouse.stage_parts(conn, "participants", "demo", "run1", [({"cohort": "demo"}, frame)],
+                                  ("cohort", "participant_id", "recall_day"))
+    assert conn.execute(f"SELECT * FROM {table} ORDER BY participant_id").fetchall() == [
+        ("demo", "a", 1), ("demo", "b", 2), ("demo", "c", 1)]
+    assert not list((tmp_path / "w.duckdb.tmp").glob("*.parquet"))  # the hand-off file is gone
+    conn.close()
