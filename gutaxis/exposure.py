@@ -84,7 +84,7 @@ class Exposures:
         """The day table as the warehouse stores it: what cannot be derived. amount__c and coverage__c
         of the computed components, and source__c only of those the instrument reports (the others'
         source is "composition" wherever the amount is not NULL). The contract view
-        marts.participant_day_exposure derives the rest and unpivots it (warehouse.exposure_selects):
+        marts.participant_day_exposure derives the rest and unpivots it (warehouse._measure):
         storing it long would repeat the keys once per component (16 x the rows) for nothing."""
         columns = []
         for c in self._computed:

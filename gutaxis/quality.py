@@ -205,8 +205,8 @@ def components_in_registry(measure: str, component_ids: Sequence[str], stored: b
     return unexpected_rows("component_id in registry", sql)
 
 
-# The exposure tables are audited as they are stored: wide, one column set per component
-# (gutaxis.exposure.DAY_MEASURES / PARTICIPANT_MEASURES); the contract views only unpivot them.
+# The exposure tables are audited as they are stored: wide, one column set per component, only the
+# columns that cannot be derived (Exposures.stored_day_table); the contract views derive the rest.
 def _stores(columns: Sequence[str] | None) -> Callable[[str], bool]:
     """Whether a wide table with these columns (None: any) stores a column of this name or prefix."""
     return lambda name: columns is None or any(c == name or c.startswith(f"{name}__") for c in columns)

@@ -256,10 +256,9 @@ def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key
         for chunk, (result, day_table, participant_table) in enumerate(_one_ahead(computed, chunks)):
             n_chunks += 1
             # only what cannot be derived is stored (Exposures.stored_*_table); the views add the rest
-            for kind, holder in (("day_exposure", [day_table]), ("participant_exposure", [participant_table])):
-                columns = tuple(holder[0].columns)
-                warehouse.stage_parts(conn, kind, spec.name, run_key, _handing_over({}, holder), columns, append=chunk > 0)
-            del day_table, participant_table
+            for kind, table in (("day_exposure", day_table), ("participant_exposure", participant_table)):
+                warehouse.stage_parts(conn, kind, spec.name, run_key, [({}, table)], tuple(table.columns), append=chunk > 0)
+            del day_table, participant_table, table
             contrib_parts.append(result.contrib_fixed)
             unlinked_parts.append(result.unlinked_fixed)
             days += result.day_wide.height

@@ -390,8 +390,7 @@ def table_exists(conn: duckdb.DuckDBPyConnection, qualified: str) -> bool:
 def stage_parts(conn: duckdb.DuckDBPyConnection, kind: str, cohort: str, run_key: str,
                 parts: Iterable[tuple[dict[str, object], pl.DataFrame]], columns: tuple[str, ...], append: bool = False) -> str:
     """Stage a table part by part (e.g. one chunk of participants at a time), adding each part's
-    constant columns (a cohort name, an absent component's NULLs) in SQL so that the frames never
-    carry them row by row."""
+    constant columns (e.g. the cohort name) in SQL so that the frames never carry them row by row."""
     table = staging_table(kind, cohort, run_key)
     if not append:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
