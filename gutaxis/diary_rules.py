@@ -73,6 +73,7 @@ class CanonicalDiary:
     # INCLUSION_SCHEMA; one row per recall; n_items = the recall's rows in the file(s), kept or not
     inclusion: pl.DataFrame
     participants: pl.DataFrame  # PARTICIPANTS_SCHEMA; one row per participant
+    item_runs: int = 0          # maximal blocks of consecutive items of one recall (= recalls when grouped)
 
 
 @dataclass(frozen=True)
@@ -358,7 +359,7 @@ def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, code_width: int
                             pl.col("external_id").cast(pl.String)))
     return CanonicalDiary(items=items, quarantine=quarantine,
                           inclusion=_inclusion(recalls, cohort_col, valid_recall_status),
-                          participants=participants)
+                          participants=participants, item_runs=runs.height)
 
 
 def _runs(found: pl.DataFrame, heads: np.ndarray, has_status: bool, has_external: bool) -> pl.DataFrame:

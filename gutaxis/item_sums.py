@@ -10,6 +10,8 @@ on which engine summed them.
 """
 from __future__ import annotations
 
+import threading
+
 import numba
 import numpy as np
 import polars as pl
@@ -93,25 +95,55 @@ def sum_items(day, food, grams, per_g, reported, reported_of, n_days, scale, n_b
 
 
 @numba.njit(cache=True, nogil=True)
-def positions_in_runs(group, day):  # pragma: no cover - compiled
-    """Runs of neighbouring items with the same (group, day): each item's position in its run
-    (1, 2, ...; int32) and the position of each run's first item (int64)."""
-    n = group.shape[0]
-    position = np.empty(n, np.int32)
-    n_runs = 0
-    for i in range(n):
-        if i == 0 or group[i] != group[i - 1] or day[i] != day[i - 1]:
-            position[i] = 1
-            n_runs += 1
+def _positions_into(group, day, position, start, continues):  # pragma: no cover - compiled
+    """Write into position[start:] each item's position in its run of neighbours with the same
+    (group, day); continues: the first item extends the run that ends at position[start - 1]."""
+    for i in range(group.shape[0]):
+        if i == 0:
+            position[start] = position[start - 1] + 1 if continues else 1
+        elif group[i] != group[i - 1] or day[i] != day[i - 1]:
+            position[start + i] = 1
         else:
-            position[i] = position[i - 1] + 1
+            position[start + i] = position[start + i - 1] + 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _run_heads(position):  # pragma: no cover - compiled
+    n_runs = 0
+    for i in range(position.shape[0]):
+        if position[i] == 1:
+            n_runs += 1
     heads = np.empty(n_runs, np.int64)
     k = 0
-    for i in range(n):
+    for i in range(position.shape[0]):
         if position[i] == 1:
             heads[k] = i
             k += 1
-    return position, heads
+    return heads
+
+
+def positions_in_runs(group: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Runs of neighbouring items with the same (group, day): each item's position in its run
+    (1, 2, ...; int32) and the position of each run's first item (int64)."""
+    position = np.empty(group.shape[0], np.int32)
+    _positions_into(group, day, position, 0, False)
+    return position, _run_heads(position)
+
+
+def load_in_background() -> None:
+    """Load the run numbering's compiled code from numba's cache in a thread: numba's first use
+    costs ~0.5 s of Python, which the caller's read (polars, outside the GIL) hides. A failure
+    is left for the real call to report."""
+    def load() -> None:
+        try:
+            for ids in (np.zeros(1, np.int64), np.zeros(1, np.uint32)):  # integer ids, run ids of others
+                position = np.empty(1, np.int32)
+                _positions_into(ids, np.zeros(1, np.int32), position, 0, False)
+            _run_heads(position)
+        except Exception:  # noqa: BLE001 - recall_runs compiles again and raises with context
+            pass
+
+    threading.Thread(target=load, name="numba-load", daemon=True).start()
 
 
 def runs_are_distinct(runs: pl.DataFrame, keys) -> bool:
@@ -126,11 +158,24 @@ def runs_are_distinct(runs: pl.DataFrame, keys) -> bool:
 
 
 def recall_runs(participant_ids: pl.Series, recall_days: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """positions_in_runs of a participant id column (polars, of any type) and a recall day column."""
-    if participant_ids.dtype.is_integer() and not participant_ids.has_nulls():
-        return positions_in_runs(participant_ids.to_numpy(), recall_days.to_numpy())
-    # Neighbouring ids are equal exactly when their run ids are: numbers stand in for any id type.
-    return positions_in_runs(participant_ids.rle_id().to_numpy(), recall_days.to_numpy())
+    """positions_in_runs of a participant id column (polars, of any type) and a recall day column
+    (no nulls), read chunk by chunk where the two columns' chunks line up, as a streaming collect
+    leaves them: one array of each would be a copy of 1.2 GB at 100 M items (0.9 s)."""
+    if not participant_ids.dtype.is_integer() or participant_ids.has_nulls():
+        # Neighbouring ids are equal exactly when their run ids are: numbers stand in for any id type.
+        participant_ids = participant_ids.rle_id()
+    id_chunks, day_chunks = participant_ids.get_chunks(), recall_days.get_chunks()
+    if [len(c) for c in id_chunks] != [len(c) for c in day_chunks]:
+        id_chunks, day_chunks = [participant_ids.rechunk()], [recall_days.rechunk()]
+    position = np.empty(len(participant_ids), np.int32)
+    start, last = 0, None
+    for id_chunk, day_chunk in zip(id_chunks, day_chunks):
+        ids, days = id_chunk.to_numpy(), day_chunk.to_numpy()
+        if not len(ids):
+            continue
+        _positions_into(ids, days, position, start, last == (ids[0], days[0]))
+        start, last = start + len(ids), (ids[-1], days[-1])
+    return position, _run_heads(position)
 
 
 FIBONACCI = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio: spreads neighbouring codes apart

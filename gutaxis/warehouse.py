@@ -12,7 +12,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Mapping
 
 import duckdb
 import polars as pl
@@ -388,9 +388,11 @@ def table_exists(conn: duckdb.DuckDBPyConnection, qualified: str) -> bool:
 
 
 def stage_parts(conn: duckdb.DuckDBPyConnection, kind: str, cohort: str, run_key: str,
-                parts: Iterable[tuple[dict[str, object], pl.DataFrame]], columns: tuple[str, ...], append: bool = False) -> str:
+                parts: Iterable[tuple[dict[str, object], pl.DataFrame]], columns: tuple[str, ...], append: bool = False,
+                compression: Mapping[str, str] | None = None) -> str:
     """Stage a table part by part (e.g. one chunk of participants at a time), adding each part's
-    constant columns (e.g. the cohort name) in SQL so that the frames never carry them row by row."""
+    constant columns (e.g. the cohort name) in SQL so that the frames never carry them row by row.
+    compression: DuckDB compression method per column (e.g. {"grams": "alp"}) for a new table."""
     table = staging_table(kind, cohort, run_key)
     if not append:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
@@ -398,6 +400,8 @@ def stage_parts(conn: duckdb.DuckDBPyConnection, kind: str, cohort: str, run_key
         values = {**constants}
         select = ", ".join(f"CAST(? AS {_sql_type(values[c])}) AS {ident(c)}" if c in values else ident(c) for c in columns)
         params = [values[c] for c in columns if c in values]
+        if compression and not table_exists(conn, table):
+            _create_compressed(conn, table, select, frame, params, compression)
         verb = f"INSERT INTO {table} SELECT" if table_exists(conn, table) else f"CREATE TABLE {table} AS SELECT"
         if frame.estimated_size() <= PARQUET_HANDOFF_BYTES or not holds_text(frame):
             execute_on_frame(conn, f"{verb} {select} FROM incoming", frame, params)  # numbers: no copy
@@ -421,6 +425,21 @@ def stage_parts(conn: duckdb.DuckDBPyConnection, kind: str, cohort: str, run_key
 
 
 PARQUET_HANDOFF_BYTES = 500_000_000
+
+
+def _create_compressed(conn: duckdb.DuckDBPyConnection, table: str, select: str, frame: pl.DataFrame, params: list,
+                       compression: Mapping[str, str]) -> None:
+    """Create `table` with the columns `select` gives from `frame`, each named in `compression` with
+    that method. DuckDB otherwise tries every method on every column segment: for 100 M items that
+    analysis was a third of the insert (participant ids in runs: 2.1 s analysed, 0.8 s as RLE)."""
+    conn.register("incoming", frame.head(0))
+    try:
+        shape = conn.execute(f"DESCRIBE SELECT {select} FROM incoming", params).fetchall()
+    finally:
+        conn.unregister("incoming")
+    columns = [f"{ident(name)} {dtype}" + (f" USING COMPRESSION {compression[name]}" if name in compression else "")
+               for name, dtype, *_ in shape]
+    conn.execute(f"CREATE TABLE {table} ({', '.join(columns)})")
 
 
 def holds_text(frame: pl.DataFrame) -> bool:

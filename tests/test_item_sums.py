@@ -25,6 +25,22 @@ def test_runs_are_cut_where_participant_or_day_changes():
     assert recall_runs(pl.Series([], dtype=pl.String), pl.Series([], dtype=pl.Int32))[1].tolist() == []
 
 
+def test_runs_read_chunk_by_chunk_continue_across_chunk_boundaries():
+    rng = np.random.default_rng(5)
+    ids = np.repeat(rng.integers(0, 4, size=400), rng.integers(1, 6, size=400))
+    days = (rng.random(ids.size) < 0.2).astype(np.int32) + 1
+    whole = positions_in_runs(ids, days)
+    inside = np.flatnonzero((ids[1:] == ids[:-1]) & (days[1:] == days[:-1])) + 1  # items that extend a run
+    cuts = [0, 1, inside[3], inside[3] + 1, inside[40], inside[41], ids.size]  # runs cut by chunk borders
+    id_chunks = pl.concat([pl.Series(ids[a:b]) for a, b in zip(cuts, cuts[1:])], rechunk=False)
+    day_chunks = pl.concat([pl.Series(days[a:b]) for a, b in zip(cuts, cuts[1:])], rechunk=False)
+    assert id_chunks.n_chunks() == len(cuts) - 1
+    for id_column, day_column in ((id_chunks, day_chunks), (id_chunks, pl.Series(days)),  # chunks that line up or not
+                                  (id_chunks.cast(pl.String), day_chunks)):
+        position, heads = recall_runs(id_column, day_column)
+        assert position.tolist() == whole[0].tolist() and heads.tolist() == whole[1].tolist()
+
+
 def test_sums_take_reported_amounts_first_and_count_grams_with_a_value():
     day = np.array([0, 0, 1], dtype=np.int32)
     food = np.array([0, 1, 0], dtype=np.int32)

@@ -186,3 +186,34 @@ def test_a_big_text_frame_is_staged_the_same_through_parquet_as_directly(tmp_pat
         ("demo", "a", 1), ("demo", "b", 2), ("demo", "c", 1)]
     assert not list((tmp_path / "w.duckdb.tmp").glob("*.parquet"))  # the hand-off file is gone
     conn.close()
+
+
+def test_a_table_staged_with_chosen_compression_holds_the_same_rows_in_those_methods(tmp_path):
+    import polars as pl
+
+    from gutaxis import warehouse
+    from gutaxis.stages import item_compression
+
+    conn = duckdb.connect(str(tmp_path / "w.duckdb"))
+    conn.execute("CREATE SCHEMA store")
+    n = 300_000  # several row groups, so that every segment is written with the chosen method
+    items = pl.DataFrame({"participant_id": pl.int_range(n, eager=True) // 30, "recall_day": (pl.int_range(n, eager=True) // 15 % 2 + 1).cast(pl.Int32),
+                          "item_seq": (pl.int_range(n, eager=True) % 15 + 1).cast(pl.Int32),
+                          "food_code": pl.Series([11111000, 63101000, 91746100] * (n // 3), dtype=pl.Int32),
+                          "grams": pl.int_range(n, eager=True).cast(pl.Float64) / 10 + 0.5})
+    methods = item_compression(items.schema, n, n // 30)
+    assert methods == {"participant_id": "rle", "recall_day": "rle", "item_seq": "bitpacking", "food_code": "uncompressed",
+                       "grams": "alp"}
+    # items in no runs (one row per recall run) keep DuckDB's own choice for ids and days; text codes too
+    assert "participant_id" not in item_compression(items.schema, n, n)
+    assert "food_code" not in item_compression(items.with_columns(pl.col("food_code").cast(pl.String)).schema, n, n)
+    table = warehouse.stage_parts(conn, "diary_items", "demo", "run1", [({"cohort": "demo"}, items)],
+                                  ("cohort", *items.columns), compression=methods)
+    stored = dict(conn.execute("SELECT column_name, list(DISTINCT compression) FROM pragma_storage_info(?) "
+                               "WHERE segment_type <> 'VALIDITY' GROUP BY ALL", [table.replace('"', "")]).fetchall())
+    for column, method in methods.items():
+        assert set(stored[column]) - {"Constant"} == {{"rle": "RLE", "bitpacking": "BitPacking", "uncompressed": "Uncompressed",
+                                                         "alp": "ALP"}[method]}, column
+    back = conn.sql(f"SELECT * EXCLUDE (cohort) FROM {table} ORDER BY participant_id, recall_day, item_seq").pl()
+    assert back.equals(items) and conn.execute(f"SELECT DISTINCT cohort FROM {table}").fetchall() == [("demo",)]
+    conn.close()
