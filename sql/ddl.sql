@@ -241,3 +241,7 @@ CREATE TABLE IF NOT EXISTS store.exposure_settings (
 COMMENT ON TABLE store.exposure_settings IS 'The settings of each staged participant exposure table that marts.participant_exposure needs to derive its columns.';
 COMMENT ON COLUMN store.exposure_settings.table_name IS 'Participant exposure table in schema store.';
 COMMENT ON COLUMN store.exposure_settings.low_coverage_threshold IS 'The cohort spec''s threshold: low_coverage is coverage below it.';
+
+CREATE TABLE IF NOT EXISTS store.schema_applied (ddl_sha256 VARCHAR);
+COMMENT ON TABLE store.schema_applied IS 'sha256 of the sql/ddl.sql text last applied to this database: a writer that finds the same text skips it.';
+COMMENT ON COLUMN store.schema_applied.ddl_sha256 IS 'Hex sha256 of sql/ddl.sql.';

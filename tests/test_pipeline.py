@@ -217,3 +217,19 @@ def test_a_table_staged_with_chosen_compression_holds_the_same_rows_in_those_met
     back = conn.sql(f"SELECT * EXCLUDE (cohort) FROM {table} ORDER BY participant_id, recall_day, item_seq").pl()
     assert back.equals(items) and conn.execute(f"SELECT DISTINCT cohort FROM {table}").fetchall() == [("demo",)]
     conn.close()
+
+
+def test_the_schema_is_applied_once_per_ddl_text(tmp_path):
+    from gutaxis import warehouse
+
+    conn = duckdb.connect(str(tmp_path / "w.duckdb"))
+    warehouse.ensure_schema(conn)
+    tables = conn.execute("SELECT count(*) FROM duckdb_tables()").fetchall()
+    conn.execute("DROP TABLE audit.linkage")
+    warehouse.ensure_schema(conn)  # the same text is applied already: nothing runs
+    assert conn.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'linkage'").fetchall() == [(0,)]
+    conn.execute("UPDATE store.schema_applied SET ddl_sha256 = 'an older text'")
+    warehouse.ensure_schema(conn)
+    assert conn.execute("SELECT count(*) FROM duckdb_tables()").fetchall() == tables
+    assert conn.execute("SELECT count(*) FROM store.schema_applied").fetchall() == [(1,)]
+    conn.close()
