@@ -25,7 +25,7 @@ import polars as pl
 
 from gutaxis import GutaxisError
 from gutaxis.formats import REPORTED_PREFIX
-from gutaxis.item_sums import number_codes, recall_runs, runs_are_distinct, sum_days, sum_items
+from gutaxis.item_sums import number_codes, recall_runs, run_numbers, runs_are_distinct, sum_days, sum_items
 
 # Items carry no cohort column: the cohort is one constant per run, added when rows are staged.
 DAY_KEYS = ("participant_id", "recall_day")
@@ -214,7 +214,7 @@ def _key_index(frame: pl.DataFrame, keys: tuple[str, ...]) -> tuple[pl.DataFrame
     comes in two runs are the runs' keys grouped."""
     days = frame["recall_day"] if "recall_day" in keys else pl.zeros(frame.height, pl.Int32, eager=True)
     position, heads = recall_runs(frame["participant_id"], days)
-    run = np.cumsum(position == 1, dtype=np.int32) - 1
+    run = run_numbers(position)
     runs = frame.select(keys)[heads]
     if runs_are_distinct(runs, keys):
         return runs, run

@@ -122,6 +122,18 @@ def _run_heads(position):  # pragma: no cover - compiled
     return heads
 
 
+@numba.njit(cache=True, nogil=True)
+def run_numbers(position):  # pragma: no cover - compiled
+    """Each item's run, numbered from 0 in order (position: from positions_in_runs or recall_runs)."""
+    number = np.empty(position.shape[0], np.int32)
+    run = -1
+    for i in range(position.shape[0]):
+        if position[i] == 1:
+            run += 1
+        number[i] = run
+    return number
+
+
 def positions_in_runs(group: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Runs of neighbouring items with the same (group, day): each item's position in its run
     (1, 2, ...; int32) and the position of each run's first item (int64)."""
