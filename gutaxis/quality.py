@@ -1,6 +1,7 @@
 """Great Expectations suites for staged and computed tables, run as SQL inside DuckDB."""
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -261,6 +262,16 @@ def food_contributions_suite() -> list[Check]:
     ]
 
 
+# GX 1.24 counts a row query's rows with a second query around it (QueryRowCount), besides fetching
+# them (QueryTable, which reads the buffered result); this is the counting query's text.
+_ROW_COUNT_QUERY = re.compile(
+    r"SELECT COUNT\(\*\) as unexpected_row_count FROM \((?P<query>.*)\) AS substituted_batch_subquery", re.DOTALL)
+# Results of the running validate()'s text queries, to answer the same query or its count again
+# (cleared when validate() starts and ends); results of more rows are not kept.
+_fetched: dict[str, Any] = {}
+REUSED_ROWS_MAX = 100_000
+
+
 def _buffer_sql_results(engine_class: Any) -> None:
     """Make GX's SQL engine fetch each result before its connection closes (idempotent).
 
@@ -269,14 +280,33 @@ def _buffer_sql_results(engine_class: Any) -> None:
     every metric comes back empty (IndexError, unexpected_count None). Buffering inside the
     connection context fixes it. Upstream: great_expectations issue #10738; a native DuckDB
     engine is proposed in PR #12084 — drop this when GX reads results before closing.
+
+    A buffered result also answers the same query again: GX runs each row query twice, once for
+    its rows and once inside SELECT COUNT(*), which for the uniqueness check of 100 M items is a
+    second 2-second GROUP BY. Within one validate(), the query runs once and the count is the
+    number of its rows (taken as a one-row SELECT of that number), whichever GX asks first.
     """
     execute = engine_class._execute_query_with_recovery
     if getattr(execute, "buffers_results", False):
         return
+    from great_expectations.compatibility.sqlalchemy import sqlalchemy as sa
 
     def execute_buffered(connection: Any, query: Any) -> Any:
-        result = execute(connection, query)
-        return result.freeze()() if result.returns_rows else result
+        text = query.text if isinstance(query, sa.TextClause) else None
+        counted = _ROW_COUNT_QUERY.fullmatch(text) if text is not None else None
+        rows_query = counted["query"] if counted else text
+        frozen = _fetched.get(rows_query) if rows_query is not None else None
+        if frozen is None:
+            result = execute_buffered.unbuffered(connection, sa.text(rows_query) if counted else query)
+            if not result.returns_rows:
+                return result
+            frozen = result.freeze()
+            if rows_query is not None and len(frozen.data) <= REUSED_ROWS_MAX:
+                _fetched[rows_query] = frozen
+        if counted:
+            count = f"SELECT CAST({len(frozen.data)} AS BIGINT) AS unexpected_row_count"
+            return execute_buffered.unbuffered(connection, sa.text(count)).freeze()()
+        return frozen()
 
     execute_buffered.buffers_results = True
     execute_buffered.unbuffered = execute
@@ -338,6 +368,7 @@ def validate(
         cursors.append(cursor)
         return duckdb_engine.ConnectionWrapper(cursor)
 
+    _fetched.clear()  # results are reused within this validation only (see _buffer_sql_results)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     datasource = context.data_sources.add_sql(
@@ -367,6 +398,7 @@ def validate(
                 suite = gx.ExpectationSuite(name=suite_name, expectations=group)
                 results += batch.validate(suite, result_format=result_format).results
     finally:
+        _fetched.clear()
         for cursor in cursors:
             cursor.close()
 

@@ -11,6 +11,7 @@ from gutaxis.quality import (
     diary_items_suite,
     food_contributions_suite,
     not_null,
+    numbered_unique,
     participant_exposure_suite,
     unexpected_rows,
     validate,
@@ -102,6 +103,27 @@ def test_shim_is_applied_once(conn):
     quality._great_expectations()
     assert SqlAlchemyExecutionEngine._execute_query_with_recovery is installed
     assert installed.unbuffered is not installed
+
+
+def test_a_row_query_runs_once_and_its_rows_give_the_count(conn, monkeypatch):
+    from great_expectations.execution_engine import SqlAlchemyExecutionEngine
+
+    quality._great_expectations()
+    installed = SqlAlchemyExecutionEngine._execute_query_with_recovery
+    ran = []
+
+    def recording(connection, query):
+        ran.append(str(query))
+        return unbuffered(connection, query)
+
+    unbuffered = installed.unbuffered
+    monkeypatch.setattr(installed, "unbuffered", recording)
+    rows = diary_rows([100, 200, 300]) + [("demo", "p1", 1, 2, "fndds", "22222000", 50.0)] * 2
+    table = stage_diary(conn, rows)
+    duplicate = validate(conn, table, [numbered_unique(["participant_id", "recall_day"], "item_seq")], "t").row(0, named=True)
+    assert duplicate["unexpected_count"] == 3 and duplicate["success"] is False
+    assert sum("SEMI JOIN" in sql for sql in ran) == 1  # run once, whether GX counted or fetched first
+    assert any("AS unexpected_row_count" in sql and "SEMI JOIN" not in sql for sql in ran)
 
 
 def test_compound_unique_catches_a_duplicate_key(conn):
