@@ -10,8 +10,6 @@ on which engine summed them.
 """
 from __future__ import annotations
 
-import threading
-
 import numba
 import numpy as np
 import polars as pl
@@ -140,22 +138,6 @@ def positions_in_runs(group: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, n
     position = np.empty(group.shape[0], np.int32)
     _positions_into(group, day, position, 0, False)
     return position, _run_heads(position)
-
-
-def load_in_background() -> None:
-    """Load the run numbering's compiled code from numba's cache in a thread: numba's first use
-    costs ~0.5 s of Python, which the caller's read (polars, outside the GIL) hides. A failure
-    is left for the real call to report."""
-    def load() -> None:
-        try:
-            for ids in (np.zeros(1, np.int64), np.zeros(1, np.uint32)):  # integer ids, run ids of others
-                position = np.empty(1, np.int32)
-                _positions_into(ids, np.zeros(1, np.int32), position, 0, False)
-            _run_heads(position)
-        except Exception:  # noqa: BLE001 - recall_runs compiles again and raises with context
-            pass
-
-    threading.Thread(target=load, name="numba-load", daemon=True).start()
 
 
 def runs_are_distinct(runs: pl.DataFrame, keys) -> bool:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -314,26 +313,14 @@ def _buffer_sql_results(engine_class: Any) -> None:
 
 
 def _great_expectations() -> Any:
+    """GX, imported on first use (~3 s of Python). Importing it in a thread during the ingest was
+    measured at 100 M rows to save no wall time and cost ~10 CPU seconds: the ingest keeps both
+    cores busy, and the two threads fight over the GIL."""
     import great_expectations as gx
     from great_expectations.execution_engine import SqlAlchemyExecutionEngine
 
     _buffer_sql_results(SqlAlchemyExecutionEngine)
     return gx
-
-
-def import_in_background() -> None:
-    """Start importing GX (~3 s) in a thread, so that the audit after an ingest finds it loaded.
-
-    The ingest's heavy work runs in polars and DuckDB outside the GIL, so the import costs it little.
-    A failed import is left for validate() to report.
-    """
-    def load() -> None:
-        try:
-            _great_expectations()
-        except Exception:  # noqa: BLE001 - validate() imports again and raises with context
-            pass
-
-    threading.Thread(target=load, name="gx-import", daemon=True).start()
 
 
 def validate(

@@ -21,7 +21,7 @@ import polars as pl
 
 from gutaxis import PROJECT_ROOT, GutaxisError, __version__, faults
 from gutaxis import composition as composition_sources
-from gutaxis import handoff, item_sums, quality, warehouse
+from gutaxis import handoff, quality, warehouse
 from gutaxis.components import component_ids, units
 from gutaxis.diaries import read_diary
 from gutaxis.exposure import (Exposures, compute_chunk, composition_wide, food_contributions, food_grams,
@@ -156,7 +156,6 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
                          code_version=code_version(), source_versions={spec.composition: source_version})
     handoff.drop(spec.name)
     width = code_width(source_spec)
-    item_sums.load_in_background()  # the read numbers recalls with it
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gutaxis-sha256") as pool:
         # The input files are hashed while they are read (hashlib releases the GIL): 1.5 s at 100 M rows.
         hashing = pool.submit(sha256_files, files)
@@ -166,9 +165,6 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
             if hashing.exception() is None:
                 warehouse.record_run(conn, run_key, cohort=spec.name, outcome="running", input_sha256=hashing.result())
     hashing.result()  # a file that cannot be hashed fails the run as it did before the read
-    # The audit that follows needs GX: its import (~3 s of Python) runs while DuckDB stages the items,
-    # not during the read, whose Python parts it slowed by 3 s at 100 M rows.
-    quality.import_in_background()
     n_items = diary.items.height
     # The run's constants (cohort, food source, code width) are not stored on every item: the
     # contract view adds them from store.item_sources and store.published.
