@@ -352,9 +352,11 @@ def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, code_width: int
         pl.coalesce("__reason", pl.col("__rule").replace_strict(
             codes, [r.reason if isinstance(r.reason, str) else "" for r in all_rules], return_dtype=pl.String)).alias("reason"),
     ).sort("source_file", "source_row", maintain_order=True)
-    participants = (recalls.group_by("__participant_id")
-                    .agg(pl.col("external_id").drop_nulls().first())
-                    .sort("__participant_id")
+    if has_external:
+        people = recalls.group_by("__participant_id").agg(pl.col("external_id").drop_nulls().first())
+    else:  # nothing to aggregate: the distinct ids (a third of the time at 6.7 M recalls)
+        people = recalls.select(pl.col("__participant_id").unique(), pl.lit(None, dtype=pl.String).alias("external_id"))
+    participants = (people.sort("__participant_id")
                     .select(cohort_col, pl.col("__participant_id").cast(pl.String).alias("participant_id"),
                             pl.col("external_id").cast(pl.String)))
     return CanonicalDiary(items=items, quarantine=quarantine,
