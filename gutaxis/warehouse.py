@@ -183,7 +183,7 @@ def run_sql_file(conn: duckdb.DuckDBPyConnection, name: str, **params: str) -> N
 
 def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
     """Apply sql/ddl.sql unless this database has that very text applied already: its few hundred
-    statements took 0.1 s on every opening of the writer, and a run opens it about twenty times."""
+    statements took 0.1 s on every opening of the writer, and a run of one cohort opens it a dozen times."""
     ddl = (SQL_DIR / "ddl.sql").read_text(encoding="utf-8")
     digest = hashlib.sha256(ddl.encode("utf-8")).hexdigest()
     try:
