@@ -37,12 +37,16 @@ def sum_items(day, food, grams, per_g, reported, reported_of, n_days, scale, n_b
     n_items = day.shape[0]
     n_foods, n_components = per_g.shape
     n_reported = reported.shape[1]
-    amount = np.zeros((n_components, n_days), np.int64)
-    valued = np.zeros((n_components, n_days), np.int64)
-    n_rep = np.zeros((n_components, n_days), np.uint32)
-    n_comp = np.zeros((n_components, n_days), np.uint32)
+    # An item adds to the same day of several components' rows. Rows whose length in bytes is a
+    # multiple of 4 KB share cache sets, and those adds evict one another: twice the time for a
+    # chunk of 524,288 days. Rows padded to an odd number of 64-byte lines do not collide.
+    row = (n_days + 15) // 16 * 16 + 8
+    amount = np.zeros((n_components, row), np.int64)[:, :n_days]
+    valued = np.zeros((n_components, row), np.int64)[:, :n_days]
+    n_rep = np.zeros((n_components, row), np.uint32)[:, :n_days]
+    n_comp = np.zeros((n_components, row), np.uint32)[:, :n_days]
     day_grams = np.zeros(n_days, np.int64)
-    block_bound = np.zeros((n_blocks, n_days), np.float64)
+    block_bound = np.zeros((n_blocks, row), np.float64)[:, :n_days]
     food_items = np.zeros(n_foods, np.int64)
     food_grams = np.zeros((n_foods, 2), np.int64)
     food_reported = np.zeros((n_foods, n_reported, 2), np.int64)
@@ -211,24 +215,30 @@ def number_codes(codes):  # pragma: no cover - compiled
     return number, distinct[:count]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, parallel=True)
 def sum_days(participant, n_participants, amount, has_amount, valued, day_grams, day_bound):  # pragma: no cover - compiled
     """Per participant (participant[d]: day d's): days, grams, bound, and per component (rows of
     amount, as sum_items returns them) the sum of the days' amounts, the days that have one
-    (has_amount), and the grams with a value."""
+    (has_amount), and the grams with a value.
+
+    A component at a time, its days in order: a component's rows are each read front to back
+    (one pass over all components for each day jumped between rows millions of bytes apart:
+    3x slower at 16 components), and each thread adds only to its components. rows."""
     n_components, n_days = amount.shape
     n = np.zeros(n_participants, np.int32)
     grams = np.zeros(n_participants, np.int64)
     bound = np.zeros(n_participants, np.float64)
-    total = np.zeros((n_components, n_participants), np.int64)
-    counted = np.zeros((n_components, n_participants), np.int64)
-    with_value = np.zeros((n_components, n_participants), np.int64)
     for d in range(n_days):
         p = participant[d]
         n[p] += 1
         grams[p] += day_grams[d]
         bound[p] += day_bound[d]
-        for c in range(n_components):
+    total = np.zeros((n_components, n_participants), np.int64)
+    counted = np.zeros((n_components, n_participants), np.int64)
+    with_value = np.zeros((n_components, n_participants), np.int64)
+    for c in numba.prange(n_components):
+        for d in range(n_days):
+            p = participant[d]
             if has_amount[c, d]:
                 total[c, p] += amount[c, d]
                 counted[c, p] += 1
