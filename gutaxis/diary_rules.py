@@ -322,15 +322,11 @@ def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, code_width: int
     # back the streaming engine (measured: ~50 % more peak memory).
     found, rest = pl.collect_all([items_plan, rest_plan], engine="streaming")
 
-    positions, heads = recall_runs(found["__participant_id"], found["__recall_day"])
-    runs = _runs(found, heads, has_status, has_external)
-    one_run_each = runs_are_distinct(runs, _KEY)  # every recall's rows are one run
+    positions, runs, one_run_each = _runs(found, has_status, has_external)
     recalls = _recalls(runs, rest, has_status, one_run_each)
     found = _drop_excluded_recalls(found, recalls)
     if found.height != runs["__n"].sum():  # a recall mixing statuses lost its rows: count again
-        positions, heads = recall_runs(found["__participant_id"], found["__recall_day"])
-        runs = _runs(found, heads, has_status, has_external)
-        one_run_each = runs_are_distinct(runs, _KEY)  # every recall's rows are one run
+        positions, runs, one_run_each = _runs(found, has_status, has_external)
     cohort_col = pl.lit(cohort, dtype=pl.String).alias("cohort")
     # cohort and food_source are one value per run: the warehouse adds them when staging, so that
     # 100 M items do not carry two constant string columns in memory.
@@ -364,13 +360,16 @@ def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, code_width: int
                           participants=participants, item_runs=runs.height)
 
 
-def _runs(found: pl.DataFrame, heads: np.ndarray, has_status: bool, has_external: bool) -> pl.DataFrame:
-    """Maximal blocks of consecutive items of one recall (heads: their first rows, item_sums.recall_runs):
-    key, first row, length (and status, external id)."""
+def _runs(found: pl.DataFrame, has_status: bool, has_external: bool) -> tuple[np.ndarray, pl.DataFrame, bool]:
+    """Maximal blocks of consecutive items of one recall: each item's position in its block
+    (item_sums.recall_runs), the blocks (key, first row, length, and status, external id), and
+    whether every recall's rows are one block."""
+    positions, heads = recall_runs(found["__participant_id"], found["__recall_day"])
     columns = [*_KEY, *(["__recall_status"] if has_status else []), *(["__external_id"] if has_external else [])]
     heads = pl.Series(heads, dtype=pl.Int64)
     runs = found.select(pl.col(columns).gather(heads)).with_columns(__row=heads)
-    return runs.with_columns(__n=pl.col("__row").shift(-1, fill_value=found.height) - pl.col("__row"))
+    runs = runs.with_columns(__n=pl.col("__row").shift(-1, fill_value=found.height) - pl.col("__row"))
+    return positions, runs, runs_are_distinct(runs, _KEY)
 
 
 def _recalls(runs: pl.DataFrame, rest: pl.DataFrame, has_status: bool, one_run_each: bool) -> pl.DataFrame:

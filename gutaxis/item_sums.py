@@ -126,7 +126,7 @@ def _run_heads(position):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def run_numbers(position):  # pragma: no cover - compiled
-    """Each item's run, numbered from 0 in order (position: from positions_in_runs or recall_runs)."""
+    """Each item's run, numbered from 0 in order (position: from recall_runs)."""
     number = np.empty(position.shape[0], np.int32)
     run = -1
     for i in range(position.shape[0]):
@@ -134,14 +134,6 @@ def run_numbers(position):  # pragma: no cover - compiled
             run += 1
         number[i] = run
     return number
-
-
-def positions_in_runs(group: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Runs of neighbouring items with the same (group, day): each item's position in its run
-    (1, 2, ...; int32) and the position of each run's first item (int64)."""
-    position = np.empty(group.shape[0], np.int32)
-    _positions_into(group, day, position, 0, False)
-    return position, _run_heads(position)
 
 
 def runs_are_distinct(runs: pl.DataFrame, keys) -> bool:
@@ -156,9 +148,10 @@ def runs_are_distinct(runs: pl.DataFrame, keys) -> bool:
 
 
 def recall_runs(participant_ids: pl.Series, recall_days: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """positions_in_runs of a participant id column (polars, of any type) and a recall day column
-    (no nulls), read chunk by chunk where the two columns' chunks line up, as a streaming collect
-    leaves them: one array of each would be a copy of 1.2 GB at 100 M items (0.9 s)."""
+    """Runs of neighbouring items with the same participant id (polars, of any type) and recall day
+    (no nulls): each item's position in its run (1, 2, ...; int32) and the position of each run's
+    first item (int64). Read chunk by chunk where the two columns' chunks line up, as a streaming
+    collect leaves them: one array of each would be a copy of 1.2 GB at 100 M items (0.9 s)."""
     if not participant_ids.dtype.is_integer() or participant_ids.has_nulls():
         # Neighbouring ids are equal exactly when their run ids are: numbers stand in for any id type.
         participant_ids = participant_ids.rle_id()
@@ -223,7 +216,7 @@ def sum_days(participant, n_participants, amount, has_amount, valued, day_grams,
 
     A component at a time, its days in order: a component's rows are each read front to back
     (one pass over all components for each day jumped between rows millions of bytes apart:
-    3x slower at 16 components), and each thread adds only to its components. rows."""
+    3x slower at 16 components), and each thread adds only to its components' rows."""
     n_components, n_days = amount.shape
     n = np.zeros(n_participants, np.int32)
     grams = np.zeros(n_participants, np.int64)

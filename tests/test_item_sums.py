@@ -2,7 +2,7 @@
 import numpy as np
 import polars as pl
 
-from gutaxis.item_sums import number_codes, positions_in_runs, recall_runs, sum_items
+from gutaxis.item_sums import number_codes, recall_runs, sum_items
 
 
 def test_codes_are_numbered_in_order_of_first_appearance_across_table_growth():
@@ -20,7 +20,7 @@ def test_runs_are_cut_where_participant_or_day_changes():
     position, heads = recall_runs(ids, days)
     assert position.tolist() == [1, 2, 1, 1, 2, 1]  # "a" day 2 comes back: a new run
     assert heads.tolist() == [0, 2, 3, 5]
-    same = positions_in_runs(np.array([7, 7, 7, 8, 8, 7], dtype=np.int64), days.to_numpy())
+    same = recall_runs(pl.Series([7, 7, 7, 8, 8, 7], dtype=pl.Int64), days)
     assert same[0].tolist() == position.tolist()
     assert recall_runs(pl.Series([], dtype=pl.String), pl.Series([], dtype=pl.Int32))[1].tolist() == []
 
@@ -29,7 +29,7 @@ def test_runs_read_chunk_by_chunk_continue_across_chunk_boundaries():
     rng = np.random.default_rng(5)
     ids = np.repeat(rng.integers(0, 4, size=400), rng.integers(1, 6, size=400))
     days = (rng.random(ids.size) < 0.2).astype(np.int32) + 1
-    whole = positions_in_runs(ids, days)
+    whole = recall_runs(pl.Series(ids), pl.Series(days))
     inside = np.flatnonzero((ids[1:] == ids[:-1]) & (days[1:] == days[:-1])) + 1  # items that extend a run
     cuts = [0, 1, inside[3], inside[3] + 1, inside[40], inside[41], ids.size]  # runs cut by chunk borders
     id_chunks = pl.concat([pl.Series(ids[a:b]) for a, b in zip(cuts, cuts[1:])], rechunk=False)
