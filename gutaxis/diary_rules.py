@@ -391,7 +391,11 @@ def _recalls(runs: pl.DataFrame, rest: pl.DataFrame, has_status: bool, one_run_e
         pl.len().alias("n_rest"),
         pl.col("__external_id").drop_nulls().first().cast(pl.String).alias("rest_external_id"),
     )
-    both = from_items.join(from_rest, on=_KEY, how="full", coalesce=True)
+    if from_rest.height:
+        both = from_items.join(from_rest, on=_KEY, how="full", coalesce=True)
+    else:  # every row is an item (the usual case): a join with nothing still hashed 6.7 M keys (0.3 s)
+        both = from_items.with_columns(pl.lit(None, dtype=dtype).alias(name)
+                                       for name, dtype in from_rest.schema.items() if name not in _KEY)
     return both.select(
         *_KEY,
         pl.when(pl.col("rest_status_ok").fill_null(True)).then(pl.coalesce("items_status", "rest_status"))
