@@ -553,11 +553,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="before each measured run, wait up to SECONDS for the machine to be idle (a shared machine)")
     parser.add_argument("--all-components", action="store_true",
                         help="also fetch the mechanism sources (SR28, FDA FDD, flavonoids, FNDDS ingredients): 16 components")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="rounds of floor + pipeline, each in a fresh workspace; reports the median ratio (default 1)")
     parser.add_argument("--max-rss-gb", type=float, default=None,
                         help="kill a measured run whose RSS passes this (default 75%% of the memory available at start)")
     args = parser.parse_args(argv)
     if args.rows < ITEMS_PER_DAY * 2:
         parser.error("--rows must be at least 30")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     out_dir = args.out.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     limit_bytes = args.max_rss_gb * GB if args.max_rss_gb else 0.75 * meminfo("MemAvailable")
@@ -583,7 +587,36 @@ def main(argv: list[str] | None = None) -> int:
     warm_page_cache(diary)
 
     code = code_state()
-    workspace, env, spec, preparation_s = make_workspace(out_dir, diary, args.all_components)
+    common = {"rows": args.rows, "seed": args.seed, "grams_decimals": args.grams_decimals,
+              "all_components": args.all_components, "diary": str(diary), "generation": generation,
+              "machine": machine, "code": code}
+    report = out_dir / (diary.name.replace("diary-", "bench-", 1).removesuffix(".parquet")
+                        + ("-all" if args.all_components else ""))
+    rounds = []
+    for number in range(1, args.repeat + 1):
+        if args.repeat > 1:
+            print(f"bench: round {number} of {args.repeat}", file=sys.stderr)
+        result, table = measure_round(args, common, diary, composition_file, limit_bytes)
+        rounds.append(result)
+        print(table)
+        if result["failed"]:
+            break
+    if len(rounds) > 1:
+        overall = {**rounds[-1], "rounds": rounds, "repeat": median_of_rounds(rounds)}
+        lines = [format_table(r) for r in rounds] + [format_repeat(overall["repeat"])]
+        print(lines[-1])
+    else:
+        overall, lines = rounds[0], [format_table(rounds[0])]
+    report.with_suffix(".json").write_text(json.dumps(overall, indent=2) + "\n")
+    report.with_suffix(".txt").write_text("\n\n".join(lines) + "\n")
+    print(f"bench: wrote {report.with_suffix('.json')} and .txt", file=sys.stderr)
+    return 1 if rounds[-1]["failed"] else 0
+
+
+def measure_round(args: argparse.Namespace, common: dict, diary: Path, composition_file: Path,
+                  limit_bytes: float) -> tuple[dict, str]:
+    """One round in a fresh workspace: the floor, then the pipeline, then their comparison."""
+    workspace, env, spec, preparation_s = make_workspace(args.out.resolve(), diary, args.all_components)
     failed = False
     try:
         floor_result = workspace / "floor-result.parquet"
@@ -593,9 +626,7 @@ def main(argv: list[str] | None = None) -> int:
         floor = run_measured([sys.executable, str(BENCH_DIR / "floor.py"), str(diary), str(composition_file),
                               str(floor_result)], env, "floor", limit_bytes)
         if floor.returncode != 0:
-            print(f"bench: the floor failed (exit {floor.returncode})", file=sys.stderr)
-            failed = True
-            return 1
+            raise SystemExit(f"bench: the floor failed (exit {floor.returncode})")
 
         print(f"bench: pipeline (gutaxis run --cohort {spec}) ...", file=sys.stderr)
         if args.wait_idle:
@@ -615,9 +646,7 @@ def main(argv: list[str] | None = None) -> int:
         comparison = compare_sample(warehouse, floor_result, args.sample, args.seed) if published else None
 
         result = {
-            "rows": args.rows, "seed": args.seed, "grams_decimals": args.grams_decimals, "all_components": args.all_components,
-            "diary": str(diary), "generation": generation, "machine": machine, "preparation_s": preparation_s,
-            "code": code,
+            **common, "preparation_s": preparation_s,
             "floor": {**summary(floor), **json.loads(floor.stdout.strip().splitlines()[-1])},
             "pipeline": {**summary(pipeline), "outcome": outcome, "stages": stage_windows(pipeline, finished_epoch),
                          "run_key": run_keys[-1] if run_keys else None, "report": pipeline.stdout},
@@ -630,18 +659,10 @@ def main(argv: list[str] | None = None) -> int:
                 "memory_met": published and pipeline.peak_rss_bytes <= TARGET_PEAK_BYTES,
             },
         }
-        table = format_table(result)
-        print(table)
-        report = out_dir / (diary.name.replace("diary-", "bench-", 1).removesuffix(".parquet")
-                            + ("-all" if args.all_components else ""))
-        report.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-        report.with_suffix(".txt").write_text(table + "\n")
-        print(f"bench: wrote {report.with_suffix('.json')} and .txt", file=sys.stderr)
         if not published:
             print(f"bench: FAILED: the pipeline was {outcome}", file=sys.stderr)
             failed = True
-            return 1
-        if not comparison["ok"]:
+        elif not comparison["ok"]:
             print("bench: FAILED: the pipeline's per-participant results differ from the floor's:", file=sys.stderr)
             for line in comparison["differences"][:20]:
                 print(f"  {line}", file=sys.stderr)
@@ -649,13 +670,43 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  participants: floor {comparison['participants_floor']}, "
                       f"published {comparison['participants_published']}", file=sys.stderr)
             failed = True
-            return 1
-        return 0
+        result["failed"] = failed
+        return result, format_table(result)
+    except BaseException:
+        failed = True
+        raise
     finally:
         if args.keep or failed:
             print(f"bench: workspace kept at {workspace}", file=sys.stderr)
         else:
             shutil.rmtree(workspace, ignore_errors=True)
+
+
+def median_of_rounds(rounds: list[dict]) -> dict:
+    """Medians over the rounds: on a machine whose speed drifts (the floor alone took 6.6 to 10.2 s
+    within an hour here), one round's ratio says less than the median of several."""
+    def median(values: list[float]) -> float:
+        ordered = sorted(values)
+        middle = len(ordered) // 2
+        return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+    ratios = [r["targets"]["wall_ratio"] for r in rounds]
+    return {"rounds": len(rounds), "wall_ratio_median": median(ratios), "wall_ratio_min": min(ratios),
+            "wall_ratio_max": max(ratios),
+            "pipeline_wall_s_median": median([r["pipeline"]["wall_s"] for r in rounds]),
+            "floor_wall_s_median": median([r["floor"]["wall_s"] for r in rounds]),
+            "peak_rss_bytes_max": max(r["pipeline"]["peak_rss_bytes"] for r in rounds),
+            "wall_met_by_median": median(ratios) <= TARGET_RATIO,
+            "memory_met_every_round": all(r["targets"]["memory_met"] for r in rounds)}
+
+
+def format_repeat(repeat: dict) -> str:
+    return (f"over {repeat['rounds']} rounds: ratio to floor median {repeat['wall_ratio_median']:.2f} x (min "
+            f"{repeat['wall_ratio_min']:.2f}, max {repeat['wall_ratio_max']:.2f}; target <= {TARGET_RATIO:g} x: "
+            f"{'met' if repeat['wall_met_by_median'] else 'NOT met'}), pipeline median "
+            f"{repeat['pipeline_wall_s_median']:.2f} s, floor median {repeat['floor_wall_s_median']:.2f} s, peak "
+            f"memory at most {repeat['peak_rss_bytes_max'] / GB:.2f} GB (target <= {TARGET_PEAK_BYTES / GB:g} GB: "
+            f"{'met' if repeat['memory_met_every_round'] else 'NOT met'})")
 
 
 if __name__ == "__main__":
