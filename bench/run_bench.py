@@ -601,10 +601,13 @@ def main(argv: list[str] | None = None) -> int:
         print(table)
         if result["failed"]:
             break
+    passed = [r for r in rounds if not r["failed"]]  # a failed round's ratio is only a lower bound
     if len(rounds) > 1:
-        overall = {**rounds[-1], "rounds": rounds, "repeat": median_of_rounds(rounds)}
-        lines = [format_table(r) for r in rounds] + [format_repeat(overall["repeat"])]
-        print(lines[-1])
+        overall = {**rounds[-1], "rounds": rounds, "repeat": median_of_rounds(passed) if len(passed) > 1 else None}
+        lines = [format_table(r) for r in rounds]
+        if overall["repeat"]:
+            lines.append(format_repeat(overall["repeat"]))
+            print(lines[-1])
     else:
         overall, lines = rounds[0], [format_table(rounds[0])]
     report.with_suffix(".json").write_text(json.dumps(overall, indent=2) + "\n")
