@@ -26,6 +26,7 @@ import re
 import resource
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -688,18 +689,13 @@ def measure_round(args: argparse.Namespace, common: dict, diary: Path, compositi
 def median_of_rounds(rounds: list[dict]) -> dict:
     """Medians over the rounds: on a machine whose speed drifts (the floor alone took 6.6 to 10.2 s
     within an hour here), one round's ratio says less than the median of several."""
-    def median(values: list[float]) -> float:
-        ordered = sorted(values)
-        middle = len(ordered) // 2
-        return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
     ratios = [r["targets"]["wall_ratio"] for r in rounds]
-    return {"rounds": len(rounds), "wall_ratio_median": median(ratios), "wall_ratio_min": min(ratios),
+    return {"rounds": len(rounds), "wall_ratio_median": statistics.median(ratios), "wall_ratio_min": min(ratios),
             "wall_ratio_max": max(ratios),
-            "pipeline_wall_s_median": median([r["pipeline"]["wall_s"] for r in rounds]),
-            "floor_wall_s_median": median([r["floor"]["wall_s"] for r in rounds]),
+            "pipeline_wall_s_median": statistics.median([r["pipeline"]["wall_s"] for r in rounds]),
+            "floor_wall_s_median": statistics.median([r["floor"]["wall_s"] for r in rounds]),
             "peak_rss_bytes_max": max(r["pipeline"]["peak_rss_bytes"] for r in rounds),
-            "wall_met_by_median": median(ratios) <= TARGET_RATIO,
+            "wall_met_by_median": statistics.median(ratios) <= TARGET_RATIO,
             "memory_met_every_round": all(r["targets"]["memory_met"] for r in rounds)}
 
 
