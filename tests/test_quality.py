@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import duckdb
 import polars as pl
 import pytest
@@ -93,6 +96,21 @@ def test_without_the_shim_gx_loses_duckdb_results(conn, monkeypatch):
     assert row["success"] is False
     assert row["unexpected_count"] is None
     assert row["detail"].startswith("error:")
+
+
+def test_gx_import_leaves_scipy_stats_unloaded_until_it_is_used():
+    # a fresh interpreter: this one may already hold scipy.stats
+    program = (
+        "import sys\n"
+        "from gutaxis import quality\n"
+        "quality._great_expectations()\n"
+        "print('scipy.stats._stats_py' in sys.modules)\n"
+        "from scipy import stats\n"
+        "print(round(float(stats.entropy([0.5, 0.5], [0.25, 0.75])), 6), 'scipy.stats._stats_py' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "False"
+    assert out[1] == "0.143841 True"  # 0.5 ln(2) + 0.5 ln(2/3)
 
 
 def test_shim_is_applied_once(conn):
