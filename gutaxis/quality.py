@@ -336,7 +336,7 @@ def _load_on_first_use(name: str) -> None:
 
 
 def _great_expectations() -> Any:
-    """GX, imported on first use (~2 s of Python, ~3 s with scipy.stats). Importing it in a thread during the ingest was
+    """GX, imported on first use (~2 s of Python). Importing it in a thread during the ingest was
     measured at 100 M rows to save no wall time and cost ~10 CPU seconds: the ingest keeps both
     cores busy, and the two threads fight over the GIL."""
     # GX imports scipy.stats at import time only for its distribution expectations (KL divergence,
