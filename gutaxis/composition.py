@@ -5,6 +5,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gutaxis import GutaxisError, raw_dir
+from gutaxis.fetch import stands_for
 from gutaxis.formats import Composition, composition_csv, fndds, sr28
 from gutaxis.specs import SOURCES_DIR, SourceSpec, load_source_spec
 
@@ -23,11 +24,14 @@ def source_folder(spec: SourceSpec) -> Path:
 
 
 def is_available(spec: SourceSpec) -> bool:
-    """Every required file is in the source folder (a gzip'd copy `NAME.gz` counts)."""
+    """Every required file is in the source folder (a gzip'd copy `NAME.gz`, or a stand-in the spec
+    accepts in its place (`alternate_files`), counts)."""
     folder = source_folder(spec)
-    return folder.is_dir() and all(
-        (folder / name).is_file() or (folder / f"{name}.gz").is_file() for name in spec.files
-    )
+    if not folder.is_dir():
+        return False
+    stood_for = {stands_for(spec, p.name) for p in folder.iterdir() if p.is_file()}
+    return all((folder / name).is_file() or (folder / f"{name}.gz").is_file() or name in stood_for
+               for name in spec.files)
 
 
 def load(source_id: str) -> Composition:

@@ -53,8 +53,10 @@ def read_diary(spec: CohortSpec, code_width: int, *, require_usable: bool = True
             except FILE_ERRORS as file_exc:
                 raise unreadable(path, spec.format, file_exc) from None
         raise exc
-    if require_usable and diary.items.height == 0 and diary.quarantine.height:
-        raise nothing_usable(files, diary.quarantine)
+    if require_usable and diary.items.height == 0:
+        if diary.quarantine.height:
+            raise nothing_usable(files, diary.quarantine)
+        raise nothing_included(spec, files, diary.inclusion)
     return diary
 
 
@@ -66,6 +68,21 @@ def nothing_usable(files: list[Path], quarantine: pl.DataFrame) -> GutaxisError:
     column = "" if first["column"] == ROW else f", column {first['column']}"
     return GutaxisError(f"{where}: no row is usable: all {quarantine.height} were quarantined, {count} of them with "
                         f"'{reason}' (first at row {first['source_row']}{column}); fix the file and run again")
+
+
+def nothing_included(spec: CohortSpec, files: list[Path], inclusion: pl.DataFrame) -> GutaxisError:
+    """Every recall excluded by its status: the wrong file, or a status code the spec does not accept."""
+    where = files[0] if len(files) == 1 else spec.spec_path
+    if not inclusion.height:
+        return GutaxisError(f"{where}: no item is usable; fix the file and run again")
+    reason, count = inclusion.group_by("reason").len().sort(["len", "reason"], descending=[True, False]).row(0)
+    first = inclusion.filter(pl.col("reason") == reason).row(0, named=True)
+    if spec.format in INSTRUMENT_VALID_STATUS:
+        fix = "the file holds no complete recall: check that it is the intended file"
+    else:
+        fix = f"if this file marks its complete recalls with another code, set valid_recall_status in {spec.spec_path}"
+    return GutaxisError(f"{where}: no recall is usable: all {inclusion.height} were excluded, {count} of them with "
+                        f"'{reason}' (first: participant {first['participant_id']}, day {first['recall_day']}); {fix}")
 
 
 def _open(reader: Reader, path: Path, spec: CohortSpec) -> pl.LazyFrame:

@@ -188,6 +188,20 @@ def test_xpt_zero_read_back_as_tiny_number_becomes_zero(tmp_path):
     assert raw.collect()["reported__energy_kcal"].to_list() == [0.0]
 
 
+def test_xpt_cut_short_is_refused_naming_the_file(tmp_path):
+    frame = pl.DataFrame({"SEQN": [1.0, 1.0, 2.0], "DR1ILINE": [1.0, 2.0, 1.0], "DR1DRSTZ": [1.0] * 3,
+                          "DR1IFDCD": [11111000.0] * 3, "DR1IGRMS": [10.0, 20.0, 30.0], "DR1IKCAL": [1.0, 2.0, 3.0]})
+    whole = tmp_path / "whole.XPT"  # rows of 48 bytes: a cut at a record boundary falls inside a row
+    pyreadstat.write_xport(pd.DataFrame(frame.to_dict(as_series=False)), str(whole), table_name="DR1IFF")
+    assert diary(tmp_path, format="nhanes-iff", path="whole.XPT").items.height == 3
+    data = whole.read_bytes()
+    for cut in (len(data) - 80, len(data) - 37):  # at a record boundary, and inside a record
+        (tmp_path / "DR1IFF_Z.XPT").write_bytes(data[:cut])
+        with pytest.raises(GutaxisError, match=r"DR1IFF_Z\.XPT: the file is cut short .*; download or copy it again") as err:
+            diary(tmp_path, format="nhanes-iff", path="DR1IFF_Z.XPT")
+        assert "\n" not in str(err.value)
+
+
 def test_readers_return_the_raw_frame_contract(tmp_path):
     (tmp_path / "DR1IFF_X.csv").write_text(NHANES_TEXT)
     spec = load_cohort_spec(write_spec(tmp_path, "c", format="nhanes-iff", path="DR1IFF_X.csv"))
@@ -231,6 +245,23 @@ def test_asa24_codes_printed_as_floats_and_status_other_than_2(tmp_path):
         ("A1", 1, 51180010, 5.0)]
     assert result.inclusion.select("recall_day", "recall_status", "included").rows() == [(1, 2, True), (2, 5, False)]
     assert result.participants.rows() == [("c", "A1", "u-1")]
+
+
+def test_asa24_file_whose_every_recall_is_excluded_is_one_line_error(tmp_path):
+    (tmp_path / "Items.csv").write_text(ASA24_TEXT.replace("A1,u-1,1.0,2.0", "A1,u-1,1.0,5.0"))
+    with pytest.raises(GutaxisError, match=r"Items\.csv: no recall is usable: all 2 were excluded, 2 of them with "
+                                           r"'recall status 5 is not usable \(valid: 2\)' \(first: participant A1, day 1\); "
+                                           r"the file holds no complete recall") as err:
+        diary(tmp_path, format="asa24-items", path="Items.csv")
+    assert "\n" not in str(err.value)
+
+
+def test_tabular_status_codes_the_spec_does_not_accept_point_to_valid_recall_status(tmp_path):
+    (tmp_path / "d.csv").write_text("pid,day,code,g,status\n1,1,11111000,10,2\n1,2,11111000,20,2\n")
+    spec = write_spec(tmp_path, "c", format="tabular", path="d.csv", columns={**TABULAR_MAP, "recall_status": "status"})
+    with pytest.raises(GutaxisError, match=r"d\.csv: no recall is usable: all 2 were excluded.*"
+                                           r"set valid_recall_status in .*c\.yaml"):
+        read_diary(load_cohort_spec(spec), 8)
 
 
 def test_asa24_file_lacking_foodamt_names_it(tmp_path):

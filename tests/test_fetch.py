@@ -208,3 +208,20 @@ def test_download_of_a_missing_url_is_an_error(http_root, monkeypatch, tmp_path)
     with pytest.raises(GutaxisError, match=r"download failed \(HTTP 404 "):
         fetch("tiny", raw_dir=tmp_path / "raw")
     assert files_under(tmp_path / "raw") == []
+
+
+FNDDS_CSV = REALDATA / "usda" / "fndds-2017-2018" / "FNDDS_2017_2018_nutrient_values.csv"
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not FNDDS_CSV.is_file() or not FNDDS_XLSX.is_file(), reason="real FNDDS 2017-2018 files not found")
+def test_fndds_nutrient_values_csv_stands_in_for_the_xlsx_and_loads_the_same_values(monkeypatch, tmp_path):
+    monkeypatch.setenv("GUTAXIS_RAW_DIR", str(tmp_path / "csv"))
+    fetch("fndds-2017-2018", from_path=FNDDS_CSV, raw_dir=tmp_path / "csv")
+    assert composition.is_available(load_source_spec("fndds-2017-2018"))
+    from_csv = composition.load("fndds-2017-2018").food_components.sort("food_code", "component_id")
+    monkeypatch.setenv("GUTAXIS_RAW_DIR", str(tmp_path / "xlsx"))
+    fetch("fndds-2017-2018", from_path=FNDDS_XLSX, raw_dir=tmp_path / "xlsx")
+    from_xlsx = composition.load("fndds-2017-2018").food_components.sort("food_code", "component_id")
+    assert from_csv.height == from_xlsx.height > 40_000
+    assert from_csv.equals(from_xlsx)

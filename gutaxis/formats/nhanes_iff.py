@@ -22,6 +22,9 @@ from gutaxis.specs import CohortSpec
 
 # Version 5 (what NHANES publishes) says LIBRARY, version 8 LIBV8.
 XPT_MAGIC = b"HEADER RECORD*******LIB"
+XPT_RECORD = 80
+XPT_OBS_HEADER = b"HEADER RECORD*******OBS"  # v5 "OBS     HEADER...", v8 "OBSV8   HEADER..."
+XPT_HEADER_BYTES = 1 << 20  # the headers of a file of a few hundred variables are well within it
 # Some XPT readers turn an IBM-float zero into ~5.4e-79; no nutrient amount is that small.
 XPT_ZERO_EPS = 1e-70
 # component_id -> column suffix after DRxI
@@ -54,6 +57,7 @@ def recall_day(path: Path, columns: list[str]) -> int:
 
 def _read_xpt(path: Path) -> tuple[pl.LazyFrame, list[str]]:
     _, meta = pyreadstat.read_xport(str(path), metadataonly=True)
+    _check_not_cut_short(path, sum(meta.variable_storage_width.values()))
     columns = list(meta.column_names)
     wanted = [c for c in _wanted_columns(recall_day(path, columns)) if c in columns]
     data, _ = pyreadstat.read_xport(str(path), usecols=wanted)
@@ -63,6 +67,23 @@ def _read_xpt(path: Path) -> tuple[pl.LazyFrame, list[str]]:
         for c, dtype in frame.schema.items() if dtype.is_float()
     ).with_row_index(ROW_INDEX, offset=1)
     return frame.lazy(), columns
+
+
+def _check_not_cut_short(path: Path, row_width: int) -> None:
+    """Refuse a transport file cut short (an interrupted download): pyreadstat reads up to where the
+    bytes end and says nothing. SAS transport pads its data to whole 80-byte records with blanks,
+    so a whole file is a multiple of 80 bytes, and what follows its last whole row is blanks."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(XPT_HEADER_BYTES)
+        members = head.count(XPT_OBS_HEADER)
+        data_start = head.find(XPT_OBS_HEADER) + XPT_RECORD
+        tail_bytes = (size - data_start) % row_width if members == 1 and row_width else 0
+        fh.seek(size - tail_bytes)
+        tail = fh.read(tail_bytes)
+    if size % XPT_RECORD or tail.strip(b" "):
+        raise GutaxisError(f"{path}: the file is cut short ({size:,} bytes, its last row incomplete); "
+                           "download or copy it again")
 
 
 def _wanted_columns(day: int) -> list[str]:
