@@ -104,8 +104,8 @@ def _whole(value: pl.Expr) -> pl.Expr:
 def _identifier(column: str, dtype: pl.DataType, keep_integer: bool = False) -> pl.Expr:
     """Ids as text (integers kept as Int64 when keep_integer); an integer that a float column or a
     float printer turned into `83736.0` loses the `.0`."""
-    if dtype.is_integer():
-        return pl.col(column).cast(pl.Int64 if keep_integer else pl.String)
+    if dtype.is_integer():  # UInt64 ids can pass Int64's range: kept as text
+        return pl.col(column).cast(pl.Int64 if keep_integer and dtype != pl.UInt64 else pl.String)
     if dtype.is_float():
         value = pl.col(column)
         return (pl.when(_whole(value) & (value.abs() < 2.0**53)).then(value.cast(pl.Int64).cast(pl.String))
@@ -132,7 +132,11 @@ def _id_not_utf8(column: str, schema: pl.Schema) -> _Rule | None:
     return _Rule(column, _not_utf8(column), pl.col(column).cast(pl.String).str.contains(NOT_UTF8, literal=True).fill_null(False))
 
 
-def _unparsed(column: str, schema: pl.Schema, reason: str) -> str | pl.Expr:
+SCIENTIFIC_CODE = ("food_code is in scientific notation (as a spreadsheet shows long numbers), which can hide "
+                   "digits; format the column as whole numbers and save the file again")
+
+
+def _unparsed(column: str, schema: pl.Schema, reason: str, scientific: str | None = None) -> str | pl.Expr:
     """The reason a given value is not a number, naming the fix when the text shows why.
 
     Worked out only for quarantined rows (see `_row_reason`), so it costs the clean rows nothing.
@@ -142,17 +146,20 @@ def _unparsed(column: str, schema: pl.Schema, reason: str) -> str | pl.Expr:
     if not _is_text(schema[column]):
         return reason
     text = _text(column)
+    otherwise = pl.lit(reason)
+    if scientific is not None:  # a reason of its own for numbers printed as 9.241051E+07
+        otherwise = pl.when(text.str.contains(r"^[0-9]+(?:\.[0-9]*)?[eE][+-]?[0-9]+$")).then(pl.lit(scientific)).otherwise(otherwise)
     return (pl.when(text.str.contains(NOT_UTF8, literal=True)).then(pl.lit(_not_utf8(column)))
             .when(text.str.contains(r"^[+-]?[0-9]*[.,]?[0-9]+(?:[.,][0-9]+)*$") & text.str.contains(",", literal=True))
             .then(pl.lit(f"{_name(column)} has a thousands separator or a decimal comma; {COMMA_FIX}"))
-            .otherwise(pl.lit(reason)))
+            .otherwise(otherwise))
 
 
 def _food_code(column: str, dtype: pl.DataType) -> pl.Expr:
     """The code's number (Int64): digits only, a printed `.0` ignored; null when not a code."""
     value = pl.col(column)
     if dtype.is_integer():
-        return pl.when(value >= 0).then(value.cast(pl.Int64))
+        return pl.when(value >= 0).then(value.cast(pl.Int64, strict=False))  # UInt64 past Int64: not a code
     if dtype.is_float():
         return pl.when(_whole(value) & (value >= 0) & (value < 2.0**53)).then(value.cast(pl.Int64, strict=False))
     text = _text(column).str.replace(r"\.0*$", "")
@@ -204,7 +211,7 @@ def _rules(schema: pl.Schema, reported: list[str], code_width: int, day_max: int
         _Rule("recall_day", "recall_day is not a whole number", pl.col("__recall_day").is_null()),
     ]
     item = [
-        _Rule("food_code", _unparsed("food_code", schema, "food_code is missing or not a number"), pl.col("__food_code").is_null()),
+        _Rule("food_code", _unparsed("food_code", schema, "food_code is missing or not a number", scientific=SCIENTIFIC_CODE), pl.col("__food_code").is_null()),
         _Rule("food_code", f"food_code longer than {code_width} digits",
               pl.col("__food_code") >= 10**code_width),
         _Rule("grams", "grams is missing", ~pl.col("__grams_given")),

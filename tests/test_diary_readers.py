@@ -310,6 +310,14 @@ def test_damaged_parquet_is_one_line_error_naming_the_file(tmp_path):
     assert "\n" not in str(err.value)
 
 
+def test_glob_of_files_typing_a_column_differently_reads_it_as_text(tmp_path):
+    pl.DataFrame({"pid": ["a", "b"], "day": [1, 1], "code": [11111000, 11111000], "g": [5.0, 6.0]},
+                 schema_overrides={"pid": pl.Categorical}).write_parquet(tmp_path / "d1.parquet")
+    pl.DataFrame({"pid": [3], "day": [1], "code": [11111000], "g": [7]}).write_parquet(tmp_path / "d2.parquet")
+    result = diary(tmp_path, format="tabular", path="d*.parquet", columns=TABULAR_MAP)
+    assert result.items.select("participant_id", "grams").rows() == [("a", 5.0), ("b", 6.0), ("3", 7.0)]
+
+
 def test_ragged_line_deep_in_a_csv_is_quarantined_with_its_field_count(tmp_path):
     rows = "".join(f"{i},1,11111000,5\n" for i in range(5000))
     (tmp_path / "good.csv").write_text("pid,day,code,g\n" + rows)

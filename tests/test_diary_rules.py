@@ -69,6 +69,9 @@ def test_grams_printed_as_float_with_blanks_are_accepted(tmp_path):
     ("1,1,abc,5,1", "food_code", "abc", "food_code is missing or not a number"),
     ("1,1,,5,1", "food_code", None, "food_code is missing or not a number"),
     ("1,1,123456789,5,1", "food_code", "123456789", "food_code longer than 8 digits"),
+    ("1,1,9.241051E+07,5,1", "food_code", "9.241051E+07",
+     "food_code is in scientific notation (as a spreadsheet shows long numbers), which can hide digits; "
+     "format the column as whole numbers and save the file again"),
     ("1,1,11111000,5,lots", "reported__energy_kcal", "lots", "reported value is not a number"),
     ("1,1,11111000,5,-3", "reported__energy_kcal", "-3", "reported value is negative"),
 ])
@@ -163,6 +166,14 @@ def test_native_numeric_columns_are_typed_without_text(tmp_path):
     assert result.items.select("participant_id", "recall_day", "food_code", "reported__fiber").rows() == [
         (83736, 1, 51180010, None)]
     assert quarantined(result) == [(2, "grams", "NaN", "grams is not a finite number (NaN or infinite)")]
+
+
+def test_uint64_ids_beyond_int64_are_kept_as_text_and_such_codes_quarantined():
+    big = 2**63 + 5
+    result = canonical({"participant_id": pl.Series([big, 7], dtype=pl.UInt64), "recall_day": [1, 1],
+                        "food_code": pl.Series([11111000, big], dtype=pl.UInt64), "grams": [5.0, 6.0]})
+    assert result.items.select("participant_id", "food_code").rows() == [(str(big), 11111000)]
+    assert quarantined(result) == [(2, "food_code", str(big), "food_code is missing or not a number")]
 
 
 def test_output_frames_have_the_canonical_schemas(tmp_path):

@@ -340,6 +340,16 @@ def concat_raw(frames: list[pl.LazyFrame]) -> pl.LazyFrame:
     """Files of one cohort stacked in order; a reported column absent from one file is null there."""
     if len(frames) == 1:
         return frames[0]
+    schemas = [frame.collect_schema() for frame in frames]
+    dtypes: dict[str, set[pl.DataType]] = {}
+    for schema in schemas:
+        for name, dtype in schema.items():
+            dtypes.setdefault(name, set()).add(dtype)
+    # Numbers of different widths have a common type; a column that is text (or categorical) in one
+    # file and numbers in another has none: it is read as text everywhere, which the rules parse.
+    as_text = {name for name, kinds in dtypes.items() if len(kinds) > 1 and not all(k.is_numeric() for k in kinds)}
+    frames = [frame.with_columns(pl.col(c).cast(pl.String) for c in as_text if c in schema)
+              for frame, schema in zip(frames, schemas)]
     return pl.concat(frames, how="diagonal_relaxed")
 
 
