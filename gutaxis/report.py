@@ -26,6 +26,10 @@ class CohortReport:
     checks_warned: list[str] = field(default_factory=list)
 
 
+# More unlinked items than this share is not a few missing foods but, most likely, the wrong source.
+UNLINKED_WARNING_SHARE = 0.5
+
+
 def _one(conn, sql: str, params: list) -> object:
     return conn.execute(sql, params).fetchall()[0][0]
 
@@ -78,6 +82,9 @@ def format_report(rep: CohortReport) -> str:
         f"  participants {rep.participants}  recall days {rep.days}  items {rep.items}  "
         f"excluded recalls {rep.excluded_recalls}  quarantined rows {rep.quarantined}  unlinked items {rep.unlinked_items}",
     ]
+    if rep.items and rep.unlinked_items > UNLINKED_WARNING_SHARE * rep.items:
+        lines.append(f"  warning: {rep.unlinked_items / rep.items:.0%} of the items have a food code the composition "
+                     "source lacks: check the spec's `composition` (SR codes need sr28, FNDDS codes fndds-2017-2018)")
     if rep.top_quarantine:
         lines.append("  quarantined: " + "; ".join(f"{reason} x{n}" for reason, n in rep.top_quarantine))
     if rep.coverage:

@@ -185,6 +185,9 @@ def load_cohort_spec(path: Path) -> CohortSpec:
     if spec.registered and spec.name != stem:
         raise GutaxisError(f"{path}: field 'name': {spec.name!r} differs from the file name {stem!r}; "
                            f"a registered spec is found by its name: rename the file to {spec.name}.yaml or set name: {stem}")
+    if not is_source_id(spec.composition):
+        raise GutaxisError(f"{path}: field 'composition': unknown source {spec.composition!r}; "
+                           f"use one of: {', '.join(known_source_ids())}")
     error = outside_data_error(spec, path)
     if error:
         raise error
@@ -209,11 +212,18 @@ def registered_cohorts() -> list[CohortSpec]:
     return [load_cohort_spec(p) for p in sorted(cohorts_dir().glob("*.yaml"))]
 
 
+def known_source_ids() -> list[str]:
+    return sorted(p.stem for p in SOURCES_DIR.glob("*.yaml"))
+
+
+def is_source_id(source_id: str) -> bool:
+    return bool(SLUG.match(source_id.replace(".", ""))) and (SOURCES_DIR / f"{source_id}.yaml").is_file()
+
+
 def load_source_spec(source_id: str) -> SourceSpec:
     path = SOURCES_DIR / f"{source_id}.yaml"
-    if not SLUG.match(source_id.replace(".", "")) or not path.is_file():
-        known = ", ".join(sorted(p.stem for p in SOURCES_DIR.glob("*.yaml")))
-        raise GutaxisError(f"unknown source {source_id!r}; known sources: {known}")
+    if not is_source_id(source_id):
+        raise GutaxisError(f"unknown source {source_id!r}; known sources: {', '.join(known_source_ids())}")
     try:
         return SourceSpec(**_load_yaml(path))
     except ValidationError as exc:

@@ -130,6 +130,7 @@ def test_quarantining_case_publishes_through_the_cli(case_id, home, tmp_path, ca
     # Spec problems stop the command before anything runs: exit 2.
     ("registered-path-outside-data[spec]", 2, ("points outside the project's data folder", "external_path: true")),
     ("name-with-spaces[spec]", 2, ("field 'name'", "'my study'", "must match [a-z0-9_-]+")),
+    ("unknown-composition[spec]", 2, ("corpus.yaml", "field 'composition': unknown source 'fndds-2019'")),
 ])
 def test_refused_case_exits_with_one_line_through_the_cli(case_id, exit_code, parts, home, tmp_path, monkeypatch, capsys):
     case = BY_ID[case_id]

@@ -119,3 +119,12 @@ def test_cohort_add_list_and_check(isolated, tmp_path, monkeypatch, capsys):
     staging = len(unpublished_tables(conn))
     conn.close()
     assert published == 0 and staging == 0
+
+
+def test_summary_warns_when_most_items_are_unlinked():
+    from gutaxis.report import CohortReport, format_report
+
+    mostly = format_report(CohortReport("c", "k", "published", items=10, unlinked_items=6))
+    assert "warning: 60% of the items have a food code the composition source lacks" in mostly
+    few = format_report(CohortReport("c", "k", "published", items=10, unlinked_items=5))
+    assert "warning" not in few

@@ -219,6 +219,13 @@ def test_nhanes_file_lacking_grams_names_file_column_and_fix(tmp_path):
     assert "\n" not in str(err.value)
 
 
+def test_header_name_with_spaces_around_it_is_pointed_out(tmp_path):
+    (tmp_path / "DR1IFF_X.csv").write_text(NHANES_TEXT.replace("SEQN,", "SEQN ,", 1))
+    with pytest.raises(GutaxisError, match=r"DR1IFF_X\.csv: column 'SEQN' is missing \(the file has 'SEQN ': spaces "
+                                           r"around a name are part of it; remove them from the header\)"):
+        diary(tmp_path, format="nhanes-iff", path="DR1IFF_X.csv")
+
+
 def test_nhanes_file_name_and_column_prefix_must_agree(tmp_path):
     (tmp_path / "DR2IFF_X.csv").write_text(NHANES_TEXT)
     with pytest.raises(GutaxisError, match="file name says day 2 but its columns are DR1I"):

@@ -240,6 +240,10 @@ def missing_column_error(path: Path, column: str, available: Iterable[str], fix:
     if variants:
         listed = ", ".join(repr(v) for v in variants)
         hint = f" (the file has {listed}, which differs only by case: column names are matched case-sensitively)"
+    padded = [c for c in available if c != c.strip() and c.strip() in (column, alternative)]
+    if padded:
+        hint += (f" (the file has {', '.join(repr(c) for c in padded)}: spaces around a name are part of it; "
+                 "remove them from the header)")
     header = [c for c in available if c not in (ROW_INDEX, ROW_PROBLEM, ROW_TEXT)]
     if len(header) == 1:
         # One column whose name holds separators: the file was split on the wrong delimiter.
