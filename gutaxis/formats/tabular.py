@@ -118,6 +118,7 @@ def checked_rows(text: TextFile, used: Iterable[str]) -> pl.LazyFrame:
     _refuse_repeated_columns(text, used)
     shapes = _row_shapes(text)
     if shapes is None:
+        _refuse_extra_fields(text)
         return text.frame
     skip, problems, cut = shapes
     # A last row cut inside a quoted field would fail the CSV parser: it reads the rows before
@@ -151,6 +152,19 @@ def _has_quote(path: Path) -> bool:
             return False
         with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
             return data.find(QUOTE.encode()) != -1
+
+
+def _refuse_extra_fields(text: TextFile) -> None:
+    """With quoting across lines, rows are not checked line by line, and a parser reading only the
+    used columns skips a row's extra fields without a word: every field is read once to catch them."""
+    try:
+        text.frame.select(pl.exclude(ROW_INDEX).str.len_bytes().sum()).collect()
+    except pl.exceptions.ComputeError as exc:
+        if "more fields" not in str(exc):
+            raise
+        raise GutaxisError(f"{text.path}: a row has more fields than the header's {len(text.columns)} (a stray "
+                           "delimiter?); the file has quoted fields across lines, so rows are not numbered here: "
+                           "find that row and fix it") from None
 
 
 def _row_shapes(text: TextFile) -> tuple[list[int], pl.DataFrame, int | None] | None:
