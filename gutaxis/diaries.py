@@ -8,7 +8,7 @@ import polars as pl
 import pyreadstat
 
 from gutaxis import GutaxisError
-from gutaxis.diary_rules import ROW, CanonicalDiary, canonicalize
+from gutaxis.diary_rules import EVERY_ITEM_QUARANTINED, ROW, CanonicalDiary, canonicalize
 from gutaxis.formats import asa24_items, nhanes_iff, tabular
 from gutaxis.specs import CohortSpec
 
@@ -54,24 +54,29 @@ def read_diary(spec: CohortSpec, code_width: int, *, require_usable: bool = True
                 raise unreadable(path, spec.format, file_exc) from None
         raise exc
     if require_usable and diary.items.height == 0:
-        if diary.quarantine.height:
-            raise nothing_usable(files, diary.quarantine)
-        raise nothing_included(spec, files, diary.inclusion)
+        # Named after whichever kept more rows out: bad rows, or recalls their status excludes.
+        by_status = diary.inclusion.filter(~pl.col("included") & (pl.col("reason") != EVERY_ITEM_QUARANTINED))
+        if diary.quarantine.height and diary.quarantine.height >= by_status["n_items"].sum():
+            also = f" ({by_status.height} recalls were also excluded by their status)" if by_status.height else ""
+            raise nothing_usable(files, diary.quarantine, also)
+        also = f" ({diary.quarantine.height} rows were also quarantined)" if diary.quarantine.height else ""
+        raise nothing_included(spec, files, by_status, also)
     return diary
 
 
-def nothing_usable(files: list[Path], quarantine: pl.DataFrame) -> GutaxisError:
+def nothing_usable(files: list[Path], quarantine: pl.DataFrame, also: str = "") -> GutaxisError:
     """Every row quarantined: a systematic problem (a locale's decimal commas, a wrong column), not bad rows."""
     reason, count = quarantine.group_by("reason").len().sort(["len", "reason"], descending=[True, False]).row(0)
     first = quarantine.filter(pl.col("reason") == reason).row(0, named=True)
     where = next(path for path in files if path.name == first["source_file"])
     column = "" if first["column"] == ROW else f", column {first['column']}"
     return GutaxisError(f"{where}: no row is usable: all {quarantine.height} were quarantined, {count} of them with "
-                        f"'{reason}' (first at row {first['source_row']}{column}); fix the file and run again")
+                        f"'{reason}' (first at row {first['source_row']}{column}){also}; fix the file and run again")
 
 
-def nothing_included(spec: CohortSpec, files: list[Path], inclusion: pl.DataFrame) -> GutaxisError:
-    """Every recall excluded by its status: the wrong file, or a status code the spec does not accept."""
+def nothing_included(spec: CohortSpec, files: list[Path], inclusion: pl.DataFrame, also: str = "") -> GutaxisError:
+    """Every recall excluded by its status (inclusion: those recalls): the wrong file, or a status
+    code the spec does not accept."""
     where = files[0] if len(files) == 1 else spec.spec_path
     if not inclusion.height:
         return GutaxisError(f"{where}: no item is usable; fix the file and run again")
@@ -82,7 +87,7 @@ def nothing_included(spec: CohortSpec, files: list[Path], inclusion: pl.DataFram
     else:
         fix = f"if this file marks its complete recalls with another code, set valid_recall_status in {spec.spec_path}"
     return GutaxisError(f"{where}: no recall is usable: all {inclusion.height} were excluded, {count} of them with "
-                        f"'{reason}' (first: participant {first['participant_id']}, day {first['recall_day']}); {fix}")
+                        f"'{reason}' (first: participant {first['participant_id']}, day {first['recall_day']}){also}; {fix}")
 
 
 def _open(reader: Reader, path: Path, spec: CohortSpec) -> pl.LazyFrame:

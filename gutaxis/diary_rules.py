@@ -104,8 +104,8 @@ def _whole(value: pl.Expr) -> pl.Expr:
 def _identifier(column: str, dtype: pl.DataType, keep_integer: bool = False) -> pl.Expr:
     """Ids as text (integers kept as Int64 when keep_integer); an integer that a float column or a
     float printer turned into `83736.0` loses the `.0`."""
-    if dtype.is_integer():  # UInt64 ids can pass Int64's range: kept as text
-        return pl.col(column).cast(pl.Int64 if keep_integer and dtype != pl.UInt64 else pl.String)
+    if dtype.is_integer():  # UInt64 and Int128 ids can pass Int64's range: kept as text
+        return pl.col(column).cast(pl.Int64 if keep_integer and dtype not in (pl.UInt64, pl.Int128) else pl.String)
     if dtype.is_float():
         value = pl.col(column)
         return (pl.when(_whole(value) & (value.abs() < 2.0**53)).then(value.cast(pl.Int64).cast(pl.String))
@@ -429,6 +429,9 @@ def _item_seq(found: pl.DataFrame, positions: np.ndarray, one_run_each: bool) ->
     return found.select(pl.int_range(1, pl.len() + 1, dtype=pl.Int32).over(_KEY).alias("item_seq")).to_series()
 
 
+EVERY_ITEM_QUARANTINED = "every item of this recall was quarantined"
+
+
 def _inclusion(recalls: pl.DataFrame, cohort_col: pl.Expr, valid_recall_status: list[int] | None) -> pl.DataFrame:
     """One row per recall of the rows whose participant and day are usable."""
     valid = f"valid: {', '.join(str(s) for s in valid_recall_status or [])}"
@@ -438,7 +441,7 @@ def _inclusion(recalls: pl.DataFrame, cohort_col: pl.Expr, valid_recall_status: 
         .when(~pl.col("status_ok"))
         .then(pl.concat_str(pl.lit("recall status "), pl.col("recall_status").cast(pl.String),
                             pl.lit(f" is not usable ({valid})")))
-        .when(pl.col("n_usable") == 0).then(pl.lit("every item of this recall was quarantined"))
+        .when(pl.col("n_usable") == 0).then(pl.lit(EVERY_ITEM_QUARANTINED))
     )
     status = pl.col("recall_status") if valid_recall_status is not None else pl.lit(None, dtype=pl.Int32)
     # sorted on the ids' own type (numbers numerically), then shown as text

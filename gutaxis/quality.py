@@ -316,9 +316,9 @@ def _buffer_sql_results(engine_class: Any) -> None:
 
 
 def _load_on_first_use(name: str) -> None:
-    """Put a module in sys.modules whose code runs when one of its attributes is first read
-    (importlib.util.LazyLoader). It is also bound on its parent package, because `from parent
-    import name` through the import machinery would read the module's __spec__ and load it."""
+    """Put in sys.modules a module whose code runs when one of its attributes is first read."""
+    # importlib.util.LazyLoader. The module is also bound on its parent package: `from parent import
+    # name` through the import machinery would read the module's __spec__, and that loads it.
     if name in sys.modules:
         return
     parent, _, child = name.rpartition(".")

@@ -185,9 +185,10 @@ def load_cohort_spec(path: Path) -> CohortSpec:
     if spec.registered and spec.name != stem:
         raise GutaxisError(f"{path}: field 'name': {spec.name!r} differs from the file name {stem!r}; "
                            f"a registered spec is found by its name: rename the file to {spec.name}.yaml or set name: {stem}")
-    if not is_source_id(spec.composition):
-        raise GutaxisError(f"{path}: field 'composition': unknown source {spec.composition!r}; "
-                           f"use one of: {', '.join(known_source_ids())}")
+    compositions = composition_source_ids()
+    if spec.composition not in compositions:
+        known = "unknown source" if not is_source_id(spec.composition) else "source without food composition"
+        raise GutaxisError(f"{path}: field 'composition': {known} {spec.composition!r}; use one of: {', '.join(compositions)}")
     error = outside_data_error(spec, path)
     if error:
         raise error
@@ -214,6 +215,13 @@ def registered_cohorts() -> list[CohortSpec]:
 
 def known_source_ids() -> list[str]:
     return sorted(p.stem for p in SOURCES_DIR.glob("*.yaml"))
+
+
+def composition_source_ids() -> list[str]:
+    """Sources a cohort can link its food codes to: those in a format with a composition reader."""
+    from gutaxis.composition import READERS  # here: gutaxis.composition imports this module
+
+    return [spec.id for spec in source_specs() if spec.format in READERS]
 
 
 def is_source_id(source_id: str) -> bool:

@@ -188,14 +188,21 @@ def test_xpt_zero_read_back_as_tiny_number_becomes_zero(tmp_path):
     assert raw.collect()["reported__energy_kcal"].to_list() == [0.0]
 
 
-def test_xpt_cut_short_is_refused_naming_the_file(tmp_path):
-    frame = pl.DataFrame({"SEQN": [1.0, 1.0, 2.0], "DR1ILINE": [1.0, 2.0, 1.0], "DR1DRSTZ": [1.0] * 3,
-                          "DR1IFDCD": [11111000.0] * 3, "DR1IGRMS": [10.0, 20.0, 30.0], "DR1IKCAL": [1.0, 2.0, 3.0]})
-    whole = tmp_path / "whole.XPT"  # rows of 48 bytes: a cut at a record boundary falls inside a row
-    pyreadstat.write_xport(pd.DataFrame(frame.to_dict(as_series=False)), str(whole), table_name="DR1IFF")
-    assert diary(tmp_path, format="nhanes-iff", path="whole.XPT").items.height == 3
+@pytest.mark.parametrize("version", [5, 8])
+def test_xpt_cut_short_is_refused_naming_the_file(tmp_path, version):
+    n = 10
+    frame = pl.DataFrame({"SEQN": [float(1 + i // 2) for i in range(n)], "DR1ILINE": [float(1 + i % 2) for i in range(n)],
+                          "DR1DRSTZ": [1.0] * n, "DR1IFDCD": [11111000.0] * n, "DR1IGRMS": [10.0 * (i + 1) for i in range(n)],
+                          "DR1IKCAL": [1.0] * n})
+    whole = tmp_path / "whole.XPT"  # rows of 48 bytes: a cut at a record's end falls inside a row, or at a row's end
+    pyreadstat.write_xport(pd.DataFrame(frame.to_dict(as_series=False)), str(whole), table_name="DR1IFF",
+                           file_format_version=version)
+    assert diary(tmp_path, format="nhanes-iff", path="whole.XPT").items.height == n
     data = whole.read_bytes()
-    for cut in (len(data) - 80, len(data) - 37):  # at a record boundary, and inside a record
+    cuts = [len(data) - 80, len(data) - 37]  # inside a row at a record boundary; inside a record
+    if version == 8:
+        cuts.append(len(data) - 240)  # 5 whole rows of 10 (240 bytes): only v8's stated count shows it
+    for cut in cuts:
         (tmp_path / "DR1IFF_Z.XPT").write_bytes(data[:cut])
         with pytest.raises(GutaxisError, match=r"DR1IFF_Z\.XPT: the file is cut short .*; download or copy it again") as err:
             diary(tmp_path, format="nhanes-iff", path="DR1IFF_Z.XPT")
@@ -271,6 +278,16 @@ def test_tabular_status_codes_the_spec_does_not_accept_point_to_valid_recall_sta
         read_diary(load_cohort_spec(spec), 8)
 
 
+def test_recalls_excluded_outnumbering_quarantined_rows_name_the_status_and_both_counts(tmp_path):
+    body = "pid,day,code,g,status\n1,1,11111000,abc,1\n" + "".join(f"{p},1,11111000,5,2\n" for p in range(2, 12))
+    (tmp_path / "d.csv").write_text(body)
+    spec = write_spec(tmp_path, "c", format="tabular", path="d.csv", columns={**TABULAR_MAP, "recall_status": "status"})
+    with pytest.raises(GutaxisError, match=r"d\.csv: no recall is usable: all 10 were excluded, 10 of them with "
+                                           r"'recall status 2 is not usable \(valid: 1\)' .* \(1 rows were also "
+                                           r"quarantined\); if this file marks"):
+        read_diary(load_cohort_spec(spec), 8)
+
+
 def test_asa24_file_lacking_foodamt_names_it(tmp_path):
     (tmp_path / "Items.csv").write_text(ASA24_TEXT.replace("FoodAmt", "Amount"))
     with pytest.raises(GutaxisError, match=r"Items\.csv: column 'FoodAmt' is missing; give the ASA24"):
@@ -336,15 +353,22 @@ def test_ragged_line_deep_in_a_csv_is_quarantined_with_its_field_count(tmp_path)
 
 
 @pytest.mark.parametrize("extra_column", ["", ",note"])  # with an unused column, a parser reading the used ones skips it
-def test_ragged_line_in_a_csv_whose_quoting_spans_lines_names_the_file(tmp_path, extra_column):
-    # A quoted line break: lines are not rows, so the file is refused whole.
+def test_ragged_line_in_a_csv_whose_quoting_spans_lines_names_the_file_and_row(tmp_path, extra_column):
+    # A quoted line break: lines are not rows, so records are counted by a CSV reader.
     fill = ",x" if extra_column else ""
     rows = "".join(f"{i},1,11111000,5{fill}\n" for i in range(5000))
     (tmp_path / "ragged.csv").write_text(f'pid,day,code,g{extra_column}\n1,1,"11111\n000",5{fill}\n' + rows
                                          + f"1,1,11111000,5{fill},9\n")
-    with pytest.raises(GutaxisError, match=r"ragged\.csv: a row has more fields than the header's \d \(a stray delimiter\?\); .*find that row and fix it") as err:
+    width = 5 if extra_column else 4
+    with pytest.raises(GutaxisError, match=rf"ragged\.csv: row 5002 has {width + 1} fields, more than the header's {width} "
+                                           r"\(a stray delimiter or an unquoted value\?\); fix that row") as err:
         diary(tmp_path, format="tabular", path="*.csv", columns=TABULAR_MAP)
     assert "\n" not in str(err.value)
+
+
+def test_empty_fields_beyond_the_header_are_accepted_when_quoting_spans_lines(tmp_path):
+    (tmp_path / "d.csv").write_text('pid,day,code,g,note\n1,1,11111000,5,"a\nb",\n2,1,11111000,5,y,\n')
+    assert diary(tmp_path, format="tabular", path="d.csv", columns=TABULAR_MAP).items.height == 2
 
 
 def test_bad_delimiter_in_spec_is_reported(tmp_path):

@@ -8,6 +8,7 @@ SEQN, day and line number is a duplicate (quarantined by gutaxis.diary_rules).
 """
 from __future__ import annotations
 
+import mmap
 import re
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from gutaxis.specs import CohortSpec
 XPT_MAGIC = b"HEADER RECORD*******LIB"
 XPT_RECORD = 80
 XPT_OBS_HEADER = b"HEADER RECORD*******OBS"  # v5 "OBS     HEADER...", v8 "OBSV8   HEADER..."
-XPT_HEADER_BYTES = 1 << 20  # the headers of a file of a few hundred variables are well within it
+XPT_MEMBER_HEADER = b"HEADER RECORD*******MEMB"  # v5 "MEMBER  HEADER...", v8 "MEMBV8  HEADER..."
 # Some XPT readers turn an IBM-float zero into ~5.4e-79; no nutrient amount is that small.
 XPT_ZERO_EPS = 1e-70
 # component_id -> column suffix after DRxI
@@ -57,10 +58,12 @@ def recall_day(path: Path, columns: list[str]) -> int:
 
 def _read_xpt(path: Path) -> tuple[pl.LazyFrame, list[str]]:
     _, meta = pyreadstat.read_xport(str(path), metadataonly=True)
-    _check_not_cut_short(path, sum(meta.variable_storage_width.values()))
+    stated_rows = _check_not_cut_short(path, sum(meta.variable_storage_width.values()))
     columns = list(meta.column_names)
     wanted = [c for c in _wanted_columns(recall_day(path, columns)) if c in columns]
     data, _ = pyreadstat.read_xport(str(path), usecols=wanted)
+    if stated_rows is not None and len(data) != stated_rows:
+        raise _cut_short(path, f"{len(data):,} rows where its header states {stated_rows:,}")
     frame = pl.from_pandas(data, nan_to_null=True)  # SAS missing arrives as NaN
     frame = frame.with_columns(
         pl.when(pl.col(c).abs() < XPT_ZERO_EPS).then(0.0).otherwise(pl.col(c)).alias(c)
@@ -69,21 +72,29 @@ def _read_xpt(path: Path) -> tuple[pl.LazyFrame, list[str]]:
     return frame.lazy(), columns
 
 
-def _check_not_cut_short(path: Path, row_width: int) -> None:
+def _check_not_cut_short(path: Path, row_width: int) -> int | None:
     """Refuse a transport file cut short (an interrupted download): pyreadstat reads up to where the
     bytes end and says nothing. SAS transport pads its data to whole 80-byte records with blanks,
-    so a whole file is a multiple of 80 bytes, and what follows its last whole row is blanks."""
+    so a whole file is a multiple of 80 bytes, and what follows its last whole row is blanks. A
+    cut at a row's end leaves neither trace: v8 files state their row count (returned, to be
+    compared with the rows read); v5 files do not."""
     size = path.stat().st_size
-    with open(path, "rb") as fh:
-        head = fh.read(XPT_HEADER_BYTES)
-        members = head.count(XPT_OBS_HEADER)
-        data_start = head.find(XPT_OBS_HEADER) + XPT_RECORD
-        tail_bytes = (size - data_start) % row_width if members == 1 and row_width else 0
-        fh.seek(size - tail_bytes)
-        tail = fh.read(tail_bytes)
-    if size % XPT_RECORD or tail.strip(b" "):
-        raise GutaxisError(f"{path}: the file is cut short ({size:,} bytes, its last row incomplete); "
-                           "download or copy it again")
+    if size % XPT_RECORD:
+        raise _cut_short(path, f"{size:,} bytes, not whole 80-byte records")
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as content:
+        obs = content.find(XPT_OBS_HEADER)
+        if obs < 0 or content.find(XPT_MEMBER_HEADER, obs) >= 0:
+            return None  # no data, or several datasets: the first one's rows do not end the file
+        data_start = obs + XPT_RECORD
+        tail = content[size - (size - data_start) % row_width:] if row_width else b""
+        stated = content[obs + 48:obs + 63].strip() if content[obs + 20:obs + 25] == b"OBSV8" else b""
+    if tail.strip(b" "):
+        raise _cut_short(path, "its last row incomplete")
+    return int(stated) if stated.isdigit() else None
+
+
+def _cut_short(path: Path, how: str) -> GutaxisError:
+    return GutaxisError(f"{path}: the file is cut short ({how}); download or copy it again")
 
 
 def _wanted_columns(day: int) -> list[str]:

@@ -155,16 +155,20 @@ def _has_quote(path: Path) -> bool:
 
 
 def _refuse_extra_fields(text: TextFile) -> None:
-    """With quoting across lines, rows are not checked line by line, and a parser reading only the
-    used columns skips a row's extra fields without a word: every field is read once to catch them."""
-    try:
-        text.frame.select(pl.exclude(ROW_INDEX).str.len_bytes().sum()).collect()
-    except pl.exceptions.ComputeError as exc:
-        if "more fields" not in str(exc):
-            raise
-        raise GutaxisError(f"{text.path}: a row has more fields than the header's {len(text.columns)} (a stray "
-                           "delimiter?); the file has quoted fields across lines, so rows are not numbered here: "
-                           "find that row and fix it") from None
+    """Refuse a row with a value beyond the header's fields in a file whose quoted fields span lines.
+
+    Its lines are not rows, so the line-by-line pass cannot judge them, and a CSV parser reading
+    only the used columns drops such a value without a word. Python's csv module reads records
+    across lines; empty fields beyond the header's are accepted, as in the line-by-line pass.
+    """
+    width = len(text.columns)
+    with open(text.path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+        records = csv.reader(handle, delimiter=text.separator)
+        next(records, None)
+        for row, fields in enumerate(records, start=1):
+            if len(fields) > width and any(field.strip() for field in fields[width:]):
+                raise GutaxisError(f"{text.path}: row {row} has {len(fields)} fields, more than the header's {width} "
+                                   "(a stray delimiter or an unquoted value?); fix that row")
 
 
 def _row_shapes(text: TextFile) -> tuple[list[int], pl.DataFrame, int | None] | None:
@@ -363,12 +367,17 @@ def concat_raw(frames: list[pl.LazyFrame]) -> pl.LazyFrame:
     for schema in schemas:
         for name, dtype in schema.items():
             dtypes.setdefault(name, set()).add(dtype)
-    # Numbers of different widths have a common type; a column that is text (or categorical) in one
-    # file and numbers in another has none: it is read as text everywhere, which the rules parse.
-    as_text = {name for name, kinds in dtypes.items() if len(kinds) > 1 and not all(k.is_numeric() for k in kinds)}
+    # Floats of different widths widen to Float64, and integers that fit Int64 to Int64, losing
+    # nothing. Any other mix (text and numbers, integers and floats, which would round ids past
+    # 2^53, or UInt64 and signed) is read as text in every file: the rules parse it.
+    as_text = {name for name, kinds in dtypes.items() if len(kinds) > 1 and not _widens_exactly(kinds)}
     frames = [frame.with_columns(pl.col(c).cast(pl.String) for c in as_text if c in schema)
               for frame, schema in zip(frames, schemas)]
     return pl.concat(frames, how="diagonal_relaxed")
+
+
+def _widens_exactly(kinds: set[pl.DataType]) -> bool:
+    return all(k.is_float() for k in kinds) or all(k.is_integer() and k not in (pl.UInt64, pl.Int128) for k in kinds)
 
 
 def read(spec: CohortSpec) -> pl.LazyFrame:
