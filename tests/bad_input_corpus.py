@@ -504,6 +504,8 @@ def _spec_cases() -> list[Case]:
              Refused(("field 'name'", "'x; DROP TABLE marts.participant_exposure; --'", name_fix))),
         Case("unknown-composition", "spec", {"d.csv": good}, {**csv_spec, "composition": "fndds-2019"},
              Refused(("field 'composition': unknown source 'fndds-2019'", "use one of: ", "fndds-2017-2018"))),
+        Case("composition-without-food-values", "spec", {"d.csv": good}, {**csv_spec, "composition": "fped-2017-2018"},
+             Refused(("field 'composition': source without food composition 'fped-2017-2018'", "use one of: "))),
         Case("unknown-field", "spec", {"d.csv": good}, {**csv_spec, "delimeter": ";"},
              Refused(("field 'delimeter'", "Extra inputs are not permitted"))),
         # Registered specs (in the cohorts folder) read only under the data folders...

@@ -342,6 +342,20 @@ def test_glob_of_files_typing_a_column_differently_reads_it_as_text(tmp_path):
     assert result.items.select("participant_id", "grams").rows() == [("a", 5.0), ("b", 6.0), ("3", 7.0)]
 
 
+def test_glob_mixing_uint64_and_int32_ids_or_integer_and_float_ids_reads_them_as_text(tmp_path):
+    big = 2**63 + 5
+    pl.DataFrame({"pid": [1], "day": [1], "code": [11111000], "g": [5.0]},
+                 schema_overrides={"pid": pl.Int32}).write_parquet(tmp_path / "u1.parquet")
+    pl.DataFrame({"pid": [big], "day": [1], "code": [11111000], "g": [6.0]},
+                 schema_overrides={"pid": pl.UInt64}).write_parquet(tmp_path / "u2.parquet")
+    result = diary(tmp_path, format="tabular", path="u*.parquet", columns=TABULAR_MAP)
+    assert result.items["participant_id"].to_list() == ["1", str(big)]
+    pl.DataFrame({"pid": [2**53 + 1], "day": [1], "code": [11111000], "g": [5.0]}).write_parquet(tmp_path / "f1.parquet")
+    pl.DataFrame({"pid": [7.0], "day": [1], "code": [11111000], "g": [6.0]}).write_parquet(tmp_path / "f2.parquet")
+    result = diary(tmp_path, format="tabular", path="f*.parquet", columns=TABULAR_MAP)
+    assert result.items["participant_id"].to_list() == [str(2**53 + 1), "7"]  # not rounded through Float64
+
+
 def test_ragged_line_deep_in_a_csv_is_quarantined_with_its_field_count(tmp_path):
     rows = "".join(f"{i},1,11111000,5\n" for i in range(5000))
     (tmp_path / "good.csv").write_text("pid,day,code,g\n" + rows)
