@@ -148,7 +148,8 @@ def _unparsed(column: str, schema: pl.Schema, reason: str, scientific: str | Non
     text = _text(column)
     otherwise = pl.lit(reason)
     if scientific is not None:  # a reason of its own for numbers printed as 9.241051E+07
-        otherwise = pl.when(text.str.contains(r"^[0-9]+(?:\.[0-9]*)?[eE][+-]?[0-9]+$")).then(pl.lit(scientific)).otherwise(otherwise)
+        printed_so = text.str.contains(r"^[0-9]+(?:\.[0-9]*)?[eE][+-]?[0-9]+$")
+        otherwise = pl.when(printed_so).then(pl.lit(scientific)).otherwise(otherwise)
     return (pl.when(text.str.contains(NOT_UTF8, literal=True)).then(pl.lit(_not_utf8(column)))
             .when(text.str.contains(r"^[+-]?[0-9]*[.,]?[0-9]+(?:[.,][0-9]+)*$") & text.str.contains(",", literal=True))
             .then(pl.lit(f"{_name(column)} has a thousands separator or a decimal comma; {COMMA_FIX}"))
@@ -211,7 +212,8 @@ def _rules(schema: pl.Schema, reported: list[str], code_width: int, day_max: int
         _Rule("recall_day", "recall_day is not a whole number", pl.col("__recall_day").is_null()),
     ]
     item = [
-        _Rule("food_code", _unparsed("food_code", schema, "food_code is missing or not a number", scientific=SCIENTIFIC_CODE), pl.col("__food_code").is_null()),
+        _Rule("food_code", _unparsed("food_code", schema, "food_code is missing or not a number", scientific=SCIENTIFIC_CODE),
+              pl.col("__food_code").is_null()),
         _Rule("food_code", f"food_code longer than {code_width} digits",
               pl.col("__food_code") >= 10**code_width),
         _Rule("grams", "grams is missing", ~pl.col("__grams_given")),
