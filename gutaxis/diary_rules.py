@@ -148,8 +148,8 @@ def _unparsed(column: str, schema: pl.Schema, reason: str, scientific: str | Non
     text = _text(column)
     otherwise = pl.lit(reason)
     if scientific is not None:  # a reason of its own for numbers printed as 9.241051E+07
-        printed_so = text.str.contains(r"^[0-9]+(?:\.[0-9]*)?[eE][+-]?[0-9]+$")
-        otherwise = pl.when(printed_so).then(pl.lit(scientific)).otherwise(otherwise)
+        in_scientific_notation = text.str.contains(r"^[0-9]+(?:\.[0-9]*)?[eE][+-]?[0-9]+$")
+        otherwise = pl.when(in_scientific_notation).then(pl.lit(scientific)).otherwise(otherwise)
     return (pl.when(text.str.contains(NOT_UTF8, literal=True)).then(pl.lit(_not_utf8(column)))
             .when(text.str.contains(r"^[+-]?[0-9]*[.,]?[0-9]+(?:[.,][0-9]+)*$") & text.str.contains(",", literal=True))
             .then(pl.lit(f"{_name(column)} has a thousands separator or a decimal comma; {COMMA_FIX}"))
