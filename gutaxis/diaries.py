@@ -66,8 +66,7 @@ def read_diary(spec: CohortSpec, code_width: int, *, require_usable: bool = True
 
 def nothing_usable(files: list[Path], quarantine: pl.DataFrame, also: str = "") -> GutaxisError:
     """Every row quarantined: a systematic problem (a locale's decimal commas, a wrong column), not bad rows."""
-    reason, count = quarantine.group_by("reason").len().sort(["len", "reason"], descending=[True, False]).row(0)
-    first = quarantine.filter(pl.col("reason") == reason).row(0, named=True)
+    reason, count, first = _commonest_reason(quarantine)
     where = next(path for path in files if path.name == first["source_file"])
     column = "" if first["column"] == ROW else f", column {first['column']}"
     return GutaxisError(f"{where}: no row is usable: all {quarantine.height} were quarantined, {count} of them with "
@@ -80,14 +79,19 @@ def nothing_included(spec: CohortSpec, files: list[Path], inclusion: pl.DataFram
     where = files[0] if len(files) == 1 else spec.spec_path
     if not inclusion.height:
         return GutaxisError(f"{where}: no item is usable; fix the file and run again")
-    reason, count = inclusion.group_by("reason").len().sort(["len", "reason"], descending=[True, False]).row(0)
-    first = inclusion.filter(pl.col("reason") == reason).row(0, named=True)
+    reason, count, first = _commonest_reason(inclusion)
     if spec.format in INSTRUMENT_VALID_STATUS:
         fix = "the file holds no complete recall: check that it is the intended file"
     else:
         fix = f"if this file marks its complete recalls with another code, set valid_recall_status in {spec.spec_path}"
     return GutaxisError(f"{where}: no recall is usable: all {inclusion.height} were excluded, {count} of them with "
                         f"'{reason}' (first: participant {first['participant_id']}, day {first['recall_day']}){also}; {fix}")
+
+
+def _commonest_reason(rows: pl.DataFrame) -> tuple[str, int, dict]:
+    """The reason most rows give (ties: alphabetical), how many give it, and the first such row."""
+    reason, count = rows.group_by("reason").len().sort(["len", "reason"], descending=[True, False]).row(0)
+    return reason, count, rows.filter(pl.col("reason") == reason).row(0, named=True)
 
 
 def _open(reader: Reader, path: Path, spec: CohortSpec) -> pl.LazyFrame:

@@ -187,8 +187,8 @@ def load_cohort_spec(path: Path) -> CohortSpec:
                            f"a registered spec is found by its name: rename the file to {spec.name}.yaml or set name: {stem}")
     compositions = composition_source_ids()
     if spec.composition not in compositions:
-        known = "unknown source" if not is_source_id(spec.composition) else "source without food composition"
-        raise GutaxisError(f"{path}: field 'composition': {known} {spec.composition!r}; use one of: {', '.join(compositions)}")
+        problem = "unknown source" if not is_source_id(spec.composition) else "source without food composition"
+        raise GutaxisError(f"{path}: field 'composition': {problem} {spec.composition!r}; use one of: {', '.join(compositions)}")
     error = outside_data_error(spec, path)
     if error:
         raise error
