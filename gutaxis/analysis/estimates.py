@@ -1,0 +1,227 @@
+"""Survey-design estimates with `svy` (Taylor linearisation, strata with PSUs nested in them, sampled
+with replacement): means, proportions, ratios, quantiles and survey-weighted regressions, each with its
+SE, 95 % CI, n and design degrees of freedom. No variance formula is written here: svy computes them,
+and tests/test_survey_estimates.py pins svy against R `survey` on NHANES 2017-2018."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import polars as pl
+import svy
+
+from gutaxis import GutaxisError
+
+# R survey's options(survey.lonely.psu = ...) -> svy's singleton rule (svy's design documentation):
+# "adjust" centres a lonely PSU's contribution on the grand mean instead of its stratum mean.
+LONELY_PSU_RULES = {"adjust": "center", "average": "scale", "remove": "skip"}
+ALPHA = 0.05
+# svy's "higher" rule: the smallest value whose weighted CDF reaches p, R svyquantile's qrule = "math";
+# the interval is Woodruff's (R interval.type = "mean"), with t on the design df.
+QUANTILE_RULE = "higher"
+METHOD = "Taylor linearisation, PSUs nested in strata, with replacement (svy {version}); lonely PSU: {rule}"
+_IN_DOMAIN = "_gutaxis_in_domain"
+ESTIMATE_SCHEMA = {
+    "variable": pl.String, "statistic": pl.String, "quantile": pl.Float64, "subpopulation": pl.String,
+    "domain": pl.String, "domain_value": pl.String, "estimate": pl.Float64, "se": pl.Float64,
+    "ci_low": pl.Float64, "ci_high": pl.Float64, "n": pl.Int64, "df": pl.Int64, "weight": pl.String,
+    "method": pl.String, "reliability_flag": pl.String,
+}
+ASSOCIATION_SCHEMA = {
+    "outcome": pl.String, "model": pl.String, "term": pl.String, "subpopulation": pl.String,
+    "estimate": pl.Float64, "se": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64,
+    "p_value": pl.Float64, "n": pl.Int64, "df": pl.Int64, "weight": pl.String, "method": pl.String,
+}
+
+
+@dataclass(frozen=True)
+class SurveyDesign:
+    """Which columns carry the design. `cycles` pooled NHANES cycles divide the weight (NCHS analytic
+    guidelines); `lonely_psu` names R survey's rule for strata with one PSU."""
+    weight: str
+    strata: str = "stratum"
+    psu: str = "psu"
+    lonely_psu: str = "adjust"
+    cycles: int = 1
+
+    def __post_init__(self):
+        if self.lonely_psu not in LONELY_PSU_RULES:
+            raise GutaxisError(f"design: lonely_psu {self.lonely_psu!r} is not known; use one of "
+                               f"{', '.join(LONELY_PSU_RULES)} (R survey's survey.lonely.psu names)")
+        if not isinstance(self.cycles, int) or self.cycles < 1:
+            raise GutaxisError(f"design: cycles must be a whole number >= 1 (got {self.cycles!r})")
+
+
+def lonely_strata(frame: pl.DataFrame, design: SurveyDesign) -> list:
+    """Strata with a single PSU among the rows of the design (weight > 0)."""
+    in_design = frame.filter(pl.col(design.weight).fill_null(0) > 0)
+    counts = in_design.group_by(design.strata).agg(pl.col(design.psu).n_unique().alias("psus"))
+    return sorted(counts.filter(pl.col("psus") < 2)[design.strata].to_list())
+
+
+def survey_sample(frame: pl.DataFrame, design: SurveyDesign, domain: pl.Expr | None = None,
+                  source: str = "analysis") -> svy.Sample:
+    """The frame bound to its design, with a 0/1 domain column; every row stays in the design.
+
+    A null weight is 0: the participant is outside the subsample the weight belongs to (NHANES gives
+    interview-only participants MEC weight 0 and no dietary weight), kept so that its PSU still counts."""
+    for role, column in (("weight", design.weight), ("strata", design.strata), ("psu", design.psu)):
+        if column not in frame.columns:
+            raise GutaxisError(f"{source}: the design's {role} column {column} is missing; "
+                               "declare it in the spec's design or give participants that carry it")
+    for column in (design.strata, design.psu):
+        if frame[column].null_count():
+            raise GutaxisError(f"{source}: column {column} is missing on {frame[column].null_count():,} rows; "
+                               "every participant needs a stratum and a PSU")
+    weight = pl.col(design.weight).cast(pl.Float64)
+    bad = frame.filter(weight.is_not_null() & ~(weight.is_finite() & (weight >= 0)))
+    if bad.height:
+        raise GutaxisError(f"{source}: column {design.weight} has {bad.height:,} negative or non-finite weights "
+                           f"(first {bad[design.weight][0]!r}); survey weights must be >= 0")
+    prepared = frame.with_columns(
+        (weight.fill_null(0.0) / design.cycles).alias(design.weight),
+        (domain.fill_null(False) if domain is not None else pl.lit(True)).cast(pl.Int8).alias(_IN_DOMAIN))
+    if prepared.filter((pl.col(_IN_DOMAIN) == 1) & (pl.col(design.weight) > 0)).height == 0:
+        raise GutaxisError(f"{source}: no participant of the domain has a {design.weight} > 0; "
+                           "check the domain and that the weight is the one of the subsample analysed")
+    rule = LONELY_PSU_RULES[design.lonely_psu]
+    return svy.Sample(prepared, svy.Design(stratum=design.strata, psu=design.psu, wgt=design.weight,
+                                           singleton=rule))
+
+
+def _where():
+    return svy.col(_IN_DOMAIN) == 1
+
+
+def method_label(frame: pl.DataFrame, design: SurveyDesign) -> str:
+    lonely = lonely_strata(frame, design)
+    rule = design.lonely_psu + (f" (strata {', '.join(map(str, lonely))})" if lonely else " (none lonely)")
+    return METHOD.format(version=svy.__version__, rule=rule)
+
+
+def estimate(frame: pl.DataFrame, design: SurveyDesign, variable: str, statistic: str, *,
+             by: Sequence[str] = (), domain: pl.Expr | None = None, subpopulation: str = "all",
+             quantiles: Sequence[float] = (0.5,), denominator: str | None = None,
+             source: str = "analysis") -> pl.DataFrame:
+    """One statistic (mean | proportion | ratio | quantile) of `variable`, overall or per domain of `by`,
+    within `domain`: rows with a null variable leave the estimate but stay in the design."""
+    columns = [variable, *by] + ([denominator] if denominator else [])
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise GutaxisError(f"{source}: column {missing[0]} is not in the analysis frame; name a known outcome, "
+                           "component or participant attribute")
+    data = frame.with_columns(pl.col(c).cast(pl.String) for c in by)
+    if statistic in ("mean", "proportion"):
+        data = data.with_columns(pl.col(variable).cast(pl.Float64))
+    sample = survey_sample(data, design, domain, source)
+    by_arg = list(by) or None
+    common = dict(by=by_arg, where=_where(), drop_nulls=True, alpha=ALPHA)
+    if statistic == "mean":
+        results = [sample.estimation.mean(variable, **common)]
+    elif statistic == "proportion":
+        _refuse_non_binary(data, variable, source)
+        results = [sample.estimation.prop(variable, ci_method="korn-graubard", **common)]
+    elif statistic == "ratio":
+        if denominator is None:
+            raise GutaxisError(f"{source}: a ratio of {variable} needs a denominator")
+        results = [sample.estimation.ratio(variable, denominator, **common)]
+    elif statistic == "quantile":
+        found = sample.estimation.quantile(variable, p=list(quantiles), q_method=QUANTILE_RULE, **common)
+        results = list(found)
+    else:
+        raise GutaxisError(f"{source}: statistic {statistic!r} is not known; use mean, proportion, ratio or quantile")
+    rows = []
+    for result in results:
+        table = result.to_polars()
+        if statistic == "proportion":
+            level = table.columns[len(by)]
+            table = table.filter(pl.col(level).cast(pl.Float64) == 1.0)
+        for row in table.iter_rows(named=True):
+            rows.append({
+                "variable": variable if denominator is None else f"{variable}/{denominator}",
+                "statistic": statistic, "quantile": row.get("prob") if statistic == "quantile" else None,
+                "subpopulation": subpopulation, "domain": " x ".join(by) if by else "all",
+                "domain_value": " x ".join(str(row[c]) for c in by) if by else "all",
+                "estimate": row["est"], "se": row["se"], "ci_low": row["lci"], "ci_high": row["uci"],
+                "n": row["n"], "df": row["df"], "weight": design.weight,
+                "method": method_label(data, design),
+                "reliability_flag": (nchs_proportion_flag(row["est"], row["se"], row["n"], row["df"],
+                                                          row["lci"], row["uci"])
+                                     if statistic == "proportion" else None)})
+    return pl.DataFrame(rows, schema=ESTIMATE_SCHEMA)
+
+
+def _refuse_non_binary(frame: pl.DataFrame, variable: str, source: str) -> None:
+    values = frame[variable].drop_nulls().unique().to_list()
+    if any(v not in (0.0, 1.0) for v in values):
+        raise GutaxisError(f"{source}: a proportion needs a 0/1 variable; {variable} has values such as "
+                           f"{sorted(v for v in values if v not in (0.0, 1.0))[:3]}: use statistic mean")
+
+
+def fit_regression(frame: pl.DataFrame, design: SurveyDesign, outcome: str, predictors: Sequence[str], *,
+                   model: str, categorical: dict[str, str] | None = None, domain: pl.Expr | None = None,
+                   subpopulation: str = "all", source: str = "analysis") -> pl.DataFrame:
+    """Survey-weighted logistic (estimates are log odds ratios) or linear regression of `outcome` on
+    `predictors` within `domain`; `categorical` maps a predictor to its reference level."""
+    families = {"logistic": "binomial", "linear": "gaussian"}
+    if model not in families:
+        raise GutaxisError(f"{source}: model {model!r} is not known; use logistic or linear")
+    categorical = categorical or {}
+    missing = [c for c in (outcome, *predictors) if c not in frame.columns]
+    if missing:
+        raise GutaxisError(f"{source}: column {missing[0]} is not in the analysis frame; name a known outcome, "
+                           "component or participant attribute")
+    data = frame.with_columns(pl.col(outcome).cast(pl.Float64),
+                              *(pl.col(c).cast(pl.String) for c in categorical))
+    if model == "logistic":
+        _refuse_non_binary(data, outcome, source)
+    sample = survey_sample(data, design, domain, source)
+    terms = [svy.Cat(c, ref=categorical[c]) if c in categorical else c for c in predictors]
+    fitted = sample.glm.fit(outcome, x=terms, family=families[model], where=_where(), alpha=ALPHA)
+    table = fitted.to_polars()
+    n = _rows_used(data, design, outcome, predictors, domain)
+    label = method_label(data, design)
+    return pl.DataFrame([{
+        "outcome": outcome, "model": model, "term": row["term"], "subpopulation": subpopulation,
+        "estimate": row["estimate"], "se": row["std_err"], "ci_low": row["conf_low"], "ci_high": row["conf_high"],
+        "p_value": row["p_value"], "n": n, "df": int(row["df"]), "weight": design.weight, "method": label,
+    } for row in table.iter_rows(named=True)], schema=ASSOCIATION_SCHEMA)
+
+
+def _rows_used(frame, design, outcome, predictors, domain) -> int:
+    used = frame.filter(pl.col(design.weight).fill_null(0) > 0)
+    if domain is not None:
+        used = used.filter(domain.fill_null(False))
+    return used.drop_nulls([outcome, *predictors]).height
+
+
+def nchs_proportion_flag(p: float, se: float, n: int, df: int, ci_low: float, ci_high: float) -> str | None:
+    """NCHS Data Presentation Standards for Proportions (Parker et al., Vital Health Stat 2(175), 2017),
+    on a Korn-Graubard interval: None when the proportion may be shown, else why it is suppressed or
+    needs a footnote or review.
+
+    Suppress when the effective sample size p(1-p)/SE^2 (at most n; n itself at p = 0 or 1) is below 30,
+    when the CI is 0.30 wide or wider, or when it is wider than 0.05 and than 130 % of p. Shown
+    proportions are footnoted when the complement's relative width exceeds 130 %, and reviewed when the
+    design df is below 8 or p is 0 or 1."""
+    if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (p, ci_low, ci_high)):
+        return "suppress: no confidence interval"
+    boundary = p <= 0.0 or p >= 1.0
+    effective_n = n if boundary or se <= 0 else min(n, p * (1 - p) / se ** 2)
+    width = 0.0 if boundary else ci_high - ci_low
+    if effective_n < 30:
+        return "suppress: effective sample size < 30"
+    if width > 0.05:
+        if width >= 0.30:
+            return "suppress: CI width >= 0.30"
+        if width / p > 1.30:
+            return "suppress: relative CI width > 130%"
+    flags = []
+    if width > 0.05 and width / (1 - p) > 1.30:
+        flags.append("footnote: complement's relative CI width > 130%")
+    if df < 8:
+        flags.append("review: design df < 8")
+    if boundary:
+        flags.append("review: proportion of 0 or 1")
+    return "; ".join(flags) or None
