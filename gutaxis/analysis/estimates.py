@@ -17,6 +17,9 @@ from gutaxis import GutaxisError
 # "adjust" centres a lonely PSU's contribution on the grand mean instead of its stratum mean.
 LONELY_PSU_RULES = {"adjust": "center", "average": "scale", "remove": "skip"}
 ALPHA = 0.05
+# IRLS stops when the change falls below this: svy's default (1e-8) leaves logistic coefficients
+# ~1e-6 (relative) short of the maximum, as R's glm default does.
+REGRESSION_TOLERANCE = 1e-12
 # svy's "higher" rule: the smallest value whose weighted CDF reaches p, R svyquantile's qrule = "math";
 # the interval is Woodruff's (R interval.type = "mean"), with t on the design df.
 QUANTILE_RULE = "higher"
@@ -178,7 +181,8 @@ def fit_regression(frame: pl.DataFrame, design: SurveyDesign, outcome: str, pred
         _refuse_non_binary(data, outcome, source)
     sample = survey_sample(data, design, domain, source)
     terms = [svy.Cat(c, ref=categorical[c]) if c in categorical else c for c in predictors]
-    fitted = sample.glm.fit(outcome, x=terms, family=families[model], where=_where(), alpha=ALPHA)
+    fitted = sample.glm.fit(outcome, x=terms, family=families[model], where=_where(), alpha=ALPHA,
+                           tol=REGRESSION_TOLERANCE)
     table = fitted.to_polars()
     n = _rows_used(data, design, outcome, predictors, domain)
     label = method_label(data, design)
