@@ -10,7 +10,8 @@
 # Design: SDMVPSU nested in SDMVSTRA, with replacement (svydesign ids/strata/nest = TRUE), every DEMO
 # participant in the design; an estimate's subpopulation is a domain (subset() of the design, which
 # keeps every PSU), never a subset of the data. Strata with one PSU: survey.lonely.psu = "adjust".
-# CIs: t on the domain's design df, degf() (PSUs minus strata holding domain members).
+# CIs: t on the domain's design df, degf() (PSUs minus strata holding domain members); for proportions
+# Korn-Graubard's.
 # Quantiles: qrule = "math" (the smallest value whose weighted CDF reaches p) with Woodruff's interval,
 # interval.type = "mean"; se is the interval's half-width over the t quantile.
 suppressMessages({library(survey); library(haven)})
@@ -54,6 +55,17 @@ add <- function(check, variable, statistic, domain, domain_value, estimate, se, 
     ci_low = unname(ci_low), ci_high = unname(ci_high), n = n, df = df, stringsAsFactors = FALSE)
 }
 
+# The Korn-Graubard interval of the NCHS presentation standards for proportions (Parker et al., Vital
+# Health Stat 2(175), 2017): Clopper-Pearson on the effective sample size p(1-p)/var, scaled by
+# (t[n-1] / t[df])^2 and then capped at the domain's n. svyciprop(method = "beta") is the same without
+# the cap, which binds where the design effect is below 1 (NHANES 2017-18: men 20-39).
+korn_graubard_nchs <- function(p, variance, n, df, level = 0.95) {
+  tail <- (1 - level) / 2
+  n_eff <- min(n, p * (1 - p) / variance * (qt(tail, n - 1) / qt(tail, df))^2)
+  successes <- n_eff * p
+  unname(c(qbeta(tail, successes, n_eff - successes + 1), qbeta(1 - tail, successes + 1, n_eff - successes)))
+}
+
 # A mean (or a 0/1 proportion) in the domain `keep` of `design`.
 domain_mean <- function(check, design, variable, statistic, keep, domain, domain_value) {
   keep <- keep & !is.na(design$variables[[variable]])
@@ -61,6 +73,7 @@ domain_mean <- function(check, design, variable, statistic, keep, domain, domain
   m <- svymean(as.formula(paste0("~", variable)), sub)
   df <- degf(sub)
   ci <- confint(m, df = df)
+  if (statistic == "proportion") ci <- korn_graubard_nchs(coef(m), vcov(m), nrow(sub), df)
   add(check, variable, statistic, domain, domain_value, coef(m), SE(m), ci[1], ci[2],
       n = sum(keep & weights(design) > 0), df = df)
 }
@@ -143,6 +156,14 @@ cut <- svydesign(ids = ~psu, strata = ~stratum, weights = ~weight, nest = TRUE,
 m <- svymean(~y, cut)
 add("domain_not_subset", "y", "mean", "member", "1 (data cut first)", coef(m), SE(m),
     n = sum(cut_first$member), df = degf(cut))
+
+# The same domain without PSU 2 of stratum 2: its members sit in one PSU of that stratum. As in R's
+# default (survey.adjust.domain.lonely = FALSE), the PSU without members still counts (a zero total) and
+# the stratum is not treated as lonely.
+keep <- cut_first$member == 1 & !(cut_first$stratum == 2 & cut_first$psu == 2)
+m <- svymean(~y, des[keep, ])
+add("domain_in_one_psu_of_a_stratum", "y", "mean", "member", "1 (domain)", coef(m), SE(m), n = sum(keep),
+    df = degf(des[keep, ]))
 
 out <- do.call(rbind, rows)
 out$r_version <- paste(R.version$major, R.version$minor, sep = ".")
