@@ -414,3 +414,14 @@ def test_extraction_alone_makes_another_method():
     with pytest.raises(GutaxisError, match="2 methods"):
         refuse_pooled_oxytocin(oxytocin_rows([("plasma", "EIA/ELISA", "none"), ("plasma", "EIA/ELISA", "solid-phase")]),
                                "ot", stratified_by_method=False)
+
+
+def test_proportion_with_no_case_is_zero_with_its_interval_and_flag():
+    frame = domain_fixture().with_columns(pl.lit(0).alias("case"))
+    overall = estimate(frame, SurveyDesign("weight"), "case", "proportion").row(0, named=True)
+    assert (overall["estimate"], overall["ci_low"]) == (0.0, 0.0) and 0 < overall["ci_high"] < 1
+    assert overall["reliability_flag"] == "suppress: effective sample size < 30"  # n = 18
+    by_stratum = estimate(frame.with_columns((pl.col("stratum") == 1).cast(pl.Int8).alias("case")),
+                          SurveyDesign("weight"), "case", "proportion", by=["stratum"])
+    assert by_stratum["domain_value"].to_list() == ["1", "2", "3"]
+    assert by_stratum["estimate"].to_list() == [1.0, 0.0, 0.0]

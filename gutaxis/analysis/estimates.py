@@ -134,12 +134,12 @@ def estimate(frame: pl.DataFrame, design: SurveyDesign, variable: str, statistic
         results = list(found)
     else:
         raise GutaxisError(f"{source}: statistic {statistic!r} is not known; use mean, proportion, ratio or quantile")
+    method = method_label(data, design)
     rows = []
     for result in results:
         table = result.to_polars()
         if statistic == "proportion":
-            level = table.columns[len(by)]
-            table = table.filter(pl.col(level).cast(pl.Float64) == 1.0)
+            table = _share_of_ones(table, list(by))
         for row in table.iter_rows(named=True):
             rows.append({
                 "variable": variable if denominator is None else f"{variable}/{denominator}",
@@ -147,12 +147,27 @@ def estimate(frame: pl.DataFrame, design: SurveyDesign, variable: str, statistic
                 "subpopulation": subpopulation, "domain": " x ".join(by) if by else "all",
                 "domain_value": " x ".join(str(row[c]) for c in by) if by else "all",
                 "estimate": row["est"], "se": row["se"], "ci_low": row["lci"], "ci_high": row["uci"],
-                "n": row["n"], "df": row["df"], "weight": design.weight,
-                "method": method_label(data, design),
+                "n": row["n"], "df": row["df"], "weight": design.weight, "method": method,
                 "reliability_flag": (nchs_proportion_flag(row["est"], row["se"], row["n"], row["df"],
                                                           row["lci"], row["uci"])
                                      if statistic == "proportion" else None)})
     return pl.DataFrame(rows, schema=ESTIMATE_SCHEMA)
+
+
+def _share_of_ones(table: pl.DataFrame, by: list[str]) -> pl.DataFrame:
+    """The level-1 row of svy's proportion table per domain. svy lists only the levels it sees, so where
+    no participant has a 1 the share is taken from the level-0 row: 1 - p, same SE, the interval mirrored
+    (Clopper-Pearson-type intervals are symmetric under the complement)."""
+    level = table.columns[len(by)]
+    ones = table.filter(pl.col(level).cast(pl.Float64) == 1.0)
+    zeros = table.filter(pl.col(level).cast(pl.Float64) == 0.0)
+    if by:
+        zeros = zeros.join(ones.select(by), on=by, how="anti")
+    elif ones.height:
+        zeros = zeros.clear()
+    mirrored = zeros.with_columns((1 - pl.col("est")).alias("est"), (1 - pl.col("uci")).alias("lci"),
+                                  (1 - pl.col("lci")).alias("uci"))
+    return pl.concat([ones, mirrored]).sort(by) if by else pl.concat([ones, mirrored])
 
 
 def _refuse_non_binary(frame: pl.DataFrame, variable: str, source: str) -> None:
