@@ -67,6 +67,16 @@ def nhanes1718(realdata) -> pl.DataFrame:
         .when(pl.col("age_years") < 60).then(pl.lit("40-59")).otherwise(pl.lit("60+")).alias("age_group"))
 
 
+@pytest.mark.realdata
+def test_demo_j_gives_every_participant_with_the_2017_2018_design(nhanes1718):
+    assert nhanes1718.height == 9254 and nhanes1718["participant_id"].n_unique() == 9254
+    assert nhanes1718["cycle"].unique().to_list() == ["2017-2018"]
+    assert (nhanes1718["stratum"].n_unique(), nhanes1718.select("stratum", "psu").unique().height) == (15, 30)
+    # The interview weights add up to the civilian non-institutionalised US population (~324 million).
+    assert 3.1e8 < nhanes1718["wt_interview"].sum() < 3.4e8
+    assert nhanes1718.filter(pl.col("wt_mec") == 0).height == 550  # interviewed, not examined
+
+
 ADULTS = pl.col("age_years") >= 20
 ADULTS_DAY1 = ADULTS & pl.col("day1_reliable")
 
