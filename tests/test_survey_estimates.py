@@ -22,6 +22,7 @@ ESTIMATE_RTOL, SE_RTOL = 1e-6, 1e-4
 # What the IBM-float bytes 00 10 00 00 00 00 00 00 read back as: SAS transport's smallest normalised
 # number, which some writers leave for a zero.
 XPT_NEAR_ZERO_BYTES = bytes.fromhex("0010000000000000")
+NAN = float("nan")
 
 
 def reference(check: str) -> pl.DataFrame:
@@ -216,11 +217,27 @@ def test_null_weight_is_outside_the_subsample_but_its_psu_stays():
     frame = domain_fixture()
     nulled = frame.with_columns(pl.when(pl.col("member") == 0).then(None).otherwise(pl.col("weight")).alias("weight"))
     zeroed = frame.with_columns(pl.when(pl.col("member") == 0).then(0.0).otherwise(pl.col("weight")).alias("weight"))
-    a = estimate(nulled, SurveyDesign("weight"), "y", "mean").row(0, named=True)
-    b = estimate(zeroed, SurveyDesign("weight"), "y", "mean").row(0, named=True)
+    members = pl.col("member") == 1
+    a = estimate(nulled, SurveyDesign("weight"), "y", "mean", domain=members).row(0, named=True)
+    b = estimate(zeroed, SurveyDesign("weight"), "y", "mean", domain=members).row(0, named=True)
     assert (a["estimate"], a["se"]) == (b["estimate"], b["se"])
     r = reference("domain_not_subset").filter(pl.col("domain_value") == "1 (domain)").row(0, named=True)
     assert a["se"] == pytest.approx(r["se"], rel=SE_RTOL)
+
+
+def test_domain_member_without_the_weight_is_refused_not_dropped():
+    frame = domain_fixture().with_columns(
+        pl.when(pl.col("stratum") == 3).then(None).otherwise(pl.col("weight")).alias("weight"),
+        pl.int_range(18).cast(pl.String).alias("participant_id"))
+    with pytest.raises(GutaxisError, match=r"6 participants of the domain have y but no weight > 0 \(first participant 12\)"):
+        estimate(frame, SurveyDesign("weight"), "y", "mean")
+    with pytest.raises(GutaxisError, match="participants of the domain have phq, y but no weight"):
+        fit_regression(frame.with_columns((pl.col("y") > 3).cast(pl.Int8).alias("phq")), SurveyDesign("weight"),
+                       "phq", ["y"], model="logistic")
+    # Restricted to the weighted subsample, it is estimated; so is a member whose value is missing.
+    estimate(frame, SurveyDesign("weight"), "y", "mean", domain=pl.col("stratum") < 3)
+    estimate(frame.with_columns(pl.when(pl.col("stratum") == 3).then(None).otherwise(pl.col("y")).alias("y")),
+             SurveyDesign("weight"), "y", "mean")
 
 
 def test_pooled_cycles_divide_the_weights():
@@ -289,10 +306,15 @@ def test_demo_reader_gives_the_participant_columns(tmp_path):
     assert frame.columns[:3] == ["cohort", "participant_id", "sex"]
     assert frame["sex"].to_list() == ["male", "female", "female"]
     assert frame["race_ethnicity"].to_list() == ["Non-Hispanic White", "Non-Hispanic Asian", "Mexican American"]
-    assert frame["pregnant"].to_list() == [None, True, False]
+    assert frame["pregnant"].to_list() == [False, True, False]  # the man: RIDEXPRG not asked
     assert frame["cycle"].unique().to_list() == ["2017-2018"]
     assert frame["wt_mec"].to_list() == [1100.0, 0.0, 3100.0]
     assert frame["wt_day1"].null_count() == 3 and frame["has_usable_recall"].null_count() == 3
+
+
+def test_demo_woman_without_pregnancy_status_is_unknown(tmp_path):
+    frame = read_nhanes_demo(write_xpt(tmp_path / "DEMO_J.xpt", demo_columns(RIDEXPRG=[NAN, 3.0, NAN])), "study")
+    assert frame["pregnant"].to_list() == [False, None, None]
 
 
 def test_demo_reader_falls_back_to_ridreth1_and_reads_prepandemic_weights(tmp_path):
@@ -308,6 +330,13 @@ def test_demo_near_zero_values_mean_zero(tmp_path):
     path = write_xpt(tmp_path / "DEMO_J.xpt", demo_columns(INDFMPIR=[7.0, 0.5, 5.0]), near_zero_sentinel=7.0)
     assert pyreadstat.read_xport(str(path))[0]["INDFMPIR"][0] == pytest.approx(5.397605e-79, rel=1e-6)
     assert read_nhanes_demo(path, "study")["income_poverty_ratio"][0] == 0.0
+
+
+def test_demo_file_cut_short_is_one_line(tmp_path):
+    path = write_xpt(tmp_path / "DEMO_J.xpt", demo_columns())
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(GutaxisError, match=r"DEMO_J\.xpt: the file is cut short"):
+        read_nhanes_demo(path, "study")
 
 
 def test_demo_duplicate_ids_are_one_line_naming_file_and_column(tmp_path):
@@ -336,9 +365,6 @@ def dpq_columns(*rows) -> dict:
     items = [f"DPQ0{i}0" for i in range(1, 10)]
     return {"SEQN": [float(i + 1) for i in range(len(rows))],
             **{item: [float(r[k]) for r in rows] for k, item in enumerate(items)}}
-
-
-NAN = float("nan")
 
 
 def test_phq9_total_only_for_complete_responses_with_7_and_9_missing(tmp_path):

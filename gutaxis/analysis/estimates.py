@@ -93,6 +93,22 @@ def survey_sample(frame: pl.DataFrame, design: SurveyDesign, domain: pl.Expr | N
                                            singleton=rule))
 
 
+def refuse_unweighted_members(frame: pl.DataFrame, design: SurveyDesign, domain: pl.Expr | None,
+                              columns: Sequence[str], source: str) -> None:
+    """A domain member with every analysed value but no positive weight would silently leave the
+    estimate: the weight is not the one of the subsample that measured the values (or the domain is too
+    wide). Refused in one line."""
+    members = frame.filter((domain.fill_null(False) if domain is not None else pl.lit(True))
+                           & pl.all_horizontal(pl.col(c).is_not_null() for c in columns)
+                           & ~(pl.col(design.weight).fill_null(0) > 0))
+    if members.height:
+        first = f" (first participant {members['participant_id'][0]})" if "participant_id" in members.columns else ""
+        raise GutaxisError(
+            f"{source}: {members.height:,} participants of the domain have {', '.join(columns)} but no "
+            f"{design.weight} > 0{first}; use the weight of the subsample that measured them (day-1 or two-day "
+            "dietary for recalls, MEC for examination outcomes) or restrict the domain to that subsample")
+
+
 def _where():
     return svy.col(_IN_DOMAIN) == 1
 
@@ -118,6 +134,7 @@ def estimate(frame: pl.DataFrame, design: SurveyDesign, variable: str, statistic
     if statistic in ("mean", "proportion"):
         data = data.with_columns(pl.col(variable).cast(pl.Float64))
     sample = survey_sample(data, design, domain, source)
+    refuse_unweighted_members(data, design, domain, columns, source)
     by_arg = list(by) or None
     common = dict(by=by_arg, where=_where(), drop_nulls=True, alpha=ALPHA)
     if statistic == "mean":
@@ -195,6 +212,7 @@ def fit_regression(frame: pl.DataFrame, design: SurveyDesign, outcome: str, pred
     if model == "logistic":
         _refuse_non_binary(data, outcome, source)
     sample = survey_sample(data, design, domain, source)
+    refuse_unweighted_members(data, design, domain, [outcome, *predictors], source)
     terms = [svy.Cat(c, ref=categorical[c]) if c in categorical else c for c in predictors]
     fitted = sample.glm.fit(outcome, x=terms, family=families[model], where=_where(), alpha=ALPHA,
                            tol=REGRESSION_TOLERANCE)

@@ -59,7 +59,10 @@ def read_nhanes_demo(path: Path, cohort: str) -> pl.DataFrame:
         pl.col("RIDAGEYR").cast(pl.Float64).alias("age_years"),  # 80 means 80 and over (top-coded)
         _coded(race_column, race_labels, pl.String).alias("race_ethnicity"),
         pl.col("INDFMPIR").cast(pl.Float64).alias("income_poverty_ratio"),  # 5 means 5 and over
-        _coded("RIDEXPRG", PREGNANT, pl.Boolean).alias("pregnant"),
+        # RIDEXPRG is asked of women of childbearing age only: men are not pregnant; other women
+        # without a status stay unknown, so a "not pregnant" domain keeps them (pregnant is not true).
+        pl.when(pl.col("RIAGENDR") == 1).then(False)
+        .otherwise(_coded("RIDEXPRG", PREGNANT, pl.Boolean)).alias("pregnant"),
         _cycle(raw, path).alias("cycle"),
         pl.col("SDMVSTRA").cast(pl.Int64).alias("stratum"),
         pl.col("SDMVPSU").cast(pl.Int64).alias("psu"),

@@ -7,7 +7,7 @@ import polars as pl
 import pyreadstat
 
 from gutaxis import GutaxisError
-from gutaxis.formats.nhanes_iff import XPT_ZERO_EPS
+from gutaxis.formats.nhanes_iff import XPT_ZERO_EPS, _check_not_cut_short, _cut_short
 
 
 def read_xpt_columns(path: Path, required: list[str], optional: list[str], fix: str) -> pl.DataFrame:
@@ -25,8 +25,12 @@ def read_xpt_columns(path: Path, required: list[str], optional: list[str], fix: 
     if missing:
         raise GutaxisError(f"{path}: column {missing[0]} is missing (the file has {len(present)} columns: "
                            f"{', '.join(present[:12])}{', ...' if len(present) > 12 else ''}); {fix}")
+    # pyreadstat reads a file cut short (an interrupted download) up to its end and says nothing.
+    stated_rows = _check_not_cut_short(path, sum(meta.variable_storage_width.values()))
     wanted = required + [c for c in optional if c in present and c not in required]
     data, _ = pyreadstat.read_xport(str(path), usecols=wanted)
+    if stated_rows is not None and len(data) != stated_rows:
+        raise _cut_short(path, f"{len(data):,} rows where its header states {stated_rows:,}")
     frame = pl.from_pandas(data, nan_to_null=True)
     return frame.with_columns(
         pl.when(pl.col(c).abs() < XPT_ZERO_EPS).then(0.0).otherwise(pl.col(c)).alias(c)
