@@ -54,11 +54,13 @@ def nhanes1718(realdata) -> pl.DataFrame:
     participants = read_nhanes_demo(folder / "DEMO_J.xpt", "nhanes1718")
     phq9 = read_nhanes_dpq(folder / "DPQ_J.xpt")
     fped, _ = pyreadstat.read_sas7bdat(str(folder / "fped_dr1tot_1718.sas7bdat"),
-                                       usecols=["SEQN", "WTDRD1", "DR1DRSTZ", "DR1T_D_YOGURT", "DR1T_F_TOTAL"])
+                                       usecols=["SEQN", "WTDRD1", "DR1DRSTZ", "DR1T_D_YOGURT", "DR1T_D_TOTAL",
+                                                "DR1T_F_TOTAL"])
     day1 = pl.from_pandas(fped, nan_to_null=True).select(
         pl.col("SEQN").cast(pl.Int64).cast(pl.String).alias("participant_id"),
         pl.col("WTDRD1").alias("wt_day1_fped"), (pl.col("DR1DRSTZ") == 1).alias("day1_reliable"),
-        pl.col("DR1T_D_YOGURT").alias("fg_yogurt"), pl.col("DR1T_F_TOTAL").alias("fg_fruit"))
+        pl.col("DR1T_D_YOGURT").alias("fg_yogurt"), pl.col("DR1T_D_TOTAL").alias("fg_dairy"),
+        pl.col("DR1T_F_TOTAL").alias("fg_fruit"))
     frame = participants.drop("wt_day1").join(phq9, on="participant_id", how="left").join(
         day1, on="participant_id", how="left").rename({"wt_day1_fped": "wt_day1"})
     return frame.with_columns(
@@ -108,6 +110,14 @@ def test_phq9_ge10_prevalence_by_domain_equals_r_survey(nhanes1718, check, by):
 def test_mean_day1_yogurt_by_sex_with_the_day1_weight_equals_r_survey(nhanes1718):
     ours = estimate(nhanes1718, SurveyDesign("wt_day1"), "fg_yogurt", "mean", by=["sex"], domain=ADULTS_DAY1)
     for r in reference("yogurt_day1_by_sex").iter_rows(named=True):
+        assert_matches_r(ours.filter(pl.col("domain_value") == r["domain_value"]).row(0, named=True), r)
+
+
+@pytest.mark.realdata
+def test_ratio_yogurt_share_of_dairy_by_sex_equals_r_svyratio(nhanes1718):
+    ours = estimate(nhanes1718, SurveyDesign("wt_day1"), "fg_yogurt", "ratio", denominator="fg_dairy", by=["sex"],
+                    domain=ADULTS_DAY1)
+    for r in reference("yogurt_share_of_dairy_day1_by_sex").iter_rows(named=True):
         assert_matches_r(ours.filter(pl.col("domain_value") == r["domain_value"]).row(0, named=True), r)
 
 

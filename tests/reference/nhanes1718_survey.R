@@ -34,7 +34,7 @@ dpq$phq9_total <- ifelse(rowSums(is.na(answers)) == 0, rowSums(answers), NA)
 dpq$phq9_ge10 <- as.numeric(dpq$phq9_total >= 10)
 
 d <- merge(demo, dpq[, c("SEQN", "phq9_total", "phq9_ge10")], by = "SEQN", all.x = TRUE)
-d <- merge(d, fped[, c("SEQN", "WTDRD1", "DR1DRSTZ", "DR1T_D_YOGURT", "DR1T_F_TOTAL")], by = "SEQN", all.x = TRUE)
+d <- merge(d, fped[, c("SEQN", "WTDRD1", "DR1DRSTZ", "DR1T_D_YOGURT", "DR1T_D_TOTAL", "DR1T_F_TOTAL")], by = "SEQN", all.x = TRUE)
 d$WTDRD1[is.na(d$WTDRD1)] <- 0  # outside the dietary subsample
 d$sex <- factor(ifelse(d$RIAGENDR == 1, "male", "female"), levels = c("male", "female"))
 # Age groups of NCHS's depression reports (Brody et al., NCHS Data Brief 303, 2018).
@@ -88,6 +88,17 @@ for (a in levels(d$age_group)) for (s in levels(d$sex))
               "age_group x sex", paste(a, "x", s))
 for (s in levels(d$sex))
   domain_mean("yogurt_day1_by_sex", day1, "DR1T_D_YOGURT", "mean", d$adult & d$day1 & d$sex == s, "sex", s)
+
+# A ratio of means: the share of day-1 dairy cup-equivalents that is yogurt, by sex.
+for (s in levels(d$sex)) {
+  keep <- d$adult & d$day1 & d$sex == s
+  sub <- day1[keep, ]
+  r <- svyratio(~DR1T_D_YOGURT, ~DR1T_D_TOTAL, sub)
+  df <- degf(sub)
+  ci <- confint(r, df = df)
+  add("yogurt_share_of_dairy_day1_by_sex", "DR1T_D_YOGURT/DR1T_D_TOTAL", "ratio", "sex", s, coef(r), SE(r),
+      ci[1], ci[2], n = sum(keep & weights(day1) > 0), df = df)
+}
 
 # Quantiles (qrule "math", Woodruff interval "mean", t on the domain's df).
 quantile_rows <- function(check, design, variable, keep, probs) {
