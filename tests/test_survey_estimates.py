@@ -157,7 +157,7 @@ def lonely_psu_fixture() -> pl.DataFrame:
                          "y": [3.1, 4.2, 2.8, 5.0, 6.3, 5.9, 4.4, 3.7, 7.5, 8.1]})
 
 
-@pytest.mark.parametrize("rule", ["adjust", "average"])
+@pytest.mark.parametrize("rule", ["adjust", "average", "remove"])
 def test_lonely_psu_rule_equals_r_survey_lonely_psu_option(rule):
     frame = lonely_psu_fixture()
     ours = estimate(frame, SurveyDesign("weight", lonely_psu=rule), "y", "mean")

@@ -132,14 +132,14 @@ model_rows("logistic_phq9_ge10_yogurt", "phq9_ge10",
 model_rows("linear_phq9_total_yogurt", "phq9_total",
            svyglm(phq9_total ~ yogurt_consumer + RIDAGEYR + sex, sub, family = gaussian(), control = converged), model_keep, day1)
 
-# A stratum with one PSU (stratum 3): "adjust" centres its PSU total on the grand mean; "average"
-# for comparison. The same rows are built in the test.
+# A stratum with one PSU (stratum 3): "adjust" centres its PSU total on the grand mean; "average" and
+# "remove", the other rules gutaxis accepts, for comparison. The same rows are built in the test.
 lonely <- data.frame(
   stratum = c(1, 1, 1, 1, 2, 2, 2, 2, 3, 3),
   psu     = c(1, 1, 2, 2, 1, 1, 2, 2, 1, 1),
   weight  = c(10, 12, 8, 15, 20, 18, 9, 11, 30, 25),
   y       = c(3.1, 4.2, 2.8, 5.0, 6.3, 5.9, 4.4, 3.7, 7.5, 8.1))
-for (rule in c("adjust", "average")) {
+for (rule in c("adjust", "average", "remove")) {
   options(survey.lonely.psu = rule)
   des <- svydesign(ids = ~psu, strata = ~stratum, weights = ~weight, nest = TRUE, data = lonely)
   m <- svymean(~y, des)
