@@ -2,7 +2,6 @@
 `survey` (tests/reference/nhanes1718_survey.R wrote tests/reference/nhanes1718_survey.csv; no R here)."""
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pandas as pd
@@ -416,6 +415,8 @@ def test_phq9_duplicate_ids_are_refused(tmp_path):
 def test_phq9_scoring_rules_without_a_file():
     items = pl.DataFrame(dpq_columns([3] * 9, [0] * 9), nan_to_null=True)
     assert score_phq9(items, "frame")["phq9_total"].to_list() == [27, 0]
+    integers = items.with_columns(pl.all().cast(pl.Int64))
+    assert score_phq9(integers, "frame")["phq9_ge10"].to_list() == [True, False]
 
 
 # --- outcomes registry and oxytocin --------------------------------------------------------------

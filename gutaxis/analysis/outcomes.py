@@ -37,6 +37,7 @@ def read_nhanes_dpq(path: Path) -> pl.DataFrame:
 def score_phq9(items: pl.DataFrame, path: Path | str) -> pl.DataFrame:
     """PHQ-9 from the nine DPQ items: 7 and 9 are missing; the total (0-27) only when all nine are answered,
     as the NHANES DPQ codebook scores it (no imputation of skipped items); phq9_ge10 = total >= 10."""
+    items = items.with_columns(pl.col(PHQ9_ITEMS).cast(pl.Float64))  # XPT gives floats, other readers integers
     for item in PHQ9_ITEMS:
         out_of_range = items.filter(pl.col(item).is_not_null()
                                     & ~pl.col(item).is_in(PHQ9_ANSWERS + PHQ9_NONRESPONSE))
