@@ -58,7 +58,7 @@ add <- function(check, variable, statistic, domain, domain_value, estimate, se, 
 # The Korn-Graubard interval of the NCHS presentation standards for proportions (Parker et al., Vital
 # Health Stat 2(175), 2017): Clopper-Pearson on the effective sample size p(1-p)/var, scaled by
 # (t[n-1] / t[df])^2 and then capped at the domain's n. svyciprop(method = "beta") is the same without
-# the cap, which binds where the design effect is below 1 (NHANES 2017-18: men 20-39).
+# the cap, which binds where the design effect is below 1 (e.g. NHANES 2017-18 men aged 20-39).
 korn_graubard_nchs <- function(p, variance, n, df, level = 0.95) {
   tail <- (1 - level) / 2
   n_eff <- min(n, p * (1 - p) / variance * (qt(tail, n - 1) / qt(tail, df))^2)
