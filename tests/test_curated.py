@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from gutaxis import PROJECT_ROOT, GutaxisError
-from gutaxis import curated, flavonoids
+from gutaxis import curated, flavonoids, linkage
 
 SR28_DIR = PROJECT_ROOT.parent / "shared" / "realdata" / "usda" / "sr28"
 
@@ -49,8 +49,8 @@ def test_shipped_tables_are_valid_and_every_counted_rule_has_a_citation_and_rang
 def test_precedence_is_sr_code_then_pattern_in_file_order_then_group_default(tmp_path):
     path = table_file(tmp_path, [
         rule(fdgrp_cd="1100", amount_per_100g=0, label="other vegetables"),
-        rule(description_pattern="(?i)^Onions?,.*cooked", amount_per_100g=5, label="onion, cooked"),
-        rule(description_pattern="(?i)^Onions?,", amount_per_100g=8, label="onion"),
+        rule(description_pattern="(?i)^Onions?,.*cooked", fdgrp_cd="1100", amount_per_100g=5, label="onion, cooked"),
+        rule(description_pattern="(?i)^Onions?,", fdgrp_cd="1100", amount_per_100g=8, label="onion"),
         rule(sr_code="11283", amount_per_100g=6, label="this boiled onion"),
         rule(description_pattern="(?i)^Mushrooms", fdgrp_cd="1100", amount_per_100g=0.3, counted="no", label="fungal"),
     ])
@@ -68,7 +68,9 @@ def test_precedence_is_sr_code_then_pattern_in_file_order_then_group_default(tmp
     (rule(amount_per_100g=1, sr_code="123456"), "not a 5-digit SR28 code"),
     (rule(amount_per_100g=1), "names no sr_code"),
     (rule(amount_per_100g=1, fdgrp_cd="1100", confidence="sure"), "confidence is 'sure'"),
-    (rule(amount_per_100g=1, description_pattern="(?i)(unclosed"), "not a valid regex"),
+    (rule(amount_per_100g=1, description_pattern="(?i)(unclosed", fdgrp_cd="1100"), "not a valid regex"),
+    (rule(amount_per_100g=1, description_pattern="(?i)^Beans"), "names no food group"),
+    (rule(amount_per_100g=1, description_pattern="(?i)^Beans", fdgrp_cd="16OO"), "not a list of SR28 food group codes"),
 ])
 def test_bad_rules_are_one_line_errors_naming_the_line(tmp_path, bad, message):
     with pytest.raises(GutaxisError, match=f"line 2: .*{message}" if "regex" not in message else message):
@@ -142,10 +144,10 @@ def test_real_sr_values_for_the_main_sources():
         row = values.filter((pl.col("sr_code") == code) & (pl.col("component_id") == component))
         return row["amount_per_100g"][0] if row.height else None
 
-    assert get("11282", "inulin_fos") == 8.0           # onion, raw (Van Loo midpoint)
-    assert get("11215", "inulin_fos") == 17.0          # garlic
-    assert get("20081", "inulin_fos") == 4.8           # wheat flour
-    assert get("18069", "inulin_fos") == 2.9           # white bread via its flour share
+    assert get("11282", "inulin_fos") == 4.0           # onion, raw (Van Loo inulin midpoint, oligofructose inside it)
+    assert get("11215", "inulin_fos") == 12.5          # garlic
+    assert get("20081", "inulin_fos") == 2.5           # wheat flour
+    assert get("18069", "inulin_fos") == 1.5           # white bread via its flour share
     assert get("13047", "inulin_fos") == 0.0           # beef: assumed 0
     assert get("11365", "resistant_starch") == 1.0     # boiled potato
     assert get("09040", "resistant_starch") == 2.5     # banana
@@ -153,3 +155,54 @@ def test_real_sr_values_for_the_main_sources():
     assert get("08120", "beta_glucan") == 4.0          # rolled oats, dry
     assert get("20033", "beta_glucan") == 7.0          # oat bran
     assert get("11260", "beta_glucan") == 0.0          # mushrooms: fungal glucan not counted as cereal
+
+
+def test_a_pattern_claims_only_foods_of_the_groups_it_names(tmp_path):
+    foods = pl.DataFrame({
+        "sr_code": ["16015", "11052", "11043", "16069", "18069", "09059"],
+        "sr_description": ["Beans, black, mature seeds, cooked, boiled, without salt", "Beans, snap, green, raw",
+                           "Beans, kidney, mature seeds, sprouted, raw", "Lentils, raw",
+                           "Bread, white, commercially prepared", "Breadfruit, raw"],
+        "fdgrp_cd": ["1600", "1100", "1100", "1600", "1800", "0900"],
+    })
+    path = table_file(tmp_path, [
+        rule(description_pattern="(?i)^(Beans|Lentils)", fdgrp_cd="1600", amount_per_100g=2.5, label="legumes"),
+        rule(description_pattern="(?i)^Bread", fdgrp_cd="1800 2500", amount_per_100g=1.0, label="breads"),
+        rule(fdgrp_cd="1100", amount_per_100g=0, label="other vegetables"),
+    ])
+    got = dict(curated.sr_values(curated.load_table("resistant_starch", path), foods)
+               .select("sr_code", "rule").iter_rows())
+    assert got == {"16015": "legumes", "16069": "legumes", "11052": "other vegetables", "11043": "other vegetables",
+                   "18069": "breads"}  # snap beans and sprouts are vegetables; breadfruit is no bread (no value)
+
+
+def test_the_rule_confidence_survives_the_join_with_a_profile_that_has_its_own_confidence():
+    """The linkage profile carries a link confidence column; it must not replace the rule's (literature <= 0.8)."""
+    linked = profile([("75100500", "11282", 100.0), ("58100000", "11283", 20.0), ("58100000", "13000", 80.0)])
+    linked = linked.with_columns(confidence=pl.lit(1.0))
+    out = curated.food_values(linked, VALUES)
+    confidence = dict(out.filter(pl.col("component_id") == "inulin_fos").select("food_code", "confidence").iter_rows())
+    assert confidence == {"75100500": 0.6, "58100000": pytest.approx(0.4)}
+    half_linked = curated.food_values(linked.with_columns(confidence=pl.lit(0.5)), VALUES)
+    assert half_linked.filter(pl.col("food_code") == "75100500")["confidence"].to_list()[0] == pytest.approx(0.3)
+
+
+def test_weight_that_reached_no_sr_food_counts_against_the_linked_share():
+    """Dried blueberries: FDD lists the fruit (no SR28 match) and some sugar (SR, an assumed 0)."""
+    dried_fruit = profile([("63203010", "19335", 10.0), ("75100500", "11282", 100.0)])
+    sugar = pl.DataFrame({"sr_code": ["19335"], "component_id": ["inulin_fos"], "amount_per_100g": [0.0],
+                          "chilled_per_100g": [None], "confidence": [0.6], "rule": ["sweets"]})
+    values = pl.concat([VALUES, sugar], how="vertical_relaxed")
+    lost = pl.DataFrame({"food_code": ["63203010"], "route": ["fda-fdd"], "ingredient_code": [None],
+                         "ingredient_description": ["Blueberries, dried"], "grams_per_100g": [90.0],
+                         "reason": ["no SR28 food matches this basic ingredient (crosswalk)"]},
+                        schema=linkage.UNRESOLVED_SCHEMA)
+    assert curated.food_values(dried_fruit, values).filter(pl.col("food_code") == "63203010")[
+        "amount_per_100g"].to_list() == [0.0]  # without the lost weight: "all sugar, so 0"
+    out = curated.food_values(dried_fruit, values, unresolved=lost)
+    assert out.filter(pl.col("food_code") == "63203010").height == 0
+    assert out.filter(pl.col("food_code") == "75100500")["amount_per_100g"].to_list() == [8.0]
+    kept = curated.food_values(dried_fruit, values, unresolved=lost, keep_withheld=True)
+    row = kept.filter((pl.col("food_code") == "63203010") & (pl.col("component_id") == "inulin_fos")).row(0, named=True)
+    assert row["amount_per_100g"] is None and row["linked_share"] == 0.1
+    assert row["reason"].startswith("10% of the recipe weight has a value, below 50%: 90% reached no SR28 food")
