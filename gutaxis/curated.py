@@ -35,6 +35,15 @@ CONFIDENCE_LEVELS = ("high", "medium", "low")
 CONFIDENCE_SCORES = {"high": 0.8, "medium": 0.6, "low": 0.4}
 # FNDDS descriptions of dishes eaten cold after cooking, where retrograded starch raises RS.
 CHILLED_DISH = r"(?i)\bsalad\b|\bcold\b|chilled|\bsushi\b|\bleftover"
+# FNDDS descriptions of brewed and fermented cereal beverages (beer, malt beverages; not beer cheese soup
+# or root beer). Mashing hydrolyses the malt's starch and its (1,3/1,4) beta-glucans (barley 1.5-2.5 %,
+# well-modified malt 0.15-0.3 %: Lyons, MBAA Tech Q 1978;15:102), boiling precipitates more, and the
+# yeast ferments the sugars and fructans; what stays in beer is dextrins and fragments of cell-wall
+# polysaccharides (Bamforth, Beer: Health and Nutrition, 2004, ch. 5). As for brewed coffee and tea,
+# the ingredient list (FDA-FDD: malted barley + water) does not describe the drink: these foods get 0
+# for the curated components, whatever their recipe's cereals.
+BREWED_BEVERAGE = r"(?i)^(beer|ale|lager|stout|porter)(,|$)|\bmalt beverage\b|^hard (seltzer|cider)\b|^sake\b|^kvass\b"
+BREWED_CONFIDENCE = CONFIDENCE_SCORES["medium"]
 
 
 def load_table(component_id: str, path: Path | None = None) -> pl.DataFrame:
@@ -137,7 +146,8 @@ def food_values(profile: pl.DataFrame, values: pl.DataFrame, *, food_description
 
     amount = sum over SR ingredients of grams_per_100g x value / 100; for dishes eaten cold
     (FNDDS description: salad, cold, chilled, sushi), ingredients with a chilled_per_100g
-    (cooked-then-cooled starch) use it. linked_share is the share of the whole recipe's weight
+    (cooked-then-cooled starch) use it; brewed beverages (BREWED_BEVERAGE: beer, malt beverages)
+    are 0 whatever their recipe's cereals. linked_share is the share of the whole recipe's weight
     (`unresolved`: the profile's ingredients that reached no SR28 food, included) whose SR
     ingredient has a value; foods below `min_linked_share` get no row (unknown, not 0), or with
     keep_withheld=True a row with a NULL amount and the reason (gutaxis.linkage.judge_linked_share).
@@ -155,10 +165,11 @@ def food_values(profile: pl.DataFrame, values: pl.DataFrame, *, food_description
         if "confidence" in profile.columns else pl.lit(1.0),
     ).select("food_code", "sr_code", "grams", "profile_confidence")
     if food_descriptions is not None:
-        chilled = food_descriptions.select("food_code", chilled=pl.col("description").str.contains(CHILLED_DISH))
-        profile = profile.join(chilled, on="food_code", how="left").with_columns(pl.col("chilled").fill_null(False))
+        kinds = food_descriptions.select("food_code", chilled=pl.col("description").str.contains(CHILLED_DISH),
+                                         brewed=pl.col("description").str.contains(BREWED_BEVERAGE))
+        profile = profile.join(kinds, on="food_code", how="left").with_columns(pl.col("chilled", "brewed").fill_null(False))
     else:
-        profile = profile.with_columns(chilled=pl.lit(False))
+        profile = profile.with_columns(chilled=pl.lit(False), brewed=pl.lit(False))
     # The rule's confidence gets its own name before the join: the profile's link confidence must not shadow it.
     values = values.select("sr_code", "component_id", "amount_per_100g", "chilled_per_100g",
                            value_confidence=pl.col("confidence").cast(pl.Float64))
@@ -166,8 +177,11 @@ def food_values(profile: pl.DataFrame, values: pl.DataFrame, *, food_description
     rows = (
         profile.join(components, how="cross")
         .join(values, on=["sr_code", "component_id"], how="left")
-        .with_columns(value=pl.when(pl.col("chilled") & pl.col("chilled_per_100g").is_not_null())
-                      .then(pl.col("chilled_per_100g")).otherwise(pl.col("amount_per_100g")))
+        .with_columns(value=pl.when(pl.col("brewed")).then(0.0)
+                      .when(pl.col("chilled") & pl.col("chilled_per_100g").is_not_null())
+                      .then(pl.col("chilled_per_100g")).otherwise(pl.col("amount_per_100g")),
+                      value_confidence=pl.when(pl.col("brewed")).then(BREWED_CONFIDENCE)
+                      .otherwise(pl.col("value_confidence")))
     )
     known = pl.col("value").is_not_null()
     contribution = pl.col("grams") * pl.col("value") / 100

@@ -206,3 +206,27 @@ def test_weight_that_reached_no_sr_food_counts_against_the_linked_share():
     row = kept.filter((pl.col("food_code") == "63203010") & (pl.col("component_id") == "inulin_fos")).row(0, named=True)
     assert row["amount_per_100g"] is None and row["linked_share"] == 0.1
     assert row["reason"].startswith("10% of the recipe weight has a value, below 50%: 90% reached no SR28 food")
+
+
+def test_brewed_beverages_get_none_of_their_malts_beta_glucan_starch_or_fructans():
+    """FDA-FDD gives beer as malted barley (SR pearled barley) + hops + water; brewing removes these components."""
+    barley = pl.DataFrame({"sr_code": ["20005"] * 3, "component_id": ["beta_glucan", "resistant_starch", "inulin_fos"],
+                           "amount_per_100g": [4.5, 2.5, 1.0], "chilled_per_100g": [None, None, None],
+                           "confidence": [0.6, 0.4, 0.6], "rule": ["barley"] * 3})
+    water = pl.DataFrame({"sr_code": ["14411"] * 3, "component_id": ["beta_glucan", "resistant_starch", "inulin_fos"],
+                          "amount_per_100g": [0.0] * 3, "chilled_per_100g": [None] * 3, "confidence": [0.6] * 3,
+                          "rule": ["beverages"] * 3})
+    recipes = profile([("93101000", "20005", 4.0), ("93101000", "14411", 95.0),
+                       ("93106100", "20005", 6.0), ("93106100", "14411", 93.0),
+                       ("14710200", "20005", 10.0), ("14710200", "14411", 90.0)])
+    names = pl.DataFrame({"food_code": ["93101000", "93106100", "14710200"],
+                          "description": ["Beer", "Alcoholic malt beverage", "Beer cheese soup, made with milk"]})
+    out = curated.food_values(recipes, pl.concat([barley, water]), food_descriptions=names)
+    amounts = {(r["food_code"], r["component_id"]): r["amount_per_100g"] for r in out.iter_rows(named=True)}
+    for food in ("93101000", "93106100"):
+        assert [amounts[(food, c)] for c in ("beta_glucan", "inulin_fos", "resistant_starch")] == [0.0, 0.0, 0.0]
+        assert out.filter(pl.col("food_code") == food)["confidence"].max() <= curated.BREWED_CONFIDENCE
+    assert amounts[("14710200", "beta_glucan")] == pytest.approx(0.45)  # the soup is not a brewed drink
+    without_descriptions = curated.food_values(recipes, pl.concat([barley, water]))
+    assert without_descriptions.filter((pl.col("food_code") == "93101000") & (pl.col("component_id") == "beta_glucan"))[
+        "amount_per_100g"].to_list() == [0.18]  # what the barley rule alone gives a beer
