@@ -160,9 +160,10 @@ def food_values(classified: pl.DataFrame, profile: pl.DataFrame | None = None,
     withheld = pl.col("reason").is_not_null()
     shares = judged.select(
         "food_code", "component_id", amount_per_100g=pl.when(withheld).then(None).otherwise(pl.col("amount_per_100g")),
-        route=pl.lit("disaggregated"), confidence=pl.coalesce("confidence", "confidence_rule"), reason="reason")
-    columns += ["reason"] if keep_withheld else []
-    fixed = fixed.with_columns(reason=pl.lit(None, pl.String))
+        route=pl.lit("disaggregated"), confidence=pl.coalesce("confidence", "confidence_rule"),
+        linked_share=pl.col("linked_share").round(4), reason="reason")
+    columns += ["linked_share", "reason"] if keep_withheld else []
+    fixed = fixed.with_columns(linked_share=pl.lit(None, pl.Float64), reason=pl.lit(None, pl.String))
     return pl.concat([fixed.select(columns), shares.select(columns)]).sort("food_code")
 
 

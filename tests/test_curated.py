@@ -230,3 +230,99 @@ def test_brewed_beverages_get_none_of_their_malts_beta_glucan_starch_or_fructans
     without_descriptions = curated.food_values(recipes, pl.concat([barley, water]))
     assert without_descriptions.filter((pl.col("food_code") == "93101000") & (pl.col("component_id") == "beta_glucan"))[
         "amount_per_100g"].to_list() == [0.18]  # what the barley rule alone gives a beer
+
+
+# What each pattern rule claims in the real SR28 (8,789 foods). A change of a pattern, a group or the rule
+# order shows here first: review the foods it adds or drops, then update the count.
+PATTERN_RULE_MATCHES = {
+    "beta_glucan": {
+        "barley, cooked": 1, "barley, dry (hulled, pearled, flour)": 4, "oat bran": 1, "oat bran, cooked": 3,
+        "oat ring cereals": 15, "oatmeal, cooked": 3, "oats, dry": 7, "other oat-based cereals and bars": 146,
+    },
+    "inulin_fos": {
+        "Jerusalem artichoke": 1, "asparagus, cooked or canned": 8, "asparagus, raw": 1, "banana, dried": 1,
+        "banana, raw": 1, "barley": 4, "barley, cooked": 1, "chicory root, raw": 1,
+        "corn, rice or gluten-free baked goods": 33, "crackers and pretzels": 56, "dandelion greens, cooked": 2,
+        "dandelion greens, raw": 1, "garlic powder": 1, "garlic, raw": 1, "globe artichoke, cooked": 5,
+        "globe artichoke, raw": 1, "leek, cooked": 2, "leek, raw": 1, "non-wheat pasta": 8,
+        "onion powder / dehydrated onion": 2, "onion, cooked": 8, "onion, raw": 5, "rye": 4, "rye bread": 4,
+        "salsify, cooked": 2, "salsify, raw": 1, "spring onions, scallions": 2, "wheat bran": 1, "wheat breads": 122,
+        "wheat breakfast cereals, dry": 54, "wheat cereals, cooked": 14, "wheat flour and grain": 35,
+        "wheat grains, cooked": 3, "wheat pasta, cooked": 21, "wheat pasta, dry": 11,
+    },
+    "resistant_starch": {
+        "banana, dried": 1, "banana, raw": 1, "breads": 80, "cooked whole grains": 7, "corn flakes": 4,
+        "corn tortillas, masa, cornmeal": 36, "dry legumes, raw (cooked in the recipe)": 33,
+        "flour (baked in the recipe)": 29, "fried potatoes, chips": 46, "green peas": 32,
+        "legumes, cooked or canned": 111, "mashed or dehydrated potato": 12, "oatmeal, cooked": 6,
+        "oats, dry (cooked in the recipe)": 8, "pasta and noodles, cooked": 30, "pasta, dry (cooked in the recipe)": 14,
+        "plantain": 4, "potato (boiled, baked, raw for cooking)": 63, "rice, cooked": 21,
+        "rice, dry (cooked in the recipe)": 14, "sweet corn": 33, "whole grains, dry (cooked in the recipe)": 20,
+    },
+}
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not (SR28_DIR / "FOOD_DES.txt").is_file(), reason="real SR28 not found")
+def test_every_rule_claims_only_foods_of_its_groups_in_the_real_sr28():
+    tables = curated.load_tables()
+    values = curated.sr_values(tables, flavonoids.sr_foods(SR28_DIR))
+    rules = tables.select("component_id", rule_line="rule_order", groups="food_groups", pattern="description_pattern")
+    claimed = values.join(rules, on=["component_id", "rule_line"], how="left")
+    outside = claimed.filter(~pl.col("fdgrp_cd").is_in(pl.col("groups")) & pl.col("groups").is_not_null())
+    assert outside.height == 0, outside.select("component_id", "rule", "sr_description", "fdgrp_cd").head(10)
+    counts = (claimed.filter(pl.col("pattern").is_not_null()).group_by("component_id", "rule").len()
+              .rows_by_key("component_id"))
+    assert {c: dict(rows) for c, rows in counts.items()} == PATTERN_RULE_MATCHES
+
+    def rules_of(description_regex: str, component: str) -> set[str]:
+        return set(values.filter((pl.col("component_id") == component)
+                                 & pl.col("sr_description").str.contains(description_regex))["rule"])
+    # legumes are the mature seeds of group 1600: snap beans, sprouts, cowpea leaves and pods are vegetables
+    assert rules_of(r"^Beans, snap|^(Beans|Lentils).*sprouted|^Cowpeas, (leafy tips|young pods)", "resistant_starch") \
+        == {"vegetables other than starchy ones"}
+    assert rules_of(r"^Sweet potato leaves", "resistant_starch") == {"vegetables other than starchy ones"}
+    assert rules_of(r"^(Breadfruit|Pitanga)", "inulin_fos") == {"fruits other than banana"}
+    assert rules_of(r"^(Macaroni|Pasta|Spaghetti|SPAGHETTIOS)", "inulin_fos") <= {
+        "non-wheat pasta", "wheat pasta, dry", "wheat pasta, cooked",
+        "sausages and luncheon meats"}  # pasta rules: group 2000 only (the 0700 macaroni-and-cheese loaf is a meat)
+    assert values.filter(pl.col("fdgrp_cd") == "2200").height == 0  # mixed dishes: no single rule fits them
+    assert rules_of(r"GENERAL MILLS, (Corn|Rice) CHEX", "inulin_fos") == {"breakfast cereals without wheat"}
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not (SR28_DIR / "FOOD_DES.txt").is_file(), reason="real SR28 not found")
+def test_inulin_of_the_source_foods_lies_in_van_loos_inulin_range_not_the_sum_of_both_fractions():
+    """Van Loo 1995 (LITERATURE.md): inulin / oligofructose g per 100 g fresh; the second is part of the first."""
+    inulin_range = {  # SR code: (low, high) of the inulin column, the total of inulin-type fructans
+        "11226": (16, 20),   # Jerusalem-artichokes, raw (oligofructose 10-15)
+        "11154": (15, 20),   # Chicory roots, raw (5-10)
+        "11215": (9, 16),    # Garlic, raw (3-6)
+        "11246": (3, 10),    # Leeks, raw (2-5)
+        "11282": (2, 6),     # Onions, raw (2-6)
+        "09040": (0.3, 0.7), # Bananas, raw (0.3-0.7)
+        "20081": (1, 4),     # Wheat flour, white, all-purpose (1-4)
+        "11007": (3, 10),    # Artichokes, globe, raw (<1)
+        "11011": (0, 3),     # Asparagus, raw: total fructan 0-3.0 (Muir et al. 2007)
+    }
+    values = curated.sr_values(curated.load_tables(), flavonoids.sr_foods(SR28_DIR)).filter(
+        pl.col("component_id") == "inulin_fos")
+    got = dict(values.filter(pl.col("sr_code").is_in(list(inulin_range))).select("sr_code", "amount_per_100g").iter_rows())
+    assert set(got) == set(inulin_range)
+    for code, (low, high) in inulin_range.items():
+        assert low <= got[code] <= high, (code, got[code], low, high)
+    # wheat products follow the flour: nothing wheat-based may exceed wheat's 4 g/100 g (dry matter is not higher)
+    wheaty = values.filter(pl.col("rule").str.contains("wheat|bread|pasta|crackers|baked"))
+    assert wheaty["amount_per_100g"].max() <= 4.0
+
+
+@pytest.mark.realdata
+def test_brewed_beverage_rule_matches_the_beers_and_malt_beverages_of_fndds(realdata):
+    foods = pl.read_csv(realdata / "usda" / "fndds-2017-2018" / "FNDDS_2017_2018_nutrient_values.csv",
+                        infer_schema=False).select(code="Food code", description="Main food description")
+    brewed = foods.filter(pl.col("description").str.contains(curated.BREWED_BEVERAGE))
+    assert dict(brewed.iter_rows()) == {
+        "92803000": "Nonalcoholic malt beverage", "93101000": "Beer", "93102000": "Beer, light",
+        "93102100": "Beer, low carb", "93102200": "Beer, light, higher alcohol", "93102300": "Beer, higher alcohol",
+        "93106000": "Alcoholic malt beverage, sweetened", "93106010": "Alcoholic malt beverage, higher alcohol, sweetened",
+        "93106100": "Alcoholic malt beverage", "93106500": "Hard cider"}
