@@ -1,4 +1,4 @@
-"""Curated literature values (inulin + FOS, resistant starch, cereal beta-glucan) applied through ingredients.
+"""Curated literature values (inulin-type fructans, resistant starch, cereal beta-glucan) applied through ingredients.
 
 Each table in data/reference/ (inulin_fos.csv, resistant_starch.csv, beta_glucan.csv) has rules
 that give an SR28 food a value per 100 g: a rule names an `sr_code`, or a `description_pattern`

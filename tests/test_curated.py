@@ -1,4 +1,4 @@
-"""Curated literature tables (inulin + FOS, resistant starch, beta-glucan) applied through ingredient profiles."""
+"""Curated literature tables (inulin-type fructans, resistant starch, beta-glucan) applied through ingredient profiles."""
 from __future__ import annotations
 
 import csv
