@@ -136,8 +136,10 @@ def food_values(classified: pl.DataFrame, profile: pl.DataFrame | None = None,
         amount_per_100g=pl.when(pl.col("basis") == "whole").then(100.0).otherwise(0.0),
         route=pl.lit("literature"), confidence="confidence")
     mixed = classified.filter(pl.col("basis") == "ingredient")
+    if keep_withheld:
+        fixed = fixed.with_columns(linked_share=pl.lit(None, pl.Float64), reason=pl.lit(None, pl.String))
     if mixed.height == 0 or profile is None or live_sr_codes is None:
-        return fixed.select(columns).sort("food_code")
+        return fixed.select(columns + (["linked_share", "reason"] if keep_withheld else [])).sort("food_code")
     profile = profile.select(
         "food_code", sr_code=pl.col("sr_code").cast(pl.String).str.strip_chars().str.replace(r"\.0+$", "").str.zfill(5),
         grams=pl.col("grams_per_100g").cast(pl.Float64))
@@ -163,7 +165,6 @@ def food_values(classified: pl.DataFrame, profile: pl.DataFrame | None = None,
         route=pl.lit("disaggregated"), confidence=pl.coalesce("confidence", "confidence_rule"),
         linked_share=pl.col("linked_share").round(4), reason="reason")
     columns += ["linked_share", "reason"] if keep_withheld else []
-    fixed = fixed.with_columns(linked_share=pl.lit(None, pl.Float64), reason=pl.lit(None, pl.String))
     return pl.concat([fixed.select(columns), shares.select(columns)]).sort("food_code")
 
 
