@@ -38,6 +38,8 @@ FOOD_KINDS = [
     ("water, tap", "Beverages", dict(energy_kcal=(0, 0))),
 ]
 OMEGA3_PARTS = ("omega3_ala", "omega3_epa", "omega3_dha")
+# The synthetic values stand in for literature values, which never claim more than 0.8 (README, Method).
+LITERATURE_CONFIDENCE = 0.8
 
 
 def _foods(rng: random.Random) -> tuple[list[dict], list[dict]]:
@@ -53,7 +55,7 @@ def _foods(rng: random.Random) -> tuple[list[dict], list[dict]]:
             values.setdefault(component, 0.0)
         for component, value in sorted(values.items()):
             amounts.append(dict(food_code=code, component_id=component, amount_per_100g=value,
-                                route="literature", confidence=1.0))
+                                route="literature", confidence=LITERATURE_CONFIDENCE))
     return foods, amounts
 
 

@@ -9,7 +9,10 @@ tables). Routes and their sources:
 - inulin_fos, resistant_starch, beta_glucan: curated literature tables through the linkage
   (gutaxis.curated)
 - fermented_foods: the curated live-culture classification (gutaxis.fermented)
-A source that is not fetched is reported in `sources`, never silently skipped.
+A source that is not fetched is reported in `sources`, never silently skipped. A food whose recipe
+reaches values for less than linkage.MIN_COVERAGE of its weight (unresolved ingredients counted)
+gets no value for the component, and the reason is in `withheld` (audit.withheld_values).
+Literature values never claim more than LITERATURE_MAX_CONFIDENCE: they are not analyses of the food.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from gutaxis import GutaxisError, amino_acids, curated, fermented, flavonoids
+from gutaxis import GutaxisError, amino_acids, curated, fermented, flavonoids, linkage
 from gutaxis import composition as composition_sources
 from gutaxis.formats import flavonoid_r33
 from gutaxis.specs import load_source_spec
@@ -25,6 +28,8 @@ from gutaxis.specs import load_source_spec
 FNDDS_SOURCE = "fndds-2017-2018"
 R33_SOURCE = "usda-flavonoid-r3.3"
 COLUMNS = ["food_code", "component_id", "amount_per_100g", "route", "confidence"]
+LITERATURE_MAX_CONFIDENCE = 0.8
+WITHHELD_COLUMNS = ["food_code", "component_id", "linked_share", "reason"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,7 @@ class DerivedValues:
     sources: pl.DataFrame  # source, status, detail
     protein_agreement: pl.DataFrame  # amino_acids.agreement_summary
     unresolved: pl.DataFrame  # ingredients the linkage could not reach
+    withheld: pl.DataFrame  # WITHHELD_COLUMNS: no value, and why (too little of the recipe linked)
 
 
 def _status(rows: list[tuple[str, str, str]], source: str, status: str, detail: str) -> None:
@@ -50,10 +56,18 @@ def derive(fndds_foods: pl.DataFrame, analytical: pl.DataFrame) -> DerivedValues
         sources = pl.DataFrame(status, schema=["source", "status", "detail"], orient="row")
         empty = pl.DataFrame(schema={c: pl.String for c in COLUMNS[:2]} | {"amount_per_100g": pl.Float64,
                              "route": pl.String, "confidence": pl.Float64})
-        return DerivedValues(empty, sources, pl.DataFrame(), pl.DataFrame())
+        return DerivedValues(empty, sources, pl.DataFrame(), pl.DataFrame(),
+                             pl.DataFrame(schema=linkage.WITHHELD_SCHEMA))
     status += aa.sources.rows()
     parts.append(aa.food_components.select(COLUMNS))
-    profile = aa.profile
+    profile, unresolved = aa.profile, aa.unresolved
+    withheld: list[pl.DataFrame] = []
+
+    def kept(values: pl.DataFrame) -> pl.DataFrame:
+        """The values; the foods withheld for too little linked weight go to `withheld` with their reason."""
+        withheld.append(values.filter(pl.col("reason").is_not_null()).select(WITHHELD_COLUMNS))
+        return values.filter(pl.col("reason").is_null()).select(COLUMNS)
+
     sr_folder = composition_sources.source_folder(load_source_spec("sr28"))
     sr_foods = flavonoids.sr_foods(sr_folder)
 
@@ -63,7 +77,8 @@ def derive(fndds_foods: pl.DataFrame, analytical: pl.DataFrame) -> DerivedValues
     if composition_sources.is_available(r33_spec):
         r33 = flavonoid_r33.read(composition_sources.source_folder(r33_spec))
         values = flavonoids.sr_values(r33, flavonoids.load_crosswalk(), sr_foods, flavonoids.load_assumed_zero())
-        from_r33 = flavonoids.food_values(profile, values, food_descriptions=fndds_foods, sr_descriptions=sr_foods)
+        from_r33 = kept(flavonoids.food_values(profile, values, food_descriptions=fndds_foods, sr_descriptions=sr_foods,
+                                               unresolved=unresolved, keep_withheld=True))
         parts.append(flavonoids.prefer_survey(survey, from_r33).select(COLUMNS))
         _status(status, R33_SOURCE, "used", f"{values['sr_code'].n_unique()} SR28 foods with flavonoid values")
     else:
@@ -72,16 +87,31 @@ def derive(fndds_foods: pl.DataFrame, analytical: pl.DataFrame) -> DerivedValues
         _status(status, R33_SOURCE, "not fetched", f"run `gutaxis fetch {R33_SOURCE} --from PATH` for flavonoids via SR28")
 
     tables = curated.sr_values(curated.load_tables(), sr_foods)
-    parts.append(curated.food_values(profile, tables, food_descriptions=fndds_foods).select(COLUMNS))
+    parts.append(kept(curated.food_values(profile, tables, food_descriptions=fndds_foods, unresolved=unresolved,
+                                          keep_withheld=True)))
     _status(status, "curated tables", "used", "data/reference/inulin_fos.csv, resistant_starch.csv, beta_glucan.csv")
 
     classified = fermented.classify(fndds_foods)
-    parts.append(fermented.food_values(classified, profile, fermented.live_culture_sr_codes(sr_foods)).select(COLUMNS))
+    parts.append(kept(fermented.food_values(classified, profile, fermented.live_culture_sr_codes(sr_foods),
+                                            unresolved=unresolved, keep_withheld=True)))
     _status(status, "fermented classification", "used", "data/reference/fermented_foods.csv")
 
     derived = pl.concat(parts, how="vertical_relaxed").unique(["food_code", "component_id"], keep="first")
     # the FNDDS table's own values win: derive only what it lacks
     derived = derived.join(analytical.select("food_code", "component_id"), on=["food_code", "component_id"], how="anti")
     derived = derived.filter(pl.col("food_code").is_in(fndds_foods["food_code"].implode()))
+    derived = derived.with_columns(confidence=pl.when(pl.col("route") == "literature")
+                                   .then(pl.col("confidence").clip(upper_bound=LITERATURE_MAX_CONFIDENCE))
+                                   .otherwise(pl.col("confidence")))
+    # a survey value (flavonoids) or the FNDDS table may still give a withheld food its value
+    gaps = (pl.concat(withheld, how="vertical_relaxed").cast(linkage.WITHHELD_SCHEMA)
+            .join(derived.select("food_code", "component_id"), on=["food_code", "component_id"], how="anti")
+            .join(analytical.select("food_code", "component_id"), on=["food_code", "component_id"], how="anti")
+            .filter(pl.col("food_code").is_in(fndds_foods["food_code"].implode()))
+            .unique(["food_code", "component_id"], keep="first").sort("food_code", "component_id"))
+    if gaps.height:
+        _status(status, "withheld values", "withheld",
+                f"{gaps.height} food-component values withheld (less than {linkage.MIN_COVERAGE:.0%} of the recipe "
+                f"weight linked): audit.withheld_values")
     sources = pl.DataFrame(status, schema=["source", "status", "detail"], orient="row")
-    return DerivedValues(derived.sort("food_code", "component_id"), sources, aa.summary, aa.unresolved)
+    return DerivedValues(derived.sort("food_code", "component_id"), sources, aa.summary, aa.unresolved, gaps)

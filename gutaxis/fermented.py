@@ -23,6 +23,7 @@ import polars as pl
 
 from gutaxis import DATA_DIR, GutaxisError
 from gutaxis.formats.fped import YOGURT_GRAMS_PER_CUP_EQ
+from gutaxis.linkage import judge_linked_share
 from gutaxis.reference_tables import read_reference
 
 CLASSIFICATION_PATH = DATA_DIR / "reference" / "fermented_foods.csv"
@@ -119,12 +120,15 @@ def live_culture_sr_codes(sr_foods: pl.DataFrame, rules: pl.DataFrame | None = N
 
 
 def food_values(classified: pl.DataFrame, profile: pl.DataFrame | None = None,
-                live_sr_codes: pl.DataFrame | None = None) -> pl.DataFrame:
+                live_sr_codes: pl.DataFrame | None = None, unresolved: pl.DataFrame | None = None,
+                keep_withheld: bool = False) -> pl.DataFrame:
     """food_code, component_id ('fermented_foods'), amount_per_100g (g), route, confidence.
 
     whole -> 100 (route literature); none -> 0 (route literature); ingredient -> the grams of
     live-culture SR ingredients per 100 g in the food's profile (route disaggregated), no row
-    when the food has no profile (unknown, not 0).
+    when the food has no profile, or when less than linkage.MIN_COVERAGE of its recipe weight
+    reached SR28 (`unresolved`: the yogurt itself may be the lost part): unknown, not 0.
+    keep_withheld=True adds those foods with a NULL amount and the reason.
     """
     columns = ["food_code", "component_id", "amount_per_100g", "route", "confidence"]
     fixed = classified.filter(pl.col("basis") != "ingredient").select(
@@ -132,8 +136,10 @@ def food_values(classified: pl.DataFrame, profile: pl.DataFrame | None = None,
         amount_per_100g=pl.when(pl.col("basis") == "whole").then(100.0).otherwise(0.0),
         route=pl.lit("literature"), confidence="confidence")
     mixed = classified.filter(pl.col("basis") == "ingredient")
+    if keep_withheld:
+        fixed = fixed.with_columns(linked_share=pl.lit(None, pl.Float64), reason=pl.lit(None, pl.String))
     if mixed.height == 0 or profile is None or live_sr_codes is None:
-        return fixed.select(columns).sort("food_code")
+        return fixed.select(columns + (["linked_share", "reason"] if keep_withheld else [])).sort("food_code")
     profile = profile.select(
         "food_code", sr_code=pl.col("sr_code").cast(pl.String).str.strip_chars().str.replace(r"\.0+$", "").str.zfill(5),
         grams=pl.col("grams_per_100g").cast(pl.Float64))
@@ -144,9 +150,21 @@ def food_values(classified: pl.DataFrame, profile: pl.DataFrame | None = None,
               .group_by("food_code").agg(
                   amount_per_100g=(pl.col("grams") * pl.col("share").fill_null(0.0) / 100).sum()
                   .clip(upper_bound=100.0).round(4),
-                  confidence=pl.col("confidence").first())
-              .select("food_code", component_id=pl.lit(COMPONENT_ID), amount_per_100g="amount_per_100g",
-                      route=pl.lit("disaggregated"), confidence="confidence"))
+                  confidence=pl.col("confidence").first(),
+                  # every SR ingredient is classified (live culture or not): what reached SR28 has a value
+                  valued=pl.col("grams").sum(), resolved=pl.col("grams").sum())
+              .with_columns(component_id=pl.lit(COMPONENT_ID)))
+    lost = None if unresolved is None else unresolved.join(mixed.select("food_code"), on="food_code", how="semi")
+    judged = judge_linked_share(shares, lost).join(mixed.select("food_code", "confidence"), on="food_code",
+                                                   how="left", suffix="_rule")
+    if not keep_withheld:
+        judged = judged.filter(pl.col("reason").is_null())
+    withheld = pl.col("reason").is_not_null()
+    shares = judged.select(
+        "food_code", "component_id", amount_per_100g=pl.when(withheld).then(None).otherwise(pl.col("amount_per_100g")),
+        route=pl.lit("disaggregated"), confidence=pl.coalesce("confidence", "confidence_rule"),
+        linked_share=pl.col("linked_share").round(4), reason="reason")
+    columns += ["linked_share", "reason"] if keep_withheld else []
     return pl.concat([fixed.select(columns), shares.select(columns)]).sort("food_code")
 
 

@@ -23,6 +23,7 @@ import polars as pl
 
 from gutaxis import DATA_DIR, GutaxisError
 from gutaxis.formats.sr28 import FOOD_DES_COLUMNS, read_table
+from gutaxis.linkage import MIN_COVERAGE, judge_linked_share
 from gutaxis.reference_tables import read_reference
 
 REFERENCE_DIR = DATA_DIR / "reference"
@@ -221,13 +222,16 @@ def moist_heat_mask(profile: pl.DataFrame, food_descriptions: pl.DataFrame | Non
 
 def food_values(profile: pl.DataFrame, values: pl.DataFrame, *, food_descriptions: pl.DataFrame | None = None,
                 sr_descriptions: pl.DataFrame | None = None, retention_descriptions: pl.DataFrame | None = None,
-                min_linked_share: float = 0.5) -> pl.DataFrame:
+                unresolved: pl.DataFrame | None = None, min_linked_share: float = MIN_COVERAGE,
+                keep_withheld: bool = False) -> pl.DataFrame:
     """food_code, component_id, amount_per_100g (mg), route, confidence, linked_share, moist_heat_share.
 
     Each SR ingredient adds grams_per_100g x value / 100, after retention when it is cooked with
     moist heat (anthocyanidins x 0.5; flavan-3-ols and the other classes of the total x 0.85).
-    linked_share is the share of the food's ingredient grams with a value (known or assumed 0);
-    foods below `min_linked_share` get no row: their flavonoids are unknown, not 0.
+    linked_share is the share of the whole recipe's weight (`unresolved`: the profile's
+    ingredients that reached no SR28 food, included) with a value (known or assumed 0); foods
+    below `min_linked_share` get no row: their flavonoids are unknown, not 0 (keep_withheld=True:
+    a row with a NULL amount and the reason, gutaxis.linkage.judge_linked_share).
     """
     _check_profile(profile)
     profile = profile.with_columns(
@@ -260,25 +264,31 @@ def food_values(profile: pl.DataFrame, values: pl.DataFrame, *, food_description
         per_food = rows.group_by("food_code").agg(
             component_id=pl.lit(component),
             amount_per_100g=contribution.sum().round(4),
-            linked_share=(grams.filter(known).sum() / grams.sum()).fill_nan(0.0),
+            valued=grams.filter(known).sum(),
+            resolved=grams.sum(),
             moist_heat_share=(grams.filter(pl.col("moist")).sum() / grams.sum()).fill_nan(0.0),
             _amount_conf=((weight * pl.col("value_confidence") * pl.col("profile_confidence")).sum() / weight.sum()),
             _grams_conf=((grams * pl.col("value_confidence") * pl.col("profile_confidence")).filter(known).sum()
                          / grams.filter(known).sum()),
         )
         per_component.append(per_food)
-    result = pl.concat(per_component).filter(pl.col("linked_share") >= min_linked_share)
+    result = judge_linked_share(pl.concat(per_component), unresolved, min_linked_share)
+    if not keep_withheld:
+        result = result.filter(pl.col("reason").is_null())
+    withheld = pl.col("reason").is_not_null()
     return (
         result.with_columns(
             route=pl.lit("disaggregated"),
-            confidence=(pl.when(pl.col("amount_per_100g") > 0).then(pl.col("_amount_conf"))
-                        .otherwise(pl.col("_grams_conf")).fill_nan(None).fill_null(0.0)
-                        * pl.col("linked_share").clip(upper_bound=1.0)).round(3),
+            amount_per_100g=pl.when(withheld).then(None).otherwise(pl.col("amount_per_100g")),
+            confidence=pl.when(withheld).then(None).otherwise(
+                (pl.when(pl.col("amount_per_100g") > 0).then(pl.col("_amount_conf"))
+                 .otherwise(pl.col("_grams_conf")).fill_nan(None).fill_null(0.0)
+                 * pl.col("linked_share").clip(upper_bound=1.0)).round(3)),
             linked_share=pl.col("linked_share").round(4),
-            moist_heat_share=pl.col("moist_heat_share").round(4),
+            moist_heat_share=pl.col("moist_heat_share").fill_null(0.0).round(4),
         )
         .select("food_code", "component_id", "amount_per_100g", "route", "confidence", "linked_share",
-                "moist_heat_share")
+                "moist_heat_share", *(["reason"] if keep_withheld else []))
         .sort("food_code", "component_id")
     )
 

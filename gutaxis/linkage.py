@@ -359,6 +359,40 @@ def derive_from_sr(profile: pl.DataFrame, sr_values: pl.DataFrame, retention: pl
     return derived.select(columns).cast(DERIVED_SCHEMA, strict=False)
 
 
+WITHHELD_SCHEMA = {"food_code": pl.String, "component_id": pl.String, "linked_share": pl.Float64, "reason": pl.String}
+
+
+def judge_linked_share(per_food: pl.DataFrame, unresolved: pl.DataFrame | None,
+                       min_share: float = MIN_COVERAGE) -> pl.DataFrame:
+    """Add linked_share and reason to per-food sums of a value computed through the ingredient profile.
+
+    per_food: food_code, component_id, valued (grams per 100 g whose SR ingredient has a value),
+    resolved (grams per 100 g that reached SR28), plus any columns of the computation. The share
+    is taken over the whole recipe, the weight that reached no SR28 food (`unresolved`) included,
+    as derive_from_sr does: a dried-fruit recipe whose fruit is unresolved is not "all sugar, so
+    0". Foods whose every ingredient is unresolved get a row too. reason is NULL where
+    linked_share >= min_share, else why the value is withheld (NULL, not 0).
+    """
+    lost = (unresolved.group_by("food_code").agg(lost=pl.col("grams_per_100g").sum())
+            if unresolved is not None and unresolved.height
+            else pl.DataFrame(schema={"food_code": pl.String, "lost": pl.Float64}))
+    components = per_food.select("component_id").unique()
+    only_lost = (lost.join(per_food.select("food_code").unique(), on="food_code", how="anti")
+                 .join(components, how="cross").with_columns(valued=pl.lit(0.0), resolved=pl.lit(0.0)))
+    rows = (pl.concat([per_food, only_lost.drop("lost")], how="diagonal_relaxed")
+            .join(lost, on="food_code", how="left").with_columns(pl.col("lost").fill_null(0.0)))
+    whole = pl.col("resolved") + pl.col("lost")
+    share = pl.when(whole > 0).then(pl.col("valued") / whole).otherwise(0.0)
+    percent = lambda expr: (expr * 100).round(0).cast(pl.Int64).cast(pl.String)  # noqa: E731
+    reason = pl.format("{}% of the recipe weight has a value, below {}%: {}% reached no SR28 food, {}% reached "
+                       "SR28 foods without a value", percent(pl.col("linked_share")), pl.lit(round(min_share * 100)),
+                       percent(pl.when(whole > 0).then(pl.col("lost") / whole).otherwise(0.0)),
+                       percent(pl.when(whole > 0).then((pl.col("resolved") - pl.col("valued")) / whole).otherwise(0.0)))
+    return (rows.with_columns(linked_share=share)
+            .with_columns(reason=pl.when(pl.col("linked_share") < min_share).then(reason))
+            .drop("lost"))
+
+
 def normalise_description(text: pl.Expr) -> pl.Expr:
     """Lower case, punctuation to spaces, SR/FDD filler words dropped: the form fuzzy matching compares."""
     filler = r"\b(ns|nfs|as|to|or|and|with|without|the|of|incl|includes|other|than|type|unknown|only|from)\b"

@@ -120,6 +120,10 @@ def load_derived(conn: duckdb.DuckDBPyConnection) -> dict:
         conn.execute("DELETE FROM audit.derivations")
         conn.executemany("INSERT INTO audit.derivations VALUES (?, ?, ?, ?, ?)",
                          [(*r, fingerprint, now) for r in result.sources.rows()])
+        conn.execute("DELETE FROM audit.withheld_values")
+        if result.withheld.height:
+            withheld = result.withheld.with_columns(pl.lit(source).alias("source"), pl.lit(now).alias("derived_at"))
+            warehouse.execute_on_frame(conn, "INSERT INTO audit.withheld_values BY NAME SELECT * FROM incoming", withheld)
         if result.protein_agreement.height:
             conn.execute("DELETE FROM audit.protein_agreement")
             agreement = result.protein_agreement.with_columns(pl.lit(now).alias("derived_at"))
@@ -130,9 +134,9 @@ def load_derived(conn: duckdb.DuckDBPyConnection) -> dict:
         raise
     warehouse.publish_snapshot(conn)
     counts = dict(rows.group_by("component_id").len().rows())
-    missing = [r[0] for r in result.sources.rows() if r[1] != "used"]
+    missing = [r[0] for r in result.sources.rows() if r[1] in ("not fetched", "not available")]
     return {"status": "derived", "values": rows.height, "not fetched": ", ".join(missing) or "none",
-            **{f"foods with {k}": v for k, v in sorted(counts.items())}}
+            "values withheld": result.withheld.height, **{f"foods with {k}": v for k, v in sorted(counts.items())}}
 
 
 def _require_source_loaded(conn: duckdb.DuckDBPyConnection, spec: CohortSpec) -> str:

@@ -182,10 +182,20 @@ CREATE TABLE IF NOT EXISTS audit.derivations (
     source VARCHAR, status VARCHAR, detail VARCHAR, fingerprint VARCHAR, derived_at TIMESTAMP);
 COMMENT ON TABLE audit.derivations IS 'Which sources the last derivation of FNDDS values (amino acids, flavonoids, prebiotics, fermented foods) used, and which were missing.';
 COMMENT ON COLUMN audit.derivations.source IS 'Source id or reference table.';
-COMMENT ON COLUMN audit.derivations.status IS 'used | not fetched | not available.';
+COMMENT ON COLUMN audit.derivations.status IS 'used | not fetched | not available | withheld (values withheld for too little linked recipe weight: audit.withheld_values).';
 COMMENT ON COLUMN audit.derivations.detail IS 'What was used, or how to fetch it.';
 COMMENT ON COLUMN audit.derivations.fingerprint IS 'Fingerprint of every input; an unchanged one skips the derivation.';
 COMMENT ON COLUMN audit.derivations.derived_at IS 'UTC time of the derivation.';
+
+CREATE TABLE IF NOT EXISTS audit.withheld_values (
+    source VARCHAR, food_code VARCHAR, component_id VARCHAR, linked_share DOUBLE, reason VARCHAR, derived_at TIMESTAMP);
+COMMENT ON TABLE audit.withheld_values IS 'Derived values left NULL (unknown, not 0) because too little of the food''s recipe weight reached a value; from the last derivation.';
+COMMENT ON COLUMN audit.withheld_values.source IS 'Composition source of the food code.';
+COMMENT ON COLUMN audit.withheld_values.food_code IS 'Food code.';
+COMMENT ON COLUMN audit.withheld_values.component_id IS 'Component without a value.';
+COMMENT ON COLUMN audit.withheld_values.linked_share IS 'Share of the whole recipe weight (ingredients that reached no SR28 food included) whose ingredient has a value.';
+COMMENT ON COLUMN audit.withheld_values.reason IS 'Why: the share, the threshold, and how much of the weight reached no SR28 food or SR28 foods without a value.';
+COMMENT ON COLUMN audit.withheld_values.derived_at IS 'UTC time of the derivation.';
 
 CREATE TABLE IF NOT EXISTS audit.protein_agreement (
     via VARCHAR, n_foods BIGINT, median_abs_pct_diff DOUBLE, share_within_10pct DOUBLE, median_pct_diff DOUBLE,

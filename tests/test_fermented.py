@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from gutaxis import PROJECT_ROOT, GutaxisError
-from gutaxis import fermented
+from gutaxis import fermented, linkage
 from gutaxis.fetch import fetch
 from gutaxis.formats import fped
 
@@ -81,6 +81,25 @@ def test_cold_dishes_without_a_profile_get_no_value_rather_than_zero(tmp_path):
     rules = fermented.load_classification(rules_file(tmp_path, RULES))
     values = fermented.food_values(fermented.classify(FOODS, rules))
     assert "11446000" not in set(values["food_code"])
+
+
+def test_a_cold_dish_whose_recipe_mostly_reached_no_sr_food_gets_no_value_rather_than_zero(tmp_path):
+    """A parfait whose yogurt is an FDD ingredient without an SR28 match: its granola alone says nothing."""
+    rules = fermented.load_classification(rules_file(tmp_path, RULES))
+    sr = pl.DataFrame({"sr_code": ["01117", "08037"], "sr_description": ["Yogurt, plain, low fat", "Cereals, granola"]})
+    live = fermented.live_culture_sr_codes(sr, rules)
+    profile = pl.DataFrame({"food_code": ["11446000"], "sr_code": ["08037"], "grams_per_100g": [20.0]})
+    lost = pl.DataFrame({"food_code": ["11446000"], "route": ["fda-fdd"], "ingredient_code": [None],
+                         "ingredient_description": ["Yogurt, Greek"], "grams_per_100g": [80.0],
+                         "reason": ["basic ingredient not in the crosswalk"]}, schema=linkage.UNRESOLVED_SCHEMA)
+    classified = fermented.classify(FOODS, rules)
+    assert dict(fermented.food_values(classified, profile, live).select("food_code", "amount_per_100g")
+                .iter_rows())["11446000"] == 0.0  # without the lost weight: "no yogurt in it"
+    values = fermented.food_values(classified, profile, live, unresolved=lost)
+    assert "11446000" not in set(values["food_code"]) and values.height == FOODS.height - 2  # the smoothie: no profile
+    kept = fermented.food_values(classified, profile, live, unresolved=lost, keep_withheld=True)
+    row = kept.filter(pl.col("food_code") == "11446000").row(0, named=True)
+    assert row["amount_per_100g"] is None and "80% reached no SR28 food" in row["reason"]
 
 
 @pytest.mark.parametrize("row, message", [

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from gutaxis import PROJECT_ROOT, GutaxisError
-from gutaxis import flavonoids
+from gutaxis import flavonoids, linkage
 from gutaxis.fetch import fetch
 from gutaxis.formats import flavonoid_r33, flavonoid_survey
 
@@ -190,6 +190,23 @@ def test_foods_whose_ingredients_are_mostly_unknown_get_no_value():
     assert out["linked_share"][0] == pytest.approx(0.3)
     assert values_of(out, "4", "food_code")["flavonoids_total"] == pytest.approx(7.8)
     assert out["confidence"][0] < 0.5  # scaled by the linked share
+
+
+def test_a_recipe_mostly_unresolved_is_no_value_not_zero():
+    """Dried blueberries: the fruit reaches no SR28 food, the added sugar (beef here: an assumed 0) does."""
+    dried = profile([("63203010", "13000", 10.0, 0), ("92302000", "14355", 100.0, 0)])
+    lost = pl.DataFrame({"food_code": ["63203010"], "route": ["fda-fdd"], "ingredient_code": [None],
+                         "ingredient_description": ["Blueberries, dried"], "grams_per_100g": [90.0],
+                         "reason": ["no SR28 food matches this basic ingredient (crosswalk)"]},
+                        schema=linkage.UNRESOLVED_SCHEMA)
+    assert values_of(flavonoids.food_values(dried, SR_VALUES), "63203010", "food_code")["anthocyanidins"] == 0.0
+    out = flavonoids.food_values(dried, SR_VALUES, unresolved=lost)
+    assert out.filter(pl.col("food_code") == "63203010").height == 0
+    assert values_of(out, "92302000", "food_code")["flavonoids_total"] == 118.0
+    kept = flavonoids.food_values(dried, SR_VALUES, unresolved=lost, keep_withheld=True)
+    withheld = kept.filter(pl.col("food_code") == "63203010")
+    assert withheld.height == 3 and withheld["amount_per_100g"].null_count() == 3
+    assert set(withheld["linked_share"]) == {0.1} and withheld["reason"].str.contains("90% reached no SR28 food").all()
 
 
 def test_a_profile_without_the_expected_columns_is_a_clear_error():
