@@ -124,6 +124,11 @@ def load_derived(conn: duckdb.DuckDBPyConnection) -> dict:
             conn.execute("DELETE FROM audit.protein_agreement")
             agreement = result.protein_agreement.with_columns(pl.lit(now).alias("derived_at"))
             warehouse.execute_on_frame(conn, "INSERT INTO audit.protein_agreement BY NAME SELECT * FROM incoming", agreement)
+        # the cross-check describes the values just stored: without FPED there is none, not an old one
+        conn.execute("DELETE FROM audit.yogurt_crosscheck")
+        if result.yogurt_crosscheck is not None and result.yogurt_crosscheck.height:
+            warehouse.execute_on_frame(conn, "INSERT INTO audit.yogurt_crosscheck BY NAME SELECT * FROM incoming",
+                                       result.yogurt_crosscheck.with_columns(pl.lit(now).alias("derived_at")))
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")
@@ -131,8 +136,10 @@ def load_derived(conn: duckdb.DuckDBPyConnection) -> dict:
     warehouse.publish_snapshot(conn)
     counts = dict(rows.group_by("component_id").len().rows())
     missing = [r[0] for r in result.sources.rows() if r[1] != "used"]
+    yogurt = ({f"yogurt cross-check {k}": v for k, v in result.yogurt_summary.row(0, named=True).items() if v is not None}
+              if result.yogurt_summary is not None else {"yogurt cross-check": "not run (FPED not fetched)"})
     return {"status": "derived", "values": rows.height, "not fetched": ", ".join(missing) or "none",
-            **{f"foods with {k}": v for k, v in sorted(counts.items())}}
+            **{f"foods with {k}": v for k, v in sorted(counts.items())}, **yogurt}
 
 
 def _require_source_loaded(conn: duckdb.DuckDBPyConnection, spec: CohortSpec) -> str:
