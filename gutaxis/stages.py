@@ -106,7 +106,7 @@ def load_derived(conn: duckdb.DuckDBPyConnection) -> dict:
     fingerprint = _derivation_fingerprint(conn)
     done = conn.execute("SELECT count(*) FROM audit.derivations WHERE fingerprint = ?", [fingerprint]).fetchall()[0][0]
     if done:
-        return {"status": "up to date"}
+        return {"status": "up to date", **yogurt_crosscheck_summary(conn)}
     foods = conn.sql("SELECT food_code, description FROM composition.foods WHERE source = $1", params=[source]).pl()
     analytical = conn.sql("SELECT food_code, component_id FROM composition.food_components WHERE source = $1 AND route = 'analytical'",
                           params=[source]).pl()
@@ -136,10 +136,24 @@ def load_derived(conn: duckdb.DuckDBPyConnection) -> dict:
     warehouse.publish_snapshot(conn)
     counts = dict(rows.group_by("component_id").len().rows())
     missing = [r[0] for r in result.sources.rows() if r[1] != "used"]
-    yogurt = ({f"yogurt cross-check {k}": v for k, v in result.yogurt_summary.row(0, named=True).items() if v is not None}
-              if result.yogurt_summary is not None else {"yogurt cross-check": "not run (FPED not fetched)"})
     return {"status": "derived", "values": rows.height, "not fetched": ", ".join(missing) or "none",
-            **{f"foods with {k}": v for k, v in sorted(counts.items())}, **yogurt}
+            **{f"foods with {k}": v for k, v in sorted(counts.items())}, **yogurt_crosscheck_summary(conn)}
+
+
+def yogurt_crosscheck_summary(conn: duckdb.DuckDBPyConnection) -> dict:
+    """The stored FPED yogurt cross-check in a few numbers (asset metadata), or why there is none."""
+    n, agree, from_fped, independent, fped_only = conn.execute("""
+        SELECT count(*) FILTER (WHERE agree IS NOT NULL), count(*) FILTER (WHERE agree),
+               count(*) FILTER (WHERE yogurt_from = 'fped'),
+               round(avg(agree::INT) FILTER (WHERE yogurt_from <> 'fped'), 4),
+               count(*) FILTER (WHERE fermented_g = 0 AND fped_yogurt_g > 0)
+        FROM audit.yogurt_crosscheck""").fetchall()[0]
+    if not n:
+        return {"yogurt cross-check": "not run: FPED not fetched (gutaxis fetch fped-2017-2018 --from PATH)"}
+    return {"yogurt cross-check": f"{agree} of {n} foods agree with FPED D_YOGURT within 15 g/100 g (audit.yogurt_crosscheck)",
+            "yogurt cross-check share agree (not from FPED)": float(independent) if independent is not None else 0.0,
+            "mixed dishes with yogurt grams from FPED": int(from_fped),
+            "foods with FPED yogurt counted 0 (cooked, frozen)": int(fped_only)}
 
 
 def _require_source_loaded(conn: duckdb.DuckDBPyConnection, spec: CohortSpec) -> str:

@@ -287,3 +287,26 @@ def test_real_parfait_tzatziki_and_yogurt_smoothie_linked_through_the_fdd_get_th
     # the factor is FPED's own: every plain yogurt (nothing but yogurt) is 100 g / 245 g = 0.41 cup eq.
     plain = fped_1718.filter(pl.col("description").str.contains(r"^Yogurt, .*plain$"))
     assert plain.height >= 8 and set(plain["D_YOGURT"]) == {round(100 / fped.YOGURT_GRAMS_PER_CUP_EQ, 2)}
+
+
+def test_yogurt_crosscheck_is_stored_in_audit_and_summarised_for_the_asset_metadata(tmp_path):
+    import duckdb
+
+    from gutaxis import stages, warehouse
+
+    conn = duckdb.connect(":memory:")
+    warehouse.ensure_schema(conn)
+    assert "not run" in stages.yogurt_crosscheck_summary(conn)["yogurt cross-check"]
+    rules = fermented.load_classification(rules_file(tmp_path, MIXED_RULES))
+    classified = fermented.classify(MIXED_FOODS, rules)
+    values = fermented.with_fped_yogurt(fermented.food_values(classified), classified, MIXED_FPED)
+    per_food, _ = fermented.yogurt_crosscheck(values, MIXED_FPED, classified)
+    warehouse.execute_on_frame(conn, "INSERT INTO audit.yogurt_crosscheck BY NAME SELECT * FROM incoming",
+                               per_food.with_columns(derived_at=pl.lit(warehouse.utc_now())))
+    comments = conn.execute("SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'audit' "
+                            "AND table_name = 'yogurt_crosscheck' AND comment IS NULL").fetchall()[0][0]
+    assert comments == 0
+    summary = stages.yogurt_crosscheck_summary(conn)
+    assert summary["mixed dishes with yogurt grams from FPED"] == 3
+    assert summary["foods with FPED yogurt counted 0 (cooked, frozen)"] == 2
+    assert summary["yogurt cross-check"].startswith("5 of 6 foods agree")  # frozen yogurt: 0 g on purpose
