@@ -167,7 +167,7 @@ def with_fped_yogurt(values: pl.DataFrame, classified: pl.DataFrame, fped: pl.Da
 
     The FDA FDD breaks yogurt down to milk, so a parfait or tzatziki linked through it has no
     yogurt ingredient and came out at 0 g. For every food of basis `ingredient` whose profile is
-    not an FNDDS Ingredients recipe (which names the yogurt itself and is kept), the value becomes
+    not an FNDDS Ingredients recipe naming a yogurt ingredient (that one is kept), the value becomes
     FPED's yogurt grams plus the profile's other live-culture ingredients (miso, kimchi, kefir ...;
     any yogurt-type SR ingredient of the profile is left out, FPED counts it). A food FPED does not
     list, or lists without yogurt while it has no profile, keeps what `food_values` gave. Foods of
@@ -188,12 +188,17 @@ def with_fped_yogurt(values: pl.DataFrame, classified: pl.DataFrame, fped: pl.Da
             sr_code=pl.col("sr_code").cast(pl.String).str.strip_chars().str.replace(r"\.0+$", "").str.zfill(5),
             grams=pl.col("grams_per_100g").cast(pl.Float64))
         has_profile = profile.select("food_code").unique()
-        recipe_foods = profile.filter(pl.col("route") == RECIPE_ROUTE).select("food_code").unique()
         if live_sr_codes is not None and live_sr_codes.height:
-            not_yogurt = live_sr_codes.filter(~pl.col("sr_description").str.contains(YOGURT_SR_PATTERN)).select(
-                "sr_code", share=pl.col("share").fill_null(100.0) if "share" in live_sr_codes.columns else pl.lit(100.0))
-            other_live = (profile.join(not_yogurt, on="sr_code", how="inner").group_by("food_code")
-                          .agg(other_live_g=(pl.col("grams") * pl.col("share") / 100).sum()))
+            live = live_sr_codes.select(
+                "sr_code", yogurt=pl.col("sr_description").str.contains(YOGURT_SR_PATTERN),
+                share=pl.col("share").fill_null(100.0) if "share" in live_sr_codes.columns else pl.lit(100.0))
+            live_grams = profile.join(live, on="sr_code", how="inner").with_columns(g=pl.col("grams") * pl.col("share") / 100)
+            other_live = (live_grams.filter(~pl.col("yogurt")).group_by("food_code")
+                          .agg(other_live_g=pl.col("g").sum()))
+            # an FNDDS recipe that names its yogurt is kept; one that lost it (a sub-recipe missing
+            # from a partial Ingredients file) gets FPED's, which USDA computed from the full recipe
+            recipe_foods = (live_grams.filter(pl.col("yogurt") & (pl.col("route") == RECIPE_ROUTE))
+                            .group_by("food_code").agg(pl.col("g").sum()).filter(pl.col("g") > 0).select("food_code"))
     replaced = (
         mixed.join(recipe_foods, on="food_code", how="anti")
         .join(fped_grams, on="food_code", how="inner")

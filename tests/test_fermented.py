@@ -310,3 +310,16 @@ def test_yogurt_crosscheck_is_stored_in_audit_and_summarised_for_the_asset_metad
     assert summary["mixed dishes with yogurt grams from FPED"] == 3
     assert summary["foods with FPED yogurt counted 0 (cooked, frozen)"] == 2
     assert summary["yogurt cross-check"].startswith("5 of 6 foods agree")  # frozen yogurt: 0 g on purpose
+
+
+def test_an_fndds_recipe_that_lost_its_yogurt_gets_fpeds(tmp_path):
+    rules = fermented.load_classification(rules_file(tmp_path, MIXED_RULES))
+    classified = fermented.classify(MIXED_FOODS, rules)
+    live = fermented.live_culture_sr_codes(MIXED_SR, rules)
+    # the Ingredients file at hand lacks the yogurt sub-recipe: only the fruit of the smoothie resolved
+    partial = pl.DataFrame({"food_code": ["11553110"], "sr_code": ["09316"], "grams_per_100g": [50.0],
+                            "route": ["fndds-ingredients"]})
+    values = fermented.with_fped_yogurt(fermented.food_values(classified, partial, live), classified, MIXED_FPED,
+                                        partial, live)
+    smoothie = values.filter(pl.col("food_code") == "11553110").row(0, named=True)
+    assert smoothie["amount_per_100g"] == pytest.approx(0.09 * 245) and smoothie["yogurt_from"] == "fped"
