@@ -129,3 +129,14 @@ def test_real_fdd_foods_link_their_ingredients_in_the_state_the_food_is_in(reald
         assert entries.height == 1, (code, ingredient)
         assert crosswalk[entries["basic_ingredient"][0]] == expected, (code, entries["description"][0], expected)
         assert expected in set(profile.filter(pl.col("food_code") == code)["sr_code"]), (code, expected)
+
+
+def test_frozen_fruit_cooked_in_a_dish_loses_anthocyanidins_like_raw_fruit():
+    """A frozen SR ingredient is uncooked: cooked with moist heat in the recipe, retention applies once."""
+    sr = pl.DataFrame({"sr_code": ["09054", "11060"], "sr_description": [
+        "Blueberries, frozen, unsweetened", "Beans, snap, green, frozen, cooked, boiled, drained without salt"]})
+    profile = pl.DataFrame({"food_code": ["1", "2"], "sr_code": ["09054", "11060"], "grams_per_100g": [100.0, 100.0],
+                            "retention_code": [2151, 2151]})
+    foods = pl.DataFrame({"food_code": ["1", "2"], "description": ["Blueberry soup", "Green bean soup"]})
+    moist = flavonoids.moist_heat_mask(profile, food_descriptions=foods, sr_descriptions=sr).to_list()
+    assert moist == [True, False]  # frozen berries stewed: reduced; beans SR already boiled: not twice
