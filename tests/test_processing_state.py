@@ -109,6 +109,11 @@ REAL_PAIRS = [
     ("11511100", "Cocoa, dry powder, unsweetened", "19166"),   # Chocolate milk, ready to drink
     ("11513100", "Cocoa, dry powder, unsweetened", "19166"),   # Chocolate milk from dry mix
     ("11830160", "Cocoa, dry powder, unsweetened", "19166"),   # Chocolate beverage powder
+    ("75205022", "Beans, green/snap, cooked", "11061"),        # Green beans, frozen, cooked -> frozen, boiled
+    ("75205012", "Beans, green/snap, cooked", "11061"),        # Beans, string, green, cooked, from frozen (older name)
+    ("75204963", "Beans, green/snap, cooked", "11053"),        # Beans, string, cooked, from fresh -> fresh, boiled
+    ("75214012", "Cauliflower, cooked", "11138"),              # Cauliflower, frozen, cooked
+    ("75224022", "Peas, green, cooked", "11313"),              # Green peas, frozen, cooked
     ("11513500", "Cocoa, dry powder, unsweetened", "19165"),   # Chocolate milk from syrup: natural cocoa
     ("11830150", "Cocoa, dry powder, unsweetened", "19165"),   # Cocoa powder, not reconstituted: natural
 ]
