@@ -86,14 +86,22 @@ def load_source(conn: duckdb.DuckDBPyConnection, source_id: str) -> dict:
     return {"source": source_id, "status": "loaded", "foods": comp.foods.height, "values": comp.food_components.height}
 
 
+# The engine modules whose code decides derived values: a change to one re-derives (an upgraded
+# checkout must not keep the values, or miss the audit tables, of the code it replaced).
+DERIVATION_CODE = tuple(PROJECT_ROOT / "gutaxis" / name for name in (
+    "derived.py", "amino_acids.py", "linkage.py", "flavonoids.py", "curated.py", "fermented.py",
+    "processing_state.py", "composition.py", "reference_tables.py"))
+
+
 def _derivation_fingerprint(conn: duckdb.DuckDBPyConnection) -> str:
-    """Changes when a loaded source, a fetched input file or a reference table changes."""
+    """Changes when a loaded source, a fetched input file, a reference table or the derivation code changes."""
     from gutaxis import DATA_DIR, raw_dir
 
     loads = conn.execute("SELECT source, fingerprint FROM audit.source_loads ORDER BY source").fetchall()
     files = sorted(p for folder in (raw_dir(), DATA_DIR / "reference") if folder.is_dir() for p in folder.rglob("*") if p.is_file())
     stats = [(str(p.relative_to(p.parents[1])), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
-    return hashlib.sha256(json.dumps([loads, stats, __version__]).encode()).hexdigest()
+    code = [hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None for p in DERIVATION_CODE]
+    return hashlib.sha256(json.dumps([loads, stats, __version__, code]).encode()).hexdigest()
 
 
 def load_derived(conn: duckdb.DuckDBPyConnection) -> dict:

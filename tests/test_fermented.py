@@ -323,3 +323,23 @@ def test_an_fndds_recipe_that_lost_its_yogurt_gets_fpeds(tmp_path):
                                         partial, live)
     smoothie = values.filter(pl.col("food_code") == "11553110").row(0, named=True)
     assert smoothie["amount_per_100g"] == pytest.approx(0.09 * 245) and smoothie["yogurt_from"] == "fped"
+
+
+def test_a_change_to_the_derivation_code_re_derives(tmp_path, monkeypatch):
+    """An upgraded checkout must recompute derived values (and the yogurt cross-check), not keep the old ones."""
+    import duckdb
+
+    from gutaxis import stages, warehouse
+
+    missing = [path.name for path in stages.DERIVATION_CODE if not path.is_file()]
+    assert missing == [], f"renamed or removed derivation modules: {missing}"
+    monkeypatch.setenv("GUTAXIS_RAW_DIR", str(tmp_path / "raw"))
+    module = tmp_path / "fermented.py"
+    module.write_text("version one\n", encoding="utf-8")
+    monkeypatch.setattr(stages, "DERIVATION_CODE", (module,))
+    conn = duckdb.connect(":memory:")
+    warehouse.ensure_schema(conn)
+    before = stages._derivation_fingerprint(conn)
+    assert stages._derivation_fingerprint(conn) == before
+    module.write_text("version two\n", encoding="utf-8")
+    assert stages._derivation_fingerprint(conn) != before
