@@ -30,7 +30,8 @@ composition_assets = [_composition_asset(spec.id, spec.description) for spec in 
 
 @dg.asset(group_name="composition", deps=composition_assets,
           description="FNDDS foods' components that the FNDDS table lacks (amino acids, flavonoids, prebiotics, "
-                      "fermented foods), derived through SR28 ingredients and curated tables; missing sources reported.")
+                      "fermented foods), derived through SR28 ingredients and curated tables; missing sources reported. "
+                      "Metadata: the FPED D_YOGURT cross-check of fermented foods (audit.yogurt_crosscheck).")
 def composition_fndds_derived(warehouse_db: WarehouseResource) -> dg.MaterializeResult:
     with warehouse_db.writer() as conn:
         outcome = stages.load_derived(conn)

@@ -8,7 +8,9 @@ tables). Routes and their sources:
   matched to SR28 and carried through the linkage (gutaxis.flavonoids)
 - inulin_fos, resistant_starch, beta_glucan: curated literature tables through the linkage
   (gutaxis.curated)
-- fermented_foods: the curated live-culture classification (gutaxis.fermented)
+- fermented_foods: the curated live-culture classification (gutaxis.fermented); the yogurt of cold
+  mixed dishes from FPED D_YOGURT when fetched (the FDA FDD breaks yogurt down to milk), and the
+  FPED yogurt cross-check (`yogurt_crosscheck`)
 A source that is not fetched is reported in `sources`, never silently skipped. A food whose recipe
 reaches values for less than linkage.MIN_COVERAGE of its weight (unresolved ingredients counted)
 gets no value for the component, and the reason is in `withheld` (audit.withheld_values).
@@ -22,11 +24,12 @@ import polars as pl
 
 from gutaxis import GutaxisError, amino_acids, curated, fermented, flavonoids, linkage
 from gutaxis import composition as composition_sources
-from gutaxis.formats import flavonoid_r33
+from gutaxis.formats import flavonoid_r33, fped
 from gutaxis.specs import load_source_spec
 
 FNDDS_SOURCE = "fndds-2017-2018"
 R33_SOURCE = "usda-flavonoid-r3.3"
+FPED_SOURCE = "fped-2017-2018"
 COLUMNS = ["food_code", "component_id", "amount_per_100g", "route", "confidence"]
 LITERATURE_MAX_CONFIDENCE = 0.8
 WITHHELD_COLUMNS = ["food_code", "component_id", "linked_share", "reason"]
@@ -39,6 +42,8 @@ class DerivedValues:
     protein_agreement: pl.DataFrame  # amino_acids.agreement_summary
     unresolved: pl.DataFrame  # ingredients the linkage could not reach
     withheld: pl.DataFrame  # WITHHELD_COLUMNS: no value, and why (too little of the recipe linked)
+    yogurt_crosscheck: pl.DataFrame | None = None  # fermented.yogurt_crosscheck per food; None without FPED
+    yogurt_summary: pl.DataFrame | None = None  # its one-row summary
 
 
 def _status(rows: list[tuple[str, str, str]], source: str, status: str, detail: str) -> None:
@@ -92,9 +97,25 @@ def derive(fndds_foods: pl.DataFrame, analytical: pl.DataFrame) -> DerivedValues
     _status(status, "curated tables", "used", "data/reference/inulin_fos.csv, resistant_starch.csv, beta_glucan.csv")
 
     classified = fermented.classify(fndds_foods)
-    parts.append(kept(fermented.food_values(classified, profile, fermented.live_culture_sr_codes(sr_foods),
-                                            unresolved=unresolved, keep_withheld=True)))
+    live_sr = fermented.live_culture_sr_codes(sr_foods)
+    fermented_values = kept(fermented.food_values(classified, profile, live_sr, unresolved=unresolved, keep_withheld=True))
     _status(status, "fermented classification", "used", "data/reference/fermented_foods.csv")
+    crosscheck = summary = None
+    fped_table = fetched_fped()
+    if fped_table is not None:
+        fermented_values = fermented.with_fped_yogurt(fermented_values, classified, fped_table, profile, live_sr)
+        crosscheck, summary = fermented.yogurt_crosscheck(fermented_values, fped_table, classified)
+        row = summary.row(0, named=True)
+        _status(status, FPED_SOURCE, "used",
+                f"D_YOGURT: yogurt grams of {row['n_from_fped']} cold mixed dishes; cross-check: "
+                f"{row['n_agree']} of {row['n_compared']} foods agree within 15 g/100 g "
+                f"({row['share_agree_independent']} of those not taken from FPED), {row['n_fped_only']} with FPED "
+                f"yogurt counted 0 on purpose (audit.yogurt_crosscheck)")
+    else:
+        _status(status, FPED_SOURCE, "not fetched",
+                f"yogurt in cold mixed dishes linked through the FDA FDD counts 0 g and the yogurt cross-check "
+                f"does not run: run `gutaxis fetch {FPED_SOURCE} --from PATH`")
+    parts.append(fermented_values.select(COLUMNS))
 
     derived = pl.concat(parts, how="vertical_relaxed").unique(["food_code", "component_id"], keep="first")
     # the FNDDS table's own values win: derive only what it lacks
@@ -114,4 +135,18 @@ def derive(fndds_foods: pl.DataFrame, analytical: pl.DataFrame) -> DerivedValues
                 f"{gaps.height} food-component values withheld (less than {linkage.MIN_COVERAGE:.0%} of the recipe "
                 f"weight linked): audit.withheld_values")
     sources = pl.DataFrame(status, schema=["source", "status", "detail"], orient="row")
-    return DerivedValues(derived.sort("food_code", "component_id"), sources, aa.summary, aa.unresolved, gaps)
+    return DerivedValues(derived.sort("food_code", "component_id"), sources, aa.summary, aa.unresolved, gaps,
+                         crosscheck, summary)
+
+
+def fetched_fped() -> pl.DataFrame | None:
+    """FPED per food code (gutaxis.formats.fped.read) when `gutaxis fetch fped-2017-2018` put it in data/raw."""
+    spec = load_source_spec(FPED_SOURCE)
+    if not composition_sources.is_available(spec):
+        return None
+    folder = composition_sources.source_folder(spec)
+    name = next(iter(spec.files))
+    # a stand-in the spec accepts (alternate_files) is read the same way: columns are matched by name
+    path = folder / name if (folder / name).is_file() else next(
+        (p for p in sorted(folder.iterdir()) if p.suffix.lower() in (".xls", ".xlsx")), folder / name)
+    return fped.read(path)

@@ -168,6 +168,74 @@ def food_values(classified: pl.DataFrame, profile: pl.DataFrame | None = None,
     return pl.concat([fixed.select(columns), shares.select(columns)]).sort("food_code")
 
 
+# SR ingredients whose live-culture grams FPED D_YOGURT also counts (yogurt, the SR yogurt parfait).
+YOGURT_SR_PATTERN = r"(?i)yogurt"
+RECIPE_ROUTE = "fndds-ingredients"  # linkage route whose recipes name the yogurt itself
+
+
+def fped_yogurt_grams(fped: pl.DataFrame) -> pl.DataFrame:
+    """food_code, fped_yogurt_g: FPED D_YOGURT (cup eq. per 100 g) in grams of yogurt per 100 g."""
+    return fped.select("food_code", fped_yogurt_g=(pl.col("D_YOGURT").cast(pl.Float64)
+                                                   * YOGURT_GRAMS_PER_CUP_EQ).round(2))
+
+
+def with_fped_yogurt(values: pl.DataFrame, classified: pl.DataFrame, fped: pl.DataFrame,
+                     profile: pl.DataFrame | None = None, live_sr_codes: pl.DataFrame | None = None) -> pl.DataFrame:
+    """`values` (food_values) with the yogurt of cold mixed dishes taken from FPED D_YOGURT.
+
+    The FDA FDD breaks yogurt down to milk, so a parfait or tzatziki linked through it has no
+    yogurt ingredient and came out at 0 g. For every food of basis `ingredient` whose profile is
+    not an FNDDS Ingredients recipe naming a yogurt ingredient (that one is kept), the value becomes
+    FPED's yogurt grams plus the profile's other live-culture ingredients (miso, kimchi, kefir ...;
+    any yogurt-type SR ingredient of the profile is left out, FPED counts it). A food FPED does not
+    list, or lists without yogurt while it has no profile, keeps what `food_values` gave. Foods of
+    basis whole or none are never touched: yogurt itself stays 100 g, cooked dishes (curries,
+    naan) and frozen yogurt stay 0 whatever FPED says. Adds the column yogurt_from: recipe | fped
+    | classification.
+    """
+    columns = ["food_code", "component_id", "amount_per_100g", "route", "confidence"]
+    values = values.select(columns)
+    mixed = classified.filter(pl.col("basis") == "ingredient").select("food_code", "confidence")
+    fped_grams = fped_yogurt_grams(fped)
+    recipe_foods = pl.DataFrame(schema={"food_code": pl.String})
+    other_live = pl.DataFrame(schema={"food_code": pl.String, "other_live_g": pl.Float64})
+    has_profile = pl.DataFrame(schema={"food_code": pl.String})
+    if profile is not None and profile.height:
+        profile = profile.select(
+            "food_code", route=pl.col("route") if "route" in profile.columns else pl.lit(None, pl.String),
+            sr_code=pl.col("sr_code").cast(pl.String).str.strip_chars().str.replace(r"\.0+$", "").str.zfill(5),
+            grams=pl.col("grams_per_100g").cast(pl.Float64))
+        has_profile = profile.select("food_code").unique()
+        if live_sr_codes is not None and live_sr_codes.height:
+            live = live_sr_codes.select(
+                "sr_code", yogurt=pl.col("sr_description").str.contains(YOGURT_SR_PATTERN),
+                share=pl.col("share").fill_null(100.0) if "share" in live_sr_codes.columns else pl.lit(100.0))
+            live_grams = profile.join(live, on="sr_code", how="inner").with_columns(g=pl.col("grams") * pl.col("share") / 100)
+            other_live = (live_grams.filter(~pl.col("yogurt")).group_by("food_code")
+                          .agg(other_live_g=pl.col("g").sum()))
+            # an FNDDS recipe that names its yogurt is kept; one that lost it (a sub-recipe missing
+            # from a partial Ingredients file) gets FPED's, which USDA computed from the full recipe
+            recipe_foods = (live_grams.filter(pl.col("yogurt") & (pl.col("route") == RECIPE_ROUTE))
+                            .group_by("food_code").agg(pl.col("g").sum()).filter(pl.col("g") > 0).select("food_code"))
+    replaced = (
+        mixed.join(recipe_foods, on="food_code", how="anti")
+        .join(fped_grams, on="food_code", how="inner")
+        .join(other_live, on="food_code", how="left")
+        .join(has_profile.with_columns(profiled=pl.lit(True)), on="food_code", how="left")
+        # without a profile, FPED's "no yogurt" cannot tell that the dish has no other live food
+        .filter((pl.col("fped_yogurt_g") > 0) | pl.col("profiled").fill_null(False))
+        .select("food_code", component_id=pl.lit(COMPONENT_ID),
+                amount_per_100g=(pl.col("fped_yogurt_g") + pl.col("other_live_g").fill_null(0.0))
+                .clip(upper_bound=100.0).round(4),
+                route=pl.lit("disaggregated"), confidence="confidence", yogurt_from=pl.lit("fped"))
+    )
+    kept = values.join(replaced.select("food_code"), on="food_code", how="anti").join(
+        mixed.select("food_code", from_recipe=pl.lit(True)), on="food_code", how="left").with_columns(
+        yogurt_from=pl.when(pl.col("from_recipe").fill_null(False)).then(pl.lit("recipe"))
+        .otherwise(pl.lit("classification"))).drop("from_recipe")
+    return pl.concat([kept, replaced.select(kept.columns)]).sort("food_code")
+
+
 def yogurt_crosscheck(values: pl.DataFrame, fped: pl.DataFrame, classified: pl.DataFrame,
                       tolerance_g: float = 15.0) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Compare classified fermented grams with FPED D_YOGURT (cup eq. x 245 g) per food code.
@@ -175,32 +243,47 @@ def yogurt_crosscheck(values: pl.DataFrame, fped: pl.DataFrame, classified: pl.D
     Compared: foods FPED gives yogurt, and foods classified as yogurt-type (rule mentions yogurt).
     agree = |fermented g - FPED yogurt g| <= tolerance_g per 100 g. FPED counts only the yogurt
     in fruit yogurt (~88 g/100 g) where gutaxis counts the fruit yogurt itself (100 g), hence the
-    tolerance; disagreements are listed with the classification rule that explains them.
-    Returns (per_food: food_code, description, rule, fermented_g, fped_yogurt_g, difference_g, agree;
-             summary: n_compared, n_agree, share_agree, n_fped_only (FPED yogurt, gutaxis 0),
-             n_gutaxis_only (gutaxis > 0, FPED none), n_without_value (mixed foods without a profile)).
+    tolerance; disagreements are listed with the classification rule that explains them. Foods
+    whose grams were taken from FPED (yogurt_from = fped, see `with_fped_yogurt`) agree by
+    construction and are counted apart (n_from_fped), so share_agree_independent is the check.
+    Returns (per_food: food_code, description, rule, basis, yogurt_from, fermented_g, fped_yogurt_g,
+             difference_g, agree;
+             summary: n_compared, n_agree, share_agree, share_agree_independent, n_from_fped,
+             n_fped_only (FPED yogurt, gutaxis 0), n_gutaxis_only (gutaxis > 0, FPED none),
+             n_without_value (mixed foods without a profile)).
     """
-    fped_yogurt = fped.select("food_code", fped_yogurt_g=(pl.col("D_YOGURT") * YOGURT_GRAMS_PER_CUP_EQ).round(2))
+    fped_yogurt = fped_yogurt_grams(fped)
     yogurt_type = classified.filter((pl.col("live_cultures") == "yes")
                                     & pl.col("rule").str.contains(r"(?i)yogurt|smoothie|tzatziki|parfait"))
     candidates = pl.concat([fped_yogurt.filter(pl.col("fped_yogurt_g") > 0).select("food_code"),
                             yogurt_type.select("food_code")]).unique()
+    fermented_values = values.filter(pl.col("component_id") == COMPONENT_ID).select(
+        "food_code", fermented_g="amount_per_100g",
+        yogurt_from=pl.col("yogurt_from") if "yogurt_from" in values.columns else pl.lit("classification"))
+    basis = pl.col("basis") if "basis" in classified.columns else pl.lit(None, pl.String)
     per_food = (
-        candidates.join(classified.select("food_code", "description", "rule"), on="food_code", how="left")
-        .join(values.filter(pl.col("component_id") == COMPONENT_ID).select("food_code", fermented_g="amount_per_100g"),
-              on="food_code", how="left")
+        candidates.join(classified.select("food_code", "description", "rule", basis.alias("basis")),
+                        on="food_code", how="left")
+        .join(fermented_values, on="food_code", how="left")
         .join(fped_yogurt, on="food_code", how="left")
         .with_columns(difference_g=(pl.col("fermented_g") - pl.col("fped_yogurt_g")).round(2))
         .with_columns(agree=pl.col("difference_g").abs() <= tolerance_g)
+        .select("food_code", "description", "rule", "basis", "yogurt_from", "fermented_g", "fped_yogurt_g",
+                "difference_g", "agree")
         .sort("food_code")
     )
     compared = per_food.filter(pl.col("agree").is_not_null())
+    independent = compared.filter(pl.col("yogurt_from").fill_null("") != "fped")
     summary = pl.DataFrame({
         "n_compared": [compared.height],
         "n_agree": [int(compared["agree"].sum())],
         "share_agree": [round(compared["agree"].mean(), 4) if compared.height else None],
+        "share_agree_independent": [round(independent["agree"].mean(), 4) if independent.height else None],
+        "n_from_fped": [per_food.filter(pl.col("yogurt_from") == "fped").height],
         "n_fped_only": [per_food.filter((pl.col("fermented_g") == 0) & (pl.col("fped_yogurt_g") > 0)).height],
         "n_gutaxis_only": [per_food.filter((pl.col("fermented_g") > 0) & (pl.col("fped_yogurt_g").fill_null(0) == 0)).height],
         "n_without_value": [per_food.filter(pl.col("fermented_g").is_null()).height],
-    })
+    }, schema={"n_compared": pl.Int64, "n_agree": pl.Int64, "share_agree": pl.Float64,
+               "share_agree_independent": pl.Float64, "n_from_fped": pl.Int64, "n_fped_only": pl.Int64,
+               "n_gutaxis_only": pl.Int64, "n_without_value": pl.Int64})
     return per_food, summary

@@ -44,8 +44,10 @@ ANTHOCYANIDIN_RETENTION = 0.5
 OTHER_CLASS_RETENTION = 0.85
 MOIST_HEAT = re.compile(r"(?i)\b(boil\w*|stew\w*|steam\w*|simmer\w*|braise\w*|poach\w*|blanch\w*|moist|soups?|"
                         r"chowder|gumbo|chili|cooked)\b")
-# SR ingredients already processed or cooked carry their cooked value: no second loss.
-RAW_INGREDIENT = re.compile(r"(?i)\b(raw|unprepared|unheated|fresh)\b")
+# SR ingredients already processed or cooked carry their cooked value: no second loss. Frozen fruit
+# and vegetables are uncooked ("Blueberries, frozen, unsweetened") unless SR says they were cooked.
+RAW_INGREDIENT = re.compile(r"(?i)\b(raw|unprepared|unheated|fresh|frozen)\b")
+COOKED_INGREDIENT = re.compile(r"(?i)\b(cooked|boiled|baked|roasted|fried|stewed|steamed|microwaved|canned)\b")
 
 # Fuzzy matching: SR prefixes that R3.3 descriptions drop ("Beverages, tea, ..." vs "Tea, ...").
 SR_PREFIX = re.compile(r"(?i)^(beverages|alcoholic beverages?|babyfood|fast foods?|snacks|candies|"
@@ -213,7 +215,8 @@ def moist_heat_mask(profile: pl.DataFrame, food_descriptions: pl.DataFrame | Non
     else:
         rows = rows.with_columns(_moist=pl.lit(False))
     if sr_descriptions is not None:
-        raw = sr_descriptions.select("sr_code", _raw=pl.col("sr_description").str.contains(RAW_INGREDIENT.pattern))
+        raw = sr_descriptions.select("sr_code", _raw=pl.col("sr_description").str.contains(RAW_INGREDIENT.pattern)
+                                     & ~pl.col("sr_description").str.contains(COOKED_INGREDIENT.pattern))
         rows = rows.join(raw, on="sr_code", how="left").with_columns(pl.col("_raw").fill_null(True))
     else:
         rows = rows.with_columns(_raw=pl.lit(True))

@@ -37,6 +37,8 @@ ROUTE_FDD = "fda-fdd"
 ROUTE_ORDER = (ROUTE_FNDDS, ROUTE_FDD)  # a tie in confidence goes to the first
 MAX_DEPTH = 10
 CROSSWALK_PATH = DATA_DIR / "reference" / "fdd_ingredient_sr28.csv"
+STATE_RULES_PATH = DATA_DIR / "reference" / "fdd_ingredient_state.csv"
+STATE_RULE_COLUMNS = ("basic_ingredient", "state", "food_pattern", "except_pattern", "rationale", "citation")
 UNREVIEWED_LINK_CONFIDENCE = 0.5
 BREWED_SUFFIX = " [brewed]"  # crosswalk entry for a brewing ingredient taken with its water
 WATER_PREFIX = "Water, "     # FDD's water ingredients: "Water, tap", "Water, bottled (amount based on powder)"
@@ -209,9 +211,14 @@ def _concat_unresolved(frames: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 def fdd_profile(fdd: pl.DataFrame, crosswalk: pl.DataFrame, sr_codes: Iterable[str] | None = None,
-                food_codes: Iterable[str] | None = None) -> Profile:
-    """SR grams per 100 g of each food from FDA-FDD rows (gutaxis.formats.fda_fdd.read) and the crosswalk."""
+                food_codes: Iterable[str] | None = None, state_rules: pl.DataFrame | None = None) -> Profile:
+    """SR grams per 100 g of each food from FDA-FDD rows (gutaxis.formats.fda_fdd.read) and the crosswalk.
+
+    An ingredient whose processing state depends on the food (state_rules, default
+    data/reference/fdd_ingredient_state.csv) is linked through its crosswalk entry "<ingredient> [<state>]".
+    """
     rows = fdd if food_codes is None else fdd.filter(pl.col("food_code").is_in(list(food_codes)))
+    rows = in_processing_state(rows, crosswalk, read_state_rules() if state_rules is None else state_rules)
     rows = rows.group_by("food_code", "basic_ingredient").agg(grams_per_100g=pl.col("ingredient_percent").sum())
     rows = _brew(rows, crosswalk)
     links = crosswalk.select(
@@ -265,6 +272,54 @@ def _brew(rows: pl.DataFrame, crosswalk: pl.DataFrame) -> pl.DataFrame:
     in_brewed_food = pl.col("food_code").is_in(brewed["food_code"].unique().implode())
     taken = is_water | pl.col("basic_ingredient").is_in(brewing["basic_ingredient"].implode())
     return pl.concat([rows.filter(~(in_brewed_food & taken)), brewed])
+
+
+def read_state_rules(path: Path = STATE_RULES_PATH) -> pl.DataFrame:
+    """basic_ingredient, state, food_pattern, except_pattern, rationale, citation: where the food's description
+    (matching food_pattern and not except_pattern) says which state an FDD ingredient is in."""
+    from gutaxis.reference_tables import read_reference
+
+    path = Path(path)
+    rules = read_reference(path, STATE_RULE_COLUMNS, "FDD ingredient state rules").with_row_index("line", offset=2)
+    for row in rules.iter_rows(named=True):
+        where = f"{path}: line {row['line']}"
+        if not row["basic_ingredient"] or not row["state"] or not row["food_pattern"]:
+            raise GutaxisError(f"{where}: basic_ingredient, state and food_pattern are all needed; fill them in")
+        for column in ("food_pattern", "except_pattern"):
+            if row[column]:
+                try:  # polars' regex dialect (no look-around): the one the rule runs in
+                    pl.select(pl.lit("").str.contains(row[column]))
+                except pl.exceptions.ComputeError as exc:
+                    reason = str(exc).splitlines()[-1].strip() if str(exc).strip() else "invalid"
+                    raise GutaxisError(f"{where}: {column} {row[column]!r} is not a regular expression polars can "
+                                       f"run ({reason}); fix it") from None
+        if not row["rationale"] or not row["citation"]:
+            raise GutaxisError(f"{where}: every state rule needs a rationale and a citation")
+    return rules.drop("line")
+
+
+def in_processing_state(rows: pl.DataFrame, crosswalk: pl.DataFrame, state_rules: pl.DataFrame) -> pl.DataFrame:
+    """FDD rows with `basic_ingredient` renamed "<ingredient> [<state>]" where the food's description
+    matches a state rule (FDD's "Blueberries, raw/frozen" in "Blueberries, frozen"; its one cocoa in hot
+    chocolate). A rule whose ingredient the crosswalk knows must have its entry, else a one-line error names it."""
+    if state_rules.height == 0 or "description" not in rows.columns:
+        return rows
+    # rules for ingredients this crosswalk does not know are not its concern (a test's small crosswalk)
+    state_rules = state_rules.join(crosswalk.select("basic_ingredient"), on="basic_ingredient", how="semi")
+    missing = state_rules.with_columns(entry=pl.col("basic_ingredient") + " [" + pl.col("state") + "]").join(
+        crosswalk.select(entry="basic_ingredient"), on="entry", how="anti")
+    if missing.height:
+        raise GutaxisError(f"{CROSSWALK_PATH}: no row for {missing['entry'][0]!r}, which the state rules in "
+                           f"{STATE_RULES_PATH} use; add it with its SR28 food")
+    renamed = pl.col("basic_ingredient")
+    for ingredient, state, pattern, exception in state_rules.select(
+            "basic_ingredient", "state", "food_pattern", "except_pattern").iter_rows():
+        in_state = pl.col("description").str.contains(pattern).fill_null(False)
+        if exception:
+            in_state = in_state & ~pl.col("description").str.contains(exception).fill_null(False)
+        renamed = pl.when((pl.col("basic_ingredient") == ingredient) & in_state).then(
+            pl.lit(f"{ingredient} [{state}]")).otherwise(renamed)
+    return rows.with_columns(basic_ingredient=renamed)
 
 
 def read_crosswalk(path: Path = CROSSWALK_PATH) -> pl.DataFrame:

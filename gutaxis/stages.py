@@ -86,14 +86,22 @@ def load_source(conn: duckdb.DuckDBPyConnection, source_id: str) -> dict:
     return {"source": source_id, "status": "loaded", "foods": comp.foods.height, "values": comp.food_components.height}
 
 
+# The engine modules whose code decides derived values: a change to one re-derives (an upgraded
+# checkout must not keep the values, or miss the audit tables, of the code it replaced).
+DERIVATION_CODE = tuple(PROJECT_ROOT / "gutaxis" / name for name in (
+    "derived.py", "amino_acids.py", "linkage.py", "flavonoids.py", "curated.py", "fermented.py",
+    "processing_state.py", "composition.py", "reference_tables.py"))
+
+
 def _derivation_fingerprint(conn: duckdb.DuckDBPyConnection) -> str:
-    """Changes when a loaded source, a fetched input file or a reference table changes."""
+    """Changes when a loaded source, a fetched input file, a reference table or the derivation code changes."""
     from gutaxis import DATA_DIR, raw_dir
 
     loads = conn.execute("SELECT source, fingerprint FROM audit.source_loads ORDER BY source").fetchall()
     files = sorted(p for folder in (raw_dir(), DATA_DIR / "reference") if folder.is_dir() for p in folder.rglob("*") if p.is_file())
     stats = [(str(p.relative_to(p.parents[1])), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
-    return hashlib.sha256(json.dumps([loads, stats, __version__]).encode()).hexdigest()
+    code = [hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None for p in DERIVATION_CODE]
+    return hashlib.sha256(json.dumps([loads, stats, __version__, code]).encode()).hexdigest()
 
 
 def load_derived(conn: duckdb.DuckDBPyConnection) -> dict:
@@ -106,7 +114,7 @@ def load_derived(conn: duckdb.DuckDBPyConnection) -> dict:
     fingerprint = _derivation_fingerprint(conn)
     done = conn.execute("SELECT count(*) FROM audit.derivations WHERE fingerprint = ?", [fingerprint]).fetchall()[0][0]
     if done:
-        return {"status": "up to date"}
+        return {"status": "up to date", **yogurt_crosscheck_summary(conn)}
     foods = conn.sql("SELECT food_code, description FROM composition.foods WHERE source = $1", params=[source]).pl()
     analytical = conn.sql("SELECT food_code, component_id FROM composition.food_components WHERE source = $1 AND route = 'analytical'",
                           params=[source]).pl()
@@ -128,6 +136,11 @@ def load_derived(conn: duckdb.DuckDBPyConnection) -> dict:
             conn.execute("DELETE FROM audit.protein_agreement")
             agreement = result.protein_agreement.with_columns(pl.lit(now).alias("derived_at"))
             warehouse.execute_on_frame(conn, "INSERT INTO audit.protein_agreement BY NAME SELECT * FROM incoming", agreement)
+        # the cross-check describes the values just stored: without FPED there is none, not an old one
+        conn.execute("DELETE FROM audit.yogurt_crosscheck")
+        if result.yogurt_crosscheck is not None and result.yogurt_crosscheck.height:
+            warehouse.execute_on_frame(conn, "INSERT INTO audit.yogurt_crosscheck BY NAME SELECT * FROM incoming",
+                                       result.yogurt_crosscheck.with_columns(pl.lit(now).alias("derived_at")))
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")
@@ -136,7 +149,24 @@ def load_derived(conn: duckdb.DuckDBPyConnection) -> dict:
     counts = dict(rows.group_by("component_id").len().rows())
     missing = [r[0] for r in result.sources.rows() if r[1] in ("not fetched", "not available")]
     return {"status": "derived", "values": rows.height, "not fetched": ", ".join(missing) or "none",
-            "values withheld": result.withheld.height, **{f"foods with {k}": v for k, v in sorted(counts.items())}}
+            "values withheld": result.withheld.height, **{f"foods with {k}": v for k, v in sorted(counts.items())},
+            **yogurt_crosscheck_summary(conn)}
+
+
+def yogurt_crosscheck_summary(conn: duckdb.DuckDBPyConnection) -> dict:
+    """The stored FPED yogurt cross-check in a few numbers (asset metadata), or why there is none."""
+    n, agree, from_fped, independent, fped_only = conn.execute("""
+        SELECT count(*) FILTER (WHERE agree IS NOT NULL), count(*) FILTER (WHERE agree),
+               count(*) FILTER (WHERE yogurt_from = 'fped'),
+               round(avg(agree::INT) FILTER (WHERE yogurt_from <> 'fped'), 4),
+               count(*) FILTER (WHERE fermented_g = 0 AND fped_yogurt_g > 0)
+        FROM audit.yogurt_crosscheck""").fetchall()[0]
+    if not n:
+        return {"yogurt cross-check": "not run: FPED not fetched (gutaxis fetch fped-2017-2018 --from PATH)"}
+    return {"yogurt cross-check": f"{agree} of {n} foods agree with FPED D_YOGURT within 15 g/100 g (audit.yogurt_crosscheck)",
+            "yogurt cross-check share agree (not from FPED)": float(independent) if independent is not None else 0.0,
+            "mixed dishes with yogurt grams from FPED": int(from_fped),
+            "foods with FPED yogurt counted 0 (cooked, frozen)": int(fped_only)}
 
 
 def _require_source_loaded(conn: duckdb.DuckDBPyConnection, spec: CohortSpec) -> str:

@@ -209,6 +209,21 @@ COMMENT ON COLUMN audit.protein_agreement.median_pct_diff IS 'Median signed diff
 COMMENT ON COLUMN audit.protein_agreement.n_low_protein IS 'Foods under 1 g protein per 100 g, not compared.';
 COMMENT ON COLUMN audit.protein_agreement.derived_at IS 'UTC time of the derivation.';
 
+CREATE TABLE IF NOT EXISTS audit.yogurt_crosscheck (
+    food_code VARCHAR, description VARCHAR, rule VARCHAR, basis VARCHAR, yogurt_from VARCHAR, fermented_g DOUBLE,
+    fped_yogurt_g DOUBLE, difference_g DOUBLE, agree BOOLEAN, derived_at TIMESTAMP);
+COMMENT ON TABLE audit.yogurt_crosscheck IS 'Fermented-food grams of the last derivation against FPED D_YOGURT, per FNDDS food that FPED gives yogurt or that the classification calls yogurt-type; empty when FPED is not fetched.';
+COMMENT ON COLUMN audit.yogurt_crosscheck.food_code IS 'FNDDS 2017-2018 food code.';
+COMMENT ON COLUMN audit.yogurt_crosscheck.description IS 'FNDDS main food description.';
+COMMENT ON COLUMN audit.yogurt_crosscheck.rule IS 'The rule of data/reference/fermented_foods.csv that classified the food.';
+COMMENT ON COLUMN audit.yogurt_crosscheck.basis IS 'whole (100 g per 100 g) | ingredient (live-culture share of a cold dish) | none (0 g: not live, e.g. cooked or frozen).';
+COMMENT ON COLUMN audit.yogurt_crosscheck.yogurt_from IS 'Where the grams came from: classification | recipe (the ingredient profile) | fped (D_YOGURT x 245 g; agrees by construction).';
+COMMENT ON COLUMN audit.yogurt_crosscheck.fermented_g IS 'Grams of fermented food with live cultures per 100 g of the food (component fermented_foods); NULL: no value.';
+COMMENT ON COLUMN audit.yogurt_crosscheck.fped_yogurt_g IS 'FPED D_YOGURT cup equivalents per 100 g x 245 g per cup equivalent (1 cup of yogurt), g per 100 g.';
+COMMENT ON COLUMN audit.yogurt_crosscheck.difference_g IS 'fermented_g - fped_yogurt_g, g per 100 g.';
+COMMENT ON COLUMN audit.yogurt_crosscheck.agree IS 'True when |difference_g| <= 15 g per 100 g (fruit yogurt: FPED counts its yogurt, gutaxis the whole food).';
+COMMENT ON COLUMN audit.yogurt_crosscheck.derived_at IS 'UTC time of the derivation.';
+
 CREATE TABLE IF NOT EXISTS audit.reach (
     run_id VARCHAR, cohort VARCHAR, component_id VARCHAR, grams_total DOUBLE, share_with_value DOUBLE);
 COMMENT ON TABLE audit.reach IS 'Share of a cohort''s grams that have a value for each component (any route).';

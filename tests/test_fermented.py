@@ -121,8 +121,74 @@ def test_yogurt_crosscheck_compares_grams_with_fped_cup_equivalents():
     fped_table = pl.DataFrame({"food_code": ["1", "2", "3", "4"], "D_YOGURT": [0.41, 0.36, 0.38, 0.0]})
     per_food, summary = fermented.yogurt_crosscheck(values, fped_table, classified)
     assert dict(per_food.select("food_code", "agree").iter_rows()) == {"1": True, "2": True, "3": False}
-    assert summary.row(0, named=True) | {} == {"n_compared": 3, "n_agree": 2, "share_agree": 0.6667, "n_fped_only": 1,
-                                               "n_gutaxis_only": 0, "n_without_value": 0}
+    assert summary.row(0, named=True) == {"n_compared": 3, "n_agree": 2, "share_agree": 0.6667,
+                                          "share_agree_independent": 0.6667, "n_from_fped": 0, "n_fped_only": 1,
+                                          "n_gutaxis_only": 0, "n_without_value": 0}
+
+
+# --- yogurt of cold mixed dishes from FPED (the FDA FDD breaks yogurt down to milk) -----------------
+
+MIXED_RULES = RULES + [
+    ["fndds", "11440060", "", "Tzatziki", "yes", "ingredient", "", "medium", "cold dip", "cite"],
+    ["fndds", "27146150", "", "Curry", "no", "none", "", "high", "cooked", "cite"],
+    ["fndds", "41420100", "", "Miso sauce", "yes", "ingredient", "", "medium", "cold sauce", "cite"],
+    ["sr", "", "(?i)^Miso$", "miso", "yes", "whole", "", "high", "x", "cite"],
+]
+MIXED_FOODS = pl.DataFrame({
+    "food_code": ["11411100", "11446000", "11440060", "11553110", "27146150", "41420100", "11460000"],
+    "description": ["Yogurt, whole milk, plain", "Yogurt parfait, low fat, with fruit", "Tzatziki dip",
+                    "Fruit smoothie, with whole fruit and dairy", "Chicken curry", "Miso sauce", "Frozen yogurt, vanilla"],
+})
+MIXED_SR = pl.DataFrame({"sr_code": ["01117", "01077", "09316", "16112", "11206"],
+                         "sr_description": ["Yogurt, plain, low fat", "Milk, whole, 3.25% milkfat", "Strawberries, raw",
+                                            "Miso", "Cucumber, peeled, raw"]})
+MIXED_FPED = pl.DataFrame({"food_code": ["11411100", "11446000", "11440060", "11553110", "27146150", "41420100", "11460000"],
+                           "D_YOGURT": [0.41, 0.21, 0.23, 0.09, 0.01, 0.0, 0.38]})
+
+
+def test_cold_mixed_dishes_linked_through_fdd_get_fpeds_yogurt_grams(tmp_path):
+    rules = fermented.load_classification(rules_file(tmp_path, MIXED_RULES))
+    classified = fermented.classify(MIXED_FOODS, rules)
+    live = fermented.live_culture_sr_codes(MIXED_SR, rules)
+    # what the FDA FDD gives: the yogurt of the parfait, the dip and the smoothie broken down to milk
+    fdd = pl.DataFrame({
+        "food_code": ["11446000", "11446000", "11440060", "11440060", "11553110", "11553110", "27146150",
+                      "41420100", "41420100"],
+        "sr_code": ["01077", "09316", "01077", "11206", "01077", "09316", "01077", "16112", "01077"],
+        "grams_per_100g": [52.5, 47.5, 60.0, 40.0, 50.0, 50.0, 5.0, 30.0, 70.0],
+    }).with_columns(route=pl.lit("fda-fdd"))
+    before = dict(fermented.food_values(classified, fdd, live).select("food_code", "amount_per_100g").iter_rows())
+    assert before["11446000"] == before["11440060"] == before["11553110"] == 0.0  # the fault this fixes
+    values = fermented.with_fped_yogurt(fermented.food_values(classified, fdd, live), classified, MIXED_FPED, fdd, live)
+    grams = dict(values.select("food_code", "amount_per_100g").iter_rows())
+    # D_YOGURT cup eq. per 100 g x 245 g per cup eq. (FPED: 1 cup of yogurt is 1 cup eq.)
+    assert grams["11446000"] == pytest.approx(0.21 * 245) and grams["11440060"] == pytest.approx(0.23 * 245)
+    assert grams["11553110"] == pytest.approx(0.09 * 245)
+    assert grams["11411100"] == 100.0                      # already yogurt: not counted a second time
+    assert grams["27146150"] == 0.0 and grams["11460000"] == 0.0  # cooked dish, frozen yogurt: exclusions kept
+    assert grams["41420100"] == 30.0                       # other live ingredients still count (FPED: no yogurt)
+    sources = dict(values.select("food_code", "yogurt_from").iter_rows())
+    assert sources["11446000"] == "fped" and sources["11411100"] == "classification"
+    per_food, summary = fermented.yogurt_crosscheck(values, MIXED_FPED, classified)
+    row = summary.row(0, named=True)
+    assert row["n_from_fped"] == 3 and row["n_fped_only"] == 2  # FPED yogurt in the curry and frozen yogurt
+    assert dict(per_food.select("food_code", "basis").iter_rows())["11440060"] == "ingredient"
+
+
+def test_fndds_ingredient_recipes_keep_their_own_yogurt_and_fped_does_not_add_to_it(tmp_path):
+    rules = fermented.load_classification(rules_file(tmp_path, MIXED_RULES))
+    classified = fermented.classify(MIXED_FOODS, rules)
+    live = fermented.live_culture_sr_codes(MIXED_SR, rules)
+    recipe = pl.DataFrame({"food_code": ["11446000", "11446000"], "sr_code": ["01117", "09316"],
+                           "grams_per_100g": [60.0, 40.0], "route": ["fndds-ingredients"] * 2})
+    values = fermented.with_fped_yogurt(fermented.food_values(classified, recipe, live), classified, MIXED_FPED,
+                                        recipe, live)
+    parfait = values.filter(pl.col("food_code") == "11446000").row(0, named=True)
+    assert parfait["amount_per_100g"] == 60.0 and parfait["yogurt_from"] == "recipe"
+    # a dish without any profile: FPED's yogurt is all we know; without FPED yogurt it stays unknown
+    values = fermented.with_fped_yogurt(fermented.food_values(classified), classified, MIXED_FPED)
+    grams = dict(values.select("food_code", "amount_per_100g").iter_rows())
+    assert grams["11440060"] == pytest.approx(56.35) and "41420100" not in grams
 
 
 # --- FPED reader -----------------------------------------------------------------------------------
@@ -216,3 +282,83 @@ def test_fetch_fped_from_a_resave_is_unverified_not_refused(tmp_path):
             pytest.skip(f"fetch does not yet accept a null (unverified) sha256: {exc}")
         raise
     assert [p.name for p in paths] == ["FPED_1718.xls"]
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not (FPED_DIR / "FPED_1718.xls").is_file(), reason="real FPED 2017-2018 not found")
+def test_real_parfait_tzatziki_and_yogurt_smoothie_linked_through_the_fdd_get_their_yogurt(fndds_classified):
+    from gutaxis import flavonoids, linkage
+    from gutaxis.formats import fda_fdd
+
+    named = {"11446000": 0.21, "11440060": 0.23, "11553110": 0.09, "11435100": 0.31}  # FPED 2017-18 D_YOGURT
+    fdd = fda_fdd.read(REALDATA / "fda-fdd" / "FDA_FDD_All_Records_v_3.1.xlsx")
+    sr = flavonoids.sr_foods(REALDATA / "usda" / "sr28")
+    profile = linkage.fdd_profile(fdd, linkage.read_crosswalk(), sr["sr_code"], food_codes=list(named)).profile
+    live = fermented.live_culture_sr_codes(sr)
+    classified = fndds_classified.filter(pl.col("food_code").is_in(list(named)))
+    fdd_only = dict(fermented.food_values(classified, profile, live).select("food_code", "amount_per_100g").iter_rows())
+    assert all(fdd_only[code] == 0.0 for code in named)  # the FDD has no yogurt ingredient: milk instead
+    fped_1718 = fped.read(FPED_DIR / "FPED_1718.xls")
+    values = fermented.with_fped_yogurt(fermented.food_values(classified, profile, live), classified, fped_1718,
+                                        profile, live)
+    grams = dict(values.select("food_code", "amount_per_100g").iter_rows())
+    assert grams == pytest.approx({code: cups * fped.YOGURT_GRAMS_PER_CUP_EQ for code, cups in named.items()})
+    # the factor is FPED's own: every plain yogurt (nothing but yogurt) is 100 g / 245 g = 0.41 cup eq.
+    plain = fped_1718.filter(pl.col("description").str.contains(r"^Yogurt, .*plain$"))
+    assert plain.height >= 8 and set(plain["D_YOGURT"]) == {round(100 / fped.YOGURT_GRAMS_PER_CUP_EQ, 2)}
+
+
+def test_yogurt_crosscheck_is_stored_in_audit_and_summarised_for_the_asset_metadata(tmp_path):
+    import duckdb
+
+    from gutaxis import stages, warehouse
+
+    conn = duckdb.connect(":memory:")
+    warehouse.ensure_schema(conn)
+    assert "not run" in stages.yogurt_crosscheck_summary(conn)["yogurt cross-check"]
+    rules = fermented.load_classification(rules_file(tmp_path, MIXED_RULES))
+    classified = fermented.classify(MIXED_FOODS, rules)
+    values = fermented.with_fped_yogurt(fermented.food_values(classified), classified, MIXED_FPED)
+    per_food, _ = fermented.yogurt_crosscheck(values, MIXED_FPED, classified)
+    warehouse.execute_on_frame(conn, "INSERT INTO audit.yogurt_crosscheck BY NAME SELECT * FROM incoming",
+                               per_food.with_columns(derived_at=pl.lit(warehouse.utc_now())))
+    comments = conn.execute("SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'audit' "
+                            "AND table_name = 'yogurt_crosscheck' AND comment IS NULL").fetchall()[0][0]
+    assert comments == 0
+    summary = stages.yogurt_crosscheck_summary(conn)
+    assert summary["mixed dishes with yogurt grams from FPED"] == 3
+    assert summary["foods with FPED yogurt counted 0 (cooked, frozen)"] == 2
+    assert summary["yogurt cross-check"].startswith("5 of 6 foods agree")  # frozen yogurt: 0 g on purpose
+
+
+def test_an_fndds_recipe_that_lost_its_yogurt_gets_fpeds(tmp_path):
+    rules = fermented.load_classification(rules_file(tmp_path, MIXED_RULES))
+    classified = fermented.classify(MIXED_FOODS, rules)
+    live = fermented.live_culture_sr_codes(MIXED_SR, rules)
+    # the Ingredients file at hand lacks the yogurt sub-recipe: only the fruit of the smoothie resolved
+    partial = pl.DataFrame({"food_code": ["11553110"], "sr_code": ["09316"], "grams_per_100g": [50.0],
+                            "route": ["fndds-ingredients"]})
+    values = fermented.with_fped_yogurt(fermented.food_values(classified, partial, live), classified, MIXED_FPED,
+                                        partial, live)
+    smoothie = values.filter(pl.col("food_code") == "11553110").row(0, named=True)
+    assert smoothie["amount_per_100g"] == pytest.approx(0.09 * 245) and smoothie["yogurt_from"] == "fped"
+
+
+def test_a_change_to_the_derivation_code_re_derives(tmp_path, monkeypatch):
+    """An upgraded checkout must recompute derived values (and the yogurt cross-check), not keep the old ones."""
+    import duckdb
+
+    from gutaxis import stages, warehouse
+
+    missing = [path.name for path in stages.DERIVATION_CODE if not path.is_file()]
+    assert missing == [], f"renamed or removed derivation modules: {missing}"
+    monkeypatch.setenv("GUTAXIS_RAW_DIR", str(tmp_path / "raw"))
+    module = tmp_path / "fermented.py"
+    module.write_text("version one\n", encoding="utf-8")
+    monkeypatch.setattr(stages, "DERIVATION_CODE", (module,))
+    conn = duckdb.connect(":memory:")
+    warehouse.ensure_schema(conn)
+    before = stages._derivation_fingerprint(conn)
+    assert stages._derivation_fingerprint(conn) == before
+    module.write_text("version two\n", encoding="utf-8")
+    assert stages._derivation_fingerprint(conn) != before

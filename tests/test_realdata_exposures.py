@@ -27,6 +27,7 @@ def published(realdata, isolated_session, tmp_path_factory):
     fetch("fda-fdd-3.1", realdata / "fda-fdd" / "FDA_FDD_All_Records_v_3.1.xlsx", log=_quiet)
     fetch("usda-flavonoid-r3.3", realdata / "usda" / "flavonoid-r3.3", log=_quiet)
     fetch("fndds-ingredients-2017-2018", realdata / "usda" / "fndds-2017-2018" / "FNDDS_ingredients_2017_2018_SSB_subset.csv", log=_quiet)
+    fetch("fped-2017-2018", realdata / "usda" / "fped" / "FPED_1718.xls", log=_quiet)
     specs = tmp_path_factory.mktemp("specs")
     asa24 = write_spec(specs, "asa24-example", format="asa24-items",
                        path=str(realdata / "asa24" / "dietaryindex-example" / "Items.csv"))
@@ -187,3 +188,20 @@ def test_foods_with_too_little_linked_weight_have_no_value_and_a_reason(publishe
     assert (withheld["linked_share"] < 0.5).all() and withheld["reason"].str.contains("below 50%").all()
     status = dict(published.sql("SELECT source, status FROM audit.derivations").fetchall())
     assert status["withheld values"] == "withheld"
+
+
+def test_yogurt_of_cold_mixed_dishes_and_the_fped_crosscheck_run_in_the_pipeline(published):
+    grams = dict(published.sql("""SELECT food_code, amount_per_100g FROM composition.food_components
+                                  WHERE source = 'fndds-2017-2018' AND component_id = 'fermented_foods'
+                                  AND food_code IN ('11446000', '11440060', '11553110', '11411100', '27146150')""").fetchall())
+    # parfait, tzatziki, fruit smoothie with dairy: FPED D_YOGURT x 245 g (the FDD lists their yogurt as milk)
+    assert grams["11446000"] == pytest.approx(0.21 * 245) and grams["11440060"] == pytest.approx(0.23 * 245)
+    assert grams["11553110"] == pytest.approx(0.09 * 245)
+    assert grams["11411100"] == 100.0 and grams["27146150"] == 0.0  # plain yogurt once; a curry is cooked
+    check = published.sql("SELECT food_code, yogurt_from, agree FROM audit.yogurt_crosscheck").pl()
+    assert check.height >= 80
+    assert dict(check.select("food_code", "yogurt_from").iter_rows())["11446000"] == "fped"
+    independent = check.filter(pl.col("yogurt_from") != "fped")["agree"].drop_nulls()
+    assert independent.mean() > 0.6
+    detail = dict(published.sql("SELECT source, detail FROM audit.derivations").fetchall())["fped-2017-2018"]
+    assert "cross-check" in detail

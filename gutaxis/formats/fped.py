@@ -25,7 +25,11 @@ COMPONENTS = (
     "PF_POULT", "PF_SEAFD_HI", "PF_SEAFD_LOW", "PF_EGGS", "PF_SOY", "PF_NUTSDS", "PF_LEGUMES", "D_TOTAL",
     "D_MILK", "D_YOGURT", "D_CHEESE", "OILS", "SOLID_FATS", "ADD_SUGARS", "A_DRINKS",
 )
-# cup equivalents of yogurt per gram: USDA counts 1 cup (8 fl oz) of yogurt, about 245 g, as 1 cup eq.
+# Grams of yogurt in 1 cup equivalent of D_YOGURT. FPED counts 1 cup of yogurt as 1 cup eq. of dairy
+# (Bowman SA et al., Food Patterns Equivalents Database 2017-2018: Methodology and User Guide, USDA ARS
+# 2020, dairy definitions and its appendix of gram weights per cup eq.); 1 cup (8 fl oz) of plain
+# yogurt weighs 245 g (SR28 WEIGHT, NDB 01116 and 01117, "cup (8 fl oz)" = 245 g). FPED's own rows
+# bear it out: every plain yogurt of FPED 2017-2018, Greek ones included, is 0.41 cup eq. per 100 g.
 YOGURT_GRAMS_PER_CUP_EQ = 245.0
 
 
