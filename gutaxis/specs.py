@@ -267,21 +267,18 @@ def stored_data_path(typed: str) -> tuple[str, bool]:
     through the link targets into a `../../..` chain that only holds on one machine's layout.
     """
     absolute = Path(os.path.abspath(os.path.expanduser(typed)))
-    roots = data_roots()
-    inside_data = None
-    # The nearest folder up the path that is (or lies under) a data folder once its links are
-    # followed: a checkout reached through a symlink; links below it (data/raw on another disk) stay.
-    for ancestor in (absolute, *absolute.parents):
+    spec_folder = cohorts_dir()
+    data_folders = (DATA_DIR, spec_folder, raw_dir())  # as data_roots(): where registered specs may read
+    if any(absolute.is_relative_to(os.path.abspath(folder)) for folder in data_folders):
+        return os.path.relpath(absolute, os.path.abspath(spec_folder)), False
+    # Through a symlink to the checkout: the nearest folder up the path that lies in a data folder
+    # once its links are followed; links below it (data/raw on another disk) are kept.
+    for ancestor in absolute.parents:
         real = ancestor.resolve()
-        if any(real.is_relative_to(root) for root in roots):
-            inside_data = real / absolute.relative_to(ancestor)
-            break
-    if inside_data is None:
-        return str(absolute), True
-    spec_folder = cohorts_dir().resolve()
-    if any(inside_data.is_relative_to(folder) for folder in (DATA_DIR.resolve(), spec_folder.parent)):
-        return os.path.relpath(inside_data, spec_folder), False
-    return str(absolute), False  # a raw folder moved elsewhere by $GUTAXIS_RAW_DIR: a data folder, not the checkout's
+        if any(real.is_relative_to(folder.resolve()) for folder in data_folders):
+            return os.path.relpath(real / absolute.relative_to(ancestor), spec_folder.resolve()), False
+    outside = not any(path.is_relative_to(root) for root in data_roots() for path in (absolute, absolute.resolve()))
+    return str(absolute), outside
 
 
 MAP_COLUMNS = TABULAR_REQUIRED + TABULAR_OPTIONAL
