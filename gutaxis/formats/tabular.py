@@ -285,8 +285,9 @@ def closest_columns(column: str, header: list[str], limit: int = 3) -> list[str]
 
     # WRatio weighs partial and token matches: FoodAmt ~ FoodAmount, DR1IFDCD ~ DR1_IFDCD, Day ~ DAYNO
     found = process.extract(column, header, scorer=fuzz.WRatio, processor=utils.default_process, limit=limit,
-                            score_cutoff=60)
-    return [name for name, _score, _index in found]
+                            score_cutoff=70)
+    # the near misses only: a clear best match is not diluted by names that merely share a letter run
+    return [name for name, score, _index in found if score >= found[0][1] - 15]
 
 
 def base_columns(path: Path) -> list[pl.Expr]:
