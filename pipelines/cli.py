@@ -179,7 +179,19 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 SQL_FORMATS = ("table", "csv", "json", "parquet")
 
 
-def _query_error(exc: Exception) -> GutaxisError:
+def _writes(query: str) -> bool:
+    """Whether the query holds a statement other than a read (DELETE on a view fails as a Binder Error,
+    not as a read-only one, so the statement types tell, not the message)."""
+    import duckdb
+
+    reads = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN, duckdb.StatementType.PRAGMA}
+    try:
+        return any(statement.type not in reads for statement in duckdb.extract_statements(query))
+    except duckdb.Error:
+        return False  # not even parsed: a syntax error, not a write
+
+
+def _query_error(exc: Exception, query: str) -> GutaxisError:
     """DuckDB's own message and its "Did you mean" hint, one line; the read-only note only where the
     query tried to write."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
@@ -187,7 +199,7 @@ def _query_error(exc: Exception) -> GutaxisError:
     hint = next((line for line in lines[1:] if line.lower().startswith("did you mean")), None)
     if hint:
         message += f" {hint}"
-    if "read-only" in message or "read only" in message:
+    if _writes(query):
         message += " (the analysts' warehouse is read-only: `gutaxis run` writes it; export with --out FILE)"
     return GutaxisError(f"query refused: {message}")
 
@@ -238,7 +250,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
             relation = conn.sql(args.query)
             frame = relation.pl() if relation is not None else None
         except duckdb.Error as exc:
-            raise _query_error(exc) from None
+            raise _query_error(exc, args.query) from None
     if frame is None:
         return 0
     if out is not None:

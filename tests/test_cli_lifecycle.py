@@ -164,6 +164,7 @@ def warehouse_file(isolated) -> Path:
     conn = duckdb.connect(str(path))
     conn.execute(f"CREATE TABLE foods AS SELECT 1 AS code, '{LONG}' AS description, 2.5 AS grams, "
                  "[1, 2] AS parts, {'a': 1, 'b': 'x'} AS detail")
+    conn.execute("CREATE VIEW food_names AS SELECT description FROM foods")  # the marts are views
     conn.close()
     return path
 
@@ -182,6 +183,11 @@ def test_sql_keeps_duckdbs_error_and_hint_without_the_read_only_note(warehouse_f
     assert "read-only" not in line
     assert main(["sql", "DELETE FROM foods"]) == 2
     assert "read-only" in _one_line(capsys.readouterr().err)
+    assert main(["sql", "DELETE FROM food_names"]) == 2  # a view: DuckDB says "Binder Error", not read-only
+    assert "read-only" in _one_line(capsys.readouterr().err)
+    assert main(["sql", "SELEC 1"]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "syntax error" in line and "read-only" not in line
 
 
 def test_sql_csv_handles_nested_columns(warehouse_file, capsys):
