@@ -286,3 +286,31 @@ def test_cohort_remove_unpublishes_and_unregisters_keeping_the_audit_trail(isola
     assert "study" not in _list(capsys) and "trial" not in _list(capsys)
     assert main(["cohort", "remove", "study"]) == 2  # gone: neither registered nor published
     assert "neither registered nor published" in capsys.readouterr().err
+
+
+def test_the_sensor_and_the_schedule_leave_the_synthetic_demo_out_beside_a_real_cohort(cohorts, tmp_path):
+    import dagster as dg
+
+    from pipelines.schedules import daily_cohorts
+    from pipelines.sensors import cohort_spec_sensor
+
+    _synthetic_demo(cohorts)
+    with dg.instance_for_test() as instance:
+        _sensor_and_schedule(instance, cohorts)
+
+
+def _sensor_and_schedule(instance, cohorts: Path) -> None:
+    import dagster as dg
+
+    from pipelines.schedules import daily_cohorts
+    from pipelines.sensors import cohort_spec_sensor
+
+    instance.add_dynamic_partitions("cohorts", ["demo", "study"])
+    alone = cohort_spec_sensor(dg.build_sensor_context(instance=instance))
+    assert [r.partition_key for r in alone.run_requests] == ["demo"]  # alone, the demo runs
+    write_spec(cohorts, "study", format="tabular", path=str(DEMO_DIARY), composition="demo", columns=DEMO_COLUMNS,
+               external_path=True)
+    beside = cohort_spec_sensor(dg.build_sensor_context(instance=instance))
+    assert [r.partition_key for r in beside.run_requests] == ["study"]
+    scheduled = daily_cohorts(dg.build_schedule_context(instance=instance))
+    assert [r.partition_key for r in scheduled] == ["study"]
