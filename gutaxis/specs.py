@@ -267,18 +267,19 @@ def stored_data_path(typed: str) -> tuple[str, bool]:
     through the link targets into a `../../..` chain that only holds on one machine's layout.
     """
     absolute = Path(os.path.abspath(os.path.expanduser(typed)))
+    if not any(path.is_relative_to(root) for root in data_roots() for path in (absolute, absolute.resolve())):
+        return str(absolute), True
     spec_folder = cohorts_dir()
-    data_folders = (DATA_DIR, spec_folder, raw_dir())  # as data_roots(): where registered specs may read
-    if any(absolute.is_relative_to(os.path.abspath(folder)) for folder in data_folders):
+    data_folder = spec_folder.parent  # data/, which holds data/cohorts
+    if absolute.is_relative_to(os.path.abspath(data_folder)):
         return os.path.relpath(absolute, os.path.abspath(spec_folder)), False
-    # Through a symlink to the checkout: the nearest folder up the path that lies in a data folder
+    # Through a symlink to the checkout: the nearest folder up the path that lies in the data folder
     # once its links are followed; links below it (data/raw on another disk) are kept.
     for ancestor in absolute.parents:
         real = ancestor.resolve()
-        if any(real.is_relative_to(folder.resolve()) for folder in data_folders):
+        if real.is_relative_to(data_folder.resolve()):
             return os.path.relpath(real / absolute.relative_to(ancestor), spec_folder.resolve()), False
-    outside = not any(path.is_relative_to(root) for root in data_roots() for path in (absolute, absolute.resolve()))
-    return str(absolute), outside
+    return str(absolute), False  # a data folder elsewhere ($GUTAXIS_RAW_DIR): absolute, no ../ chain to it
 
 
 MAP_COLUMNS = TABULAR_REQUIRED + TABULAR_OPTIONAL

@@ -38,13 +38,15 @@ def cohorts(tmp_path, monkeypatch) -> Path:
 
 # 15. paths as typed ---------------------------------------------------------------------------------
 
-def test_cohort_add_keeps_a_path_reached_through_a_symlink(tmp_path, cohorts, monkeypatch):
+def test_cohort_add_keeps_a_path_reached_through_a_symlink(tmp_path, monkeypatch):
     # a fresh clone beside ../shared, which is a symlink to the data's real home
     real = tmp_path / "disks" / "team" / "shared-data"
     real.mkdir(parents=True)
     (real / "diary.csv").write_bytes(DEMO_DIARY.read_bytes())
     clone = tmp_path / "clone"
-    clone.mkdir()
+    (clone / "data" / "cohorts").mkdir(parents=True)
+    monkeypatch.setenv("GUTAXIS_COHORTS_DIR", str(clone / "data" / "cohorts"))
+    monkeypatch.setenv("GUTAXIS_RAW_DIR", str(clone / "data" / "raw"))
     (tmp_path / "shared").symlink_to(real, target_is_directory=True)
     monkeypatch.chdir(clone)
     written = yaml.safe_load(add_cohort("linked", "tabular", "../shared/diary.csv", "demo",
@@ -288,11 +290,8 @@ def test_cohort_remove_unpublishes_and_unregisters_keeping_the_audit_trail(isola
     assert "neither registered nor published" in capsys.readouterr().err
 
 
-def test_the_sensor_and_the_schedule_leave_the_synthetic_demo_out_beside_a_real_cohort(cohorts, tmp_path):
+def test_the_sensor_and_the_schedule_leave_the_synthetic_demo_out_beside_a_real_cohort(cohorts):
     import dagster as dg
-
-    from pipelines.schedules import daily_cohorts
-    from pipelines.sensors import cohort_spec_sensor
 
     _synthetic_demo(cohorts)
     with dg.instance_for_test() as instance:
