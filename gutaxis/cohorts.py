@@ -108,8 +108,8 @@ def cohort_states() -> list[CohortState]:
     path = warehouse.warehouse_path()
     if path.exists():
         with warehouse.open_reader(path) as conn:
-            last = conn.execute("SELECT cohort, started, outcome FROM audit.runs WHERE cohort IS NOT NULL "
-                                "QUALIFY row_number() OVER (PARTITION BY cohort ORDER BY started DESC, finished DESC NULLS FIRST) = 1"
+            last = conn.execute("SELECT cohort, started, outcome FROM audit.runs WHERE cohort IS NOT NULL QUALIFY "
+                                "row_number() OVER (PARTITION BY cohort ORDER BY started DESC, finished DESC NULLS FIRST) = 1"
                                 ).fetchall()
             published = _published(conn)
             for cohort, started, outcome in last:

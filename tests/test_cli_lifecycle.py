@@ -280,9 +280,8 @@ def test_cohort_remove_unpublishes_and_unregisters_keeping_the_audit_trail(isola
     conn = duckdb.connect(str(isolated / "warehouse.duckdb"), read_only=True)
     runs = dict(conn.execute("SELECT cohort, count(*) FROM audit.runs GROUP BY cohort").fetchall())
     quarantined = conn.execute("SELECT count(*) FROM audit.quarantine WHERE cohort = 'study'").fetchall()[0][0]
-    leftovers = conn.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'store' "
-                             "AND (table_name LIKE '%\\_\\_study\\_\\_%' ESCAPE '\\' OR table_name LIKE '%\\_\\_trial\\_\\_%' ESCAPE '\\')"
-                             ).fetchall()[0][0]
+    leftovers = conn.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'store' AND "
+                             "regexp_matches(table_name, '__(study|trial)__')").fetchall()[0][0]
     conn.close()
     assert runs == {"study": 2, "trial": 2} and quarantined == 2 and leftovers == 0
     assert "study" not in _list(capsys) and "trial" not in _list(capsys)
