@@ -22,6 +22,7 @@ class CohortState:
     outcome: str = "never run"
     participants: int | None = None
     published: datetime | None = None
+    problem: str = ""  # why an invalid spec cannot run, in full
 
 
 def registered_specs() -> dict[str, Path]:
@@ -104,7 +105,7 @@ def cohort_states() -> list[CohortState]:
             spec = load_cohort_spec(path)
             states[name] = CohortState(name, "synthetic" if spec.synthetic else "registered", spec.format, str(path))
         except GutaxisError as exc:
-            states[name] = CohortState(name, "invalid", "-", str(path), outcome=f"invalid spec: {exc}")
+            states[name] = CohortState(name, "invalid", "-", str(path), outcome="invalid spec (see below)", problem=str(exc))
     path = warehouse.warehouse_path()
     if path.exists():
         with warehouse.open_reader(path) as conn:

@@ -130,7 +130,9 @@ class SourceSpec(BaseModel):
 
 def _load_yaml(path: Path) -> dict:
     if not path.is_file():
-        raise GutaxisError(f"{path}: spec file does not exist; give an existing path or a registered name (see `gutaxis cohort list`)")
+        tried = f" (looked for {os.path.abspath(path)})" if not path.is_absolute() else ""
+        raise GutaxisError(f"{path}: spec file does not exist{tried}; give an existing path or a registered name "
+                           "(see `gutaxis cohort list`)")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

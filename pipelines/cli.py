@@ -164,6 +164,9 @@ def cmd_cohort_list(args: argparse.Namespace) -> int:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
     if not rows:
         print("(no cohorts: register one with `gutaxis cohort add`)")
+    for state in states:
+        if state.problem:
+            print(f"{state.name}: {state.problem}")
     return 0
 
 

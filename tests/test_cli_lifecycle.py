@@ -102,6 +102,12 @@ def test_a_path_that_matches_nothing_prints_the_absolute_path_tried(tmp_path):
     assert f"looked for {tmp_path / 'sub' / 'nothere.csv'}" in str(info.value)
 
 
+def test_a_spec_file_that_does_not_exist_prints_the_absolute_path_tried(isolated, capsys):
+    assert main(["cohort", "check", "no/such/spec.yaml"]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert f"looked for {Path.cwd() / 'no' / 'such' / 'spec.yaml'}" in line
+
+
 def test_a_missing_column_names_the_closest_columns_not_only_case_variants():
     header = ["SEQN", "DAYNO", "FoodCode", "FoodAmount", "KCAL"]
     message = str(missing_column_error(Path("f.csv"), "FoodAmt", header, "fix columns.grams"))
@@ -312,3 +318,12 @@ def _sensor_and_schedule(instance, cohorts: Path) -> None:
     assert [r.partition_key for r in beside.run_requests] == ["study"]
     scheduled = daily_cohorts(dg.build_schedule_context(instance=instance))
     assert [r.partition_key for r in scheduled] == ["study"]
+
+
+def test_cohort_list_names_an_invalid_spec_and_why(isolated, cohorts, capsys):
+    (cohorts / "broken.yaml").write_text("name: broken\nformat: excel\npath: x.csv\n", encoding="utf-8")
+    listed = _list(capsys)
+    assert listed["broken"][1:3] == ["invalid", "-"]
+    assert main(["cohort", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "broken: " in out and "field 'format'" in out
