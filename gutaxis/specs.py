@@ -45,6 +45,8 @@ class CohortSpec(BaseModel):
     # A registered spec reads only under the project's data folder unless this says otherwise
     # (`cohort add --path` outside data/ writes it; see `outside_data_error`).
     external_path: bool = False
+    # Made-up data (the bundled demo): run only while no real cohort is registered (see real_cohorts_registered).
+    synthetic: bool = False
     spec_path: Path | None = Field(default=None, exclude=True)
 
     @field_validator("name")
@@ -59,7 +61,11 @@ class CohortSpec(BaseModel):
     def _known_components(cls, v: dict[str, str]) -> dict[str, str]:
         unknown = sorted(set(v) - set(component_ids()))
         if unknown:
-            raise ValueError(f"reported: unknown component id(s) {unknown}; use ids from data/reference/components.csv")
+            from rapidfuzz import process
+
+            best = process.extractOne(unknown[0].casefold(), component_ids(), score_cutoff=60)
+            guess = f" (did you mean {best[0]}?)" if best else ""
+            raise ValueError(f"unknown component id {unknown[0]!r}{guess}; valid ids: {', '.join(component_ids())}")
         return v
 
     @field_validator("columns")
@@ -93,7 +99,9 @@ class CohortSpec(BaseModel):
         files = [p for p in matches if p.is_file()]
         if not files:
             where = self.spec_path or "cohort spec"
-            raise GutaxisError(f"{where}: path {self.path!r} matches no file; fix 'path' (relative to the spec's folder) or fetch the data")
+            tried = f" (looked for {self.data_pattern()})" if str(self.data_pattern()) != self.path else ""
+            raise GutaxisError(f"{where}: path {self.path!r} matches no file{tried}; fix 'path' (relative to the spec's folder) "
+                               "or fetch the data")
         return files
 
 
@@ -122,7 +130,9 @@ class SourceSpec(BaseModel):
 
 def _load_yaml(path: Path) -> dict:
     if not path.is_file():
-        raise GutaxisError(f"{path}: spec file does not exist; give an existing path or a registered name (see `gutaxis cohort list`)")
+        tried = f" (looked for {os.path.abspath(path)})" if not path.is_absolute() else ""
+        raise GutaxisError(f"{path}: spec file does not exist{tried}; give an existing path or a registered name "
+                           "(see `gutaxis cohort list`)")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -210,7 +220,16 @@ def resolve_cohort(name_or_path: str) -> CohortSpec:
 
 
 def registered_cohorts() -> list[CohortSpec]:
-    return [load_cohort_spec(p) for p in sorted(cohorts_dir().glob("*.yaml"))]
+    return without_synthetic_beside_real([load_cohort_spec(p) for p in sorted(cohorts_dir().glob("*.yaml"))])
+
+
+def without_synthetic_beside_real(specs: list[CohortSpec]) -> list[CohortSpec]:
+    """The synthetic demo runs only while it is alone: once a real cohort is registered it leaves
+    the runs (and `gutaxis run` / `cohort add` take its rows out of the warehouse), so that made-up
+    participants never sit among an analyst's real ones."""
+    if any(not spec.synthetic for spec in specs):
+        return [spec for spec in specs if not spec.synthetic]
+    return specs
 
 
 def known_source_ids() -> list[str]:
@@ -242,27 +261,76 @@ def source_specs() -> list[SourceSpec]:
     return [load_source_spec(p.stem) for p in sorted(SOURCES_DIR.glob("*.yaml"))]
 
 
-def add_cohort(name: str, fmt: str, data_path: Path, composition: str, mappings: list[str], force: bool = False) -> Path:
-    """Register a cohort: write data/cohorts/NAME.yaml (path stored relative to that folder) and validate it."""
+def stored_data_path(typed: str) -> tuple[str, bool]:
+    """How `cohort add --path` records a path: (path for the spec, whether it lies outside the data folders).
+
+    Under the project's data folder: relative to the spec's folder (data/cohorts), so that the
+    checkout can move. Elsewhere: absolute, as typed (symlinks kept, `..` folded), never rewritten
+    through the link targets into a `../../..` chain that only holds on one machine's layout.
+    """
+    absolute = Path(os.path.abspath(os.path.expanduser(typed)))
+    if not any(path.is_relative_to(root) for root in data_roots() for path in (absolute, absolute.resolve())):
+        return str(absolute), True
+    spec_folder = cohorts_dir()
+    data_folder = spec_folder.parent  # data/, which holds data/cohorts
+    if absolute.is_relative_to(os.path.abspath(data_folder)):
+        return os.path.relpath(absolute, os.path.abspath(spec_folder)), False
+    # Through a symlink to the checkout: the nearest folder up the path that lies in the data folder
+    # once its links are followed; links below it (data/raw on another disk) are kept.
+    for ancestor in absolute.parents:
+        real = ancestor.resolve()
+        if real.is_relative_to(data_folder.resolve()):
+            return os.path.relpath(real / absolute.relative_to(ancestor), spec_folder.resolve()), False
+    return str(absolute), False  # a data folder elsewhere ($GUTAXIS_RAW_DIR): absolute, no ../ chain to it
+
+
+MAP_COLUMNS = TABULAR_REQUIRED + TABULAR_OPTIONAL
+
+
+def map_options(mappings: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """`--map KEY=COLUMN` options -> (columns, reported), each key checked with a suggestion."""
+    from rapidfuzz import process
+
+    components = component_ids()
+    columns, reported = {}, {}
+    for item in mappings:
+        key, sep, column = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not column:
+            raise GutaxisError(f"--map {item!r}: expected KEY=COLUMN, e.g. --map grams=FoodAmt")
+        if key in MAP_COLUMNS:
+            columns[key] = column
+        elif key in components:
+            reported[key] = column
+        else:
+            keys = [*MAP_COLUMNS, *components]
+            best = process.extractOne(key.casefold(), keys, score_cutoff=60)
+            guess = f"; did you mean {best[0]}?" if best else ";"
+            raise GutaxisError(f"--map {key}: unknown component id{guess} valid keys are the diary columns "
+                               f"{', '.join(MAP_COLUMNS)} and the component ids {', '.join(components)}")
+    return columns, reported
+
+
+def add_cohort(name: str, fmt: str, data_path: str | Path, composition: str, mappings: list[str], force: bool = False,
+               options: dict[str, object] | None = None) -> Path:
+    """Register a cohort: write data/cohorts/NAME.yaml (see stored_data_path) and validate it.
+
+    options: further spec fields (delimiter, valid_recall_status), validated as in a spec file."""
     target = cohorts_dir() / f"{name}.yaml"
     if not SLUG.match(name):
         raise GutaxisError(f"cohort name {name!r} must match [a-z0-9_-]+; choose a slug like study-a")
     if target.exists() and not force:
         raise GutaxisError(f"{target}: cohort {name!r} is already registered; pass --force to replace it")
-    columns, reported = {}, {}
-    for item in mappings:
-        key, sep, column = item.partition("=")
-        if not sep or not column:
-            raise GutaxisError(f"--map {item!r}: expected KEY=COLUMN, e.g. grams=FoodAmt")
-        (columns if key in TABULAR_REQUIRED + TABULAR_OPTIONAL else reported)[key] = column
-    data = {"name": name, "format": fmt, "path": os.path.relpath(Path(data_path).resolve(), cohorts_dir().resolve()),
-            "composition": composition}
-    if not any(Path(os.path.abspath(data_path)).is_relative_to(root) for root in data_roots()):
+    columns, reported = map_options(mappings)
+    stored, external = stored_data_path(str(data_path))
+    data = {"name": name, "format": fmt, "path": stored, "composition": composition}
+    if external:
         data["external_path"] = True  # registered explicitly by the user: see outside_data_error
     if columns:
         data["columns"] = columns
     if reported:
         data["reported"] = reported
+    data.update(options or {})
     cohorts_dir().mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".yaml.tmp")
     tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
@@ -270,8 +338,13 @@ def add_cohort(name: str, fmt: str, data_path: Path, composition: str, mappings:
         spec = load_cohort_spec(tmp)
         spec.data_files()
         load_source_spec(composition)
-    except GutaxisError:
-        tmp.unlink()
-        raise
-    os.replace(tmp, target)
+        os.replace(tmp, target)
+    except GutaxisError as exc:
+        # the half-written spec is ours, not the user's: name the command they typed instead
+        message = str(exc)
+        for shown in {str(tmp.resolve()), str(tmp)}:
+            message = message.replace(f"{shown}: ", "").replace(shown, str(target))
+        raise GutaxisError(f"cohort add {name}: {message}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
     return target

@@ -544,6 +544,26 @@ def publish_cohort(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str) -
     return counts
 
 
+def unpublish_cohort(conn: duckdb.DuckDBPyConnection, cohort: str) -> int:
+    """Take a cohort out of the published tables in one transaction: its store.published rows and
+    tables go, the contract views are rebuilt without it; audit.* keeps its rows. The number of
+    tables dropped (0 when it was not published)."""
+    conn.execute("BEGIN")
+    try:
+        tables = [t for (t,) in conn.execute("SELECT table_name FROM store.published WHERE cohort = ?", [cohort]).fetchall()]
+        conn.execute("DELETE FROM store.published WHERE cohort = ?", [cohort])
+        for table in tables:
+            conn.execute(f"DROP TABLE IF EXISTS store.{ident(table)}")
+        _forget_dropped_table_notes(conn)
+        if tables:
+            refresh_views(conn)
+        conn.execute("COMMIT")
+    except Exception:
+        conn.execute("ROLLBACK")
+        raise
+    return len(tables)
+
+
 def append_audit(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, **constants: object) -> None:
     """Append rows to an audit.* table, adding constant columns (run_id, cohort) by name."""
     if table not in {"audit.validations", "audit.quarantine", "audit.inclusion", "audit.linkage", "audit.reach",

@@ -5,6 +5,7 @@ import dagster as dg
 
 from assets.partitions import cohort_partitions
 from gutaxis import GutaxisError
+from gutaxis.cohorts import synthetic_to_retire
 from gutaxis.specs import cohorts_dir, load_cohort_spec
 from pipelines.jobs import cohort_job
 
@@ -12,9 +13,12 @@ from pipelines.jobs import cohort_job
 def cohort_fingerprints() -> dict[str, str]:
     """Cohort name -> fingerprint of its spec and data files (size and mtime; cheap for big files)."""
     prints = {}
+    retired = synthetic_to_retire()
     for spec_path in sorted(cohorts_dir().glob("*.yaml")):
         try:
             spec = load_cohort_spec(spec_path)
+            if spec.name in retired:
+                continue  # the synthetic demo beside real cohorts: see specs.without_synthetic_beside_real
             files = [spec_path, *spec.data_files()]
         except GutaxisError:
             continue  # an invalid or data-less spec is reported by `gutaxis cohort check`, not run

@@ -28,7 +28,8 @@ def _read(case: Case, folder, monkeypatch):
 
 
 def test_spec_file_that_does_not_exist_is_named():
-    with pytest.raises(GutaxisError, match=r"^no/such/spec\.yaml: spec file does not exist; give an existing path"):
+    with pytest.raises(GutaxisError, match=r"^no/such/spec\.yaml: spec file does not exist "
+                                           r"\(looked for /.*/no/such/spec\.yaml\); give an existing path"):
         resolve_cohort("no/such/spec.yaml")
 
 

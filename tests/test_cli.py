@@ -109,8 +109,11 @@ def test_cohort_add_list_and_check(isolated, tmp_path, monkeypatch, capsys):
     assert main(args) == 0
     assert (tmp_path / "cohorts" / "study-x.yaml").is_file()
     assert main(args) == 2  # already registered
+    capsys.readouterr()
     assert main(["cohort", "list"]) == 0
-    assert "study-x\ttabular\tdemo" in capsys.readouterr().out
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[0].split()[:3] == ["COHORT", "KIND", "FORMAT"]
+    assert any(line.split()[:4] == ["study-x", "registered", "tabular", "-"] for line in listed[1:])
     assert main(["cohort", "check", "study-x"]) == 0
     out = capsys.readouterr().out
     assert "checked (not published)" in out and "participants 24" in out

@@ -272,7 +272,22 @@ def missing_column_error(path: Path, column: str, available: Iterable[str], fix:
                                 f"delimiter: {_SPEC_DELIMITER[found[0]]}")
     if any("\ufffd" in c for c in header):
         hint += " (the header has bytes that are not UTF-8, so names with accents cannot match: save the file as UTF-8)"
+    if not variants and not padded:
+        close = closest_columns(column, header) or (closest_columns(alternative, header) if alternative else [])
+        if close:
+            hint += f" (closest columns in the file: {', '.join(repr(c) for c in close)})"
     return GutaxisError(f"{path}: column {named} is missing{hint}; {fix}")
+
+
+def closest_columns(column: str, header: list[str], limit: int = 3) -> list[str]:
+    """The header's names nearest to a wanted one (a typo, a prefix, another spelling), best first."""
+    from rapidfuzz import fuzz, process, utils
+
+    # WRatio weighs partial and token matches: FoodAmt ~ FoodAmount, DR1IFDCD ~ DR1_IFDCD, Day ~ DAYNO
+    found = process.extract(column, header, scorer=fuzz.WRatio, processor=utils.default_process, limit=limit,
+                            score_cutoff=70)
+    # the near misses only: a clear best match is not diluted by names that merely share a letter run
+    return [name for name, score, _index in found if score >= found[0][1] - 15]
 
 
 def base_columns(path: Path) -> list[pl.Expr]:
