@@ -74,6 +74,17 @@ class CanonicalDiary:
     inclusion: pl.DataFrame
     participants: pl.DataFrame  # PARTICIPANTS_SCHEMA; one row per participant
     item_runs: int = 0          # maximal blocks of consecutive items of one recall (= recalls when grouped)
+    # Row accounting: every raw row is an item, a quarantined row, or a row of a recall its status
+    # excludes (excluded_rows). rows_read is the data rows the files hold, as their readers counted
+    # them apart from the parser (None: not counted, e.g. a frame built in a test).
+    excluded_rows: int = 0
+    rows_read: int | None = None
+
+    def rows_unaccounted(self) -> int | None:
+        """rows read - (items + quarantined + excluded): 0 when no row was lost or made up."""
+        if self.rows_read is None:
+            return None
+        return self.rows_read - (self.items.height + self.quarantine.height + self.excluded_rows)
 
 
 @dataclass(frozen=True)
@@ -333,7 +344,11 @@ def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, code_width: int
 
     positions, runs, one_run_each = _runs(found, has_status, has_external)
     recalls = _recalls(runs, rest, has_status, one_run_each)
+    usable_rows = found.height
     found = _drop_excluded_recalls(found, recalls)
+    # rows of recalls their status excludes: judged by no item rule, and usable rows of a recall
+    # whose other rows carry an unusable status
+    excluded_rows = rest.filter(pl.col("__rule") == 0).height + usable_rows - found.height
     if found.height != runs["__n"].sum():  # a recall mixing statuses lost its rows: count again
         positions, runs, one_run_each = _runs(found, has_status, has_external)
     cohort_col = pl.lit(cohort, dtype=pl.String).alias("cohort")
@@ -366,7 +381,7 @@ def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, code_width: int
                             pl.col("external_id").cast(pl.String)))
     return CanonicalDiary(items=items, quarantine=quarantine,
                           inclusion=_inclusion(recalls, cohort_col, valid_recall_status),
-                          participants=participants, item_runs=runs.height)
+                          participants=participants, item_runs=runs.height, excluded_rows=excluded_rows)
 
 
 def _runs(found: pl.DataFrame, has_status: bool, has_external: bool) -> tuple[np.ndarray, pl.DataFrame, bool]:

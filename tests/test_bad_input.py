@@ -49,6 +49,8 @@ def test_corpus_case_through_the_engine(case: Case, tmp_path, monkeypatch):
             assert part in message, f"{part!r} not in {message!r}"
         return
     diary = _read(case, tmp_path, monkeypatch)
+    # every data row of the file is an item, a quarantined row or a row of an excluded recall
+    assert diary.rows_unaccounted() == 0, (diary.rows_read, diary.items.height, diary.quarantine.height, diary.excluded_rows)
     got = diary.quarantine.select("source_row", "column", "reason").rows()
     assert got == list(case.expect.quarantined)
     assert diary.items.height == case.expect.items

@@ -15,10 +15,17 @@ read); any other quote that never closes fails the file with its line number, si
 would swallow the rows after it. When quoting spans lines (a quoted field with a line break),
 lines are not rows: the pass is left out and the CSV parser's own errors apply (a ragged row
 fails the file).
+
+Line ends: LF, CRLF, CR alone (old spreadsheet and Mac exports) and any mix of them each end a
+line, as Python's universal newlines read them. CSV parsers take only LF (and CRLF) as a line
+end, so a file with a lone CR is read from a copy in memory whose line ends are all LF; the raw
+bytes' line ends are also counted, so the rows a reader returns can be checked against the
+lines the file holds (`Records`).
 """
 from __future__ import annotations
 
 import csv
+import io
 import mmap
 import os
 import re
@@ -30,14 +37,13 @@ import polars as pl
 
 from gutaxis import GutaxisError
 from gutaxis.formats import REPORTED_PREFIX
-from gutaxis.specs import CohortSpec
+from gutaxis.specs import DELIMITER_ALIASES, CohortSpec, delimiter_problem
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 # Column names a data file is unlikely to use; renamed once the file's own columns are picked.
 ROW_INDEX = "__gutaxis_source_row"
 ROW_PROBLEM = "__gutaxis_row_problem"
 ROW_TEXT = "__gutaxis_row_text"
-_DELIMITER_ALIASES = {"\\t": "\t", "tab": "\t", "TAB": "\t"}
 _SNIFF_CANDIDATES = ("\t", ",", ";", "|")
 _SPEC_DELIMITER = {"\t": '"\\t"', ",": '","', ";": '";"', "|": '"|"'}
 QUOTE = '"'
@@ -49,10 +55,10 @@ SAVE_AS_UTF8 = "save it as UTF-8 text (in Excel: CSV UTF-8)"
 def text_separator(path: Path, delimiter: str | None) -> str:
     """The spec's delimiter, else one implied by the extension, else the most frequent candidate in the header."""
     if delimiter:
-        delimiter = _DELIMITER_ALIASES.get(delimiter, delimiter)
-        if len(delimiter) != 1:
-            raise GutaxisError(f"{path}: delimiter {delimiter!r} must be a single character; fix 'delimiter' in the cohort spec (e.g. \"\\t\" or \",\")")
-        return delimiter
+        problem = delimiter_problem(delimiter)  # checked with the spec already; a frame read without one
+        if problem:
+            raise GutaxisError(f"{path}: {problem}; fix 'delimiter' in the cohort spec")
+        return DELIMITER_ALIASES.get(delimiter, delimiter)
     suffix = path.suffix.lower()
     if suffix in (".tsv", ".tab"):
         return "\t"
@@ -65,10 +71,43 @@ def text_separator(path: Path, delimiter: str | None) -> str:
 
 
 def _first_line(path: Path) -> str:
-    """The header line as text: UTF-8 (bytes that are not become U+FFFD), without BOM and line end."""
+    """The header line as text: UTF-8 (bytes that are not become U+FFFD), without BOM and line end (LF, CRLF or CR)."""
     with open(path, "rb") as fh:
-        raw = fh.readline(1 << 20)
-    return raw.decode("utf-8", errors="replace").removeprefix("\ufeff").rstrip("\r\n")
+        raw = fh.read(1 << 20)
+    raw = re.split(rb"\r\n?|\n", raw, maxsplit=1)[0]
+    return raw.decode("utf-8", errors="replace").removeprefix("\ufeff")
+
+
+@dataclass(frozen=True)
+class LineEnds:
+    """The line ends of a file's raw bytes: LF, CRLF and a lone CR each end one line."""
+    ends: int       # line ends
+    lone_cr: int    # of which a CR not followed by LF
+    last_ended: bool  # whether the last line has its line end (an empty file: True)
+
+    @property
+    def lines(self) -> int:
+        return self.ends + (0 if self.last_ended else 1)
+
+
+def line_ends(path: Path) -> LineEnds:
+    """Count the line ends of a file in blocks (C-speed byte counts, no decoding)."""
+    lf = cr = crlf = 0
+    previous_cr = False
+    last = b"\n"
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 24):
+            lf += block.count(b"\n")
+            cr += block.count(b"\r")
+            crlf += block.count(b"\r\n") + (previous_cr and block[:1] == b"\n")
+            previous_cr = block[-1:] == b"\r"
+            last = block[-1:]
+    return LineEnds(lf + cr - crlf, cr - crlf, last in (b"\n", b"\r"))
+
+
+def _lf_text(path: Path) -> bytes:
+    """The file's bytes with every line end (CRLF or a lone CR) written as LF."""
+    return path.read_bytes().replace(b"\r\n", b"\n").replace(b"\r", b"\n")
 
 
 def refuse_non_utf8_text(path: Path) -> None:
@@ -82,7 +121,7 @@ def refuse_non_utf8_text(path: Path) -> None:
                            f"{SAVE_AS_UTF8}, or check 'path' and 'format' in the cohort spec")
 
 
-def scan_text(path: Path, separator: str, *, ragged: bool = False, n_rows: int | None = None) -> pl.LazyFrame:
+def scan_text(path: Path | bytes, separator: str, *, ragged: bool = False, n_rows: int | None = None) -> pl.LazyFrame:
     """Every column as text, plus a 1-based row index; values stay exactly as printed.
 
     ragged=True drops fields beyond the header's instead of failing: only for a file whose
@@ -98,44 +137,58 @@ def scan_text(path: Path, separator: str, *, ragged: bool = False, n_rows: int |
 @dataclass(frozen=True)
 class TextFile:
     """A delimited text file opened for a reader: its scan (all text) and header."""
-    path: Path
+    path: Path  # the file, as messages name it
     separator: str
     frame: pl.LazyFrame
     columns: list[str]  # the header as polars names it (a repeated name gets a suffix)
+    source: Path | bytes  # what the parsers read: the file, or (lone CRs) its text with LF line ends
+    line_ends: LineEnds
+
+
+@dataclass(frozen=True)
+class Records:
+    """A reader's rows of one file, and how many data rows the file holds, counted apart from the
+    CSV parser (its lines, less the header and blank lines; records by Python's csv module when
+    quoted fields span lines; a Parquet file's own row count): what the run's row accounting
+    checks the rows published, quarantined and excluded against."""
+    frame: pl.LazyFrame
+    rows: int
 
 
 def open_text(path: Path, delimiter: str | None) -> TextFile:
     refuse_non_utf8_text(path)
     separator = text_separator(path, delimiter)
-    frame = scan_text(path, separator)
+    ends = line_ends(path)
+    source = _lf_text(path) if ends.lone_cr else path
+    frame = scan_text(source, separator)
     columns = [c for c in frame.collect_schema().names() if c != ROW_INDEX]
-    return TextFile(path, separator, frame, columns)
+    return TextFile(path, separator, frame, columns, source, ends)
 
 
-def checked_rows(text: TextFile, used: Iterable[str]) -> pl.LazyFrame:
+def checked_rows(text: TextFile, used: Iterable[str]) -> Records:
     """The file's rows for a reader's select: a repeated used column refused, blank lines skipped, malformed rows marked."""
     used = list(dict.fromkeys(used))
     _refuse_repeated_columns(text, used)
     shapes = _row_shapes(text)
     if shapes is None:
-        _refuse_extra_fields(text)
-        return text.frame
+        return Records(text.frame, _refuse_extra_fields(text))
     skip, problems, cut = shapes
+    rows = max(text.line_ends.lines - 1, 0) - len(skip)  # less the header line and blank lines
     # A last row cut inside a quoted field would fail the CSV parser: it reads the rows before
     # it, and the cut row itself is passed on as a malformed row (its values unread).
-    frame = scan_text(text.path, text.separator, ragged=True, n_rows=None if cut is None else cut - 1)
+    frame = scan_text(text.source, text.separator, ragged=True, n_rows=None if cut is None else cut - 1)
     if cut is not None:
         frame = pl.concat([frame, pl.LazyFrame({ROW_INDEX: [cut]}, schema={ROW_INDEX: frame.collect_schema()[ROW_INDEX]})],
                           how="diagonal")
     if skip:
         frame = frame.filter(~pl.col(ROW_INDEX).is_in(skip))
     if problems.height:
-        rows = problems["row"]
+        marked = problems["row"]
         frame = frame.with_columns(
-            pl.col(ROW_INDEX).replace_strict(rows, problems["problem"], default=None, return_dtype=pl.String).alias(ROW_PROBLEM),
-            pl.col(ROW_INDEX).replace_strict(rows, problems["text"], default=None, return_dtype=pl.String).alias(ROW_TEXT),
+            pl.col(ROW_INDEX).replace_strict(marked, problems["problem"], default=None, return_dtype=pl.String).alias(ROW_PROBLEM),
+            pl.col(ROW_INDEX).replace_strict(marked, problems["text"], default=None, return_dtype=pl.String).alias(ROW_TEXT),
         )
-    return frame
+    return Records(frame, rows)
 
 
 def _refuse_repeated_columns(text: TextFile, used: list[str]) -> None:
@@ -154,21 +207,27 @@ def _has_quote(path: Path) -> bool:
             return data.find(QUOTE.encode()) != -1
 
 
-def _refuse_extra_fields(text: TextFile) -> None:
-    """Refuse a row with a value beyond the header's fields in a file whose quoted fields span lines.
+def _refuse_extra_fields(text: TextFile) -> int:
+    """Refuse a row with a value beyond the header's fields in a file whose quoted fields span lines;
+    return the number of data records (blank lines are none).
 
     Its lines are not rows, so the line-by-line pass cannot judge them, and a CSV parser reading
     only the used columns drops such a value without a word. Python's csv module reads records
     across lines; empty fields beyond the header's are accepted, as in the line-by-line pass.
     """
     width = len(text.columns)
-    with open(text.path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+    handle = (io.TextIOWrapper(io.BytesIO(text.source), encoding="utf-8-sig", errors="replace", newline="")
+              if isinstance(text.source, bytes) else open(text.path, encoding="utf-8-sig", errors="replace", newline=""))
+    with handle:
         records = csv.reader(handle, delimiter=text.separator)
         next(records, None)
+        count = 0
         for row, fields in enumerate(records, start=1):
+            count += bool(fields)
             if len(fields) > width and any(field.strip() for field in fields[width:]):
                 raise GutaxisError(f"{text.path}: row {row} has {len(fields)} fields, more than the header's {width} "
                                    "(a stray delimiter or an unquoted value?); fix that row")
+    return count
 
 
 def _row_shapes(text: TextFile) -> tuple[list[int], pl.DataFrame, int | None] | None:
@@ -188,7 +247,7 @@ def _row_shapes(text: TextFile) -> tuple[list[int], pl.DataFrame, int | None] | 
     quoted = _has_quote(text.path)
     # One column holding each whole line (lossy UTF-8, line end dropped): a separator byte no
     # text file uses, no quoting.
-    lines = pl.scan_csv(text.path, has_header=False, separator="\x1f" if sep != "\x1f" else "\x1e",
+    lines = pl.scan_csv(text.source, has_header=False, separator="\x1f" if sep != "\x1f" else "\x1e",
                         quote_char=None, schema={"line": pl.String}, encoding="utf8-lossy",
                         empty_string_is_null=False, truncate_ragged_lines=True, row_index_name="row", glob=False)
     line = pl.col("line")
@@ -220,8 +279,10 @@ def _row_shapes(text: TextFile) -> tuple[list[int], pl.DataFrame, int | None] | 
     if opened.len() % 2:
         # Quotes pair up across lines only when a field holds a line break; an odd count means
         # one never closes, and a CSV parser would swallow every row after it into one field.
-        raise GutaxisError(f"{text.path}: line {opened[-1] + 1} has a quote ({QUOTE}) that opens a field and never closes; "
-                           f"fix the quoting (a quote inside a quoted field is written twice: {QUOTE}{QUOTE})")
+        line = found.filter(pl.col("row") == opened[-1])["line"][0]
+        column = _open_quote_column(line, sep, next(csv.reader([header], delimiter=sep), []))
+        raise GutaxisError(f"{text.path}: line {opened[-1] + 1} has a quote ({QUOTE}) that opens a field and never closes"
+                           f"{column}; fix the quoting (a quote inside a quoted field is written twice: {QUOTE}{QUOTE})")
     if opened.len():
         return None
     found = found.with_columns(
@@ -243,6 +304,13 @@ def _row_shapes(text: TextFile) -> tuple[list[int], pl.DataFrame, int | None] | 
         problems = pl.concat([problems, pl.DataFrame({"row": [cut[0]], "problem": [cut[1]], "text": [cut[2]]},
                                                      schema=problems.schema)])
     return skip, problems, None if cut is None else cut[0]
+
+
+def _open_quote_column(line: str, separator: str, header: list[str]) -> str:
+    """', in column NAME' for the field where a line's unclosed quote opens ('' if past the header)."""
+    unquoted = re.sub(f"{QUOTE}[^{QUOTE}]*{QUOTE}", "", line)
+    field = unquoted[:unquoted.find(QUOTE)].count(separator)
+    return f", in column {header[field]!r}" if field < len(header) else ""
 
 
 def case_variants(column: str, available: Iterable[str]) -> list[str]:
@@ -329,6 +397,11 @@ def refuse_unusable_types(path: Path, schema: pl.Schema, wanted: dict[str, str],
 
 def read_file(path: Path, spec: CohortSpec) -> pl.LazyFrame:
     """One CSV/TSV/Parquet file as the raw diary frame; Parquet keeps its native types and is scanned lazily."""
+    return open_file(path, spec).frame
+
+
+def open_file(path: Path, spec: CohortSpec) -> Records:
+    """read_file's frame, and the number of data rows the file holds (`Records`)."""
     wanted = dict(spec.columns)
     wanted.update({f"{REPORTED_PREFIX}{cid}": col for cid, col in spec.reported.items()})
     key = {canonical: f"columns.{canonical}" if canonical in spec.columns
@@ -345,17 +418,24 @@ def read_file(path: Path, spec: CohortSpec) -> pl.LazyFrame:
             raise missing_column_error(path, column, available, f"fix {key[canonical]} in the cohort spec to name a column of the file")
     if parquet:
         refuse_unusable_types(path, frame.collect_schema(), wanted, key)
+        rows = parquet_rows(path)
     else:
-        frame = checked_rows(text, wanted.values())
+        checked = checked_rows(text, wanted.values())
+        frame, rows = checked.frame, checked.rows
     status = pl.col(spec.columns["recall_status"]) if "recall_status" in spec.columns else pl.lit(None, dtype=pl.String)
-    return frame.select(
+    return Records(frame.select(
         *base_columns(path),
         *(pl.col(spec.columns[c]).alias(c) for c in ("participant_id", "recall_day", "food_code", "grams")),
         status.alias("recall_status"),
         pl.lit(None, dtype=pl.Null).alias("external_id"),  # Null dtype: this format has no external id
         *row_shape_columns(frame),
         *(pl.col(col).alias(f"{REPORTED_PREFIX}{cid}") for cid, col in spec.reported.items()),
-    )
+    ), rows)
+
+
+def parquet_rows(path: Path) -> int:
+    """The row count a Parquet file's footer states."""
+    return pl.scan_parquet(path, glob=False).select(pl.len()).collect().item()
 
 
 def concat_raw(frames: list[pl.LazyFrame]) -> pl.LazyFrame:
