@@ -166,6 +166,26 @@ def diary_items_suite(recall_day_max: int | None) -> list[Check]:
     ]
 
 
+ROWS_ACCOUNTED = "rows read = published + quarantined + excluded"
+
+
+def rows_accounted(run_key: str) -> Check:
+    """Blocking: the data rows the run's files hold (audit.runs.rows_read) are each an item of the
+    staged table, a row of audit.quarantine or a row of an excluded recall, none lost or made up.
+
+    The staged items and the quarantine are counted where they were stored, not taken from the
+    ingest's own tally; an audit.runs row without counts fails too.
+    """
+    if not re.fullmatch(r"[A-Za-z0-9_]+", run_key):
+        raise ValueError(f"run key {run_key!r} is not a plain name")
+    sql = ("SELECT runs.rows_read, items.n AS rows_published, quarantined.n AS rows_quarantined, runs.rows_excluded "
+           "FROM audit.runs AS runs, (SELECT count(*) AS n FROM {batch}) AS items, "
+           f"(SELECT count(*) AS n FROM audit.quarantine WHERE run_id = '{run_key}') AS quarantined "
+           f"WHERE runs.run_id = '{run_key}' AND (runs.rows_read IS NULL OR runs.rows_excluded IS NULL "
+           "OR runs.rows_read <> items.n + quarantined.n + runs.rows_excluded)")
+    return unexpected_rows(ROWS_ACCOUNTED, sql)
+
+
 def components_between(measure: str, keys: Sequence[str], min_value: float | None, max_value: float | None, *,
                        severity: Severity = "block", name: str | None = None, stored: bool = True) -> Check:
     """Every component's `measure` column of a wide exposure table (`{measure}__{component_id}`)

@@ -191,9 +191,12 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
     faults.point("ingest")
     warehouse.append_audit(conn, "audit.quarantine", diary.quarantine, run_id=run_key, cohort=spec.name)
     warehouse.append_audit(conn, "audit.inclusion", diary.inclusion, run_id=run_key, cohort=spec.name)
+    # Checked against the stored tables by quality.rows_accounted, a blocking check of the audit.
+    conn.execute("UPDATE audit.runs SET rows_read = ?, rows_published = ?, rows_quarantined = ?, rows_excluded = ? "
+                 "WHERE run_id = ?", [diary.rows_read, n_items, diary.quarantine.height, diary.excluded_rows, run_key])
     excluded = diary.inclusion.filter(~pl.col("included")).height
     return {"items": n_items, "participants": diary.participants.height,
-            "quarantined": diary.quarantine.height, "excluded_recalls": excluded}
+            "quarantined": diary.quarantine.height, "excluded_recalls": excluded, "rows_read": diary.rows_read}
 
 
 def item_compression(schema: pl.Schema, n_items: int, item_runs: int) -> dict[str, str]:
@@ -318,7 +321,8 @@ def _validate(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, k
 
 
 def audit_diary_items(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> pl.DataFrame:
-    return _validate(conn, spec, run_key, "diary_items", quality.diary_items_suite(RECALL_DAY_MAX[spec.format]), "diary_items")
+    suite = [*quality.diary_items_suite(RECALL_DAY_MAX[spec.format]), quality.rows_accounted(run_key)]
+    return _validate(conn, spec, run_key, "diary_items", suite, "diary_items")
 
 
 def audit_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> pl.DataFrame:

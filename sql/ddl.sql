@@ -114,6 +114,15 @@ COMMENT ON COLUMN audit.runs.code_version IS 'gutaxis version and git commit.';
 COMMENT ON COLUMN audit.runs.input_sha256 IS 'JSON: data file name -> sha256.';
 COMMENT ON COLUMN audit.runs.source_versions IS 'JSON: composition source id -> version.';
 COMMENT ON COLUMN audit.runs.outcome IS 'running | staged | published | failed: reason.';
+-- Row accounting (added after the first warehouses were made: ALTER keeps theirs).
+ALTER TABLE audit.runs ADD COLUMN IF NOT EXISTS rows_read BIGINT;
+ALTER TABLE audit.runs ADD COLUMN IF NOT EXISTS rows_published BIGINT;
+ALTER TABLE audit.runs ADD COLUMN IF NOT EXISTS rows_quarantined BIGINT;
+ALTER TABLE audit.runs ADD COLUMN IF NOT EXISTS rows_excluded BIGINT;
+COMMENT ON COLUMN audit.runs.rows_read IS 'Data rows the input files hold, counted apart from the CSV parser (lines less the header and blank lines; a Parquet or XPT file''s rows); NULL if the run failed before reading them.';
+COMMENT ON COLUMN audit.runs.rows_published IS 'Rows kept as items: cohort.diary_items rows of this run once it is published.';
+COMMENT ON COLUMN audit.runs.rows_quarantined IS 'Rows in audit.quarantine for this run (one per rejected row).';
+COMMENT ON COLUMN audit.runs.rows_excluded IS 'Rows of recalls their recall status excludes (audit.inclusion), not quarantined.';
 
 CREATE TABLE IF NOT EXISTS audit.validations (
     run_id VARCHAR, cohort VARCHAR, suite VARCHAR, table_name VARCHAR, "check" VARCHAR, "column" VARCHAR,
