@@ -64,7 +64,21 @@ def read_diary(spec: CohortSpec, code_width: int, *, require_usable: bool = True
             raise nothing_usable(files, diary.quarantine, also)
         also = f" ({diary.quarantine.height} rows were also quarantined)" if diary.quarantine.height else ""
         raise nothing_included(spec, files, by_status, also)
+    if require_usable and diary.items["food_code"].null_count() == diary.items.height:
+        raise no_code_usable(spec, files, diary.untrusted_codes)
     return diary
+
+
+def no_code_usable(spec: CohortSpec, files: list[Path], untrusted: pl.DataFrame) -> GutaxisError:
+    """Every kept item's food code unreadable: a column mapped wrong or a file's codes mangled, not a few bad codes."""
+    where = files[0] if len(files) == 1 else spec.spec_path
+    top = untrusted.group_by("reason").agg(pl.col("n_items").sum(), pl.col("food_code").first()).sort(
+        ["n_items", "reason"], descending=[True, False]).row(0, named=True)
+    fix = ("check that columns.food_code names the food-code column" if spec.format == "tabular"
+           else "check that it is the intended file")
+    example = "" if top["food_code"] is None else f", e.g. {top['food_code']!r}"
+    return GutaxisError(f"{where}: no food code is usable: all {untrusted['n_items'].sum()} items' codes could not be "
+                        f"read, {top['n_items']} of them with '{top['reason']}'{example}; {fix}")
 
 
 def nothing_usable(files: list[Path], quarantine: pl.DataFrame, also: str = "") -> GutaxisError:

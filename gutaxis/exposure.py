@@ -224,14 +224,21 @@ def _key_index(frame: pl.DataFrame, keys: tuple[str, ...]) -> tuple[pl.DataFrame
 
 
 def _food_index(items: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
-    """The items' distinct food codes (a frame) and each item's row among them (int32)."""
+    """The items' distinct food codes (a frame) and each item's row among them (int32).
+
+    Items whose code could not be trusted have none (null): they share one row, a null code,
+    which links to nothing (their reported values still count)."""
     codes = items["food_code"]
-    if codes.dtype.is_integer() and not codes.has_nulls():
-        number, distinct = number_codes(codes.to_numpy())
-        return pl.DataFrame([pl.Series("food_code", distinct, dtype=codes.dtype)]), number
+    if codes.dtype.is_integer():
+        # no code is negative: -1 stands for "none" while the codes are numbered
+        number, distinct = number_codes(codes.fill_null(-1).to_numpy() if codes.has_nulls() else codes.to_numpy())
+        distinct = pl.DataFrame([pl.Series("food_code", distinct, dtype=codes.dtype)])
+        if codes.has_nulls():
+            distinct = distinct.with_columns(pl.when(pl.col("food_code") != -1).then(pl.col("food_code")).alias("food_code"))
+        return distinct, number
     distinct = items.select(pl.col("food_code").unique(maintain_order=True))
     number = items.select("food_code").join(distinct.with_row_index("food"), on="food_code", how="left",
-                                            maintain_order="left")["food"]
+                                            maintain_order="left", nulls_equal=True)["food"]
     return distinct, number.cast(pl.Int32).to_numpy()
 
 
@@ -305,7 +312,9 @@ def compute_chunk(items: pl.LazyFrame | pl.DataFrame, wide: pl.DataFrame, compon
         *(_int128(food_unreported[:, r], f"unreported__{c}") for r, c in enumerate(reported)))
     contrib_fixed = _food_amounts(by_food, per_g, computable, reported).with_columns(
         pl.lit(None, dtype=pl.Int128).alias(c) for c in missing_components)
-    unlinked_fixed = (by_food.join(per_g.select("food_code"), on="food_code", how="anti")
+    # codes the composition lacks (items without a trusted code are listed by the ingest, with why)
+    unlinked_fixed = (by_food.filter(pl.col("food_code").is_not_null())
+                      .join(per_g.select("food_code"), on="food_code", how="anti")
                       .select("food_code", "n_items", pl.col(GRAMS).alias("grams")))
     participant_wide = _participant_wide(days, (amount, n_rep, n_comp, valued, day_grams, day_bound),
                                          computable, missing_components)

@@ -157,7 +157,8 @@ def unexpected_rows(name: str, sql: str, *, severity: Severity = "block") -> Che
 
 def diary_items_suite(recall_day_max: int | None) -> list[Check]:
     return [
-        *(not_null(column) for column in ("participant_id", "recall_day", "item_seq", "food_code", "grams")),
+        # food_code may be NULL: an item whose code could not be trusted is kept unlinked (audit.linkage says why)
+        *(not_null(column) for column in ("participant_id", "recall_day", "item_seq", "grams")),
         numbered_unique(["participant_id", "recall_day"], "item_seq"),  # one table per cohort and run
         between("grams", 0, 10_000, strict_min=True),
         # Real portions this large exist (a day's water, a big soup): worth a look, not a block.

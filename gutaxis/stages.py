@@ -31,6 +31,7 @@ from gutaxis.specs import CohortSpec, SourceSpec, load_source_spec
 
 T = TypeVar("T")
 R = TypeVar("R")
+NOT_IN_SOURCE = "not in the composition source"  # audit.linkage.reason of a code the source lacks
 # recall_day upper bound per format (None: only >= 1)
 RECALL_DAY_MAX = {"nhanes-iff": 2, "asa24-items": None, "tabular": None}
 
@@ -191,6 +192,10 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
     faults.point("ingest")
     warehouse.append_audit(conn, "audit.quarantine", diary.quarantine, run_id=run_key, cohort=spec.name)
     warehouse.append_audit(conn, "audit.inclusion", diary.inclusion, run_id=run_key, cohort=spec.name)
+    # items kept without a code the file printed unreadably: unlinked, with why (the exposures step
+    # adds the codes the composition lacks)
+    warehouse.append_audit(conn, "audit.linkage", diary.untrusted_codes, food_source=spec.composition,
+                           run_id=run_key, cohort=spec.name)
     # Checked against the stored tables by quality.rows_accounted, a blocking check of the audit.
     conn.execute("UPDATE audit.runs SET rows_read = ?, rows_published = ?, rows_quarantined = ?, rows_excluded = ? "
                  "WHERE run_id = ?", [diary.rows_read, n_items, diary.quarantine.height, diary.excluded_rows, run_key])
@@ -291,9 +296,9 @@ def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key
     linkage = unlinked_codes(unlinked_parts, width)
     grams_by_food = food_grams(contrib_parts, width)
     _record_reach(conn, spec, run_key, grams_by_food, food_components, foods)
-    conn.execute("DELETE FROM audit.linkage WHERE cohort = ? AND run_id = ?", [spec.name, run_key])
+    conn.execute("DELETE FROM audit.linkage WHERE cohort = ? AND run_id = ? AND reason = ?", [spec.name, run_key, NOT_IN_SOURCE])
     warehouse.append_audit(conn, "audit.linkage", linkage, food_source=spec.composition,
-                           run_id=run_key, cohort=spec.name)
+                           run_id=run_key, cohort=spec.name, reason=NOT_IN_SOURCE)
     return {"days": days, "chunks": n_chunks, "unlinked_codes": linkage.height,
             "unlinked_items": int(linkage["n_items"].sum()) if linkage.height else 0}
 
