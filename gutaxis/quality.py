@@ -236,6 +236,30 @@ def _stores(columns: Sequence[str] | None) -> Callable[[str], bool]:
     return lambda name: columns is None or any(c == name or c.startswith(f"{name}__") for c in columns)
 
 
+OMEGA3_TOTAL_TOLERANCE = 1e-6  # g: items are summed in units of 1e-9, a million items' rounding
+
+
+def omega3_total_at_least_its_parts(measure: str, keys: Sequence[str], columns: Sequence[str] | None) -> Check:
+    """Blocking: the omega-3 total of every row (day or participant) is at least each of its parts
+    (ALA, EPA, DHA) within rounding; a part with a value and no total fails too. The total is the
+    sum of the parts and DPA, so a total below a part means values of different sources were mixed
+    (gutaxis.exposure.omega3_total_from_parts). columns: the table's (None: unknown, nothing checked)."""
+    from gutaxis.exposure import OMEGA3_PARTS, OMEGA3_TOTAL
+
+    columns = columns or ()
+    total = f"{measure}__{OMEGA3_TOTAL}"
+    key_list = ", ".join(f'"{k}"' for k in keys)
+    parts = [p for p in OMEGA3_PARTS if f"{measure}__{p}" in columns]
+    if total not in columns or not parts:
+        sql = f"SELECT {key_list} FROM {{batch}} WHERE false"
+    else:
+        sql = " UNION ALL ".join(
+            f"SELECT {key_list}, '{part}' AS part, {total} AS total, {measure}__{part} AS part_amount FROM {{batch}} "
+            f"WHERE coalesce({total}, 0) < {measure}__{part} - {OMEGA3_TOTAL_TOLERANCE}"
+            for part in parts)
+    return unexpected_rows(f"{measure} omega3_total >= each omega-3 part", sql)
+
+
 def day_exposure_suite(component_ids: Sequence[str], columns: Sequence[str] | None = None) -> list[Check]:
     """Checks of a stored wide day table; columns: the table's (its derivable columns are not stored)."""
     keys = ("participant_id", "recall_day")
@@ -251,6 +275,7 @@ def day_exposure_suite(component_ids: Sequence[str], columns: Sequence[str] | No
         components_between("coverage", keys, 0, 1, name="coverage in [0, 1]", stored=stores("coverage")),
         components_between("source", keys, min(SOURCE_CODES), max(SOURCE_CODES),
                            name="source in {" + ", ".join(SOURCE_CODES.values()) + "}", stored=stores("source")),
+        omega3_total_at_least_its_parts("amount", keys, columns),
         unexpected_rows(
             "daily energy in [300, 8000] kcal",
             energy if stores("amount__energy_kcal") else "SELECT participant_id, recall_day FROM {batch} WHERE false",
@@ -270,6 +295,7 @@ def participant_exposure_suite(component_ids: Sequence[str], columns: Sequence[s
         between("n_days", 1, None),
         components_between("mean_daily", keys, 0, None, name="mean_daily >= 0", stored=stores("mean_daily")),
         components_between("coverage", keys, 0, 1, name="coverage in [0, 1]", stored=stores("coverage")),
+        omega3_total_at_least_its_parts("mean_daily", keys, columns),
     ]
 
 
