@@ -113,15 +113,41 @@ def test_every_csv_case_with_a_result_in_one_cli_run(home, tmp_path, capsys):
     assert f"items {items}" in out and f"quarantined rows {len(quarantined)}" in out
     assert "cohort corpus: published" in out
     assert _quarantine(home) == quarantined
+    # every line-end convention and encoding case among them: each row published, quarantined or excluded
+    rows_read, published, quarantined_rows, excluded = _accounting(home)
+    assert (published, quarantined_rows) == (items, len(quarantined))
+    assert rows_read == published + quarantined_rows + excluded
 
 
-@pytest.mark.parametrize("case_id", ["duplicate-item[nhanes-xpt]", "participant-id-latin1[asa24]"])
+def _run_count(isolated: Path) -> int:
+    if not (isolated / "warehouse.duckdb").exists():
+        return 0
+    conn = duckdb.connect(str(isolated / "warehouse.duckdb"), read_only=True)
+    try:
+        return conn.execute("SELECT count(*) FROM audit.runs").fetchall()[0][0]
+    finally:
+        conn.close()
+
+
+def _accounting(isolated: Path) -> tuple:
+    conn = duckdb.connect(str(isolated / "warehouse.duckdb"), read_only=True)
+    try:
+        return conn.execute("SELECT rows_read, rows_published, rows_quarantined, rows_excluded FROM audit.runs "
+                            "WHERE cohort = 'corpus' ORDER BY started DESC LIMIT 1").fetchall()[0]
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("case_id", ["duplicate-item[nhanes-xpt]", "participant-id-latin1[asa24]",
+                                     "mixed-line-ends-with-a-bad-row[nhanes-txt]", "cr-line-ends-with-a-bad-row[asa24]"])
 def test_quarantining_case_publishes_through_the_cli(case_id, home, tmp_path, capsys):
     case = BY_ID[case_id]
     assert main(["run", "--cohort", str(case.write(tmp_path / "case"))]) == 0
     out = capsys.readouterr().out
     assert f"items {case.expect.items}" in out and f"quarantined rows {len(case.expect.quarantined)}" in out
     assert _quarantine(home) == _expected_quarantine(case)
+    rows_read, published, quarantined_rows, excluded = _accounting(home)
+    assert rows_read == published + quarantined_rows + excluded == published + len(case.expect.quarantined) + excluded
 
 
 @pytest.mark.parametrize(("case_id", "exit_code", "parts"), [
@@ -133,12 +159,24 @@ def test_quarantining_case_publishes_through_the_cli(case_id, home, tmp_path, ca
     ("registered-path-outside-data[spec]", 2, ("points outside the project's data folder", "external_path: true")),
     ("name-with-spaces[spec]", 2, ("field 'name'", "'my study'", "must match [a-z0-9_-]+")),
     ("unknown-composition[spec]", 2, ("corpus.yaml", "field 'composition': unknown source 'fndds-2019'")),
+    # The spec check finds these before a run is recorded (issue 12, item 14).
+    ("delimiter-two-characters[spec]", 2, ("corpus.yaml", "field 'delimiter'", "must be a single character")),
+    ("valid-recall-status-empty[spec]", 2, ("corpus.yaml", "field 'valid_recall_status'", "would exclude every recall")),
+    ("name-230-characters[spec]", 2, ("corpus.yaml", "field 'name'", "is 230 characters long")),
+    # Data problems of the input files: exit 1, one line
+    ("every-code-unreadable[csv]", 1, ("d.csv", "no food code is usable", "check that columns.food_code")),
+    ("utf16-le-text[tsv]", 1, ("d.tsv", "UTF-16", "save it as UTF-8")),
+    ("nul-bytes-at-the-end[asa24]", 1, ("Items.csv", "NUL bytes")),
+    ("csv-quote-in-an-unused-column[csv]", 1, ("d.csv", "in column 'note'", "fix the quoting")),
 ])
 def test_refused_case_exits_with_one_line_through_the_cli(case_id, exit_code, parts, home, tmp_path, monkeypatch, capsys):
     case = BY_ID[case_id]
     monkeypatch.setenv("GUTAXIS_COHORTS_DIR", str(tmp_path / "case" / "cohorts"))
     spec = case.write(tmp_path / "case")
+    runs_before = _run_count(home)
     assert main(["run", "--cohort", "corpus" if case.registered else str(spec)]) == exit_code
+    if exit_code == 2:  # refused by the spec check, before a run is recorded
+        assert _run_count(home) == runs_before
     line = _one_line(capsys.readouterr().err)
     assert line.startswith("gutaxis: ")
     for part in parts:
@@ -154,6 +192,7 @@ def _subprocess(isolated: Path, *args: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(("case_id", "exit_code", "parts"), [
     ("wrong-delimiter[csv]", 1, ("d.csv", "delimited by ';' it seems", 'delimiter: ";"')),
     ("name-with-sql[spec]", 2, ("'x; DROP TABLE marts.participant_exposure; --'", "must match [a-z0-9_-]+")),
+    ("delimiter-two-characters[spec]", 2, ("field 'delimiter'", "';;'", "must be a single character")),
 ])
 def test_the_command_prints_one_line_and_no_traceback(case_id, exit_code, parts, home, tmp_path):
     case = BY_ID[case_id]

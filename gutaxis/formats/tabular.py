@@ -119,9 +119,17 @@ def refuse_non_utf8_text(path: Path) -> None:
     if b"\x00" in head:
         raise GutaxisError(f"{path}: has NUL bytes, so it is binary or UTF-16 text, not a CSV/TSV file; "
                            f"{SAVE_AS_UTF8}, or check 'path' and 'format' in the cohort spec")
+    with open(path, "rb") as fh:
+        fh.seek(max(0, os.fstat(fh.fileno()).st_size - 4096))
+        tail = fh.read()
+    if tail.endswith(b"\x00"):
+        # space a writer reserved and never filled: a copy or download cut short by a crash or a full disk
+        raise GutaxisError(f"{path}: ends in NUL bytes, as a copy cut short by a crash or a full disk does; "
+                           "copy or download the file again")
 
 
-def scan_text(path: Path | bytes, separator: str, *, ragged: bool = False, n_rows: int | None = None) -> pl.LazyFrame:
+def scan_text(path: Path | bytes, separator: str, *, ragged: bool = False, n_rows: int | None = None,
+              quoting: bool = True) -> pl.LazyFrame:
     """Every column as text, plus a 1-based row index; values stay exactly as printed.
 
     ragged=True drops fields beyond the header's instead of failing: only for a file whose
@@ -131,6 +139,7 @@ def scan_text(path: Path | bytes, separator: str, *, ragged: bool = False, n_row
     # the whole file; in a column we use, the U+FFFD it becomes quarantines the row (diary_rules).
     # glob=False: the path is one file already (a folder named "Study [2024]" is not a pattern).
     return pl.scan_csv(path, separator=separator, infer_schema=False, encoding="utf8-lossy", glob=False,
+                       quote_char=QUOTE if quoting else None,
                        row_index_name=ROW_INDEX, row_index_offset=1, truncate_ragged_lines=ragged, n_rows=n_rows)
 
 
@@ -169,14 +178,16 @@ def checked_rows(text: TextFile, used: Iterable[str]) -> Records:
     """The file's rows for a reader's select: a repeated used column refused, blank lines skipped, malformed rows marked."""
     used = list(dict.fromkeys(used))
     _refuse_repeated_columns(text, used)
-    shapes = _row_shapes(text)
+    shapes = _row_shapes(text, used)
     if shapes is None:
         return Records(text.frame, _refuse_extra_fields(text))
-    skip, problems, cut = shapes
+    skip, problems, cut, quoting = shapes
     rows = max(text.line_ends.lines - 1, 0) - len(skip)  # less the header line and blank lines
     # A last row cut inside a quoted field would fail the CSV parser: it reads the rows before
     # it, and the cut row itself is passed on as a malformed row (its values unread).
-    frame = scan_text(text.source, text.separator, ragged=True, n_rows=None if cut is None else cut - 1)
+    frame = scan_text(text.source, text.separator, ragged=True, n_rows=None if cut is None else cut - 1, quoting=quoting)
+    if not quoting:  # a TSV read without quoting (see _row_shapes): a used value written "x" is x
+        frame = frame.with_columns(_unwrapped(column) for column in used if column in text.columns)
     if cut is not None:
         frame = pl.concat([frame, pl.LazyFrame({ROW_INDEX: [cut]}, schema={ROW_INDEX: frame.collect_schema()[ROW_INDEX]})],
                           how="diagonal")
@@ -230,9 +241,20 @@ def _refuse_extra_fields(text: TextFile) -> int:
     return count
 
 
-def _row_shapes(text: TextFile) -> tuple[list[int], pl.DataFrame, int | None] | None:
-    """(data rows to skip as blank, malformed rows: row, problem, text, a last row cut inside quotes);
-    None when lines are not rows.
+def _unwrapped(column: str) -> pl.Expr:
+    value = pl.col(column)
+    return (pl.when(value.str.contains(f"^{QUOTE}.*{QUOTE}$"))
+            .then(value.str.slice(1, value.str.len_chars() - 2).str.replace_all(QUOTE * 2, QUOTE, literal=True))
+            .otherwise(value).alias(column))
+
+
+def _row_shapes(text: TextFile, used: list[str], quoting: bool = True) -> tuple[list[int], pl.DataFrame, int | None, bool] | None:
+    """(data rows to skip as blank, malformed rows: row, problem, text, a last row cut inside quotes,
+    whether quotes quote); None when lines are not rows.
+
+    A tab-separated file whose unclosed quotes all sit in columns the reader does not use (a
+    description such as `5" pizza`) is read without quoting, as TSV is usually written: tabs
+    separate, quotes are text. Any other unclosed quote refuses the file, naming line and column.
 
     One streaming pass over the lines keeps only the few that need a look (a field count other
     than the header's, a copy of the header, an unbalanced quote, a line short enough to be
@@ -244,7 +266,7 @@ def _row_shapes(text: TextFile) -> tuple[list[int], pl.DataFrame, int | None] | 
     header = _first_line(text.path)
     if header.count(QUOTE) % 2 or len(next(csv.reader([header], delimiter=sep), [])) != expected:
         return None
-    quoted = _has_quote(text.path)
+    quoted = quoting and _has_quote(text.path)
     # One column holding each whole line (lossy UTF-8, line end dropped): a separator byte no
     # text file uses, no quoting.
     lines = pl.scan_csv(text.source, has_header=False, separator="\x1f" if sep != "\x1f" else "\x1e",
@@ -266,6 +288,11 @@ def _row_shapes(text: TextFile) -> tuple[list[int], pl.DataFrame, int | None] | 
     found, count = pl.collect_all([found_plan, lines.select(pl.len())], engine="streaming")
     last_row = count.item() - 1
     opened = found.filter("open_quote")["row"]
+    names = next(csv.reader([header], delimiter=sep), [])
+    if opened.len() and sep == "\t" and QUOTE not in header:
+        columns = {_open_quote_column(line, sep, names) for line in found.filter("open_quote")["line"]}
+        if all(c and c not in used for c in columns):
+            return _row_shapes(text, used, quoting=False)
     cut = None
     if opened.to_list() == [last_row] and last_row > 0:
         # The only open quote is on the last line: a copy cut short inside a quoted field.
@@ -280,7 +307,8 @@ def _row_shapes(text: TextFile) -> tuple[list[int], pl.DataFrame, int | None] | 
         # Quotes pair up across lines only when a field holds a line break; an odd count means
         # one never closes, and a CSV parser would swallow every row after it into one field.
         line = found.filter(pl.col("row") == opened[-1])["line"][0]
-        column = _open_quote_column(line, sep, next(csv.reader([header], delimiter=sep), []))
+        column = _open_quote_column(line, sep, names)
+        column = f", in column {column!r}" if column else ""
         raise GutaxisError(f"{text.path}: line {opened[-1] + 1} has a quote ({QUOTE}) that opens a field and never closes"
                            f"{column}; fix the quoting (a quote inside a quoted field is written twice: {QUOTE}{QUOTE})")
     if opened.len():
@@ -289,7 +317,8 @@ def _row_shapes(text: TextFile) -> tuple[list[int], pl.DataFrame, int | None] | 
         # nothing but blanks and delimiters: a blank line, or ",,,," as spreadsheets export empty rows
         blank=pl.col("line").str.replace_all(sep, "", literal=True).str.strip_chars() == "",
         # "1,2,3,4," under a 4-column header: an empty field beyond the header's loses nothing
-        filled=(pl.col("line").str.replace_all(f"{QUOTE}[^{QUOTE}]*{QUOTE}", "x").str.strip_chars_end(sep + " \t")
+        filled=((pl.col("line").str.replace_all(f"{QUOTE}[^{QUOTE}]*{QUOTE}", "x") if quoted else pl.col("line"))
+                .str.strip_chars_end(sep + " \t")
                 .str.count_matches(sep, literal=True) + 1),
     )
     skip = found.filter("blank")["row"].cast(pl.Int64).to_list()
@@ -303,14 +332,42 @@ def _row_shapes(text: TextFile) -> tuple[list[int], pl.DataFrame, int | None] | 
     if cut is not None:
         problems = pl.concat([problems, pl.DataFrame({"row": [cut[0]], "problem": [cut[1]], "text": [cut[2]]},
                                                      schema=problems.schema)])
-    return skip, problems, None if cut is None else cut[0]
+    return skip, problems, None if cut is None else cut[0], quoting
 
 
 def _open_quote_column(line: str, separator: str, header: list[str]) -> str:
-    """', in column NAME' for the field where a line's unclosed quote opens ('' if past the header)."""
-    unquoted = re.sub(f"{QUOTE}[^{QUOTE}]*{QUOTE}", "", line)
-    field = unquoted[:unquoted.find(QUOTE)].count(separator)
-    return f", in column {header[field]!r}" if field < len(header) else ""
+    """The column of the first field of a line whose quoting is broken ('' if none or past the header)."""
+    field = _broken_quote_field(line, separator)
+    return header[field] if field is not None and field < len(header) else ""
+
+
+def _broken_quote_field(line: str, separator: str) -> int | None:
+    """The index of the first field whose quotes do not quote it: a quote that opens the field and never
+    closes, one that closes before more text of the field, or a quote inside an unquoted field."""
+    field, i, n = 0, 0, len(line)
+    while True:
+        if line.startswith(QUOTE, i):
+            j = i + 1
+            while True:
+                k = line.find(QUOTE, j)
+                if k < 0:
+                    return field  # opens and never closes
+                if line.startswith(QUOTE * 2, k):  # a quote written twice inside the quotes
+                    j = k + 2
+                    continue
+                break
+            i = k + 1
+            if i < n and line[i] != separator:
+                return field
+        else:
+            end = line.find(separator, i)
+            end = n if end < 0 else end
+            if QUOTE in line[i:end]:
+                return field
+            i = end
+        if i >= n:
+            return None
+        field, i = field + 1, i + 1
 
 
 def case_variants(column: str, available: Iterable[str]) -> list[str]:
