@@ -38,6 +38,15 @@ def test_cohort_name_that_is_no_slug_is_refused_before_any_lookup(name):
         resolve_cohort(name)
 
 
+def test_a_cohort_name_too_long_for_a_file_is_refused_before_any_lookup(tmp_path, monkeypatch):
+    # a 230-character name was an internal error (the file system's limit on a file name)
+    monkeypatch.setenv("GUTAXIS_COHORTS_DIR", str(tmp_path))
+    with pytest.raises(GutaxisError, match=r"is 230 characters long; use at most 64"):
+        resolve_cohort("a" * 230)
+    with pytest.raises(GutaxisError, match=r"is 300 characters long; use at most 64"):
+        add_cohort("b" * 300, "tabular", DATA_DIR / "demo" / "diary.csv", "demo", [])
+
+
 @pytest.mark.parametrize("case", CORPUS, ids=lambda c: c.id)
 def test_corpus_case_through_the_engine(case: Case, tmp_path, monkeypatch):
     if isinstance(case.expect, Refused):
