@@ -639,6 +639,18 @@ def _special_cases() -> list[Case]:
                   check=lambda d: _assert_equal(d.items["reported__energy_kcal"].to_list(), [0.0]))),
         Case("damaged", "nhanes-xpt", {"DR1IFF_T.XPT": xpt_good[:-200]}, xpt_spec,
              Refused(("DR1IFF_T.XPT", "cannot be read as nhanes-iff", "check that it is an undamaged NHANES"))),
+        # More truncations of binary files: each refused in one line, never read as fewer rows
+        Case("cut-before-the-footer", "parquet", {"d.parquet": good_pq[:-8]}, pq_spec,
+             Refused(("d.parquet", "cannot be read as tabular"))),
+        Case("only-the-magic-bytes", "parquet", {"d.parquet": b"PAR1"}, pq_spec, Refused(("d.parquet", "cannot be read as tabular"))),
+        Case("empty-file", "parquet", {"d.parquet": b""}, pq_spec, Refused(("d.parquet",))),
+        Case("no-rows", "parquet", {"d.parquet": frame_bytes(pl.read_parquet(good_pq).head(0))}, pq_spec,
+             Refused(("d.parquet", "has no data rows"))),
+        Case("cut-at-a-record-boundary", "nhanes-xpt", {"DR1IFF_T.XPT": xpt_good[:len(xpt_good) - 80 - len(xpt_good) % 80]},
+             xpt_spec, Refused(("DR1IFF_T.XPT",))),
+        Case("cut-inside-a-record", "nhanes-xpt", {"DR1IFF_T.XPT": xpt_good[:-37]}, xpt_spec,
+             Refused(("DR1IFF_T.XPT", "the file is cut short", "download or copy it again"))),
+        Case("header-only", "nhanes-xpt", {"DR1IFF_T.XPT": xpt_good[:80 * 3]}, xpt_spec, Refused(("DR1IFF_T.XPT",))),
     ]
 
 
