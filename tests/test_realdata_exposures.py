@@ -104,7 +104,6 @@ def test_nhanes_women_omega3_total_is_their_reported_parts_plus_dpa(published, r
     assert relative.median() <= 0.005 and relative[int(0.95 * len(relative))] <= 0.02, relative.describe()
 
 
-
 def test_unlinked_codes_are_counted_not_quarantined(published):
     unlinked = published.sql("SELECT cohort, sum(n_items) FROM audit.linkage GROUP BY cohort ORDER BY cohort").fetchall()
     assert dict(unlinked)["asa24-example"] == 30  # realdata README: 30 of 383 items have codes FNDDS 2017-18 lacks
@@ -163,4 +162,3 @@ def test_derivation_reports_routes_and_missing_sources(published):
     assert {row[0] for row in agreement} >= {"fda-fdd", "all"}
     reach = published.sql("SELECT min(share_with_value) FROM audit.reach WHERE cohort = 'nhanes-women40s'").fetchall()[0][0]
     assert reach > 0.9
-
