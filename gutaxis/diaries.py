@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -12,9 +13,9 @@ from gutaxis.diary_rules import EVERY_ITEM_QUARANTINED, ROW, CanonicalDiary, can
 from gutaxis.formats import asa24_items, nhanes_iff, tabular
 from gutaxis.specs import CohortSpec
 
-Reader = Callable[[Path, CohortSpec], pl.LazyFrame]
-READERS: dict[str, Reader] = {"nhanes-iff": nhanes_iff.read_file, "asa24-items": asa24_items.read_file,
-                              "tabular": tabular.read_file}
+Reader = Callable[[Path, CohortSpec], tabular.Records]
+READERS: dict[str, Reader] = {"nhanes-iff": nhanes_iff.open_file, "asa24-items": asa24_items.open_file,
+                              "tabular": tabular.open_file}
 # The codes each instrument uses for a complete, usable recall (NHANES DRxDRSTZ, ASA24 RecallStatus).
 INSTRUMENT_VALID_STATUS = {"nhanes-iff": [1], "asa24-items": [2]}
 FILE_ERRORS = (pl.exceptions.PolarsError, OSError, UnicodeError, ValueError,
@@ -40,7 +41,8 @@ def read_diary(spec: CohortSpec, code_width: int, *, require_usable: bool = True
     """
     files = spec.data_files()
     reader = READERS[spec.format]
-    frames = [_open(reader, path, spec) for path in files]
+    opened = [_open(reader, path, spec) for path in files]
+    frames = [records.frame for records in opened]
     try:
         diary = canonicalize(tabular.concat_raw(frames), cohort=spec.name, format=spec.format,
                              code_width=code_width,
@@ -53,6 +55,7 @@ def read_diary(spec: CohortSpec, code_width: int, *, require_usable: bool = True
             except FILE_ERRORS as file_exc:
                 raise unreadable(path, spec.format, file_exc) from None
         raise exc
+    diary = replace(diary, rows_read=sum(records.rows for records in opened))
     if require_usable and diary.items.height == 0:
         # Named after whichever kept more rows out: bad rows, or recalls their status excludes.
         by_status = diary.inclusion.filter(~pl.col("included") & (pl.col("reason") != EVERY_ITEM_QUARANTINED))
@@ -61,7 +64,21 @@ def read_diary(spec: CohortSpec, code_width: int, *, require_usable: bool = True
             raise nothing_usable(files, diary.quarantine, also)
         also = f" ({diary.quarantine.height} rows were also quarantined)" if diary.quarantine.height else ""
         raise nothing_included(spec, files, by_status, also)
+    if require_usable and diary.items["food_code"].null_count() == diary.items.height:
+        raise no_code_usable(spec, files, diary.untrusted_codes)
     return diary
+
+
+def no_code_usable(spec: CohortSpec, files: list[Path], untrusted: pl.DataFrame) -> GutaxisError:
+    """Every kept item's food code unreadable: a column mapped wrong or a file's codes mangled, not a few bad codes."""
+    where = files[0] if len(files) == 1 else spec.spec_path
+    top = untrusted.group_by("reason").agg(pl.col("n_items").sum(), pl.col("food_code").first()).sort(
+        ["n_items", "reason"], descending=[True, False]).row(0, named=True)
+    fix = ("check that columns.food_code names the food-code column" if spec.format == "tabular"
+           else "check that it is the intended file")
+    example = "" if top["food_code"] is None else f", e.g. {top['food_code']!r}"
+    return GutaxisError(f"{where}: no food code is usable: all {untrusted['n_items'].sum()} items' codes could not be "
+                        f"read, {top['n_items']} of them with '{top['reason']}'{example}; {fix}")
 
 
 def nothing_usable(files: list[Path], quarantine: pl.DataFrame, also: str = "") -> GutaxisError:
@@ -94,10 +111,10 @@ def _commonest_reason(rows: pl.DataFrame) -> tuple[str, int, dict]:
     return reason, count, rows.filter(pl.col("reason") == reason).row(0, named=True)
 
 
-def _open(reader: Reader, path: Path, spec: CohortSpec) -> pl.LazyFrame:
+def _open(reader: Reader, path: Path, spec: CohortSpec) -> tabular.Records:
     try:
-        frame = reader(path, spec)
-        empty = frame.head(1).collect().height == 0
+        records = reader(path, spec)
+        empty = records.frame.head(1).collect().height == 0
     except pl.exceptions.NoDataError:
         empty = True
     except GutaxisError:
@@ -107,7 +124,7 @@ def _open(reader: Reader, path: Path, spec: CohortSpec) -> pl.LazyFrame:
     if empty:
         raise GutaxisError(f"{path}: has no data rows; give the file with its diary rows "
                            "(a header alone is not enough) or leave it out of the cohort's path")
-    return frame
+    return records
 
 
 def unreadable(path: Path, format: str, exc: BaseException) -> GutaxisError:

@@ -4,8 +4,8 @@ The one place where diary values are typed and judged, so every format obeys the
 
 * Row rules. A row breaking a rule goes to `quarantine` (one quarantine row per failing row,
   naming the first rule it breaks, in the order of `_rules`) and not to `items`. Rules on the
-  recall key (participant_id, recall_day) apply to every row; rules on the item (food_code,
-  grams, reported values) only to rows whose recall status is usable: an unusable recall is
+  recall key (participant_id, recall_day) apply to every row; rules on the item (grams,
+  reported values) only to rows whose recall status is usable: an unusable recall is
   dropped whole and counted in `inclusion`, not quarantined.
 * Recall inclusion. A recall (participant, day) is excluded when any of its rows has a recall
   status outside `valid_recall_status` (None: the format has no status, all are usable), or
@@ -22,6 +22,11 @@ The one place where diary values are typed and judged, so every format obeys the
   value: such an id is quarantined, and such a number fails to parse with a reason that says so.
 * Numbers written with a comma (`1,234.5`, `12,5`) are quarantined, not guessed at: a comma is
   a thousands separator in one locale and the decimal mark in another. The reason names the fix.
+* Food codes: a code that cannot be trusted (missing, not a number, longer than the source's
+  digits, or scientific notation that is not a whole number) does not make the row bad: the item
+  is kept *unlinked*, its food_code null, so its grams and reported values still count; the code
+  as printed and the reason are in `untrusted_codes` (audit.linkage). Scientific notation that
+  denotes a whole number (R prints 20000000 as `2e+07`) is that code.
 * Duplicates: when the format has an item key (optional `item_key`: NHANES DRxILINE, ASA24
   RecallAttempt/CodeNum), a row repeating an earlier row's participant, day and item key is
   quarantined and the first is kept. The same food eaten twice in a day is two items with two
@@ -64,6 +69,7 @@ INCLUSION_SCHEMA = {"cohort": pl.String, "participant_id": pl.String, "recall_da
                     "recall_status": pl.Int32, "included": pl.Boolean, "n_items": pl.Int64,
                     "reason": pl.String}
 PARTICIPANTS_SCHEMA = {"cohort": pl.String, "participant_id": pl.String, "external_id": pl.String}
+UNTRUSTED_SCHEMA = {"food_code": pl.String, "reason": pl.String, "n_items": pl.Int64, "grams": pl.Float64}
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,19 @@ class CanonicalDiary:
     inclusion: pl.DataFrame
     participants: pl.DataFrame  # PARTICIPANTS_SCHEMA; one row per participant
     item_runs: int = 0          # maximal blocks of consecutive items of one recall (= recalls when grouped)
+    # UNTRUSTED_SCHEMA: items kept without a food code (null), by the code as the file printed it
+    untrusted_codes: pl.DataFrame | None = None
+    # Row accounting: every raw row is an item, a quarantined row, or a row of a recall its status
+    # excludes (excluded_rows). rows_read is the data rows the files hold, as their readers counted
+    # them apart from the parser (None: not counted, e.g. a frame built in a test).
+    excluded_rows: int = 0
+    rows_read: int | None = None
+
+    def rows_unaccounted(self) -> int | None:
+        """rows read - (items + quarantined + excluded): 0 when no row was lost or made up."""
+        if self.rows_read is None:
+            return None
+        return self.rows_read - (self.items.height + self.quarantine.height + self.excluded_rows)
 
 
 @dataclass(frozen=True)
@@ -132,8 +151,11 @@ def _id_not_utf8(column: str, schema: pl.Schema) -> _Rule | None:
     return _Rule(column, _not_utf8(column), pl.col(column).cast(pl.String).str.contains(NOT_UTF8, literal=True).fill_null(False))
 
 
-SCIENTIFIC_CODE = ("food_code is in scientific notation (as a spreadsheet shows long numbers), which can hide "
-                   "digits; format the column as whole numbers and save the file again")
+SCIENTIFIC_CODE = ("food_code is in scientific notation that is not a whole number of the source's digits (a "
+                   "spreadsheet's display hides digits); format the column as whole numbers and save the file again")
+# Scientific notation that can denote a food code exactly: at most 15 significant digits (a double
+# holds them exactly, so the parsed number is whole only when the notation denotes a whole number).
+_SCIENTIFIC = r"^[0-9]+(?:\.[0-9]*)?[eE]\+?[0-9]{1,2}$"
 
 
 def _unparsed(column: str, schema: pl.Schema, reason: str, scientific: str | None = None) -> str | pl.Expr:
@@ -164,7 +186,13 @@ def _food_code(column: str, dtype: pl.DataType) -> pl.Expr:
     if dtype.is_float():
         return pl.when(_whole(value) & (value >= 0) & (value < 2.0**53)).then(value.cast(pl.Int64, strict=False))
     text = _text(column).str.replace(r"\.0*$", "")
-    return pl.when(text.str.contains(r"^\d{1,18}$")).then(text.cast(pl.Int64, strict=False))
+    # R prints 20000000 as 2e+07: a notation that denotes a whole number is that number.
+    mantissa_digits = text.str.extract(r"^([0-9]+(?:\.[0-9]*)?)[eE]", 1).str.replace(".", "", literal=True)
+    scientific = text.cast(pl.Float64, strict=False)
+    exact = (text.str.contains(_SCIENTIFIC) & (mantissa_digits.str.strip_chars_start("0").str.len_chars() <= 15)
+             & _whole(scientific) & (scientific < 1e15))
+    return (pl.when(text.str.contains(r"^\d{1,18}$")).then(text.cast(pl.Int64, strict=False))
+            .when(exact).then(scientific.cast(pl.Int64, strict=False)))
 
 
 def _small_int(value: pl.Expr) -> pl.Expr:
@@ -212,10 +240,6 @@ def _rules(schema: pl.Schema, reported: list[str], code_width: int, day_max: int
         _Rule("recall_day", "recall_day is not a whole number", pl.col("__recall_day").is_null()),
     ]
     item = [
-        _Rule("food_code", _unparsed("food_code", schema, "food_code is missing or not a number", scientific=SCIENTIFIC_CODE),
-              pl.col("__food_code").is_null()),
-        _Rule("food_code", f"food_code longer than {code_width} digits",
-              pl.col("__food_code") >= 10**code_width),
         _Rule("grams", "grams is missing", ~pl.col("__grams_given")),
         _Rule("grams", _unparsed("grams", schema, "grams is not a number"), grams.is_null()),
         _Rule("grams", "grams is not a finite number (NaN or infinite)", ~grams.is_finite()),
@@ -237,6 +261,16 @@ def _rules(schema: pl.Schema, reported: list[str], code_width: int, day_max: int
                           pl.col("__duplicate"),
                           pl.format("{} (first: {} row {})", pl.col("__item_key"), "__first_file", "__first_row")))
     return [r for r in key if r is not None], [r for r in item if r is not None]
+
+
+def _code_problem(schema: pl.Schema, code_width: int) -> pl.Expr:
+    """Why an item's food code cannot be trusted (null: it can). Such an item is kept, unlinked:
+    its grams and reported values count, and the reason goes to audit.linkage (`untrusted_codes`).
+    Worked out only for the items that have such a code."""
+    unparsed = _unparsed("food_code", schema, "food_code is missing or not a number", scientific=SCIENTIFIC_CODE)
+    return (pl.when(pl.col("__food_code").is_null())
+            .then(pl.lit(unparsed) if isinstance(unparsed, str) else unparsed)
+            .otherwise(pl.lit(f"food_code longer than {code_width} digits")))
 
 
 def _duplicates() -> list[pl.Expr]:
@@ -317,23 +351,34 @@ def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, code_width: int
                       .otherwise("__item_rule"),
                       __usable=key_ok & pl.col("__status_ok") & (pl.col("__item_rule") == 0))
     )
+    trusted_code = pl.col("__food_code") < 10**code_width
     items_plan = classified.filter("__usable").select(
-        # usable codes have at most code_width (<= 9) digits: 32 bits, half the memory of 100 M codes
-        *_KEY, pl.col("__food_code").cast(pl.Int32), "__grams", *(pl.col(f"__{c}").fill_nan(None).alias(c) for c in reported),
+        # trusted codes have at most code_width (<= 9) digits: 32 bits, half the memory of 100 M codes;
+        # an item whose code cannot be trusted is kept with none (unlinked, see _code_problem)
+        *_KEY, pl.when(trusted_code).then(pl.col("__food_code")).cast(pl.Int32).alias("__food_code"), "__grams", *(pl.col(f"__{c}").fill_nan(None).alias(c) for c in reported),
         *(["__recall_status"] if has_status else []), *(["__external_id"] if has_external else []))
     # Every row that is not an item: quarantined rows and rows of unusable recalls (usually few).
     rest_plan = classified.filter(~pl.col("__usable")).select(
         "source_file", "source_row", "__rule", _raw_value(all_rules).alias("__value"),
         _row_reason(all_rules).alias("__reason"), "__key_ok",
         *_KEY, "__recall_status", "__status_ok", "__external_id")
-    # One collect: both plans share the scan and the parsing. Recall statistics are derived
+    # Items whose code cannot be trusted, by raw value and reason (usually none or few).
+    untrusted_plan = (classified.filter(pl.col("__usable") & ~trusted_code.fill_null(False))
+                      .group_by(pl.col("food_code").cast(pl.String).alias("food_code"),
+                                _code_problem(schema, code_width).alias("reason"))
+                      .agg(pl.len().cast(pl.Int64).alias("n_items"), pl.col("__grams").sum().alias("grams")))
+    # One collect: the plans share the scan and the parsing. Recall statistics are derived
     # afterwards from runs of rows, not by a group-by of the whole input, which would hold
     # back the streaming engine (measured: ~50 % more peak memory).
-    found, rest = pl.collect_all([items_plan, rest_plan], engine="streaming")
+    found, rest, untrusted = pl.collect_all([items_plan, rest_plan, untrusted_plan], engine="streaming")
 
     positions, runs, one_run_each = _runs(found, has_status, has_external)
     recalls = _recalls(runs, rest, has_status, one_run_each)
+    usable_rows = found.height
     found = _drop_excluded_recalls(found, recalls)
+    # rows of recalls their status excludes: judged by no item rule, and usable rows of a recall
+    # whose other rows carry an unusable status
+    excluded_rows = rest.filter(pl.col("__rule") == 0).height + usable_rows - found.height
     if found.height != runs["__n"].sum():  # a recall mixing statuses lost its rows: count again
         positions, runs, one_run_each = _runs(found, has_status, has_external)
     cohort_col = pl.lit(cohort, dtype=pl.String).alias("cohort")
@@ -366,7 +411,9 @@ def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, code_width: int
                             pl.col("external_id").cast(pl.String)))
     return CanonicalDiary(items=items, quarantine=quarantine,
                           inclusion=_inclusion(recalls, cohort_col, valid_recall_status),
-                          participants=participants, item_runs=runs.height)
+                          participants=participants, item_runs=runs.height, excluded_rows=excluded_rows,
+                          untrusted_codes=untrusted.select(UNTRUSTED_SCHEMA.keys()).sort("grams", "food_code", descending=[True, False],
+                                                                                          nulls_last=True))
 
 
 def _runs(found: pl.DataFrame, has_status: bool, has_external: bool) -> tuple[np.ndarray, pl.DataFrame, bool]:

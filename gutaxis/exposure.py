@@ -224,14 +224,21 @@ def _key_index(frame: pl.DataFrame, keys: tuple[str, ...]) -> tuple[pl.DataFrame
 
 
 def _food_index(items: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
-    """The items' distinct food codes (a frame) and each item's row among them (int32)."""
+    """The items' distinct food codes (a frame) and each item's row among them (int32).
+
+    Items whose code could not be trusted have none (null): they share one row, a null code,
+    which links to nothing (their reported values still count)."""
     codes = items["food_code"]
-    if codes.dtype.is_integer() and not codes.has_nulls():
-        number, distinct = number_codes(codes.to_numpy())
-        return pl.DataFrame([pl.Series("food_code", distinct, dtype=codes.dtype)]), number
+    if codes.dtype.is_integer():
+        # no code is negative: -1 stands for "none" while the codes are numbered
+        number, distinct = number_codes(codes.fill_null(-1).to_numpy() if codes.has_nulls() else codes.to_numpy())
+        distinct = pl.DataFrame([pl.Series("food_code", distinct, dtype=codes.dtype)])
+        if codes.has_nulls():
+            distinct = distinct.with_columns(pl.when(pl.col("food_code") != -1).then(pl.col("food_code")).alias("food_code"))
+        return distinct, number
     distinct = items.select(pl.col("food_code").unique(maintain_order=True))
     number = items.select("food_code").join(distinct.with_row_index("food"), on="food_code", how="left",
-                                            maintain_order="left")["food"]
+                                            maintain_order="left", nulls_equal=True)["food"]
     return distinct, number.cast(pl.Int32).to_numpy()
 
 
@@ -263,6 +270,9 @@ def compute_chunk(items: pl.LazyFrame | pl.DataFrame, wide: pl.DataFrame, compon
     from which contributions are computed exactly. One pass over the items (gutaxis.item_sums).
     """
     items = items.collect() if isinstance(items, pl.LazyFrame) else items
+    # The chunk's food codes, numbered; their per-gram values in that order (NaN: none, or unlinked).
+    codes, food = _food_index(items)
+    items = omega3_total_from_parts(items, codes, food, wide)
     names = items.columns
     # A component that neither the composition nor the instrument gives any value is NULL with
     # coverage 0 for every day: no need to carry it through the item-level work.
@@ -271,8 +281,6 @@ def compute_chunk(items: pl.LazyFrame | pl.DataFrame, wide: pl.DataFrame, compon
     # per gram (values per 100 g / 100, once per food): an item's amount is one multiplication
     per_g = (_keyed_like(wide, items.schema["food_code"])
              .select("food_code", *(_divided(pl.col(c), 100.0).alias(f"per_g__{c}") for c in computable)))
-    # The chunk's food codes, numbered; their per-gram values in that order (NaN: none, or unlinked).
-    codes, food = _food_index(items)
     code_values = codes.join(per_g, on="food_code", how="left", maintain_order="left")
     days, day = _key_index(items, DAY_KEYS)
     per_g_matrix = np.ascontiguousarray(code_values.select(f"per_g__{c}" for c in computable).to_numpy(), dtype=np.float64)
@@ -305,7 +313,9 @@ def compute_chunk(items: pl.LazyFrame | pl.DataFrame, wide: pl.DataFrame, compon
         *(_int128(food_unreported[:, r], f"unreported__{c}") for r, c in enumerate(reported)))
     contrib_fixed = _food_amounts(by_food, per_g, computable, reported).with_columns(
         pl.lit(None, dtype=pl.Int128).alias(c) for c in missing_components)
-    unlinked_fixed = (by_food.join(per_g.select("food_code"), on="food_code", how="anti")
+    # codes the composition lacks (items without a trusted code are listed by the ingest, with why)
+    unlinked_fixed = (by_food.filter(pl.col("food_code").is_not_null())
+                      .join(per_g.select("food_code"), on="food_code", how="anti")
                       .select("food_code", "n_items", pl.col(GRAMS).alias("grams")))
     participant_wide = _participant_wide(days, (amount, n_rep, n_comp, valued, day_grams, day_bound),
                                          computable, missing_components)
@@ -313,6 +323,49 @@ def compute_chunk(items: pl.LazyFrame | pl.DataFrame, wide: pl.DataFrame, compon
                      participant_wide=participant_wide, contrib_fixed=contrib_fixed,
                      unlinked_fixed=unlinked_fixed, low_coverage_threshold=low_coverage_threshold,
                      absent=tuple(missing_components), reported=tuple(reported))
+
+
+OMEGA3_TOTAL = "omega3_total"
+# The parts an instrument can report as components; DPA (22:5 n-3) has none: it is the rest of the total.
+OMEGA3_PARTS = ("omega3_ala", "omega3_epa", "omega3_dha")
+
+
+def omega3_total_from_parts(items: pl.DataFrame, codes: pl.DataFrame, food: np.ndarray, wide: pl.DataFrame) -> pl.DataFrame:
+    """Each item's omega-3 total built from the parts the instrument reported for it, when it reports
+    any part but no total (a tabular spec's `reported` map, or an NHANES or ASA24 item that lacks
+    one of the four values): the reported parts, plus the composition of the linked food for the
+    others (a part not reported for the item, and DPA: the food's total less its ALA, EPA and DHA).
+
+    Taking the composition's total instead would set the food database's values against the
+    instrument's own, and the total came out below the ALA reported for the same items. A part the
+    composition lacks (an unlinked item) counts 0, as the composition readers count a missing part,
+    so the total is never below a reported part. Items that report no part keep no reported total:
+    their total comes from the composition, as every other component's.
+    """
+    reported = [p for p in OMEGA3_PARTS if f"{REPORTED_PREFIX}{p}" in items.columns]
+    if not reported or OMEGA3_TOTAL not in wide.columns:
+        return items
+    per_100g = codes.join(_keyed_like(wide.select("food_code", OMEGA3_TOTAL, *OMEGA3_PARTS), codes.schema["food_code"]),
+                          on="food_code", how="left", maintain_order="left")
+
+    def per_g(component: str) -> np.ndarray:  # per gram of each of the chunk's foods, a missing value 0
+        return np.divide(per_100g[component].fill_null(0.0).to_numpy(), 100.0)
+
+    rest = per_g(OMEGA3_TOTAL)
+    for part in reported:
+        rest = rest - per_g(part)
+    grams = items["grams"].to_numpy()
+    total = np.maximum(rest, 0.0)[food] * grams  # DPA, and the parts not reported as components at all
+    any_reported = np.zeros(items.height, dtype=bool)
+    for part in reported:
+        value = items[f"{REPORTED_PREFIX}{part}"].cast(pl.Float64).fill_null(float("nan")).to_numpy()
+        given = ~np.isnan(value)
+        any_reported |= given
+        total = total + np.where(given, value, per_g(part)[food] * grams)
+    built = pl.Series(f"{REPORTED_PREFIX}{OMEGA3_TOTAL}", np.where(any_reported, total, np.nan)).fill_nan(None)
+    if built.name in items.columns:  # an instrument's own total, where it gave one, comes first
+        built = items[built.name].fill_nan(None).fill_null(built)
+    return items.with_columns(built)
 
 
 def participant_slices(items: pl.DataFrame, max_rows: int) -> Iterator[pl.DataFrame]:

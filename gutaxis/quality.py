@@ -157,13 +157,34 @@ def unexpected_rows(name: str, sql: str, *, severity: Severity = "block") -> Che
 
 def diary_items_suite(recall_day_max: int | None) -> list[Check]:
     return [
-        *(not_null(column) for column in ("participant_id", "recall_day", "item_seq", "food_code", "grams")),
+        # food_code may be NULL: an item whose code could not be trusted is kept unlinked (audit.linkage says why)
+        *(not_null(column) for column in ("participant_id", "recall_day", "item_seq", "grams")),
         numbered_unique(["participant_id", "recall_day"], "item_seq"),  # one table per cohort and run
         between("grams", 0, 10_000, strict_min=True),
         # Real portions this large exist (a day's water, a big soup): worth a look, not a block.
         between("grams", None, 4_000, severity="warn", name="grams <= 4000 (very large portion)"),
         between("recall_day", 1, recall_day_max),
     ]
+
+
+ROWS_ACCOUNTED = "rows read = published + quarantined + excluded"
+
+
+def rows_accounted(run_key: str) -> Check:
+    """Blocking: the data rows the run's files hold (audit.runs.rows_read) are each an item of the
+    staged table, a row of audit.quarantine or a row of an excluded recall, none lost or made up.
+
+    The staged items and the quarantine are counted where they were stored, not taken from the
+    ingest's own tally; an audit.runs row without counts fails too.
+    """
+    if not re.fullmatch(r"[A-Za-z0-9_]+", run_key):
+        raise ValueError(f"run key {run_key!r} is not a plain name")
+    sql = ("SELECT runs.rows_read, items.n AS rows_published, quarantined.n AS rows_quarantined, runs.rows_excluded "
+           "FROM audit.runs AS runs, (SELECT count(*) AS n FROM {batch}) AS items, "
+           f"(SELECT count(*) AS n FROM audit.quarantine WHERE run_id = '{run_key}') AS quarantined "
+           f"WHERE runs.run_id = '{run_key}' AND (runs.rows_read IS NULL OR runs.rows_excluded IS NULL "
+           "OR runs.rows_read <> items.n + quarantined.n + runs.rows_excluded)")
+    return unexpected_rows(ROWS_ACCOUNTED, sql)
 
 
 def components_between(measure: str, keys: Sequence[str], min_value: float | None, max_value: float | None, *,
@@ -215,6 +236,30 @@ def _stores(columns: Sequence[str] | None) -> Callable[[str], bool]:
     return lambda name: columns is None or any(c == name or c.startswith(f"{name}__") for c in columns)
 
 
+OMEGA3_TOTAL_TOLERANCE = 1e-6  # g: items are summed in units of 1e-9, a million items' rounding
+
+
+def omega3_total_at_least_its_parts(measure: str, keys: Sequence[str], columns: Sequence[str] | None) -> Check:
+    """Blocking: the omega-3 total of every row (day or participant) is at least each of its parts
+    (ALA, EPA, DHA) within rounding; a part with a value and no total fails too. The total is the
+    sum of the parts and DPA, so a total below a part means values of different sources were mixed
+    (gutaxis.exposure.omega3_total_from_parts). columns: the table's (None: unknown, nothing checked)."""
+    from gutaxis.exposure import OMEGA3_PARTS, OMEGA3_TOTAL
+
+    columns = columns or ()
+    total = f"{measure}__{OMEGA3_TOTAL}"
+    key_list = ", ".join(f'"{k}"' for k in keys)
+    parts = [p for p in OMEGA3_PARTS if f"{measure}__{p}" in columns]
+    if total not in columns or not parts:
+        sql = f"SELECT {key_list} FROM {{batch}} WHERE false"
+    else:
+        sql = " UNION ALL ".join(
+            f"SELECT {key_list}, '{part}' AS part, {total} AS total, {measure}__{part} AS part_amount FROM {{batch}} "
+            f"WHERE coalesce({total}, 0) < {measure}__{part} - {OMEGA3_TOTAL_TOLERANCE}"
+            for part in parts)
+    return unexpected_rows(f"{measure} omega3_total >= each omega-3 part", sql)
+
+
 def day_exposure_suite(component_ids: Sequence[str], columns: Sequence[str] | None = None) -> list[Check]:
     """Checks of a stored wide day table; columns: the table's (its derivable columns are not stored)."""
     keys = ("participant_id", "recall_day")
@@ -230,6 +275,7 @@ def day_exposure_suite(component_ids: Sequence[str], columns: Sequence[str] | No
         components_between("coverage", keys, 0, 1, name="coverage in [0, 1]", stored=stores("coverage")),
         components_between("source", keys, min(SOURCE_CODES), max(SOURCE_CODES),
                            name="source in {" + ", ".join(SOURCE_CODES.values()) + "}", stored=stores("source")),
+        omega3_total_at_least_its_parts("amount", keys, columns),
         unexpected_rows(
             "daily energy in [300, 8000] kcal",
             energy if stores("amount__energy_kcal") else "SELECT participant_id, recall_day FROM {batch} WHERE false",
@@ -249,6 +295,7 @@ def participant_exposure_suite(component_ids: Sequence[str], columns: Sequence[s
         between("n_days", 1, None),
         components_between("mean_daily", keys, 0, None, name="mean_daily >= 0", stored=stores("mean_daily")),
         components_between("coverage", keys, 0, 1, name="coverage in [0, 1]", stored=stores("coverage")),
+        omega3_total_at_least_its_parts("mean_daily", keys, columns),
     ]
 
 

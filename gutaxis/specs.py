@@ -22,6 +22,13 @@ def cohorts_dir() -> Path:
 
 SOURCES_DIR = DATA_DIR / "sources"
 SLUG = re.compile(r"^[a-z0-9_-]+$")
+# A cohort name becomes a file name (data/cohorts/NAME.yaml), part of DuckDB table and temporary
+# file names (store."participant_exposure__NAME__RUNKEY", ~65 more characters) and a Dagster
+# partition key (stored in VARCHAR(255) columns by Dagster's SQL run storages): 64 keeps every
+# one of them far inside its limit (255 bytes per file name on common file systems).
+NAME_MAX = 64
+# How a spec may write the tab; any other delimiter is one character, not a quote or line end.
+DELIMITER_ALIASES = {"\\t": "\t", "tab": "\t", "TAB": "\t"}
 DIARY_FORMATS = ("asa24-items", "nhanes-iff", "tabular")
 # Canonical columns a tabular spec may map; participant_id, recall_day, food_code, grams are required.
 TABULAR_REQUIRED = ("participant_id", "recall_day", "food_code", "grams")
@@ -54,6 +61,26 @@ class CohortSpec(BaseModel):
     def _slug(cls, v: str) -> str:
         if not SLUG.match(v):
             raise ValueError(f"cohort name {v!r} must match [a-z0-9_-]+ (lower-case letters, digits, _ and -)")
+        if len(v) > NAME_MAX:
+            raise ValueError(name_too_long(v))
+        return v
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        problem = delimiter_problem(v)
+        if problem:
+            raise ValueError(problem)
+        return v
+
+    @field_validator("valid_recall_status")
+    @classmethod
+    def _some_status(cls, v: list[int]) -> list[int]:
+        if not v:
+            raise ValueError("an empty list would exclude every recall; list the status codes that mark a usable "
+                             "recall, e.g. valid_recall_status: [1], or leave the key out (default [1])")
         return v
 
     @field_validator("reported")
@@ -103,6 +130,22 @@ class CohortSpec(BaseModel):
             raise GutaxisError(f"{where}: path {self.path!r} matches no file{tried}; fix 'path' (relative to the spec's folder) "
                                "or fetch the data")
         return files
+
+
+def name_too_long(name: str) -> str:
+    return (f"cohort name {name[:20]!r}... is {len(name)} characters long; use at most {NAME_MAX} "
+            "(it names files, tables and the Dagster partition)")
+
+
+def delimiter_problem(delimiter: str) -> str | None:
+    """Why a spec's delimiter cannot split a text file into columns (None: it can)."""
+    resolved = DELIMITER_ALIASES.get(delimiter, delimiter)
+    if len(resolved) != 1:
+        return (f"delimiter {delimiter!r} must be a single character; write e.g. delimiter: \"\\t\" (tab), "
+                "\",\" or \";\"")
+    if resolved in "\"\r\n":
+        return f"delimiter {delimiter!r} is a quote or line end, which cannot separate columns; use e.g. \",\" or \"\\t\""
+    return None
 
 
 class SourceSpec(BaseModel):
@@ -208,6 +251,8 @@ def load_cohort_spec(path: Path) -> CohortSpec:
 def resolve_cohort(name_or_path: str) -> CohortSpec:
     """A registered cohort name (data/cohorts/NAME.yaml) or a spec file path."""
     candidate = Path(name_or_path)
+    if SLUG.match(name_or_path) and len(name_or_path) > NAME_MAX:
+        raise GutaxisError(f"cohort {name_or_path[:20]!r}... is not a registered name: {name_too_long(name_or_path)}")
     if candidate.suffix in (".yaml", ".yml") or candidate.exists():
         return load_cohort_spec(candidate)
     if not SLUG.match(name_or_path):
@@ -319,6 +364,8 @@ def add_cohort(name: str, fmt: str, data_path: str | Path, composition: str, map
     target = cohorts_dir() / f"{name}.yaml"
     if not SLUG.match(name):
         raise GutaxisError(f"cohort name {name!r} must match [a-z0-9_-]+; choose a slug like study-a")
+    if len(name) > NAME_MAX:
+        raise GutaxisError(name_too_long(name))
     if target.exists() and not force:
         raise GutaxisError(f"{target}: cohort {name!r} is already registered; pass --force to replace it")
     columns, reported = map_options(mappings)

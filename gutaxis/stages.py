@@ -31,6 +31,7 @@ from gutaxis.specs import CohortSpec, SourceSpec, load_source_spec
 
 T = TypeVar("T")
 R = TypeVar("R")
+NOT_IN_SOURCE = "not in the composition source"  # audit.linkage.reason of a code the source lacks
 # recall_day upper bound per format (None: only >= 1)
 RECALL_DAY_MAX = {"nhanes-iff": 2, "asa24-items": None, "tabular": None}
 
@@ -225,9 +226,16 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
     faults.point("ingest")
     warehouse.append_audit(conn, "audit.quarantine", diary.quarantine, run_id=run_key, cohort=spec.name)
     warehouse.append_audit(conn, "audit.inclusion", diary.inclusion, run_id=run_key, cohort=spec.name)
+    # items kept without a code the file printed unreadably: unlinked, with why (the exposures step
+    # adds the codes the composition lacks)
+    warehouse.append_audit(conn, "audit.linkage", diary.untrusted_codes, food_source=spec.composition,
+                           run_id=run_key, cohort=spec.name)
+    # Checked against the stored tables by quality.rows_accounted, a blocking check of the audit.
+    conn.execute("UPDATE audit.runs SET rows_read = ?, rows_published = ?, rows_quarantined = ?, rows_excluded = ? "
+                 "WHERE run_id = ?", [diary.rows_read, n_items, diary.quarantine.height, diary.excluded_rows, run_key])
     excluded = diary.inclusion.filter(~pl.col("included")).height
     return {"items": n_items, "participants": diary.participants.height,
-            "quarantined": diary.quarantine.height, "excluded_recalls": excluded}
+            "quarantined": diary.quarantine.height, "excluded_recalls": excluded, "rows_read": diary.rows_read}
 
 
 def item_compression(schema: pl.Schema, n_items: int, item_runs: int) -> dict[str, str]:
@@ -322,9 +330,9 @@ def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key
     linkage = unlinked_codes(unlinked_parts, width)
     grams_by_food = food_grams(contrib_parts, width)
     _record_reach(conn, spec, run_key, grams_by_food, food_components, foods)
-    conn.execute("DELETE FROM audit.linkage WHERE cohort = ? AND run_id = ?", [spec.name, run_key])
+    conn.execute("DELETE FROM audit.linkage WHERE cohort = ? AND run_id = ? AND reason = ?", [spec.name, run_key, NOT_IN_SOURCE])
     warehouse.append_audit(conn, "audit.linkage", linkage, food_source=spec.composition,
-                           run_id=run_key, cohort=spec.name)
+                           run_id=run_key, cohort=spec.name, reason=NOT_IN_SOURCE)
     return {"days": days, "chunks": n_chunks, "unlinked_codes": linkage.height,
             "unlinked_items": int(linkage["n_items"].sum()) if linkage.height else 0}
 
@@ -352,7 +360,8 @@ def _validate(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, k
 
 
 def audit_diary_items(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> pl.DataFrame:
-    return _validate(conn, spec, run_key, "diary_items", quality.diary_items_suite(RECALL_DAY_MAX[spec.format]), "diary_items")
+    suite = [*quality.diary_items_suite(RECALL_DAY_MAX[spec.format]), quality.rows_accounted(run_key)]
+    return _validate(conn, spec, run_key, "diary_items", suite, "diary_items")
 
 
 def audit_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> pl.DataFrame:

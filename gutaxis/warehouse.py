@@ -594,7 +594,8 @@ def record_run(conn: duckdb.DuckDBPyConnection, run_key: str, *, cohort: str, da
     exists = conn.execute("SELECT count(*) FROM audit.runs WHERE run_id = ?", [run_key]).fetchall()[0][0]
     if not exists:
         conn.execute(
-            "INSERT INTO audit.runs VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)",
+            "INSERT INTO audit.runs (run_id, dagster_run_id, cohort, started, finished, code_version, input_sha256, "
+            "source_versions, outcome) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)",
             [run_key, dagster_run_id, cohort, utc_now(), code_version, json.dumps(input_sha256 or {}, sort_keys=True),
              json.dumps(source_versions or {}, sort_keys=True), outcome],
         )

@@ -45,14 +45,15 @@ COMMENT ON COLUMN composition.food_components.confidence IS '0-1: how far the va
 
 CREATE TABLE IF NOT EXISTS store.diary_items (
     cohort VARCHAR NOT NULL, participant_id VARCHAR NOT NULL, recall_day INTEGER NOT NULL,
-    item_seq INTEGER NOT NULL, food_source VARCHAR NOT NULL, food_code VARCHAR NOT NULL, grams DOUBLE NOT NULL);
+    item_seq INTEGER NOT NULL, food_source VARCHAR NOT NULL, food_code VARCHAR, grams DOUBLE NOT NULL);
+ALTER TABLE store.diary_items ALTER COLUMN food_code DROP NOT NULL;  -- warehouses made before codes could be NULL
 COMMENT ON TABLE store.diary_items IS 'One row per food item eaten in an included recall (quarantined rows and excluded recalls are in audit.*).';
 COMMENT ON COLUMN store.diary_items.cohort IS 'Cohort name (the spec''s name; Dagster partition key).';
 COMMENT ON COLUMN store.diary_items.participant_id IS 'Participant id as text (NHANES SEQN, ASA24 UserName, or the mapped column).';
 COMMENT ON COLUMN store.diary_items.recall_day IS 'Recall or record day, 1-based.';
 COMMENT ON COLUMN store.diary_items.item_seq IS 'Item order within the participant-day, 1-based.';
 COMMENT ON COLUMN store.diary_items.food_source IS 'Composition source the food code refers to.';
-COMMENT ON COLUMN store.diary_items.food_code IS 'Food code (join composition.foods on source, food_code for descriptions).';
+COMMENT ON COLUMN store.diary_items.food_code IS 'Food code (join composition.foods on source, food_code for descriptions); NULL when the file''s code could not be trusted (the item is unlinked; audit.linkage says why).';
 COMMENT ON COLUMN store.diary_items.grams IS 'Grams eaten.';
 
 CREATE TABLE IF NOT EXISTS store.participants (
@@ -91,12 +92,13 @@ COMMENT ON COLUMN store.participant_exposure.coverage IS 'Share of all the parti
 COMMENT ON COLUMN store.participant_exposure.low_coverage IS 'TRUE when coverage is below the cohort spec''s low_coverage_threshold (default 0.8).';
 
 CREATE TABLE IF NOT EXISTS store.food_contributions (
-    cohort VARCHAR NOT NULL, component_id VARCHAR NOT NULL, food_code VARCHAR NOT NULL,
+    cohort VARCHAR NOT NULL, component_id VARCHAR NOT NULL, food_code VARCHAR,
     description VARCHAR, amount DOUBLE, share DOUBLE);
+ALTER TABLE store.food_contributions ALTER COLUMN food_code DROP NOT NULL;
 COMMENT ON TABLE store.food_contributions IS 'How much each food contributed to each component across a cohort.';
 COMMENT ON COLUMN store.food_contributions.cohort IS 'Cohort name.';
 COMMENT ON COLUMN store.food_contributions.component_id IS 'Component id.';
-COMMENT ON COLUMN store.food_contributions.food_code IS 'Food code as eaten.';
+COMMENT ON COLUMN store.food_contributions.food_code IS 'Food code as eaten; NULL for the items whose code could not be trusted (their reported values).';
 COMMENT ON COLUMN store.food_contributions.description IS 'Description from composition.foods; NULL for unlinked codes.';
 COMMENT ON COLUMN store.food_contributions.amount IS 'Sum of the component over all the cohort''s items of this food.';
 COMMENT ON COLUMN store.food_contributions.share IS 'amount / the cohort''s total of the component (sums to 1 per component).';
@@ -114,6 +116,15 @@ COMMENT ON COLUMN audit.runs.code_version IS 'gutaxis version and git commit.';
 COMMENT ON COLUMN audit.runs.input_sha256 IS 'JSON: data file name -> sha256.';
 COMMENT ON COLUMN audit.runs.source_versions IS 'JSON: composition source id -> version.';
 COMMENT ON COLUMN audit.runs.outcome IS 'running | staged | published | failed: reason.';
+-- Row accounting (added after the first warehouses were made: ALTER keeps theirs).
+ALTER TABLE audit.runs ADD COLUMN IF NOT EXISTS rows_read BIGINT;
+ALTER TABLE audit.runs ADD COLUMN IF NOT EXISTS rows_published BIGINT;
+ALTER TABLE audit.runs ADD COLUMN IF NOT EXISTS rows_quarantined BIGINT;
+ALTER TABLE audit.runs ADD COLUMN IF NOT EXISTS rows_excluded BIGINT;
+COMMENT ON COLUMN audit.runs.rows_read IS 'Data rows the input files hold, counted apart from the CSV parser (lines less the header and blank lines; a Parquet or XPT file''s rows); NULL if the run failed before reading them.';
+COMMENT ON COLUMN audit.runs.rows_published IS 'Rows kept as items: cohort.diary_items rows of this run once it is published.';
+COMMENT ON COLUMN audit.runs.rows_quarantined IS 'Rows in audit.quarantine for this run (one per rejected row).';
+COMMENT ON COLUMN audit.runs.rows_excluded IS 'Rows of recalls their recall status excludes (audit.inclusion), not quarantined.';
 
 CREATE TABLE IF NOT EXISTS audit.validations (
     run_id VARCHAR, cohort VARCHAR, suite VARCHAR, table_name VARCHAR, "check" VARCHAR, "column" VARCHAR,
@@ -160,13 +171,15 @@ COMMENT ON COLUMN audit.inclusion.reason IS 'Why excluded.';
 
 CREATE TABLE IF NOT EXISTS audit.linkage (
     run_id VARCHAR, cohort VARCHAR, food_source VARCHAR, food_code VARCHAR, n_items BIGINT, grams DOUBLE);
-COMMENT ON TABLE audit.linkage IS 'Food codes of a cohort that no composition source knows (items kept as unlinked).';
+COMMENT ON TABLE audit.linkage IS 'Food codes of a cohort that link to no food (items kept as unlinked: their grams and reported values count).';
 COMMENT ON COLUMN audit.linkage.run_id IS 'Run key.';
 COMMENT ON COLUMN audit.linkage.cohort IS 'Cohort name.';
 COMMENT ON COLUMN audit.linkage.food_source IS 'Source the code was looked up in.';
 COMMENT ON COLUMN audit.linkage.food_code IS 'Unlinked food code.';
 COMMENT ON COLUMN audit.linkage.n_items IS 'Items with this code.';
 COMMENT ON COLUMN audit.linkage.grams IS 'Their grams.';
+ALTER TABLE audit.linkage ADD COLUMN IF NOT EXISTS reason VARCHAR;
+COMMENT ON COLUMN audit.linkage.reason IS 'not in the composition source (a code the source lacks), or why the file''s code could not be trusted (missing, not a number, too long, inexact scientific notation): such items have food_code NULL in cohort.diary_items and this row shows the code as the file printed it.';
 
 CREATE TABLE IF NOT EXISTS audit.source_loads (
     source VARCHAR PRIMARY KEY, version VARCHAR, fingerprint VARCHAR, n_foods BIGINT, n_values BIGINT, loaded_at TIMESTAMP);

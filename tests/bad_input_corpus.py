@@ -380,9 +380,12 @@ def _text_cases() -> list[Logical]:
                                (_cut_last_line(f, text_bytes(f, GOOD)).split(b"\n")[-1].decode(),)),
                 mutate=_cut_last_line),
         # Cut inside a quoted field: the parser would fail on it; the rows before it are read.
+        # (In a TSV the cut field is the unused description: the file is read without quoting, as TSV
+        # usually is written, and every used value of the row is whole.)
         Logical("truncated-inside-quotes", TEXT, [*GOOD[:2], replace(GOOD[2], note='cream, "light"')],
-                lambda f: Kept(2, ((3, ROW, f"row ends inside a quoted field ({_header_len(f)} of {_header_len(f)} fields): "
-                                            "the file looks cut short"),)),
+                lambda f: Kept(3) if f == "tsv" else Kept(2, ((3, ROW, f"row ends inside a quoted field "
+                                                                   f"({_header_len(f)} of {_header_len(f)} fields): "
+                                                                   "the file looks cut short"),)),
                 mutate=lambda f, b: b.rstrip(b"\n")[:-10]),
         # A complete last row without a line end is not truncation.
         Logical("no-final-line-end", TEXT, list(GOOD), Kept(3), mutate=lambda f, b: b.rstrip(b"\n")),
@@ -407,9 +410,158 @@ def _text_cases() -> list[Logical]:
         Logical("trailing-delimiter-on-data-rows", TEXT, list(GOOD), Kept(3), mutate=trailing_delimiter),
         Logical("quote-never-closed", TEXT, list(GOOD),
                 lambda f: Refused((LAYOUTS[f].file, 'line 3 has a quote (") that opens a field and never closes',
-                                   "fix the quoting")), mutate=open_quote),
+                                   f"in column '{LAYOUTS[f].header[3]}'", "fix the quoting")), mutate=open_quote),
         Logical("utf16-text", TEXT, list(GOOD), lambda f: Refused((LAYOUTS[f].file, "UTF-16", "save it as UTF-8")),
                 mutate=lambda f, b: b.decode("utf-8").encode("utf-16")),
+    ]
+
+
+MANY = [Row(pid=str(100 + i // 4), code=f"9900000{1 + i % 9}", grams=str(10 + i), kcal=str(i), note=f"item {i}")
+        for i in range(24)]
+
+
+def _line_ends(pattern: tuple[bytes, ...]) -> Callable[[str, bytes], bytes]:
+    """Each LF of a file replaced by the pattern's line ends in turn (the header's first)."""
+    def mutate(flavour: str, content: bytes) -> bytes:
+        lines = content.split(b"\n")
+        out = [line + pattern[k % len(pattern)] for k, line in enumerate(lines[:-1])]
+        return b"".join(out) + lines[-1]
+    return mutate
+
+
+def _untrusted(reason: str, code: str | None, items: int = 4) -> Kept:
+    """The bad code's item kept unlinked (no code), the reason and the code as printed in untrusted_codes."""
+    def check(diary) -> None:
+        _assert_equal(diary.items["food_code"].null_count(), 1)
+        _assert_equal(diary.untrusted_codes.select("food_code", "reason", "n_items").rows(), [(code, reason, 1)])
+    return Kept(items, check=check)
+
+
+def _code_is(expected: int) -> Kept:
+    return Kept(4, check=lambda d: _assert_equal(d.items["food_code"][1], expected))
+
+
+SCIENTIFIC = ("food_code is in scientific notation that is not a whole number of the source's digits (a "
+              "spreadsheet's display hides digits); format the column as whole numbers and save the file again")
+CODE_NOT_NUMBER = "food_code is missing or not a number"
+
+
+def _line_end_cases() -> list[Logical]:
+    """Every line-end convention, alone and mixed, read as lines (issue 12, item 10)."""
+    bad = with_bad(Row(grams="-5"))
+    cr, lf, crlf = b"\r", b"\n", b"\r\n"
+
+    def cr_in_quoted_note(f: str, b: bytes) -> bytes:
+        return b.replace(b"two\nlines", b"two\rlines")
+
+    return [
+        Logical("cr-line-ends", TEXT, list(MANY), Kept(24), mutate=_line_ends((cr,))),
+        Logical("cr-line-ends-with-a-bad-row", TEXT, bad, _kept_bad("grams", GRAMS_NOT_POSITIVE), mutate=_line_ends((cr,))),
+        Logical("crlf-line-ends-many", TEXT, list(MANY), Kept(24), mutate=_line_ends((crlf,))),
+        # The adversarial trial's file: CR, LF and CRLF at random; 199 of its 600 rows were lost.
+        Logical("mixed-cr-lf-crlf-line-ends", TEXT, list(MANY), Kept(24), mutate=_line_ends((lf, cr, crlf, cr, cr, lf, crlf))),
+        Logical("mixed-lf-and-crlf-line-ends", TEXT, list(MANY), Kept(24), mutate=_line_ends((crlf, lf))),
+        Logical("mixed-line-ends-with-a-bad-row", TEXT, bad, _kept_bad("grams", GRAMS_NOT_POSITIVE),
+                mutate=_line_ends((cr, crlf, lf))),
+        Logical("cr-after-header-lf-after-rows", TEXT, list(MANY), Kept(24), mutate=_line_ends((cr, lf))),
+        # LF CR (reversed): a lone CR after each line end is a blank line, skipped
+        Logical("lf-cr-line-ends", TEXT, list(MANY), Kept(24), mutate=_line_ends((lf + cr,))),
+        Logical("cr-line-ends-no-final-line-end", TEXT, list(GOOD), Kept(3), mutate=lambda f, b: _line_ends((cr,))(f, b).rstrip(cr)),
+        Logical("cr-line-ends-with-blank-lines", TEXT, list(GOOD), Kept(3),
+                mutate=lambda f, b: _line_ends((cr,))(f, b).replace(cr, cr + cr + cr, 1) + cr + cr),
+        Logical("cr-line-ends-header-only", TEXT, [], lambda f: Refused((LAYOUTS[f].file, "has no data rows")),
+                mutate=_line_ends((cr,))),
+        Logical("cr-line-ends-with-bom", TEXT, list(GOOD), Kept(3), mutate=lambda f, b: b"\xef\xbb\xbf" + _line_ends((cr,))(f, b)),
+        Logical("cr-line-ends-repeated-header", TEXT, list(GOOD), Kept(3, ((2, ROW, REPEATED_HEADER),)),
+                mutate=lambda f, b: _line_ends((cr,))(f, b.replace(b"\n", b"\n" + b.split(b"\n")[0] + b"\n", 2)
+                                                     .replace(b"\n" + b.split(b"\n")[0] + b"\n", b"\n", 1))),
+        Logical("cr-line-ends-truncated-last-row", TEXT, list(GOOD),
+                lambda f: Kept(2, ((3, ROW, f"row has 3 fields, header has {_header_len(f)}"),)),
+                mutate=lambda f, b: _line_ends((cr,))(f, _cut_last_line(f, b))),
+        # A line break inside a quoted description (a spreadsheet cell with two lines), written as CR
+        Logical("cr-inside-a-quoted-field", TEXT, with_bad(Row(note="two\nlines")), Kept(4), mutate=cr_in_quoted_note),
+        Logical("crlf-file-with-cr-inside-a-quoted-field", TEXT, with_bad(Row(note="two\nlines")), Kept(4),
+                mutate=lambda f, b: cr_in_quoted_note(f, b).replace(b"\n", b"\r\n")),
+    ]
+
+
+def _encoding_cases() -> list[Logical]:
+    def latin1(text: str) -> Callable[[str, bytes], bytes]:
+        return lambda f, b: b.replace(text.encode(), text.encode("latin-1"))
+
+    return [
+        Logical("bom-and-crlf", TEXT, list(GOOD), Kept(3), mutate=lambda f, b: b"\xef\xbb\xbf" + b.replace(b"\n", b"\r\n")),
+        Logical("utf16-le-text", TEXT, list(GOOD), lambda f: Refused((LAYOUTS[f].file, "UTF-16", "save it as UTF-8")),
+                mutate=lambda f, b: b"\xff\xfe" + b.decode().encode("utf-16-le")),
+        Logical("utf16-be-text", TEXT, list(GOOD), lambda f: Refused((LAYOUTS[f].file, "UTF-16", "save it as UTF-8")),
+                mutate=lambda f, b: b"\xfe\xff" + b.decode().encode("utf-16-be")),
+        Logical("utf16-without-bom", TEXT, list(GOOD), lambda f: Refused((LAYOUTS[f].file, "has NUL bytes", "save it as UTF-8")),
+                mutate=lambda f, b: b.decode().encode("utf-16-le")),
+        Logical("utf32-text", TEXT, list(GOOD), lambda f: Refused((LAYOUTS[f].file, "UTF-16/UTF-32", "save it as UTF-8")),
+                mutate=lambda f, b: b.decode().encode("utf-32")),
+        # Windows-1252 curly quotes in a column no rule reads: nothing lost
+        Logical("windows-1252-quotes-in-description", TEXT, with_bad(Row(note="\u201cfresh\u201d")), Kept(4),
+                mutate=lambda f, b: b.replace("\u201cfresh\u201d".encode(), "\u201cfresh\u201d".encode("cp1252"))),
+        Logical("latin1-in-an-unused-header-name", TEXT, list(GOOD), Kept(3),
+                mutate=lambda f, b: b.replace(LAYOUTS[f].header[-1].encode(), "descripci\u00f3n".encode("latin-1"), 1)),
+        Logical("latin1-and-crlf-and-bom", TEXT, with_bad(Row(note="cr\u00e8me")), Kept(4),
+                mutate=lambda f, b: b"\xef\xbb\xbf" + latin1("cr\u00e8me")(f, b).replace(b"\n", b"\r\n")),
+        Logical("latin1-in-reported-value", TEXT, with_bad(Row(kcal="5\u00b0")),
+                _kept_bad("reported__energy_kcal", "reported value has bytes that are not UTF-8 (Latin-1 or Windows-1252?); "
+                          "save the file as UTF-8"), mutate=latin1("5\u00b0")),
+        # A food code with a byte that is not UTF-8 cannot be trusted: the item is kept unlinked
+        Logical("latin1-in-food-code", TEXT, with_bad(Row(code="9900000\u00b9")),
+                _untrusted("food_code has bytes that are not UTF-8 (Latin-1 or Windows-1252?); save the file as UTF-8",
+                           "9900000\ufffd"), mutate=latin1("9900000\u00b9")),
+        Logical("nul-bytes-at-the-end", TEXT, list(GOOD),
+                lambda f: Refused((LAYOUTS[f].file, "has NUL bytes")), mutate=lambda f, b: b + b"\x00" * 64),
+    ]
+
+
+def _truncation_cases() -> list[Logical]:
+    def cut_inside_character(f: str, b: bytes) -> bytes:
+        return b.rstrip(b"\n")[:-1]  # the last row's description "caf\u00e9" loses the second byte of its \u00e9
+
+    return [
+        Logical("truncated-inside-a-utf8-character", TEXT, [*GOOD[:2], replace(GOOD[2], note="caf\u00e9")], Kept(3),
+                mutate=cut_inside_character),
+        Logical("truncated-inside-the-header", TEXT, [], lambda f: Refused((LAYOUTS[f].file, "is missing")),
+                mutate=lambda f, b: b.split(b"\n")[0][:5]),
+        Logical("truncated-after-a-delimiter", TEXT, list(GOOD),
+                lambda f: Kept(2, ((3, ROW, f"row has 4 fields, header has {_header_len(f)}"),)),
+                mutate=lambda f, b: b.rstrip(b"\n")[:b.rstrip(b"\n").rindex(b"\n") + 1]
+                + LAYOUTS[f].separator.join(table(f, GOOD)[1][2][:3]).encode() + LAYOUTS[f].separator.encode()),
+        Logical("truncated-after-the-last-full-row", TEXT, list(GOOD), Kept(3), mutate=lambda f, b: b.rstrip(b"\n") + b"\n"),
+        Logical("truncated-to-a-few-bytes-of-the-first-row", TEXT, list(GOOD[:1]),
+                lambda f: Refused((LAYOUTS[f].file, "no row is usable", "(first at row 1)")),
+                mutate=lambda f, b: b[:b.index(b"\n") + 3]),
+    ]
+
+
+def _food_code_cases() -> list[Logical]:
+    """Codes as files print them (issue 12, item 9): exact scientific notation is the code; an untrusted code keeps its item."""
+    return [
+        Logical("code-in-scientific-notation", TEXT + ("parquet",), with_bad(Row(code="9.9000002e+07")), _code_is(99000002)),
+        Logical("code-in-r-scientific-notation", TEXT + ("parquet",), with_bad(Row(code="9.9e+07")), _code_is(99000000)),
+        Logical("code-in-upper-case-scientific-notation", TEXT + ("parquet",), with_bad(Row(code="9.9000003E+07")),
+                _code_is(99000003)),
+        Logical("code-in-inexact-scientific-notation", TEXT + ("parquet",), with_bad(Row(code="9.90000025e+07")),
+                lambda f: _untrusted(SCIENTIFIC, "9.90000025e+07") if f != "parquet" else _untrusted(CODE_NOT_NUMBER, "99000002.5")),
+        Logical("code-printed-as-float", ALL, with_bad(Row(code="99000004.0")), _code_is(99000004)),
+        Logical("code-missing", ALL, with_bad(Row(code=None)), _untrusted(CODE_NOT_NUMBER, None)),
+        Logical("code-as-text", TEXT + ("parquet",), with_bad(Row(code="yogurt")), _untrusted(CODE_NOT_NUMBER, "yogurt")),
+        Logical("code-too-long", ALL, with_bad(Row(code="123456789")),
+                lambda f: _untrusted("food_code longer than 8 digits", "123456789.0" if f == "nhanes-xpt" else "123456789")),
+        Logical("code-negative", TEXT + ("parquet",), with_bad(Row(code="-99000001")), _untrusted(CODE_NOT_NUMBER, "-99000001")),
+        Logical("code-with-a-thousands-separator", TEXT + ("parquet",), with_bad(Row(code="99,000,001")),
+                _untrusted("food_code has a thousands separator or a decimal comma; write numbers with a dot decimal "
+                           "and no thousands separator", "99,000,001")),
+        # An untrusted code with bad grams is a bad row: quarantined for the grams
+        Logical("code-untrusted-and-grams-bad", TEXT + ("parquet",), with_bad(Row(code="x", grams="-1")),
+                _kept_bad("grams", GRAMS_NOT_POSITIVE)),
+        Logical("every-code-unreadable", TEXT + ("parquet",), [replace(r, code="n/a food") for r in GOOD],
+                lambda f: Refused((LAYOUTS[f].file if f != "parquet" else "d.parquet", "no food code is usable",
+                                   "all 3 items' codes could not be read", "e.g. 'n/a food'"))),
     ]
 
 
@@ -487,6 +639,18 @@ def _special_cases() -> list[Case]:
                   check=lambda d: _assert_equal(d.items["reported__energy_kcal"].to_list(), [0.0]))),
         Case("damaged", "nhanes-xpt", {"DR1IFF_T.XPT": xpt_good[:-200]}, xpt_spec,
              Refused(("DR1IFF_T.XPT", "cannot be read as nhanes-iff", "check that it is an undamaged NHANES"))),
+        # More truncations of binary files: each refused in one line, never read as fewer rows
+        Case("cut-before-the-footer", "parquet", {"d.parquet": good_pq[:-8]}, pq_spec,
+             Refused(("d.parquet", "cannot be read as tabular"))),
+        Case("only-the-magic-bytes", "parquet", {"d.parquet": b"PAR1"}, pq_spec, Refused(("d.parquet", "cannot be read as tabular"))),
+        Case("empty-file", "parquet", {"d.parquet": b""}, pq_spec, Refused(("d.parquet",))),
+        Case("no-rows", "parquet", {"d.parquet": frame_bytes(pl.read_parquet(good_pq).head(0))}, pq_spec,
+             Refused(("d.parquet", "has no data rows"))),
+        Case("cut-at-a-record-boundary", "nhanes-xpt", {"DR1IFF_T.XPT": xpt_good[:len(xpt_good) - 80 - len(xpt_good) % 80]},
+             xpt_spec, Refused(("DR1IFF_T.XPT",))),
+        Case("cut-inside-a-record", "nhanes-xpt", {"DR1IFF_T.XPT": xpt_good[:-37]}, xpt_spec,
+             Refused(("DR1IFF_T.XPT", "the file is cut short", "download or copy it again"))),
+        Case("header-only", "nhanes-xpt", {"DR1IFF_T.XPT": xpt_good[:80 * 3]}, xpt_spec, Refused(("DR1IFF_T.XPT",))),
     ]
 
 
@@ -520,12 +684,81 @@ def _spec_cases() -> list[Case]:
         Case("registered-name-differs-from-file", "spec", {"d.csv": good}, {**csv_spec, "name": "other"},
              Refused(("field 'name': 'other' differs from the file name 'corpus'", "rename the file to other.yaml")),
              registered=True),
+        *_spec_limits(good, csv_spec),
+    ]
+
+
+def _spec_limits(good: bytes, csv_spec: dict) -> list[Case]:
+    """What the spec check refuses before a run is recorded (issue 12, item 14), and what it lets through."""
+    tsv = text_bytes("tsv", GOOD)
+    tsv_spec = {**LAYOUTS["tsv"].spec, "path": "d.tsv"}
+    one_char = "must be a single character"
+    status_spec = {**csv_spec, "columns": {**csv_spec["columns"], "recall_status": "kcal"}}
+    return [
+        Case("delimiter-two-characters", "spec", {"d.csv": good}, {**csv_spec, "delimiter": ";;"},
+             Refused(("field 'delimiter'", "';;'", one_char))),
+        Case("delimiter-empty", "spec", {"d.csv": good}, {**csv_spec, "delimiter": ""}, Refused(("field 'delimiter'", one_char))),
+        Case("delimiter-word", "spec", {"d.csv": good}, {**csv_spec, "delimiter": "comma"},
+             Refused(("field 'delimiter'", "'comma'", one_char))),
+        Case("delimiter-quote", "spec", {"d.csv": good}, {**csv_spec, "delimiter": '"'},
+             Refused(("field 'delimiter'", "is a quote or line end"))),
+        Case("delimiter-line-end", "spec", {"d.csv": good}, {**csv_spec, "delimiter": "\n"},
+             Refused(("field 'delimiter'", "is a quote or line end"))),
+        Case("delimiter-tab-written-as-word", "spec", {"d.tsv": tsv}, {**tsv_spec, "delimiter": "tab"}, Kept(3)),
+        Case("delimiter-tab-written-as-escape", "spec", {"d.tsv": tsv}, {**tsv_spec, "delimiter": "\\t"}, Kept(3)),
+        Case("valid-recall-status-empty", "spec", {"d.csv": good}, {**status_spec, "valid_recall_status": []},
+             Refused(("field 'valid_recall_status'", "an empty list would exclude every recall", "valid_recall_status: [1]"))),
+        Case("valid-recall-status-not-numbers", "spec", {"d.csv": good}, {**status_spec, "valid_recall_status": ["ok"]},
+             Refused(("field 'valid_recall_status.0'",))),
+        # kcal read as the status column: participant 101's recall (50, 0) is usable, 102's (80) excluded
+        Case("valid-recall-status-set", "spec", {"d.csv": good}, {**status_spec, "valid_recall_status": [50, 0]},
+             Kept(2, check=lambda d: _assert_equal(d.excluded_rows, 1))),
+        Case("name-230-characters", "spec", {"d.csv": good}, {**csv_spec, "name": "a" * 230},
+             Refused(("field 'name'", "is 230 characters long", "use at most 64"))),
+        Case("name-65-characters", "spec", {"d.csv": good}, {**csv_spec, "name": "b" * 65},
+             Refused(("field 'name'", "is 65 characters long"))),
+        Case("name-64-characters", "spec", {"d.csv": good}, {**csv_spec, "name": "c" * 64}, Kept(3)),
+        Case("name-upper-case", "spec", {"d.csv": good}, {**csv_spec, "name": "Study"},
+             Refused(("field 'name'", "'Study'", "must match [a-z0-9_-]+"))),
+        Case("name-with-a-slash", "spec", {"d.csv": good}, {**csv_spec, "name": "../other"},
+             Refused(("field 'name'", "must match [a-z0-9_-]+"))),
+        Case("low-coverage-threshold-above-one", "spec", {"d.csv": good}, {**csv_spec, "low_coverage_threshold": 1.5},
+             Refused(("field 'low_coverage_threshold'", "less than or equal to 1"))),
+        Case("unknown-format", "spec", {"d.csv": good}, {**csv_spec, "format": "csv"},
+             Refused(("field 'format'", "'asa24-items', 'nhanes-iff' or 'tabular'"))),
+        Case("tabular-without-grams-mapping", "spec", {"d.csv": good},
+             {**csv_spec, "columns": {k: v for k, v in csv_spec["columns"].items() if k != "grams"}},
+             Refused(("tabular spec lacks columns mapping for ['grams']",))),
+        Case("unknown-reported-component", "spec", {"d.csv": good}, {**csv_spec, "reported": {"vitamin_q": "kcal"}},
+             Refused(("field 'reported'", "unknown component id(s) ['vitamin_q']"))),
+        Case("unknown-canonical-column", "spec", {"d.csv": good}, {**csv_spec, "columns": {**csv_spec["columns"], "weight": "g"}},
+             Refused(("field 'columns'", "unknown canonical column(s) ['weight']"))),
+        Case("reported-column-missing-from-file", "spec", {"d.csv": good}, {**csv_spec, "reported": {"fiber": "FIBE"}},
+             Refused(("d.csv", "column 'FIBE' is missing", "fix reported.fiber"))),
+        # A quote in a TSV's description column (5" pizza): TSV quotes are text; the rows are read
+        Case("tsv-quote-in-an-unused-column", "tsv", {"d.tsv": text_bytes("tsv", with_bad(Row(note='pizza, 5" wide')))
+                                                     .replace(b'"pizza, 5"" wide"', b'pizza, 5" wide')},
+             {**tsv_spec, "delimiter": "\t"}, Kept(4)),
+        Case("tsv-quote-opening-an-unused-column", "tsv", {"d.tsv": text_bytes("tsv", with_bad(Row(note="x")))
+                                                          .replace(b"\tx\n", b'\t"light cream\n')},
+             {**tsv_spec, "delimiter": "\t"}, Kept(4)),
+        Case("tsv-quoted-values-with-a-stray-quote-in-an-unused-column", "tsv",
+             {"d.tsv": b'pid\tday\tcode\tg\tkcal\tnote\n"101"\t"1"\t"99000001"\t"100"\t"50"\t5" pizza\n'
+                       b'"102"\t"1"\t"99000002"\t"30.5"\t"80"\t"a ""quoted"" word"\n'},
+             {**tsv_spec, "delimiter": "\t"},
+             Kept(2, check=lambda d: _assert_equal(d.items.select("participant_id", "food_code", "grams").rows(),
+                                                   [("101", 99000001, 100.0), ("102", 99000002, 30.5)]))),
+        Case("tsv-quote-in-a-used-column", "tsv", {"d.tsv": text_bytes("tsv", with_bad(Row(grams='12"'))).replace(b'"12"""', b'12"')},
+             {**tsv_spec, "delimiter": "\t"},
+             Refused(("d.tsv", "line 3 has a quote", "in column 'g'", "fix the quoting"))),
+        Case("csv-quote-in-an-unused-column", "csv", {"d.csv": good.replace(b"plain yogurt", b'plain "yogurt', 1)},
+             csv_spec, Refused(("d.csv", "line 2 has a quote", "in column 'note'", "fix the quoting"))),
     ]
 
 
 def cases() -> Iterator[Case]:
     """Every case of the corpus, in memory (`Case.write` puts one in a folder)."""
-    for logical in _value_cases() + _text_cases():
+    for logical in _value_cases() + _text_cases() + _line_end_cases() + _encoding_cases() + _truncation_cases() + _food_code_cases():
         for flavour in logical.flavours:
             case = _render(logical, flavour)
             if case is not None:

@@ -39,6 +39,15 @@ def test_cohort_name_that_is_no_slug_is_refused_before_any_lookup(name):
         resolve_cohort(name)
 
 
+def test_a_cohort_name_too_long_for_a_file_is_refused_before_any_lookup(tmp_path, monkeypatch):
+    # a 230-character name was an internal error (the file system's limit on a file name)
+    monkeypatch.setenv("GUTAXIS_COHORTS_DIR", str(tmp_path))
+    with pytest.raises(GutaxisError, match=r"is 230 characters long; use at most 64"):
+        resolve_cohort("a" * 230)
+    with pytest.raises(GutaxisError, match=r"is 300 characters long; use at most 64"):
+        add_cohort("b" * 300, "tabular", DATA_DIR / "demo" / "diary.csv", "demo", [])
+
+
 @pytest.mark.parametrize("case", CORPUS, ids=lambda c: c.id)
 def test_corpus_case_through_the_engine(case: Case, tmp_path, monkeypatch):
     if isinstance(case.expect, Refused):
@@ -50,6 +59,8 @@ def test_corpus_case_through_the_engine(case: Case, tmp_path, monkeypatch):
             assert part in message, f"{part!r} not in {message!r}"
         return
     diary = _read(case, tmp_path, monkeypatch)
+    # every data row of the file is an item, a quarantined row or a row of an excluded recall
+    assert diary.rows_unaccounted() == 0, (diary.rows_read, diary.items.height, diary.quarantine.height, diary.excluded_rows)
     got = diary.quarantine.select("source_row", "column", "reason").rows()
     assert got == list(case.expect.quarantined)
     assert diary.items.height == case.expect.items
@@ -112,15 +123,41 @@ def test_every_csv_case_with_a_result_in_one_cli_run(home, tmp_path, capsys):
     assert f"items {items}" in out and f"quarantined rows {len(quarantined)}" in out
     assert "cohort corpus: published" in out
     assert _quarantine(home) == quarantined
+    # every line-end convention and encoding case among them: each row published, quarantined or excluded
+    rows_read, published, quarantined_rows, excluded = _accounting(home)
+    assert (published, quarantined_rows) == (items, len(quarantined))
+    assert rows_read == published + quarantined_rows + excluded
 
 
-@pytest.mark.parametrize("case_id", ["duplicate-item[nhanes-xpt]", "participant-id-latin1[asa24]"])
+def _run_count(isolated: Path) -> int:
+    if not (isolated / "warehouse.duckdb").exists():
+        return 0
+    conn = duckdb.connect(str(isolated / "warehouse.duckdb"), read_only=True)
+    try:
+        return conn.execute("SELECT count(*) FROM audit.runs").fetchall()[0][0]
+    finally:
+        conn.close()
+
+
+def _accounting(isolated: Path) -> tuple:
+    conn = duckdb.connect(str(isolated / "warehouse.duckdb"), read_only=True)
+    try:
+        return conn.execute("SELECT rows_read, rows_published, rows_quarantined, rows_excluded FROM audit.runs "
+                            "WHERE cohort = 'corpus' ORDER BY started DESC LIMIT 1").fetchall()[0]
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("case_id", ["duplicate-item[nhanes-xpt]", "participant-id-latin1[asa24]",
+                                     "mixed-line-ends-with-a-bad-row[nhanes-txt]", "cr-line-ends-with-a-bad-row[asa24]"])
 def test_quarantining_case_publishes_through_the_cli(case_id, home, tmp_path, capsys):
     case = BY_ID[case_id]
     assert main(["run", "--cohort", str(case.write(tmp_path / "case"))]) == 0
     out = capsys.readouterr().out
     assert f"items {case.expect.items}" in out and f"quarantined rows {len(case.expect.quarantined)}" in out
     assert _quarantine(home) == _expected_quarantine(case)
+    rows_read, published, quarantined_rows, excluded = _accounting(home)
+    assert rows_read == published + quarantined_rows + excluded == published + len(case.expect.quarantined) + excluded
 
 
 @pytest.mark.parametrize(("case_id", "exit_code", "parts"), [
@@ -132,12 +169,24 @@ def test_quarantining_case_publishes_through_the_cli(case_id, home, tmp_path, ca
     ("registered-path-outside-data[spec]", 2, ("points outside the project's data folder", "external_path: true")),
     ("name-with-spaces[spec]", 2, ("field 'name'", "'my study'", "must match [a-z0-9_-]+")),
     ("unknown-composition[spec]", 2, ("corpus.yaml", "field 'composition': unknown source 'fndds-2019'")),
+    # The spec check finds these before a run is recorded (issue 12, item 14).
+    ("delimiter-two-characters[spec]", 2, ("corpus.yaml", "field 'delimiter'", "must be a single character")),
+    ("valid-recall-status-empty[spec]", 2, ("corpus.yaml", "field 'valid_recall_status'", "would exclude every recall")),
+    ("name-230-characters[spec]", 2, ("corpus.yaml", "field 'name'", "is 230 characters long")),
+    # Data problems of the input files: exit 1, one line
+    ("every-code-unreadable[csv]", 1, ("d.csv", "no food code is usable", "check that columns.food_code")),
+    ("utf16-le-text[tsv]", 1, ("d.tsv", "UTF-16", "save it as UTF-8")),
+    ("nul-bytes-at-the-end[asa24]", 1, ("Items.csv", "NUL bytes")),
+    ("csv-quote-in-an-unused-column[csv]", 1, ("d.csv", "in column 'note'", "fix the quoting")),
 ])
 def test_refused_case_exits_with_one_line_through_the_cli(case_id, exit_code, parts, home, tmp_path, monkeypatch, capsys):
     case = BY_ID[case_id]
     monkeypatch.setenv("GUTAXIS_COHORTS_DIR", str(tmp_path / "case" / "cohorts"))
     spec = case.write(tmp_path / "case")
+    runs_before = _run_count(home)
     assert main(["run", "--cohort", "corpus" if case.registered else str(spec)]) == exit_code
+    if exit_code == 2:  # refused by the spec check, before a run is recorded
+        assert _run_count(home) == runs_before
     line = _one_line(capsys.readouterr().err)
     assert line.startswith("gutaxis: ")
     for part in parts:
@@ -153,6 +202,7 @@ def _subprocess(isolated: Path, *args: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(("case_id", "exit_code", "parts"), [
     ("wrong-delimiter[csv]", 1, ("d.csv", "delimited by ';' it seems", 'delimiter: ";"')),
     ("name-with-sql[spec]", 2, ("'x; DROP TABLE marts.participant_exposure; --'", "must match [a-z0-9_-]+")),
+    ("delimiter-two-characters[spec]", 2, ("field 'delimiter'", "';;'", "must be a single character")),
 ])
 def test_the_command_prints_one_line_and_no_traceback(case_id, exit_code, parts, home, tmp_path):
     case = BY_ID[case_id]

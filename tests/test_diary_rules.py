@@ -6,7 +6,7 @@ import pytest
 
 from gutaxis.diaries import read_diary
 from gutaxis.diary_rules import (INCLUSION_SCHEMA, ITEMS_SCHEMA, PARTICIPANTS_SCHEMA, QUARANTINE_SCHEMA,
-                                 canonicalize)
+                                 SCIENTIFIC_CODE, canonicalize)
 from gutaxis.specs import load_cohort_spec
 from tests.conftest import write_spec
 
@@ -66,12 +66,6 @@ def test_grams_printed_as_float_with_blanks_are_accepted(tmp_path):
     ("1,1.5,11111000,5,1", "recall_day", "1.5", "recall_day is not a whole number"),
     ("1,x,11111000,5,1", "recall_day", "x", "recall_day is not a number"),
     ("1,,11111000,5,1", "recall_day", None, "recall_day is missing"),
-    ("1,1,abc,5,1", "food_code", "abc", "food_code is missing or not a number"),
-    ("1,1,,5,1", "food_code", None, "food_code is missing or not a number"),
-    ("1,1,123456789,5,1", "food_code", "123456789", "food_code longer than 8 digits"),
-    ("1,1,9.241051E+07,5,1", "food_code", "9.241051E+07",
-     "food_code is in scientific notation (as a spreadsheet shows long numbers), which can hide digits; "
-     "format the column as whole numbers and save the file again"),
     ("1,1,11111000,5,lots", "reported__energy_kcal", "lots", "reported value is not a number"),
     ("1,1,11111000,5,-3", "reported__energy_kcal", "-3", "reported value is negative"),
 ])
@@ -79,6 +73,41 @@ def test_row_rules_name_column_raw_value_and_reason(tmp_path, row, column, value
     result = from_csv(tmp_path, row + "\n")
     assert quarantined(result) == [(1, column, value, reason)]
     assert result.items.height == 0
+
+
+@pytest.mark.parametrize(("code", "reason"), [
+    ("abc", "food_code is missing or not a number"),
+    ("", "food_code is missing or not a number"),
+    ("123456789", "food_code longer than 8 digits"),
+    ("9.24105155E+07", SCIENTIFIC_CODE),  # 92410515.5: no whole number
+    ("1.5e+00", SCIENTIFIC_CODE),
+])
+def test_an_item_whose_code_cannot_be_trusted_is_kept_unlinked_with_the_reason(tmp_path, code, reason):
+    result = from_csv(tmp_path, f"1,1,11111000,5,10\n1,1,{code},7,20\n")
+    assert result.quarantine.height == 0
+    # kept: its grams and reported energy count; no code, so it links to nothing
+    assert result.items.select("food_code", "grams", "reported__energy_kcal").rows() == [(11111000, 5.0, 10.0), (None, 7.0, 20.0)]
+    assert result.untrusted_codes.rows() == [(code or None, reason, 1, 7.0)]
+    assert result.rows_unaccounted() == 0
+
+
+@pytest.mark.parametrize(("code", "expected"), [
+    ("2e+07", 20000000),           # R's print of 20000000
+    ("2E+07", 20000000),
+    ("9.241051E+07", 92410510),    # denotes a whole 8-digit number: that code
+    ("9.2410515e+07", 92410515),
+    ("1.1e+04", 11000),
+])
+def test_a_code_in_scientific_notation_that_denotes_a_whole_code_is_that_code(tmp_path, code, expected):
+    result = from_csv(tmp_path, f"1,1,{code},5,10\n")
+    assert result.items["food_code"].to_list() == [expected]
+    assert result.untrusted_codes.height == 0 and result.quarantine.height == 0
+
+
+def test_sr_codes_in_scientific_notation_fit_five_digits(tmp_path):
+    result = from_csv(tmp_path, "1,1,1.001e+03,5,1\n1,1,1.2345e+05,5,1\n", code_width=5)
+    assert result.items["food_code"].to_list() == [1001, None]
+    assert result.untrusted_codes["reason"].to_list() == ["food_code longer than 5 digits"]
 
 
 def test_a_row_breaking_several_rules_is_quarantined_once_with_the_first(tmp_path):
@@ -168,12 +197,12 @@ def test_native_numeric_columns_are_typed_without_text(tmp_path):
     assert quarantined(result) == [(2, "grams", "NaN", "grams is not a finite number (NaN or infinite)")]
 
 
-def test_uint64_ids_beyond_int64_are_kept_as_text_and_such_codes_quarantined():
+def test_uint64_ids_beyond_int64_are_kept_as_text_and_such_codes_kept_unlinked():
     big = 2**63 + 5
     result = canonical({"participant_id": pl.Series([big, 7], dtype=pl.UInt64), "recall_day": [1, 1],
                         "food_code": pl.Series([11111000, big], dtype=pl.UInt64), "grams": [5.0, 6.0]})
-    assert result.items.select("participant_id", "food_code").rows() == [(str(big), 11111000)]
-    assert quarantined(result) == [(2, "food_code", str(big), "food_code is missing or not a number")]
+    assert result.items.select("participant_id", "food_code").rows() == [(str(big), 11111000), ("7", None)]
+    assert result.untrusted_codes.rows() == [(str(big), "food_code is missing or not a number", 1, 6.0)]
 
 
 def test_output_frames_have_the_canonical_schemas(tmp_path):

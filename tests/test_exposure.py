@@ -243,3 +243,48 @@ def test_contract_views_show_exactly_what_the_engine_computes(isolated, tmp_path
         computed = computed.select(shown.columns).with_columns(pl.col("participant_id").cast(pl.String))
         keys = [c for c in ("participant_id", "recall_day", "component_id") if c in shown.columns]
         assert_frame_equal(shown.sort(keys), computed.sort(keys), check_dtypes=False, check_exact=True)
+
+
+OMEGA3 = ("omega3_ala", "omega3_epa", "omega3_dha", "omega3_total")
+OMEGA3_UNITS = {c: "g" for c in OMEGA3}
+# Per 100 g: fish F has ALA 0.1, EPA 0.5, DPA 0.2, DHA 1.0 (total 1.8); oil O has ALA 8, total 8.
+OMEGA3_FOODS = pl.DataFrame({
+    "food_code": ["F"] * 4 + ["O"] * 2,
+    "component_id": ["omega3_ala", "omega3_epa", "omega3_dha", "omega3_total", "omega3_ala", "omega3_total"],
+    "amount_per_100g": [0.1, 0.5, 1.0, 1.8, 8.0, 8.0],
+})
+
+
+def _omega3_items(rows, parts=("omega3_ala", "omega3_epa", "omega3_dha")):
+    schema = {"participant_id": pl.String, "recall_day": pl.Int32, "item_seq": pl.Int32, "food_code": pl.String,
+              "grams": pl.Float64, **{f"reported__{p}": pl.Float64 for p in parts}}
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _omega3_day(out) -> dict[str, float]:
+    return {r["component_id"]: r["amount"] for r in out.day.iter_rows(named=True)}
+
+
+def test_omega3_total_is_built_from_the_reported_parts_plus_composition_for_the_rest():
+    # 100 g of fish with ALA, EPA and DHA reported (from another database than the composition's)
+    # and 10 g of oil reporting ALA 1.2 g: the total is those parts plus the composition's DPA (0.2 g)
+    items = _omega3_items([("p1", 1, 1, "F", 100.0, 0.3, 0.6, 1.1), ("p1", 1, 2, "O", 10.0, 1.2, 0.0, 0.0)])
+    day = _omega3_day(compute(items, OMEGA3_FOODS, FOODS, list(OMEGA3), OMEGA3_UNITS, 0.8))
+    assert day["omega3_ala"] == pytest.approx(1.5)
+    assert day["omega3_total"] == pytest.approx(0.3 + 0.6 + 0.2 + 1.1 + 1.2)
+    assert all(day["omega3_total"] >= day[p] for p in OMEGA3[:3])
+
+
+def test_omega3_parts_not_reported_come_from_the_composition():
+    # only EPA and DHA reported (the README's example spec): ALA and DPA from the fish's composition
+    items = _omega3_items([("p1", 1, 1, "F", 200.0, 0.9, 2.5)], parts=("omega3_epa", "omega3_dha"))
+    day = _omega3_day(compute(items, OMEGA3_FOODS, FOODS, list(OMEGA3), OMEGA3_UNITS, 0.8))
+    assert day["omega3_total"] == pytest.approx(0.2 + 0.9 + 0.4 + 2.5)  # ALA 0.2 + EPA + DPA 0.4 + DHA
+
+
+def test_omega3_total_of_an_unlinked_item_is_its_reported_parts_and_an_item_reporting_none_uses_composition():
+    items = _omega3_items([("p1", 1, 1, "ZZZ", 50.0, 0.4, None, 0.1),      # unlinked: its reported parts only
+                           ("p1", 1, 2, "F", 100.0, None, None, None)])    # no part reported: composition 1.8
+    day = _omega3_day(compute(items, OMEGA3_FOODS, FOODS, list(OMEGA3), OMEGA3_UNITS, 0.8))
+    assert day["omega3_total"] == pytest.approx(0.5 + 1.8)
+    assert day["omega3_ala"] == pytest.approx(0.4 + 0.1)

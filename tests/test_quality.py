@@ -332,3 +332,32 @@ def test_defining_suites_does_not_import_great_expectations():
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert output.stdout.strip() == "False"
+
+
+OMEGA3_DAY = ("participant_id VARCHAR, recall_day INTEGER, amount__omega3_ala DOUBLE, amount__omega3_epa DOUBLE, "
+              "amount__omega3_total DOUBLE")
+
+
+def test_omega3_total_below_a_part_blocks_within_rounding(conn):
+    rows = [
+        ("p1", 1, 1.5, 0.2, 2.0),            # fine
+        ("p1", 2, 1.5, 0.2, 1.5 - 1e-9),     # below ALA by rounding only: fine
+        ("p2", 1, 1.5, 0.2, 0.9),            # below ALA: the composition's total against reported ALA
+        ("p3", 1, 0.1, 0.3, None),           # parts and no total
+        ("p4", 1, None, None, None),         # nothing could compute any: fine
+    ]
+    table = stage(conn, "participant_day_exposure_o3", OMEGA3_DAY, rows)
+    stored = [c.split(" ")[0] for c in OMEGA3_DAY.split(", ")]
+    results = by_check(validate(conn, table, day_exposure_suite(COMPONENTS, stored), "day_exposure"))
+    check = results["amount omega3_total >= each omega-3 part"]
+    assert check["severity"] == "block" and check["success"] is False
+    assert check["unexpected_count"] == 3  # p2 (ALA), p3 (ALA and EPA)
+    assert "p2" in check["detail"] and "p3" in check["detail"] and "p1" not in check["detail"]
+
+
+def test_omega3_check_of_a_participant_table_passes_consistent_means(conn):
+    columns = "participant_id VARCHAR, n_days INTEGER, mean_daily__omega3_dha DOUBLE, mean_daily__omega3_total DOUBLE"
+    table = stage(conn, "participant_exposure_o3", columns, [("p1", 2, 0.3, 1.9), ("p2", 1, 0.0, 0.0)])
+    stored = [c.split(" ")[0] for c in columns.split(", ")]
+    results = by_check(validate(conn, table, participant_exposure_suite(COMPONENTS, stored), "pe"))
+    assert results["mean_daily omega3_total >= each omega-3 part"]["success"] is True

@@ -12,8 +12,8 @@ from pathlib import Path
 import polars as pl
 
 from gutaxis.formats import REPORTED_PREFIX
-from gutaxis.formats.tabular import (base_columns, checked_rows, concat_raw, missing_column_error, omega3_total,
-                                     open_text, row_shape_columns)
+from gutaxis.formats.tabular import (Records, base_columns, checked_rows, concat_raw, missing_column_error,
+                                     omega3_total, open_text, row_shape_columns)
 from gutaxis.specs import CohortSpec
 
 REQUIRED = {"participant_id": "UserName", "recall_day": "RecallNo", "food_code": "FoodCode",
@@ -30,13 +30,19 @@ FIX = ("give the ASA24 researcher Items file (…_Items.csv) with its original c
 
 
 def read_file(path: Path, spec: CohortSpec) -> pl.LazyFrame:
+    return open_file(path, spec).frame
+
+
+def open_file(path: Path, spec: CohortSpec) -> Records:
+    """The raw diary frame of one Items file, and the data rows the file holds."""
     text = open_text(path, spec.delimiter)
     columns = text.columns
     for column in REQUIRED.values():
         if column not in columns:
             raise missing_column_error(path, column, columns, FIX)
     used = [*REQUIRED.values(), *REPORTED.values(), *OMEGA3_PARTS, "UserID", *ITEM_KEY]
-    frame = checked_rows(text, [c for c in used if c in columns])
+    checked = checked_rows(text, [c for c in used if c in columns])
+    frame = checked.frame
     reported = {f"{REPORTED_PREFIX}{cid}": pl.col(col) for cid, col in REPORTED.items() if col in columns}
     if all(p in columns for p in OMEGA3_PARTS):
         reported[f"{REPORTED_PREFIX}omega3_total"] = omega3_total(OMEGA3_PARTS, numeric=False)
@@ -48,14 +54,14 @@ def read_file(path: Path, spec: CohortSpec) -> pl.LazyFrame:
         code = pl.col("CodeNum").str.strip_chars()
         item_key = [pl.when(code.is_not_null() & (code != "")).then(pl.concat_str(parts, separator="/", ignore_nulls=True))
                     .alias("item_key")]
-    return frame.select(
+    return Records(frame.select(
         *base_columns(path),
         *(pl.col(col).alias(canonical) for canonical, col in REQUIRED.items()),
         external.alias("external_id"),
         *item_key,
         *row_shape_columns(frame),
         *(expr.alias(name) for name, expr in reported.items()),
-    )
+    ), checked.rows)
 
 
 def read(spec: CohortSpec) -> pl.LazyFrame:

@@ -17,7 +17,7 @@ import pyreadstat
 
 from gutaxis import GutaxisError
 from gutaxis.formats import REPORTED_PREFIX
-from gutaxis.formats.tabular import (ROW_INDEX, base_columns, checked_rows, concat_raw, missing_column_error,
+from gutaxis.formats.tabular import (ROW_INDEX, Records, base_columns, checked_rows, concat_raw, missing_column_error,
                                      omega3_total, open_text, row_shape_columns)
 from gutaxis.specs import CohortSpec
 
@@ -105,8 +105,14 @@ def _wanted_columns(day: int) -> list[str]:
 
 def read_file(path: Path, spec: CohortSpec) -> pl.LazyFrame:
     """One DR1IFF/DR2IFF file (XPT or text) as the raw diary frame, items in DRxILINE order."""
+    return open_file(path, spec).frame
+
+
+def open_file(path: Path, spec: CohortSpec) -> Records:
+    """read_file's frame, and the data rows the file holds (an XPT file's rows as read: checked against its header)."""
     if is_xpt(path):
         frame, columns = _read_xpt(path)
+        rows = frame.select(pl.len()).collect().item()
         numeric = True
     else:
         text = open_text(path, spec.delimiter)
@@ -127,12 +133,13 @@ def read_file(path: Path, spec: CohortSpec) -> pl.LazyFrame:
     line = f"{item}LINE"
     used = [*required.values(), *(item + s for s in (*REPORTED_SUFFIXES.values(), *OMEGA3_SUFFIXES))]
     if not numeric:
-        frame = checked_rows(text, [c for c in [*used, line] if c in columns])
+        checked = checked_rows(text, [c for c in [*used, line] if c in columns])
+        frame, rows = checked.frame, checked.rows
     if line in columns:
         # Official files are already in SEQN, line order; re-saved ones may not be.
         key = [pl.col(c) if numeric else pl.col(c).str.strip_chars().cast(pl.Float64, strict=False) for c in ("SEQN", line)]
         frame = frame.sort(key, maintain_order=True, nulls_last=True)
-    return frame.select(
+    return Records(frame.select(
         *base_columns(path),
         pl.col(required["participant_id"]).alias("participant_id"),
         pl.lit(day, dtype=pl.Int32).alias("recall_day"),
@@ -144,7 +151,7 @@ def read_file(path: Path, spec: CohortSpec) -> pl.LazyFrame:
         *([pl.col(line).alias("item_key")] if line in columns else []),
         *row_shape_columns(frame),
         *(expr.alias(name) for name, expr in reported.items()),
-    )
+    ), rows)
 
 
 def read(spec: CohortSpec) -> pl.LazyFrame:

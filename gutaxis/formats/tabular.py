@@ -15,10 +15,17 @@ read); any other quote that never closes fails the file with its line number, si
 would swallow the rows after it. When quoting spans lines (a quoted field with a line break),
 lines are not rows: the pass is left out and the CSV parser's own errors apply (a ragged row
 fails the file).
+
+Line ends: LF, CRLF, CR alone (old spreadsheet and Mac exports) and any mix of them each end a
+line, as Python's universal newlines read them. CSV parsers take only LF (and CRLF) as a line
+end, so a file with a lone CR is read from a copy in memory whose line ends are all LF; the raw
+bytes' line ends are also counted, so the rows a reader returns can be checked against the
+lines the file holds (`Records`).
 """
 from __future__ import annotations
 
 import csv
+import io
 import mmap
 import os
 import re
@@ -30,14 +37,13 @@ import polars as pl
 
 from gutaxis import GutaxisError
 from gutaxis.formats import REPORTED_PREFIX
-from gutaxis.specs import CohortSpec
+from gutaxis.specs import DELIMITER_ALIASES, CohortSpec, delimiter_problem
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 # Column names a data file is unlikely to use; renamed once the file's own columns are picked.
 ROW_INDEX = "__gutaxis_source_row"
 ROW_PROBLEM = "__gutaxis_row_problem"
 ROW_TEXT = "__gutaxis_row_text"
-_DELIMITER_ALIASES = {"\\t": "\t", "tab": "\t", "TAB": "\t"}
 _SNIFF_CANDIDATES = ("\t", ",", ";", "|")
 _SPEC_DELIMITER = {"\t": '"\\t"', ",": '","', ";": '";"', "|": '"|"'}
 QUOTE = '"'
@@ -49,10 +55,10 @@ SAVE_AS_UTF8 = "save it as UTF-8 text (in Excel: CSV UTF-8)"
 def text_separator(path: Path, delimiter: str | None) -> str:
     """The spec's delimiter, else one implied by the extension, else the most frequent candidate in the header."""
     if delimiter:
-        delimiter = _DELIMITER_ALIASES.get(delimiter, delimiter)
-        if len(delimiter) != 1:
-            raise GutaxisError(f"{path}: delimiter {delimiter!r} must be a single character; fix 'delimiter' in the cohort spec (e.g. \"\\t\" or \",\")")
-        return delimiter
+        problem = delimiter_problem(delimiter)  # checked with the spec already; a frame read without one
+        if problem:
+            raise GutaxisError(f"{path}: {problem}; fix 'delimiter' in the cohort spec")
+        return DELIMITER_ALIASES.get(delimiter, delimiter)
     suffix = path.suffix.lower()
     if suffix in (".tsv", ".tab"):
         return "\t"
@@ -65,10 +71,43 @@ def text_separator(path: Path, delimiter: str | None) -> str:
 
 
 def _first_line(path: Path) -> str:
-    """The header line as text: UTF-8 (bytes that are not become U+FFFD), without BOM and line end."""
+    """The header line as text: UTF-8 (bytes that are not become U+FFFD), without BOM and line end (LF, CRLF or CR)."""
     with open(path, "rb") as fh:
-        raw = fh.readline(1 << 20)
-    return raw.decode("utf-8", errors="replace").removeprefix("\ufeff").rstrip("\r\n")
+        raw = fh.read(1 << 20)
+    raw = re.split(rb"\r\n?|\n", raw, maxsplit=1)[0]
+    return raw.decode("utf-8", errors="replace").removeprefix("\ufeff")
+
+
+@dataclass(frozen=True)
+class LineEnds:
+    """The line ends of a file's raw bytes: LF, CRLF and a lone CR each end one line."""
+    ends: int       # line ends
+    lone_cr: int    # of which a CR not followed by LF
+    last_ended: bool  # whether the last line has its line end (an empty file: True)
+
+    @property
+    def lines(self) -> int:
+        return self.ends + (0 if self.last_ended else 1)
+
+
+def line_ends(path: Path) -> LineEnds:
+    """Count the line ends of a file in blocks (C-speed byte counts, no decoding)."""
+    lf = cr = crlf = 0
+    previous_cr = False
+    last = b"\n"
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 24):
+            lf += block.count(b"\n")
+            cr += block.count(b"\r")
+            crlf += block.count(b"\r\n") + (previous_cr and block[:1] == b"\n")
+            previous_cr = block[-1:] == b"\r"
+            last = block[-1:]
+    return LineEnds(lf + cr - crlf, cr - crlf, last in (b"\n", b"\r"))
+
+
+def _lf_text(path: Path) -> bytes:
+    """The file's bytes with every line end (CRLF or a lone CR) written as LF."""
+    return path.read_bytes().replace(b"\r\n", b"\n").replace(b"\r", b"\n")
 
 
 def refuse_non_utf8_text(path: Path) -> None:
@@ -80,9 +119,17 @@ def refuse_non_utf8_text(path: Path) -> None:
     if b"\x00" in head:
         raise GutaxisError(f"{path}: has NUL bytes, so it is binary or UTF-16 text, not a CSV/TSV file; "
                            f"{SAVE_AS_UTF8}, or check 'path' and 'format' in the cohort spec")
+    with open(path, "rb") as fh:
+        fh.seek(max(0, os.fstat(fh.fileno()).st_size - 4096))
+        tail = fh.read()
+    if tail.endswith(b"\x00"):
+        # space a writer reserved and never filled: a copy or download cut short by a crash or a full disk
+        raise GutaxisError(f"{path}: ends in NUL bytes, as a copy cut short by a crash or a full disk does; "
+                           "copy or download the file again")
 
 
-def scan_text(path: Path, separator: str, *, ragged: bool = False, n_rows: int | None = None) -> pl.LazyFrame:
+def scan_text(path: Path | bytes, separator: str, *, ragged: bool = False, n_rows: int | None = None,
+              quoting: bool = True) -> pl.LazyFrame:
     """Every column as text, plus a 1-based row index; values stay exactly as printed.
 
     ragged=True drops fields beyond the header's instead of failing: only for a file whose
@@ -92,50 +139,67 @@ def scan_text(path: Path, separator: str, *, ragged: bool = False, n_rows: int |
     # the whole file; in a column we use, the U+FFFD it becomes quarantines the row (diary_rules).
     # glob=False: the path is one file already (a folder named "Study [2024]" is not a pattern).
     return pl.scan_csv(path, separator=separator, infer_schema=False, encoding="utf8-lossy", glob=False,
+                       quote_char=QUOTE if quoting else None,
                        row_index_name=ROW_INDEX, row_index_offset=1, truncate_ragged_lines=ragged, n_rows=n_rows)
 
 
 @dataclass(frozen=True)
 class TextFile:
     """A delimited text file opened for a reader: its scan (all text) and header."""
-    path: Path
+    path: Path  # the file, as messages name it
     separator: str
     frame: pl.LazyFrame
     columns: list[str]  # the header as polars names it (a repeated name gets a suffix)
+    source: Path | bytes  # what the parsers read: the file, or (lone CRs) its text with LF line ends
+    line_ends: LineEnds
+
+
+@dataclass(frozen=True)
+class Records:
+    """A reader's rows of one file, and how many data rows the file holds, counted apart from the
+    CSV parser (its lines, less the header and blank lines; records by Python's csv module when
+    quoted fields span lines; a Parquet file's own row count): what the run's row accounting
+    checks the rows published, quarantined and excluded against."""
+    frame: pl.LazyFrame
+    rows: int
 
 
 def open_text(path: Path, delimiter: str | None) -> TextFile:
     refuse_non_utf8_text(path)
     separator = text_separator(path, delimiter)
-    frame = scan_text(path, separator)
+    ends = line_ends(path)
+    source = _lf_text(path) if ends.lone_cr else path
+    frame = scan_text(source, separator)
     columns = [c for c in frame.collect_schema().names() if c != ROW_INDEX]
-    return TextFile(path, separator, frame, columns)
+    return TextFile(path, separator, frame, columns, source, ends)
 
 
-def checked_rows(text: TextFile, used: Iterable[str]) -> pl.LazyFrame:
+def checked_rows(text: TextFile, used: Iterable[str]) -> Records:
     """The file's rows for a reader's select: a repeated used column refused, blank lines skipped, malformed rows marked."""
     used = list(dict.fromkeys(used))
     _refuse_repeated_columns(text, used)
-    shapes = _row_shapes(text)
+    shapes = _row_shapes(text, used)
     if shapes is None:
-        _refuse_extra_fields(text)
-        return text.frame
-    skip, problems, cut = shapes
+        return Records(text.frame, _refuse_extra_fields(text))
+    skip, problems, cut, quoting = shapes
+    rows = max(text.line_ends.lines - 1, 0) - len(skip)  # less the header line and blank lines
     # A last row cut inside a quoted field would fail the CSV parser: it reads the rows before
     # it, and the cut row itself is passed on as a malformed row (its values unread).
-    frame = scan_text(text.path, text.separator, ragged=True, n_rows=None if cut is None else cut - 1)
+    frame = scan_text(text.source, text.separator, ragged=True, n_rows=None if cut is None else cut - 1, quoting=quoting)
+    if not quoting:  # a TSV read without quoting (see _row_shapes): a used value written "x" is x
+        frame = frame.with_columns(_unwrapped(column) for column in used if column in text.columns)
     if cut is not None:
         frame = pl.concat([frame, pl.LazyFrame({ROW_INDEX: [cut]}, schema={ROW_INDEX: frame.collect_schema()[ROW_INDEX]})],
                           how="diagonal")
     if skip:
         frame = frame.filter(~pl.col(ROW_INDEX).is_in(skip))
     if problems.height:
-        rows = problems["row"]
+        marked = problems["row"]
         frame = frame.with_columns(
-            pl.col(ROW_INDEX).replace_strict(rows, problems["problem"], default=None, return_dtype=pl.String).alias(ROW_PROBLEM),
-            pl.col(ROW_INDEX).replace_strict(rows, problems["text"], default=None, return_dtype=pl.String).alias(ROW_TEXT),
+            pl.col(ROW_INDEX).replace_strict(marked, problems["problem"], default=None, return_dtype=pl.String).alias(ROW_PROBLEM),
+            pl.col(ROW_INDEX).replace_strict(marked, problems["text"], default=None, return_dtype=pl.String).alias(ROW_TEXT),
         )
-    return frame
+    return Records(frame, rows)
 
 
 def _refuse_repeated_columns(text: TextFile, used: list[str]) -> None:
@@ -154,26 +218,43 @@ def _has_quote(path: Path) -> bool:
             return data.find(QUOTE.encode()) != -1
 
 
-def _refuse_extra_fields(text: TextFile) -> None:
-    """Refuse a row with a value beyond the header's fields in a file whose quoted fields span lines.
+def _refuse_extra_fields(text: TextFile) -> int:
+    """Refuse a row with a value beyond the header's fields in a file whose quoted fields span lines;
+    return the number of data records (blank lines are none).
 
     Its lines are not rows, so the line-by-line pass cannot judge them, and a CSV parser reading
     only the used columns drops such a value without a word. Python's csv module reads records
     across lines; empty fields beyond the header's are accepted, as in the line-by-line pass.
     """
     width = len(text.columns)
-    with open(text.path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+    handle = (io.TextIOWrapper(io.BytesIO(text.source), encoding="utf-8-sig", errors="replace", newline="")
+              if isinstance(text.source, bytes) else open(text.path, encoding="utf-8-sig", errors="replace", newline=""))
+    with handle:
         records = csv.reader(handle, delimiter=text.separator)
         next(records, None)
+        count = 0
         for row, fields in enumerate(records, start=1):
+            count += bool(fields)
             if len(fields) > width and any(field.strip() for field in fields[width:]):
                 raise GutaxisError(f"{text.path}: row {row} has {len(fields)} fields, more than the header's {width} "
                                    "(a stray delimiter or an unquoted value?); fix that row")
+    return count
 
 
-def _row_shapes(text: TextFile) -> tuple[list[int], pl.DataFrame, int | None] | None:
-    """(data rows to skip as blank, malformed rows: row, problem, text, a last row cut inside quotes);
-    None when lines are not rows.
+def _unwrapped(column: str) -> pl.Expr:
+    value = pl.col(column)
+    return (pl.when(value.str.contains(f"^{QUOTE}.*{QUOTE}$"))
+            .then(value.str.slice(1, value.str.len_chars() - 2).str.replace_all(QUOTE * 2, QUOTE, literal=True))
+            .otherwise(value).alias(column))
+
+
+def _row_shapes(text: TextFile, used: list[str], quoting: bool = True) -> tuple[list[int], pl.DataFrame, int | None, bool] | None:
+    """(data rows to skip as blank, malformed rows: row, problem, text, a last row cut inside quotes,
+    whether quotes quote); None when lines are not rows.
+
+    A tab-separated file whose unclosed quotes all sit in columns the reader does not use (a
+    description such as `5" pizza`) is read without quoting, as TSV is usually written: tabs
+    separate, quotes are text. Any other unclosed quote refuses the file, naming line and column.
 
     One streaming pass over the lines keeps only the few that need a look (a field count other
     than the header's, a copy of the header, an unbalanced quote, a line short enough to be
@@ -185,10 +266,10 @@ def _row_shapes(text: TextFile) -> tuple[list[int], pl.DataFrame, int | None] | 
     header = _first_line(text.path)
     if header.count(QUOTE) % 2 or len(next(csv.reader([header], delimiter=sep), [])) != expected:
         return None
-    quoted = _has_quote(text.path)
+    quoted = quoting and _has_quote(text.path)
     # One column holding each whole line (lossy UTF-8, line end dropped): a separator byte no
     # text file uses, no quoting.
-    lines = pl.scan_csv(text.path, has_header=False, separator="\x1f" if sep != "\x1f" else "\x1e",
+    lines = pl.scan_csv(text.source, has_header=False, separator="\x1f" if sep != "\x1f" else "\x1e",
                         quote_char=None, schema={"line": pl.String}, encoding="utf8-lossy",
                         empty_string_is_null=False, truncate_ragged_lines=True, row_index_name="row", glob=False)
     line = pl.col("line")
@@ -207,6 +288,11 @@ def _row_shapes(text: TextFile) -> tuple[list[int], pl.DataFrame, int | None] | 
     found, count = pl.collect_all([found_plan, lines.select(pl.len())], engine="streaming")
     last_row = count.item() - 1
     opened = found.filter("open_quote")["row"]
+    names = next(csv.reader([header], delimiter=sep), [])
+    if opened.len() and sep == "\t" and QUOTE not in header:
+        columns = {_open_quote_column(line, sep, names) for line in found.filter("open_quote")["line"]}
+        if all(c and c not in used for c in columns):
+            return _row_shapes(text, used, quoting=False)
     cut = None
     if opened.to_list() == [last_row] and last_row > 0:
         # The only open quote is on the last line: a copy cut short inside a quoted field.
@@ -220,15 +306,19 @@ def _row_shapes(text: TextFile) -> tuple[list[int], pl.DataFrame, int | None] | 
     if opened.len() % 2:
         # Quotes pair up across lines only when a field holds a line break; an odd count means
         # one never closes, and a CSV parser would swallow every row after it into one field.
-        raise GutaxisError(f"{text.path}: line {opened[-1] + 1} has a quote ({QUOTE}) that opens a field and never closes; "
-                           f"fix the quoting (a quote inside a quoted field is written twice: {QUOTE}{QUOTE})")
+        line = found.filter(pl.col("row") == opened[-1])["line"][0]
+        column = _open_quote_column(line, sep, names)
+        column = f", in column {column!r}" if column else ""
+        raise GutaxisError(f"{text.path}: line {opened[-1] + 1} has a quote ({QUOTE}) that opens a field and never closes"
+                           f"{column}; fix the quoting (a quote inside a quoted field is written twice: {QUOTE}{QUOTE})")
     if opened.len():
         return None
     found = found.with_columns(
         # nothing but blanks and delimiters: a blank line, or ",,,," as spreadsheets export empty rows
         blank=pl.col("line").str.replace_all(sep, "", literal=True).str.strip_chars() == "",
         # "1,2,3,4," under a 4-column header: an empty field beyond the header's loses nothing
-        filled=(pl.col("line").str.replace_all(f"{QUOTE}[^{QUOTE}]*{QUOTE}", "x").str.strip_chars_end(sep + " \t")
+        filled=((pl.col("line").str.replace_all(f"{QUOTE}[^{QUOTE}]*{QUOTE}", "x") if quoted else pl.col("line"))
+                .str.strip_chars_end(sep + " \t")
                 .str.count_matches(sep, literal=True) + 1),
     )
     skip = found.filter("blank")["row"].cast(pl.Int64).to_list()
@@ -242,7 +332,42 @@ def _row_shapes(text: TextFile) -> tuple[list[int], pl.DataFrame, int | None] | 
     if cut is not None:
         problems = pl.concat([problems, pl.DataFrame({"row": [cut[0]], "problem": [cut[1]], "text": [cut[2]]},
                                                      schema=problems.schema)])
-    return skip, problems, None if cut is None else cut[0]
+    return skip, problems, None if cut is None else cut[0], quoting
+
+
+def _open_quote_column(line: str, separator: str, header: list[str]) -> str:
+    """The column of the first field of a line whose quoting is broken ('' if none or past the header)."""
+    field = _broken_quote_field(line, separator)
+    return header[field] if field is not None and field < len(header) else ""
+
+
+def _broken_quote_field(line: str, separator: str) -> int | None:
+    """The index of the first field whose quotes do not quote it: a quote that opens the field and never
+    closes, one that closes before more text of the field, or a quote inside an unquoted field."""
+    field, i, n = 0, 0, len(line)
+    while True:
+        if line.startswith(QUOTE, i):
+            j = i + 1
+            while True:
+                k = line.find(QUOTE, j)
+                if k < 0:
+                    return field  # opens and never closes
+                if line.startswith(QUOTE * 2, k):  # a quote written twice inside the quotes
+                    j = k + 2
+                    continue
+                break
+            i = k + 1
+            if i < n and line[i] != separator:
+                return field
+        else:
+            end = line.find(separator, i)
+            end = n if end < 0 else end
+            if QUOTE in line[i:end]:
+                return field
+            i = end
+        if i >= n:
+            return None
+        field, i = field + 1, i + 1
 
 
 def case_variants(column: str, available: Iterable[str]) -> list[str]:
@@ -344,6 +469,11 @@ def refuse_unusable_types(path: Path, schema: pl.Schema, wanted: dict[str, str],
 
 def read_file(path: Path, spec: CohortSpec) -> pl.LazyFrame:
     """One CSV/TSV/Parquet file as the raw diary frame; Parquet keeps its native types and is scanned lazily."""
+    return open_file(path, spec).frame
+
+
+def open_file(path: Path, spec: CohortSpec) -> Records:
+    """read_file's frame, and the number of data rows the file holds (`Records`)."""
     wanted = dict(spec.columns)
     wanted.update({f"{REPORTED_PREFIX}{cid}": col for cid, col in spec.reported.items()})
     key = {canonical: f"columns.{canonical}" if canonical in spec.columns
@@ -360,17 +490,24 @@ def read_file(path: Path, spec: CohortSpec) -> pl.LazyFrame:
             raise missing_column_error(path, column, available, f"fix {key[canonical]} in the cohort spec to name a column of the file")
     if parquet:
         refuse_unusable_types(path, frame.collect_schema(), wanted, key)
+        rows = parquet_rows(path)
     else:
-        frame = checked_rows(text, wanted.values())
+        checked = checked_rows(text, wanted.values())
+        frame, rows = checked.frame, checked.rows
     status = pl.col(spec.columns["recall_status"]) if "recall_status" in spec.columns else pl.lit(None, dtype=pl.String)
-    return frame.select(
+    return Records(frame.select(
         *base_columns(path),
         *(pl.col(spec.columns[c]).alias(c) for c in ("participant_id", "recall_day", "food_code", "grams")),
         status.alias("recall_status"),
         pl.lit(None, dtype=pl.Null).alias("external_id"),  # Null dtype: this format has no external id
         *row_shape_columns(frame),
         *(pl.col(col).alias(f"{REPORTED_PREFIX}{cid}") for cid, col in spec.reported.items()),
-    )
+    ), rows)
+
+
+def parquet_rows(path: Path) -> int:
+    """The row count a Parquet file's footer states."""
+    return pl.scan_parquet(path, glob=False).select(pl.len()).collect().item()
 
 
 def concat_raw(frames: list[pl.LazyFrame]) -> pl.LazyFrame:
