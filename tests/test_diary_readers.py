@@ -221,7 +221,7 @@ def test_readers_return_the_raw_frame_contract(tmp_path):
 
 def test_nhanes_file_lacking_grams_names_file_column_and_fix(tmp_path):
     (tmp_path / "DR1IFF_X.csv").write_text(NHANES_TEXT.replace("DR1IGRMS", "GRAMS"))
-    with pytest.raises(GutaxisError, match=r"DR1IFF_X\.csv: column 'DR1IGRMS' is missing; give the official NHANES") as err:
+    with pytest.raises(GutaxisError, match=r"DR1IFF_X\.csv: column 'DR1IGRMS' is missing \(closest columns in the file: 'GRAMS'\); give the official NHANES") as err:
         diary(tmp_path, format="nhanes-iff", path="DR1IFF_X.csv")
     assert "\n" not in str(err.value)
 
