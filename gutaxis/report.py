@@ -24,6 +24,8 @@ class CohortReport:
     checks_passed: int = 0
     checks_failed: list[str] = field(default_factory=list)
     checks_warned: list[str] = field(default_factory=list)
+    # warned check label -> its first offending rows (participant, day, food code, column, value)
+    warned_rows: dict[str, list[tuple]] = field(default_factory=dict)
 
 
 # More unlinked items than this share is not a few missing foods but, most likely, the wrong source.
@@ -73,7 +75,29 @@ def cohort_report(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str, st
             rep.checks_failed.append(label)
         else:
             rep.checks_warned.append(label)
+            rep.warned_rows[label] = conn.execute(
+                'SELECT participant_id, recall_day, food_code, "column", value FROM audit.warned_rows '
+                'WHERE run_id = ? AND suite = ? AND "check" = ? '
+                'ORDER BY TRY_CAST(participant_id AS BIGINT) NULLS LAST, participant_id, recall_day, food_code', [run_key, suite, check]).fetchall()
     return rep
+
+
+# what a warned value is, by the stored column it came from
+VALUE_UNITS = {"grams": "g", "amount__energy_kcal": "kcal"}
+
+
+def _offending_row(participant_id, recall_day, food_code, column, value) -> str:
+    where = [f"participant {participant_id}"]
+    if recall_day is not None:
+        where.append(f"day {recall_day}")
+    if food_code is not None:
+        where.append(f"food {food_code}")
+    unit = VALUE_UNITS.get(column)
+    try:
+        value = f"{float(value):g}"
+    except (TypeError, ValueError):
+        pass
+    return " ".join(where) + f": {value}" + (f" {unit}" if unit else f" ({column})" if column else "")
 
 
 def format_report(rep: CohortReport) -> str:
@@ -91,7 +115,11 @@ def format_report(rep: CohortReport) -> str:
         lines.append("  coverage: " + "  ".join(f"{c} {v:.0%}" for c, v in rep.coverage.items() if v is not None))
     lines.append(f"  checks: {rep.checks_passed} passed, {len(rep.checks_failed)} failed, {len(rep.checks_warned)} warned")
     lines += [f"  FAILED {c}" for c in rep.checks_failed]
-    lines += [f"  warned {c}" for c in rep.checks_warned]
+    for label in rep.checks_warned:
+        lines.append(f"  warned {label}")
+        rows = rep.warned_rows.get(label) or []
+        if rows:
+            lines.append(f"    first {len(rows)}: " + "; ".join(_offending_row(*row) for row in rows))
     return "\n".join(lines)
 
 

@@ -314,7 +314,24 @@ def _validate(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, k
     conn.execute("DELETE FROM audit.validations WHERE run_id = ? AND suite = ?", [run_key, name])
     warehouse.append_audit(conn, "audit.validations", results, run_id=run_key, cohort=spec.name,
                            validated_at=warehouse.utc_now())
+    _record_warned_rows(conn, spec, run_key, table, suite, name, results)
     return results
+
+
+WARNED_ROWS_SHOWN = 5  # first offending rows of a warned check kept in audit.warned_rows (the run summary prints them)
+
+
+def _record_warned_rows(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, table: str, suite: list,
+                        name: str, results: pl.DataFrame) -> None:
+    """Keep the first rows that broke each warned check, so that the summary can name them."""
+    conn.execute("DELETE FROM audit.warned_rows WHERE run_id = ? AND suite = ?", [run_key, name])
+    warned = set(results.filter((pl.col("severity") == "warn") & ~pl.col("success"))["check"])
+    width = code_width(load_source_spec(spec.composition))
+    for check in suite:
+        if check.name in warned:
+            rows = quality.offending_rows(conn, table, check, WARNED_ROWS_SHOWN, width)
+            warehouse.append_audit(conn, "audit.warned_rows", rows, run_id=run_key, cohort=spec.name, suite=name,
+                                   check=check.name)
 
 
 def audit_diary_items(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> pl.DataFrame:

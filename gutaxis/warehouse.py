@@ -547,7 +547,7 @@ def publish_cohort(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str) -
 def append_audit(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, **constants: object) -> None:
     """Append rows to an audit.* table, adding constant columns (run_id, cohort) by name."""
     if table not in {"audit.validations", "audit.quarantine", "audit.inclusion", "audit.linkage", "audit.reach",
-                     "audit.unreached_foods"}:
+                     "audit.unreached_foods", "audit.warned_rows"}:
         raise ValueError(table)
     if frame.height == 0:
         return
@@ -559,7 +559,7 @@ def append_audit(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFram
 
 def clear_audit(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str) -> None:
     """Forget a run's row-level audit rows (before re-writing them, so a retried step is idempotent)."""
-    for table in ("audit.quarantine", "audit.inclusion", "audit.linkage", "audit.validations"):
+    for table in ("audit.quarantine", "audit.inclusion", "audit.linkage", "audit.validations", "audit.warned_rows"):
         conn.execute(f"DELETE FROM {table} WHERE cohort = ? AND run_id = ?", [cohort, run_key])
 
 

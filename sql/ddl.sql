@@ -133,6 +133,20 @@ COMMENT ON COLUMN audit.validations.element_count IS 'Rows examined.';
 COMMENT ON COLUMN audit.validations.detail IS 'Examples of unexpected values or the error.';
 COMMENT ON COLUMN audit.validations.validated_at IS 'UTC time of validation.';
 
+CREATE TABLE IF NOT EXISTS audit.warned_rows (
+    run_id VARCHAR, cohort VARCHAR, suite VARCHAR, "check" VARCHAR, participant_id VARCHAR, recall_day BIGINT,
+    food_code VARCHAR, "column" VARCHAR, value VARCHAR);
+COMMENT ON TABLE audit.warned_rows IS 'The first rows (up to 5, in participant, day, item order) that broke each warning-level check of a run; the count is audit.validations.unexpected_count.';
+COMMENT ON COLUMN audit.warned_rows.run_id IS 'Run key (audit.runs).';
+COMMENT ON COLUMN audit.warned_rows.cohort IS 'Cohort name.';
+COMMENT ON COLUMN audit.warned_rows.suite IS 'Expectation suite (audit.validations.suite).';
+COMMENT ON COLUMN audit.warned_rows."check" IS 'Expectation name (audit.validations.check).';
+COMMENT ON COLUMN audit.warned_rows.participant_id IS 'Participant id, as in cohort.diary_items.';
+COMMENT ON COLUMN audit.warned_rows.recall_day IS 'Recall day; NULL for participant-level checks.';
+COMMENT ON COLUMN audit.warned_rows.food_code IS 'Food code of the item; NULL for day- or participant-level checks.';
+COMMENT ON COLUMN audit.warned_rows."column" IS 'Stored column whose value broke the rule (grams; amount__energy_kcal: kcal of the day).';
+COMMENT ON COLUMN audit.warned_rows.value IS 'The value, as text.';
+
 CREATE TABLE IF NOT EXISTS audit.quarantine (
     run_id VARCHAR, cohort VARCHAR, source_file VARCHAR, source_row BIGINT, "column" VARCHAR,
     value VARCHAR, reason VARCHAR);
