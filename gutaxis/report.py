@@ -1,6 +1,7 @@
 """The per-cohort run summary printed by `gutaxis run` and `gutaxis cohort check`."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import duckdb
@@ -24,6 +25,7 @@ class CohortReport:
     checks_passed: int = 0
     checks_failed: list[str] = field(default_factory=list)
     checks_warned: list[str] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)  # source id -> version (audit.runs.source_versions)
     # warned check label -> its first offending rows (participant, day, food code, column, value)
     warned_rows: dict[str, list[tuple]] = field(default_factory=dict)
 
@@ -40,8 +42,10 @@ def cohort_report(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str, st
     """Figures of one run: from the published tables, or from its staging tables for a check."""
     from gutaxis import warehouse
 
-    outcome = conn.execute("SELECT outcome FROM audit.runs WHERE run_id = ?", [run_key]).fetchall()
+    outcome = conn.execute("SELECT outcome, source_versions FROM audit.runs WHERE run_id = ?", [run_key]).fetchall()
     rep = CohortReport(cohort, run_key, outcome[0][0] if outcome else "not started")
+    if outcome and outcome[0][1]:
+        rep.sources = json.loads(outcome[0][1])
     # The run's own tables: staged ones for a check, the same tables once published (a publish
     # repoints the contract views at them without copying). Counted from the day and participant
     # tables, not by distinct keys over every item.
@@ -113,6 +117,10 @@ def format_report(rep: CohortReport) -> str:
         lines.append("  quarantined: " + "; ".join(f"{reason} x{n}" for reason, n in rep.top_quarantine))
     if rep.coverage:
         lines.append("  coverage: " + "  ".join(f"{c} {v:.0%}" for c, v in rep.coverage.items() if v is not None))
+    if rep.sources:
+        from gutaxis.source_status import FNDDS, summary_lines
+
+        lines += ["  " + line for line in summary_lines(FNDDS if FNDDS in rep.sources else "", rep.sources)]
     lines.append(f"  checks: {rep.checks_passed} passed, {len(rep.checks_failed)} failed, {len(rep.checks_warned)} warned")
     lines += [f"  FAILED {c}" for c in rep.checks_failed]
     for label in rep.checks_warned:

@@ -21,7 +21,7 @@ import polars as pl
 
 from gutaxis import PROJECT_ROOT, GutaxisError, __version__, faults
 from gutaxis import composition as composition_sources
-from gutaxis import handoff, quality, warehouse
+from gutaxis import handoff, quality, source_status, warehouse
 from gutaxis.components import component_ids, units
 from gutaxis.diaries import read_diary
 from gutaxis.exposure import (Exposures, compute_chunk, composition_wide, food_contributions, food_grams,
@@ -146,14 +146,14 @@ def _require_source_loaded(conn: duckdb.DuckDBPyConnection, spec: CohortSpec) ->
 def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dagster_run_id: str | None = None) -> dict:
     """Read, type and rule-check the diary; stage items and participants; log quarantine and inclusion."""
     source_spec = load_source_spec(spec.composition)
-    source_version = _require_source_loaded(conn, spec)
+    _require_source_loaded(conn, spec)
     files = spec.data_files()
     warehouse.drop_staging(conn, spec.name)  # leftovers of killed or failed runs
     # We hold the writer lock, so an unfinished run of this cohort is a run that was killed.
     conn.execute("UPDATE audit.runs SET outcome = 'killed (found unfinished by run ' || ? || ')', finished = ? "
                  "WHERE cohort = ? AND finished IS NULL AND run_id <> ?", [run_key, warehouse.utc_now(), spec.name, run_key])
     warehouse.record_run(conn, run_key, cohort=spec.name, dagster_run_id=dagster_run_id, outcome="running",
-                         code_version=code_version(), source_versions={spec.composition: source_version})
+                         code_version=code_version(), source_versions=source_status.sources_used(conn, spec.composition))
     handoff.drop(spec.name)
     width = code_width(source_spec)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gutaxis-sha256") as pool:

@@ -1,4 +1,4 @@
-"""The `gutaxis` command: run, cohort add | list | check, fetch, ui."""
+"""The `gutaxis` command: run, cohort add | list | check, fetch, sources, sql, ui."""
 from __future__ import annotations
 
 import argparse
@@ -82,6 +82,13 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sources(args: argparse.Namespace) -> int:
+    from gutaxis.source_status import all_statuses, format_statuses
+
+    print(format_statuses(all_statuses()))
+    return 0
+
+
 def cmd_sql(args: argparse.Namespace) -> int:
     import duckdb
 
@@ -142,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("source")
     fetch.add_argument("--from", dest="from_path", metavar="PATH", help="a local copy: the file, a folder, or the official zip")
     fetch.set_defaults(func=cmd_fetch)
+
+    sources = sub.add_parser("sources", help="status of every source in data/sources/: fetched or not, verified or not, version")
+    sources.set_defaults(func=cmd_sources)
 
     sql = sub.add_parser("sql", help="run a read-only SQL query on the published warehouse")
     sql.add_argument("query")

@@ -1,6 +1,8 @@
 """What the run summary tells a researcher: the rows behind a warning, and the sources behind each component."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pytest
 
@@ -45,3 +47,77 @@ def test_warned_rows_are_listed_at_most_five_with_the_full_count():
                        warned_rows={label: [("p1", 1, "00123", "grams", "4100.0")]})
     text = format_report(rep)
     assert f"warned {label}\n    first 1: participant p1 day 1 food 00123: 4100 g" in text
+
+
+def _write_ingredients_stand_in(raw: Path) -> None:
+    folder = raw / "fndds-ingredients-2017-2018"
+    folder.mkdir(parents=True)
+    (folder / "FNDDS_ingredients_subset.csv").write_text("Food code,Ingredient code\n11111000,1077\n", encoding="utf-8")
+
+
+def test_gutaxis_sources_says_fetched_verified_or_not_and_the_version(isolated, capsys):
+    _write_ingredients_stand_in(isolated / "raw")
+    assert main(["sources"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in out.splitlines() if line and not line.startswith(("source", "-"))}
+    assert "fetched, unverified" in rows["fndds-ingredients-2017-2018"] and "2017-2018" in rows["fndds-ingredients-2017-2018"]
+    assert "not fetched" in rows["sr28"] and "Release 28" in rows["sr28"]
+    assert "shipped with the project" in rows["demo"]
+    assert ("fndds-ingredients-2017-2018: FNDDS_ingredients_subset.csv is a stand-in for the official "
+            "'2017-2018 FNDDS At A Glance - FNDDS Ingredients.xlsx'") in out
+    assert "sr28: run `gutaxis fetch sr28`" in out
+
+
+def test_a_source_is_verified_only_when_every_file_matches_the_official_sha256(isolated):
+    import gzip
+    import hashlib
+
+    from gutaxis.source_status import status
+    from gutaxis.specs import SourceSpec
+
+    body = b"official bytes\n"
+    spec = SourceSpec(id="toy", format="sr28-ascii", url="https://example.org", version="v1", citation="c",
+                      files={"A.txt": hashlib.sha256(body).hexdigest()})
+    assert status(spec).state == "not fetched"
+    folder = isolated / "raw" / "toy"
+    folder.mkdir(parents=True)
+    (folder / "A.txt.gz").write_bytes(gzip.compress(body))  # kept compressed: the official bytes inside
+    assert status(spec).state == "fetched, verified"
+    (folder / "A.txt.gz").unlink()
+    (folder / "A.txt").write_bytes(body + b"edited\n")
+    changed = status(spec)
+    assert changed.state == "fetched, unverified" and "sha256 differs" in changed.notes[0]
+
+
+def test_the_run_records_and_names_every_source_behind_the_derived_components(isolated, tmp_path):
+    import json
+
+    from gutaxis import stages, warehouse
+    from gutaxis.report import cohort_report, format_report
+    from gutaxis.specs import resolve_cohort
+
+    _write_ingredients_stand_in(isolated / "raw")
+    data = tmp_path / "foods.csv"
+    data.write_text("participant,day,food_code,grams\n1,1,11111000,100\n", encoding="utf-8")
+    spec = resolve_cohort(str(write_spec(tmp_path, "fn", format="tabular", path=str(data),
+                                         composition="fndds-2017-2018", columns=DEMO_COLUMNS)))
+    with warehouse.open_writer() as conn:
+        # what the reference job leaves: FNDDS loaded, and which sources the derivation used
+        conn.execute("INSERT INTO audit.source_loads VALUES ('fndds-2017-2018', '2017-2018', 'f', 1, 1, now())")
+        conn.executemany("INSERT INTO audit.derivations VALUES (?, ?, 'detail', 'f', now())", [
+            ("sr28", "used"), ("fndds-2017-2018", "used"), ("fndds-ingredients-2017-2018", "used"),
+            ("fda-fdd-3.1", "used"), ("usda-retention-factors-r6", "not fetched"),
+            ("usda-flavonoid-survey-2017-2018", "not fetched"), ("usda-flavonoid-r3.3", "used"),
+            ("curated tables", "used")])
+        stages.ingest(conn, spec, "run1")
+        versions = json.loads(conn.execute("SELECT source_versions FROM audit.runs WHERE run_id = 'run1'").fetchall()[0][0])
+        text = format_report(cohort_report(conn, "fn", "run1"))
+    assert versions == {"fda-fdd-3.1": "3.1", "fndds-2017-2018": "2017-2018", "fndds-ingredients-2017-2018": "2017-2018",
+                        "sr28": "Release 28 (slightly revised, May 2016)", "usda-flavonoid-r3.3": "Release 3.3 (March 2018)"}
+    lines = text.splitlines()
+    amino = next(line for line in lines if line.strip().startswith("tryptophan, tyrosine <- "))
+    assert "sr28, fndds-ingredients-2017-2018, fda-fdd-3.1" in amino
+    assert "fndds-ingredients-2017-2018 is a stand-in" in amino and "`gutaxis fetch fndds-ingredients-2017-2018`" in amino
+    assert "missing usda-retention-factors-r6 (cooking losses of the ingredients): `gutaxis fetch usda-retention-factors-r6`" in amino
+    flavonoids = next(line for line in lines if line.strip().startswith("flavonoids_total, flavan3ols, anthocyanidins <- "))
+    assert "missing usda-flavonoid-survey-2017-2018" in flavonoids and "`gutaxis fetch usda-flavonoid-survey-2017-2018`" in flavonoids
