@@ -56,6 +56,10 @@ def sha256_files(paths: list[Path]) -> dict[str, str]:
     return digests
 
 
+def spec_sha256(spec: CohortSpec) -> str:
+    return hashlib.sha256(spec.spec_path.read_bytes()).hexdigest()
+
+
 def code_version() -> str:
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
@@ -153,7 +157,8 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
     conn.execute("UPDATE audit.runs SET outcome = 'killed (found unfinished by run ' || ? || ')', finished = ? "
                  "WHERE cohort = ? AND finished IS NULL AND run_id <> ?", [run_key, warehouse.utc_now(), spec.name, run_key])
     warehouse.record_run(conn, run_key, cohort=spec.name, dagster_run_id=dagster_run_id, outcome="running",
-                         code_version=code_version(), source_versions=source_status.sources_used(conn, spec.composition))
+                         code_version=code_version(), source_versions=source_status.sources_used(conn, spec.composition),
+                         spec_sha256=spec_sha256(spec))
     handoff.drop(spec.name)
     width = code_width(source_spec)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gutaxis-sha256") as pool:

@@ -569,14 +569,15 @@ def utc_now() -> datetime:
 
 def record_run(conn: duckdb.DuckDBPyConnection, run_key: str, *, cohort: str, dagster_run_id: str | None = None,
                outcome: str, code_version: str | None = None, input_sha256: dict | None = None,
-               source_versions: dict | None = None, finished: bool = False) -> None:
+               source_versions: dict | None = None, finished: bool = False, spec_sha256: str | None = None) -> None:
     """Insert or update the run's row in audit.runs."""
     exists = conn.execute("SELECT count(*) FROM audit.runs WHERE run_id = ?", [run_key]).fetchall()[0][0]
     if not exists:
         conn.execute(
-            "INSERT INTO audit.runs VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)",
+            "INSERT INTO audit.runs (run_id, dagster_run_id, cohort, started, finished, code_version, input_sha256, "
+            "source_versions, outcome, spec_sha256) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)",
             [run_key, dagster_run_id, cohort, utc_now(), code_version, json.dumps(input_sha256 or {}, sort_keys=True),
-             json.dumps(source_versions or {}, sort_keys=True), outcome],
+             json.dumps(source_versions or {}, sort_keys=True), outcome, spec_sha256],
         )
     else:
         conn.execute("UPDATE audit.runs SET outcome = ?, finished = CASE WHEN ? THEN ? ELSE finished END WHERE run_id = ?",

@@ -112,8 +112,11 @@ COMMENT ON COLUMN audit.runs.started IS 'UTC start of ingest.';
 COMMENT ON COLUMN audit.runs.finished IS 'UTC end (publish or failure); NULL while running or if killed.';
 COMMENT ON COLUMN audit.runs.code_version IS 'gutaxis version and git commit.';
 COMMENT ON COLUMN audit.runs.input_sha256 IS 'JSON: data file name -> sha256.';
-COMMENT ON COLUMN audit.runs.source_versions IS 'JSON: composition source id -> version.';
+COMMENT ON COLUMN audit.runs.source_versions IS 'JSON: source id -> version of every source the run drew on (the composition source, and for FNDDS the sources its derived values came from).';
 COMMENT ON COLUMN audit.runs.outcome IS 'running | staged | published | failed: reason.';
+-- added after the first release: ALTER keeps warehouses made before it (new columns go last)
+ALTER TABLE audit.runs ADD COLUMN IF NOT EXISTS spec_sha256 VARCHAR;
+COMMENT ON COLUMN audit.runs.spec_sha256 IS 'sha256 of the cohort spec file the run read (with input_sha256: a cohort whose spec and data hash the same as its published run''s is unchanged, and the sensor does not run it again).';
 
 CREATE TABLE IF NOT EXISTS audit.validations (
     run_id VARCHAR, cohort VARCHAR, suite VARCHAR, table_name VARCHAR, "check" VARCHAR, "column" VARCHAR,
