@@ -114,9 +114,9 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    dagster = Path(sys.executable).parent / "dagster"
-    os.chdir(PROJECT_ROOT)
-    os.execv(str(dagster), [str(dagster), "dev", "-m", "pipelines.definitions", *args.extra])
+    from pipelines.ui import serve
+
+    return serve(args.host, args.port, args.extra)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -160,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     sql.set_defaults(func=cmd_sql)
 
     ui = sub.add_parser("ui", help="dagster dev on this project (web UI + daemon for schedules and sensors)")
-    ui.add_argument("extra", nargs=argparse.REMAINDER)
+    ui.add_argument("--host", help="address the web UI listens on (dagster dev's default: 127.0.0.1)")
+    ui.add_argument("--port", type=int, help="port of the web UI (dagster dev's default: 3000)")
+    ui.add_argument("extra", nargs=argparse.REMAINDER, help="further `dagster dev` options")
     ui.set_defaults(func=cmd_ui)
     return parser
 

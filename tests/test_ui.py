@@ -48,3 +48,76 @@ def test_the_sensor_does_not_rerun_a_cohort_unchanged_since_its_publish(isolated
         handle.write("p3,1,99000003,10\n")
     redata = cohort_spec_sensor(dg.build_sensor_context(instance=instance, cursor=settled.cursor))
     assert sorted(r.partition_key for r in redata.run_requests) == ["fresh", "kept"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _untracked() -> set[str]:
+    import subprocess
+
+    from gutaxis import PROJECT_ROOT
+
+    done = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=60)
+    return {line for line in done.stdout.splitlines() if line.startswith("??")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT"])
+def test_stopping_gutaxis_ui_stops_every_process_it_started_and_leaves_git_clean(isolated, tmp_path, stop):
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    from gutaxis import PROJECT_ROOT
+    from pipelines.ui import alive, started_by
+
+    before = _untracked()
+    (tmp_path / "cohorts").mkdir()
+    port = _free_port()
+    env = {**os.environ, "GUTAXIS_COHORTS_DIR": str(tmp_path / "cohorts")}  # the daemon has nothing to run
+    gutaxis = Path(sys.executable).parent / "gutaxis"
+    log = open(tmp_path / "ui.log", "w+")
+    ui = subprocess.Popen([str(gutaxis), "ui", "--host", "127.0.0.1", "--port", str(port)], cwd=PROJECT_ROOT, env=env,
+                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline, up = time.monotonic() + 240, False
+        while time.monotonic() < deadline and ui.poll() is None and not up:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5) as response:
+                    up = response.status == 200
+            except OSError:
+                time.sleep(1)
+        assert up, "the web UI did not answer: " + (tmp_path / "ui.log").read_text()[-2000:]
+        time.sleep(5)  # let the daemon and code servers come up too
+        started = started_by(ui.pid)
+        assert len(started) >= 4, started  # gutaxis, dagster dev, webserver, daemon (+ code servers)
+        ui.send_signal(getattr(signal, stop))
+        code = ui.wait(120)
+    finally:
+        if ui.poll() is None:
+            os.killpg(ui.pid, signal.SIGKILL)
+    assert code == 128 + getattr(signal, stop)
+    assert alive(started) == set(), (tmp_path / "ui.log").read_text()[-2000:]
+    assert alive(started_by(ui.pid)) == set()  # nothing left in its session either
+    assert _untracked() == before  # UI state (.nux/, history, logs) is ignored by git or kept outside
+
+
+@pytest.mark.parametrize("path", [".nux/nux.yaml", ".telemetry/id.yaml", ".logs_queue/run.log", "logs/event.log",
+                                  "history/runs.db", "schedules/schedules.db", "storage/runs.db", ".dagster/runs.db"])
+def test_dagster_ui_state_in_the_project_root_is_ignored_by_git(path):
+    import subprocess
+
+    from gutaxis import PROJECT_ROOT
+
+    done = subprocess.run(["git", "check-ignore", "--no-index", "-q", path], cwd=PROJECT_ROOT, timeout=30)
+    assert done.returncode == 0, f"{path} would show in git status"
