@@ -143,3 +143,25 @@ def format_table(reports: list[CohortReport]) -> str:
         return "  ".join(str(v).ljust(w) if i < 2 else str(v).rjust(w) for i, (v, w) in enumerate(zip(values, widths)))
 
     return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def headline(rep: CohortReport) -> dict[str, int]:
+    """The counts a researcher looks at first (asset metadata, the markdown preview)."""
+    return {"participants": rep.participants, "recall days": rep.days, "items": rep.items,
+            "excluded recalls": rep.excluded_recalls, "quarantined rows": rep.quarantined,
+            "unlinked items": rep.unlinked_items}
+
+
+def format_markdown(rep: CohortReport) -> str:
+    """The per-cohort summary as markdown (the Dagster UI shows it with the published asset): the
+    counts, coverage per component, then the text summary `gutaxis run` prints."""
+    counts = headline(rep)
+    lines = [f"**cohort {rep.cohort}: {rep.outcome}**", "",
+             "| " + " | ".join(counts) + " |", "|" + "---:|" * len(counts),
+             "| " + " | ".join(f"{v:,}" for v in counts.values()) + " |", ""]
+    if rep.coverage:
+        lines += ["| component | coverage (share of grams with a value) |", "|---|---:|"]
+        lines += [f"| {c} | {v:.0%} |" for c, v in rep.coverage.items() if v is not None]
+        lines.append("")
+    lines += ["```", format_report(rep), "```"]
+    return "\n".join(lines)

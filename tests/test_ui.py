@@ -121,3 +121,17 @@ def test_dagster_ui_state_in_the_project_root_is_ignored_by_git(path):
 
     done = subprocess.run(["git", "check-ignore", "--no-index", "-q", path], cwd=PROJECT_ROOT, timeout=30)
     assert done.returncode == 0, f"{path} would show in git status"
+
+
+@pytest.mark.slow
+def test_the_published_asset_shows_counts_coverage_and_a_markdown_summary(isolated):
+    assert run_cohorts(["demo"])[1] == []
+    event = dg.DagsterInstance.get().get_latest_materialization_event(dg.AssetKey("published_cohort"))
+    metadata = {key: getattr(value, "value", value) for key, value in event.asset_materialization.metadata.items()}
+    assert metadata["participants"] == 24 and metadata["recall days"] == 48
+    assert metadata["quarantined rows"] == 2 and "unlinked items" in metadata
+    assert 0 < metadata["coverage fiber"] <= 1 and "coverage tryptophan" in metadata
+    summary = event.asset_materialization.metadata["summary"]
+    assert isinstance(summary, dg.MarkdownMetadataValue)
+    assert "| participants | recall days |" in summary.value and "| 24 | 48 |" in summary.value
+    assert "cohort demo: published" in summary.value and "| fiber |" in summary.value
