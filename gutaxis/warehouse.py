@@ -315,6 +315,27 @@ def refresh_views(conn: duckdb.DuckDBPyConnection) -> None:
     _published_views(conn)
     quoted = ", ".join("'" + c + "'" for c in component_ids())  # registry ids are checked slugs
     run_sql_file(conn, "views.sql", component_ids=quoted)
+    _comment_wide_view(conn)
+
+
+WIDE_KEY_COMMENTS = {
+    "cohort": "Cohort name.",
+    "participant_id": "Participant id, as in cohort.diary_items.",
+    "n_days": "Number of the participant's included recall days (the days each mean is over).",
+}
+
+
+def _comment_wide_view(conn: duckdb.DuckDBPyConnection) -> None:
+    """A comment with its unit on every column of marts.participant_exposure_wide (a PIVOT: its
+    component columns follow the registry, so the comments are written from it, not in views.sql)."""
+    components = {row["component_id"]: row for row in registry().iter_rows(named=True)}
+    for column, comment in WIDE_KEY_COMMENTS.items():
+        conn.execute(f"COMMENT ON COLUMN marts.participant_exposure_wide.{ident(column)} IS {_sql_string(comment)}")
+    for component_id, row in components.items():
+        comment = (f"{row['name']}: mean daily intake in {row['unit']}/day over the participant's included recall days "
+                   f"(marts.participant_exposure.mean_daily; per 1000 kcal and coverage are there). 0 = none eaten; "
+                   f"NULL = no route could compute it.")
+        conn.execute(f"COMMENT ON COLUMN marts.participant_exposure_wide.{ident(component_id)} IS {_sql_string(comment)}")
 
 
 def load_reference(conn: duckdb.DuckDBPyConnection) -> int:

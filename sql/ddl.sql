@@ -98,8 +98,8 @@ COMMENT ON COLUMN store.food_contributions.cohort IS 'Cohort name.';
 COMMENT ON COLUMN store.food_contributions.component_id IS 'Component id.';
 COMMENT ON COLUMN store.food_contributions.food_code IS 'Food code as eaten.';
 COMMENT ON COLUMN store.food_contributions.description IS 'Description from composition.foods; NULL for unlinked codes.';
-COMMENT ON COLUMN store.food_contributions.amount IS 'Sum of the component over all the cohort''s items of this food.';
-COMMENT ON COLUMN store.food_contributions.share IS 'amount / the cohort''s total of the component (sums to 1 per component).';
+COMMENT ON COLUMN store.food_contributions.amount IS 'Total of the component eaten with this food in the cohort, in the component''s unit (reference.components.unit: g, mg or kcal): summed over every included item of the food, of every participant and recall day (the instrument''s reported value where it gives one, else grams x amount per 100 g / 100). Not per participant or per day: divide by the cohort''s participant-days for a daily figure. Foods that add 0 have no row.';
+COMMENT ON COLUMN store.food_contributions.share IS 'amount / the cohort''s total of the component over all foods (0-1; sums to 1 per component).';
 
 CREATE TABLE IF NOT EXISTS audit.runs (
     run_id VARCHAR PRIMARY KEY, dagster_run_id VARCHAR, cohort VARCHAR, started TIMESTAMP,
