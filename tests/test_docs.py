@@ -32,3 +32,24 @@ def test_food_contributions_says_what_amount_sums_over_and_its_unit():
     amount = _comments(conn, "marts", "food_contributions")["amount"]
     assert "reference.components.unit" in amount and "every participant and recall day" in amount
     assert "Not per participant or per day" in amount
+
+
+def test_make_check_runs_the_unit_tests_and_leaves_pipeline_and_realdata_tests_to_make_test():
+    import re
+    import subprocess
+    import sys
+
+    from gutaxis import PROJECT_ROOT
+
+    makefile = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
+    recipe = re.search(r"^check: .*\n\t(.+)$", makefile, re.MULTILINE)
+    assert recipe and '-m "not slow and not realdata"' in recipe.group(1)
+    # a test that asks for a warehouse of its own is slow, marked or not
+    done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "not slow and not realdata",
+                           "-p", "no:cacheprovider", "tests/test_run_summary.py"],
+                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    collected = [line for line in done.stdout.splitlines() if "::" in line]
+    assert sorted(name.split("::")[1] for name in collected) == [
+        "test_a_source_is_verified_only_when_every_file_matches_the_official_sha256",
+        "test_gutaxis_sources_says_fetched_verified_or_not_and_the_version",
+        "test_warned_rows_are_listed_at_most_five_with_the_full_count"], done.stdout

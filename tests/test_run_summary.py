@@ -55,8 +55,14 @@ def _write_ingredients_stand_in(raw: Path) -> None:
     (folder / "FNDDS_ingredients_subset.csv").write_text("Food code,Ingredient code\n11111000,1077\n", encoding="utf-8")
 
 
-def test_gutaxis_sources_says_fetched_verified_or_not_and_the_version(isolated, capsys):
-    _write_ingredients_stand_in(isolated / "raw")
+@pytest.fixture
+def raw(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("GUTAXIS_RAW_DIR", str(tmp_path / "raw"))
+    return tmp_path / "raw"
+
+
+def test_gutaxis_sources_says_fetched_verified_or_not_and_the_version(raw, capsys):
+    _write_ingredients_stand_in(raw)
     assert main(["sources"]) == 0
     out = capsys.readouterr().out
     rows = {line.split()[0]: line for line in out.splitlines() if line and not line.startswith(("source", "-"))}
@@ -68,7 +74,7 @@ def test_gutaxis_sources_says_fetched_verified_or_not_and_the_version(isolated, 
     assert "sr28: run `gutaxis fetch sr28`" in out
 
 
-def test_a_source_is_verified_only_when_every_file_matches_the_official_sha256(isolated):
+def test_a_source_is_verified_only_when_every_file_matches_the_official_sha256(raw):
     import gzip
     import hashlib
 
@@ -79,7 +85,7 @@ def test_a_source_is_verified_only_when_every_file_matches_the_official_sha256(i
     spec = SourceSpec(id="toy", format="sr28-ascii", url="https://example.org", version="v1", citation="c",
                       files={"A.txt": hashlib.sha256(body).hexdigest()})
     assert status(spec).state == "not fetched"
-    folder = isolated / "raw" / "toy"
+    folder = raw / "toy"
     folder.mkdir(parents=True)
     (folder / "A.txt.gz").write_bytes(gzip.compress(body))  # kept compressed: the official bytes inside
     assert status(spec).state == "fetched, verified"
