@@ -24,13 +24,13 @@ FLAVONOID_R33 = "usda-flavonoid-r3.3"
 # The components gutaxis.derived computes for FNDDS-coded diaries, and every source each group draws
 # on when fetched (source id -> what it gives). A source of the list that a run did not use is
 # named in the run summary as missing, with its fetch command.
-_LINKAGE = {INGREDIENTS: "recipes of FNDDS foods (preferred linkage)",
-            FDD: "recipes of the foods the FNDDS ingredients do not resolve (fallback linkage)"}
+_LINKAGE = {INGREDIENTS: "recipes of FNDDS foods, the preferred linkage",
+            FDD: "recipes of the foods the FNDDS ingredients do not resolve, the fallback linkage"}
 DERIVED_SOURCES: dict[tuple[str, ...], dict[str, str]] = {
     ("tryptophan", "tyrosine"): {SR28: "amino acids of the ingredients", **_LINKAGE,
                                  RETENTION: "cooking losses of the ingredients"},
     ("flavonoids_total", "flavan3ols", "anthocyanidins"): {
-        FLAVONOID_SURVEY: "USDA values per FNDDS food (preferred)", FLAVONOID_R33: "values per SR28 ingredient",
+        FLAVONOID_SURVEY: "USDA flavonoid values per FNDDS food, preferred to R3.3", FLAVONOID_R33: "values per SR28 ingredient",
         SR28: "ingredient descriptions matched to R3.3", **_LINKAGE},
     ("inulin_fos", "resistant_starch", "beta_glucan"): {SR28: "ingredients matched to the curated tables", **_LINKAGE},
     ("fermented_foods",): {SR28: "live-culture ingredients", **_LINKAGE},
@@ -122,24 +122,23 @@ def sources_used(conn: duckdb.DuckDBPyConnection, composition: str) -> dict[str,
 
 
 def summary_lines(composition: str, used: dict[str, str]) -> list[str]:
-    """Run-summary lines: the sources each derived component came from, and the expected ones that
-    were missing, with the command that fetches them."""
+    """Run-summary lines: the sources each derived component came from and the expected ones that
+    were missing; then, once per source, the command that fetches a missing one or the full file
+    of a stand-in."""
     lines = [f"sources: {', '.join(f'{s} ({v})' for s, v in used.items()) or 'none recorded'}"]
     if composition != FNDDS:
         return lines
-    fetched = {}
+    to_fetch: dict[str, str] = {}
     for group, expected in DERIVED_SOURCES.items():
         fed = [s for s in expected if s in used]
         missing = [s for s in expected if s not in used]
-        line = f"  {', '.join(group)} <- {', '.join(fed) or 'nothing (no value derived)'}"
-        notes = []
-        for source in fed:
-            if source not in fetched:
-                fetched[source] = status(load_source_spec(source))
-            if fetched[source].stand_in:
-                notes.append(f"{source} is a stand-in ({'; '.join(fetched[source].notes)}): "
-                             f"`gutaxis fetch {source}` gets the full official file")
-        if missing:
-            notes.append("missing " + ", ".join(f"{s} ({expected[s]}): `gutaxis fetch {s}`" for s in missing))
-        lines.append(line + ("; " + "; ".join(notes) if notes else ""))
+        to_fetch.update((s, expected[s]) for s in missing if s not in to_fetch)
+        lines.append(f"  {', '.join(group)} <- {', '.join(fed) or 'nothing (no value derived)'}"
+                     + (f" (missing: {', '.join(missing)})" if missing else ""))
+    for source in (s for s in used if s != composition):
+        state = status(load_source_spec(source))
+        if state.stand_in:
+            lines.append(f"  {source} is a stand-in ({'; '.join(state.notes)}): "
+                         f"`gutaxis fetch {source}` gets the full official file")
+    lines += [f"  missing {s} ({why}): `gutaxis fetch {s}`" for s, why in to_fetch.items()]
     return lines

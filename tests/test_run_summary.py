@@ -122,8 +122,15 @@ def test_the_run_records_and_names_every_source_behind_the_derived_components(is
                         "sr28": "Release 28 (slightly revised, May 2016)", "usda-flavonoid-r3.3": "Release 3.3 (March 2018)"}
     lines = text.splitlines()
     amino = next(line for line in lines if line.strip().startswith("tryptophan, tyrosine <- "))
-    assert "sr28, fndds-ingredients-2017-2018, fda-fdd-3.1" in amino
-    assert "fndds-ingredients-2017-2018 is a stand-in" in amino and "`gutaxis fetch fndds-ingredients-2017-2018`" in amino
-    assert "missing usda-retention-factors-r6 (cooking losses of the ingredients): `gutaxis fetch usda-retention-factors-r6`" in amino
+    assert amino.strip() == ("tryptophan, tyrosine <- sr28, fndds-ingredients-2017-2018, fda-fdd-3.1 "
+                             "(missing: usda-retention-factors-r6)")
     flavonoids = next(line for line in lines if line.strip().startswith("flavonoids_total, flavan3ols, anthocyanidins <- "))
-    assert "missing usda-flavonoid-survey-2017-2018" in flavonoids and "`gutaxis fetch usda-flavonoid-survey-2017-2018`" in flavonoids
+    assert "(missing: usda-flavonoid-survey-2017-2018)" in flavonoids and "usda-flavonoid-r3.3" in flavonoids
+    stand_in = next(line for line in lines if "is a stand-in" in line)
+    assert stand_in.strip().startswith("fndds-ingredients-2017-2018 is a stand-in (FNDDS_ingredients_subset.csv")
+    assert stand_in.endswith("`gutaxis fetch fndds-ingredients-2017-2018` gets the full official file")
+    fetch = [line.strip() for line in lines if line.strip().startswith("missing ")]
+    assert fetch == ["missing usda-retention-factors-r6 (cooking losses of the ingredients): "
+                     "`gutaxis fetch usda-retention-factors-r6`",
+                     "missing usda-flavonoid-survey-2017-2018 (USDA flavonoid values per FNDDS food, preferred to R3.3): "
+                     "`gutaxis fetch usda-flavonoid-survey-2017-2018`"]
