@@ -86,6 +86,7 @@ def serve(host: str | None, port: int | None, extra: list[str]) -> int:
     command = [str(dagster), "dev", "-m", "pipelines.definitions"]
     command += ["--host", host] if host else []
     command += ["--port", str(port)] if port else []
+    extra = extra[1:] if extra[:1] == ["--"] else extra  # `gutaxis ui -- --option` passes options on as they are
     received: list[int] = []
     previous = {signum: signal.signal(signum, lambda signum, frame: received.append(signum)) for signum in STOP_SIGNALS}
     try:
