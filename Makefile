@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install demo bench clean
+.PHONY: run test check install demo bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The unit tests only (see README): tests marked slow (pipeline, CLI, Dagster) or realdata are deselected.
+check: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow and not realdata"
 
 demo: $(STAMP)
 	$(BIN)/python -m gutaxis.demo data/demo

@@ -41,6 +41,9 @@ class Check:
     # Takes the great_expectations module, so defining suites never pays GX's import cost.
     expectation: Callable[[Any], Any]
     column: str | None = None
+    # SQL selecting the offending rows from {batch}: a warned check names its first rows in the
+    # run summary (participant, day, food code, value), not only their count.
+    rows: str | None = None
 
 
 def not_null(column: str, *, severity: Severity = "block", name: str | None = None) -> Check:
@@ -49,6 +52,7 @@ def not_null(column: str, *, severity: Severity = "block", name: str | None = No
         severity,
         lambda gx: gx.expectations.ExpectColumnValuesToNotBeNull(column=column),
         column,
+        f'SELECT * FROM {{batch}} WHERE "{column}" IS NULL',
     )
 
 
@@ -114,6 +118,11 @@ def between(
         default_name = (
             f"{column} in {'(' if strict_min else '['}{min_value}, {max_value}{')' if strict_max else ']'}"
         )
+    outside = []  # the rows GX counts as unexpected (NULLs are not)
+    if min_value is not None:
+        outside.append(f'"{column}" {"<=" if strict_min else "<"} {min_value!r}')
+    if max_value is not None:
+        outside.append(f'"{column}" {">=" if strict_max else ">"} {max_value!r}')
     return Check(
         name or default_name,
         severity,
@@ -125,6 +134,7 @@ def between(
             strict_max=strict_max,
         ),
         column,
+        f"SELECT * FROM {{batch}} WHERE {' OR '.join(outside)}",
     )
 
 
@@ -152,6 +162,7 @@ def unexpected_rows(name: str, sql: str, *, severity: Severity = "block") -> Che
         name,
         severity,
         lambda gx: gx.expectations.UnexpectedRowsExpectation(unexpected_rows_query=sql),
+        rows=sql,
     )
 
 
@@ -468,6 +479,38 @@ def validate(
         for index, check in enumerate(expectations)
     ]
     return pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row")
+
+
+# Columns that locate a row of a diary or exposure table (the rest of an offending row is its value).
+ROW_KEYS = ("participant_id", "recall_day", "item_seq", "food_code")
+OFFENDING_SCHEMA = {"participant_id": pl.Utf8, "recall_day": pl.Int64, "food_code": pl.Utf8, "column": pl.Utf8,
+                    "value": pl.Utf8}
+
+
+def offending_rows(conn: duckdb.DuckDBPyConnection, table: str, check: Check, limit: int,
+                   code_width: int | None = None) -> pl.DataFrame:
+    """The first `limit` rows that break `check` on `table` (in participant, day, item order): their
+    participant, day, food code (codes stored as numbers zero-padded to code_width) and the value
+    that broke the rule (the check's column, else the row query's last column that is no key)."""
+    if check.rows is None:
+        return pl.DataFrame(schema=OFFENDING_SCHEMA)
+    query = f"SELECT * FROM ({check.rows.format(batch=table)}) AS offending"
+    columns = [d[0] for d in conn.execute(f"{query} LIMIT 0").description]
+    values = [c for c in columns if c not in ROW_KEYS]
+    value = check.column if check.column in columns else (values[-1] if values else None)
+    order = ", ".join(f'"{k}"' for k in ROW_KEYS if k in columns) or "ALL"
+
+    def text(column: str) -> str:
+        return f'CAST("{column}" AS VARCHAR)' if column in columns else "CAST(NULL AS VARCHAR)"
+
+    code = text("food_code")
+    if "food_code" in columns and code_width:
+        code = f"CASE WHEN typeof(food_code) LIKE '%INT%' THEN lpad({code}, {int(code_width)}, '0') ELSE {code} END"
+    day = 'CAST("recall_day" AS BIGINT)' if "recall_day" in columns else "CAST(NULL AS BIGINT)"
+    found = conn.execute(
+        f"SELECT {text('participant_id')}, {day}, {code}, ?, {text(value) if value else 'CAST(NULL AS VARCHAR)'} "
+        f"FROM ({query}) ORDER BY {order} LIMIT {int(limit)}", [value]).fetchall()
+    return pl.DataFrame(found, schema=OFFENDING_SCHEMA, orient="row")
 
 
 def _result_row(suite_name: str, table: str, check: Check, result: Any) -> tuple:

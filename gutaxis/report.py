@@ -1,6 +1,7 @@
 """The per-cohort run summary printed by `gutaxis run` and `gutaxis cohort check`."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import duckdb
@@ -24,6 +25,9 @@ class CohortReport:
     checks_passed: int = 0
     checks_failed: list[str] = field(default_factory=list)
     checks_warned: list[str] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)  # source id -> version (audit.runs.source_versions)
+    # warned check label -> its first offending rows (participant, day, food code, column, value)
+    warned_rows: dict[str, list[tuple]] = field(default_factory=dict)
 
 
 # More unlinked items than this share is not a few missing foods but, most likely, the wrong source.
@@ -38,8 +42,10 @@ def cohort_report(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str, st
     """Figures of one run: from the published tables, or from its staging tables for a check."""
     from gutaxis import warehouse
 
-    outcome = conn.execute("SELECT outcome FROM audit.runs WHERE run_id = ?", [run_key]).fetchall()
+    outcome = conn.execute("SELECT outcome, source_versions FROM audit.runs WHERE run_id = ?", [run_key]).fetchall()
     rep = CohortReport(cohort, run_key, outcome[0][0] if outcome else "not started")
+    if outcome and outcome[0][1]:
+        rep.sources = json.loads(outcome[0][1])
     # The run's own tables: staged ones for a check, the same tables once published (a publish
     # repoints the contract views at them without copying). Counted from the day and participant
     # tables, not by distinct keys over every item.
@@ -73,7 +79,29 @@ def cohort_report(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str, st
             rep.checks_failed.append(label)
         else:
             rep.checks_warned.append(label)
+            rep.warned_rows[label] = conn.execute(
+                'SELECT participant_id, recall_day, food_code, "column", value FROM audit.warned_rows '
+                'WHERE run_id = ? AND suite = ? AND "check" = ? '
+                'ORDER BY TRY_CAST(participant_id AS BIGINT) NULLS LAST, participant_id, recall_day, food_code', [run_key, suite, check]).fetchall()
     return rep
+
+
+# what a warned value is, by the stored column it came from
+VALUE_UNITS = {"grams": "g", "amount__energy_kcal": "kcal"}
+
+
+def _offending_row(participant_id, recall_day, food_code, column, value) -> str:
+    where = [f"participant {participant_id}"]
+    if recall_day is not None:
+        where.append(f"day {recall_day}")
+    if food_code is not None:
+        where.append(f"food {food_code}")
+    unit = VALUE_UNITS.get(column)
+    try:
+        value = f"{float(value):g}"
+    except (TypeError, ValueError):
+        pass
+    return " ".join(where) + f": {value}" + (f" {unit}" if unit else f" ({column})" if column else "")
 
 
 def format_report(rep: CohortReport) -> str:
@@ -89,9 +117,17 @@ def format_report(rep: CohortReport) -> str:
         lines.append("  quarantined: " + "; ".join(f"{reason} x{n}" for reason, n in rep.top_quarantine))
     if rep.coverage:
         lines.append("  coverage: " + "  ".join(f"{c} {v:.0%}" for c, v in rep.coverage.items() if v is not None))
+    if rep.sources:
+        from gutaxis.source_status import FNDDS, summary_lines
+
+        lines += ["  " + line for line in summary_lines(FNDDS if FNDDS in rep.sources else "", rep.sources)]
     lines.append(f"  checks: {rep.checks_passed} passed, {len(rep.checks_failed)} failed, {len(rep.checks_warned)} warned")
     lines += [f"  FAILED {c}" for c in rep.checks_failed]
-    lines += [f"  warned {c}" for c in rep.checks_warned]
+    for label in rep.checks_warned:
+        lines.append(f"  warned {label}")
+        rows = rep.warned_rows.get(label) or []
+        if rows:
+            lines.append(f"    first {len(rows)}: " + "; ".join(_offending_row(*row) for row in rows))
     return "\n".join(lines)
 
 
@@ -107,3 +143,25 @@ def format_table(reports: list[CohortReport]) -> str:
         return "  ".join(str(v).ljust(w) if i < 2 else str(v).rjust(w) for i, (v, w) in enumerate(zip(values, widths)))
 
     return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def headline(rep: CohortReport) -> dict[str, int]:
+    """The counts a researcher looks at first (asset metadata, the markdown preview)."""
+    return {"participants": rep.participants, "recall days": rep.days, "items": rep.items,
+            "excluded recalls": rep.excluded_recalls, "quarantined rows": rep.quarantined,
+            "unlinked items": rep.unlinked_items}
+
+
+def format_markdown(rep: CohortReport) -> str:
+    """The per-cohort summary as markdown (the Dagster UI shows it with the published asset): the
+    counts, coverage per component, then the text summary `gutaxis run` prints."""
+    counts = headline(rep)
+    lines = [f"**cohort {rep.cohort}: {rep.outcome}**", "",
+             "| " + " | ".join(counts) + " |", "|" + "---:|" * len(counts),
+             "| " + " | ".join(f"{v:,}" for v in counts.values()) + " |", ""]
+    if rep.coverage:
+        lines += ["| component | coverage (share of grams with a value) |", "|---|---:|"]
+        lines += [f"| {c} | {v:.0%} |" for c, v in rep.coverage.items() if v is not None]
+        lines.append("")
+    lines += ["```", format_report(rep), "```"]
+    return "\n".join(lines)

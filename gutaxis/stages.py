@@ -21,7 +21,7 @@ import polars as pl
 
 from gutaxis import PROJECT_ROOT, GutaxisError, __version__, faults
 from gutaxis import composition as composition_sources
-from gutaxis import handoff, quality, warehouse
+from gutaxis import handoff, quality, source_status, warehouse
 from gutaxis.components import component_ids, units
 from gutaxis.diaries import read_diary
 from gutaxis.exposure import (Exposures, compute_chunk, composition_wide, food_contributions, food_grams,
@@ -55,6 +55,10 @@ def sha256_files(paths: list[Path]) -> dict[str, str]:
                 digest.update(block)
         digests[path.name] = digest.hexdigest()
     return digests
+
+
+def spec_sha256(spec: CohortSpec) -> str:
+    return hashlib.sha256(spec.spec_path.read_bytes()).hexdigest()
 
 
 def code_version() -> str:
@@ -181,14 +185,15 @@ def _require_source_loaded(conn: duckdb.DuckDBPyConnection, spec: CohortSpec) ->
 def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dagster_run_id: str | None = None) -> dict:
     """Read, type and rule-check the diary; stage items and participants; log quarantine and inclusion."""
     source_spec = load_source_spec(spec.composition)
-    source_version = _require_source_loaded(conn, spec)
+    _require_source_loaded(conn, spec)
     files = spec.data_files()
     warehouse.drop_staging(conn, spec.name)  # leftovers of killed or failed runs
     # We hold the writer lock, so an unfinished run of this cohort is a run that was killed.
     conn.execute("UPDATE audit.runs SET outcome = 'killed (found unfinished by run ' || ? || ')', finished = ? "
                  "WHERE cohort = ? AND finished IS NULL AND run_id <> ?", [run_key, warehouse.utc_now(), spec.name, run_key])
     warehouse.record_run(conn, run_key, cohort=spec.name, dagster_run_id=dagster_run_id, outcome="running",
-                         code_version=code_version(), source_versions={spec.composition: source_version})
+                         code_version=code_version(), source_versions=source_status.sources_used(conn, spec.composition),
+                         spec_sha256=spec_sha256(spec))
     handoff.drop(spec.name)
     width = code_width(source_spec)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gutaxis-sha256") as pool:
@@ -356,7 +361,24 @@ def _validate(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, k
     conn.execute("DELETE FROM audit.validations WHERE run_id = ? AND suite = ?", [run_key, name])
     warehouse.append_audit(conn, "audit.validations", results, run_id=run_key, cohort=spec.name,
                            validated_at=warehouse.utc_now())
+    _record_warned_rows(conn, spec, run_key, table, suite, name, results)
     return results
+
+
+WARNED_ROWS_SHOWN = 5  # first offending rows of a warned check kept in audit.warned_rows (the run summary prints them)
+
+
+def _record_warned_rows(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, table: str, suite: list,
+                        name: str, results: pl.DataFrame) -> None:
+    """Keep the first rows that broke each warned check, so that the summary can name them."""
+    conn.execute("DELETE FROM audit.warned_rows WHERE run_id = ? AND suite = ?", [run_key, name])
+    warned = set(results.filter((pl.col("severity") == "warn") & ~pl.col("success"))["check"])
+    width = code_width(load_source_spec(spec.composition))
+    for check in suite:
+        if check.name in warned:
+            rows = quality.offending_rows(conn, table, check, WARNED_ROWS_SHOWN, width)
+            warehouse.append_audit(conn, "audit.warned_rows", rows, run_id=run_key, cohort=spec.name, suite=name,
+                                   check=check.name)
 
 
 def audit_diary_items(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> pl.DataFrame:

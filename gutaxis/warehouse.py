@@ -315,6 +315,27 @@ def refresh_views(conn: duckdb.DuckDBPyConnection) -> None:
     _published_views(conn)
     quoted = ", ".join("'" + c + "'" for c in component_ids())  # registry ids are checked slugs
     run_sql_file(conn, "views.sql", component_ids=quoted)
+    _comment_wide_view(conn)
+
+
+WIDE_KEY_COMMENTS = {
+    "cohort": "Cohort name.",
+    "participant_id": "Participant id, as in cohort.diary_items.",
+    "n_days": "Number of the participant's included recall days (the days each mean is over).",
+}
+
+
+def _comment_wide_view(conn: duckdb.DuckDBPyConnection) -> None:
+    """A comment with its unit on every column of marts.participant_exposure_wide (a PIVOT: its
+    component columns follow the registry, so the comments are written from it, not in views.sql)."""
+    components = {row["component_id"]: row for row in registry().iter_rows(named=True)}
+    for column, comment in WIDE_KEY_COMMENTS.items():
+        conn.execute(f"COMMENT ON COLUMN marts.participant_exposure_wide.{ident(column)} IS {_sql_string(comment)}")
+    for component_id, row in components.items():
+        comment = (f"{row['name']}: mean daily intake in {row['unit']}/day over the participant's included recall days "
+                   f"(marts.participant_exposure.mean_daily; per 1000 kcal and coverage are there). 0 = none eaten; "
+                   f"NULL = no route could compute it.")
+        conn.execute(f"COMMENT ON COLUMN marts.participant_exposure_wide.{ident(component_id)} IS {_sql_string(comment)}")
 
 
 def load_reference(conn: duckdb.DuckDBPyConnection) -> int:
@@ -567,7 +588,7 @@ def unpublish_cohort(conn: duckdb.DuckDBPyConnection, cohort: str) -> int:
 def append_audit(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, **constants: object) -> None:
     """Append rows to an audit.* table, adding constant columns (run_id, cohort) by name."""
     if table not in {"audit.validations", "audit.quarantine", "audit.inclusion", "audit.linkage", "audit.reach",
-                     "audit.unreached_foods"}:
+                     "audit.unreached_foods", "audit.warned_rows"}:
         raise ValueError(table)
     if frame.height == 0:
         return
@@ -579,7 +600,7 @@ def append_audit(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFram
 
 def clear_audit(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str) -> None:
     """Forget a run's row-level audit rows (before re-writing them, so a retried step is idempotent)."""
-    for table in ("audit.quarantine", "audit.inclusion", "audit.linkage", "audit.validations"):
+    for table in ("audit.quarantine", "audit.inclusion", "audit.linkage", "audit.validations", "audit.warned_rows"):
         conn.execute(f"DELETE FROM {table} WHERE cohort = ? AND run_id = ?", [cohort, run_key])
 
 
@@ -589,15 +610,15 @@ def utc_now() -> datetime:
 
 def record_run(conn: duckdb.DuckDBPyConnection, run_key: str, *, cohort: str, dagster_run_id: str | None = None,
                outcome: str, code_version: str | None = None, input_sha256: dict | None = None,
-               source_versions: dict | None = None, finished: bool = False) -> None:
+               source_versions: dict | None = None, finished: bool = False, spec_sha256: str | None = None) -> None:
     """Insert or update the run's row in audit.runs."""
     exists = conn.execute("SELECT count(*) FROM audit.runs WHERE run_id = ?", [run_key]).fetchall()[0][0]
     if not exists:
         conn.execute(
             "INSERT INTO audit.runs (run_id, dagster_run_id, cohort, started, finished, code_version, input_sha256, "
-            "source_versions, outcome) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)",
+            "source_versions, outcome, spec_sha256) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)",
             [run_key, dagster_run_id, cohort, utc_now(), code_version, json.dumps(input_sha256 or {}, sort_keys=True),
-             json.dumps(source_versions or {}, sort_keys=True), outcome],
+             json.dumps(source_versions or {}, sort_keys=True), outcome, spec_sha256],
         )
     else:
         conn.execute("UPDATE audit.runs SET outcome = ?, finished = CASE WHEN ? THEN ? ELSE finished END WHERE run_id = ?",

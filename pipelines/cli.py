@@ -1,4 +1,4 @@
-"""The `gutaxis` command: run, cohort add | list | check, fetch, ui."""
+"""The `gutaxis` command: run, cohort add | list | check, fetch, sources, sql, ui."""
 from __future__ import annotations
 
 import argparse
@@ -234,6 +234,13 @@ def _write(frame, fmt: str, target) -> None:
         frame.write_parquet(target)
 
 
+def cmd_sources(args: argparse.Namespace) -> int:
+    from gutaxis.source_status import all_statuses, format_statuses
+
+    print(format_statuses(all_statuses()))
+    return 0
+
+
 def cmd_sql(args: argparse.Namespace) -> int:
     import duckdb
     import polars as pl
@@ -279,9 +286,9 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    dagster = Path(sys.executable).parent / "dagster"
-    os.chdir(PROJECT_ROOT)
-    os.execv(str(dagster), [str(dagster), "dev", "-m", "pipelines.definitions", *args.extra])
+    from pipelines.ui import serve
+
+    return serve(args.host, args.port, args.extra)
 
 
 def _cohort_add_parser(cohort) -> None:
@@ -351,6 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--from", dest="from_path", metavar="PATH", help="a local copy: the file, a folder, or the official zip")
     fetch.set_defaults(func=cmd_fetch)
 
+    sources = sub.add_parser("sources", help="status of every source in data/sources/: fetched or not, verified or not, version")
+    sources.set_defaults(func=cmd_sources)
+
     sql = sub.add_parser("sql", help="run a read-only SQL query on the published warehouse",
                          description="Run a read-only SQL query on the analysts' warehouse (the published snapshot). "
                                      "Prints a table, or CSV / JSON / Parquet on stdout, or writes --out FILE.")
@@ -365,11 +375,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     ui = sub.add_parser("ui", help="start the Dagster web UI and daemon on this project (dagster dev)",
                         description="Starts `dagster dev` on this project: the Dagster web UI (http://127.0.0.1:3000 "
-                                    "unless -p/-h say otherwise) and the daemon that runs the daily schedule and the "
-                                    "cohort sensor (new or changed specs in data/cohorts run by themselves while it "
-                                    "is up). Stop it with Ctrl-C. Arguments after `ui` go to `dagster dev`, e.g. "
-                                    "`gutaxis ui -p 3001`.")
-    ui.add_argument("extra", nargs=argparse.REMAINDER, help="passed to `dagster dev`")
+                                    "unless --host/--port say otherwise) and the daemon that runs the daily schedule and "
+                                    "the cohort sensor (new or changed specs in data/cohorts run by themselves while it "
+                                    "is up). Ctrl-C or SIGTERM stops it and every process it started.")
+    ui.add_argument("--host", help="address the web UI listens on (dagster dev's default: 127.0.0.1)")
+    ui.add_argument("--port", type=int, help="port of the web UI (dagster dev's default: 3000)")
+    ui.add_argument("extra", nargs=argparse.REMAINDER, help="further `dagster dev` options")
     ui.set_defaults(func=cmd_ui)
     return parser
 

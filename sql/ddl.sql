@@ -100,8 +100,8 @@ COMMENT ON COLUMN store.food_contributions.cohort IS 'Cohort name.';
 COMMENT ON COLUMN store.food_contributions.component_id IS 'Component id.';
 COMMENT ON COLUMN store.food_contributions.food_code IS 'Food code as eaten; NULL for the items whose code could not be trusted (their reported values).';
 COMMENT ON COLUMN store.food_contributions.description IS 'Description from composition.foods; NULL for unlinked codes.';
-COMMENT ON COLUMN store.food_contributions.amount IS 'Sum of the component over all the cohort''s items of this food.';
-COMMENT ON COLUMN store.food_contributions.share IS 'amount / the cohort''s total of the component (sums to 1 per component).';
+COMMENT ON COLUMN store.food_contributions.amount IS 'Total of the component eaten with this food in the cohort, in the component''s unit (reference.components.unit: g, mg or kcal): summed over every included item of the food, of every participant and recall day (the instrument''s reported value where it gives one, else grams x amount per 100 g / 100). Not per participant or per day: divide by the cohort''s participant-days for a daily figure. Foods that add 0 have no row.';
+COMMENT ON COLUMN store.food_contributions.share IS 'amount / the cohort''s total of the component over all foods (0-1; sums to 1 per component).';
 
 CREATE TABLE IF NOT EXISTS audit.runs (
     run_id VARCHAR PRIMARY KEY, dagster_run_id VARCHAR, cohort VARCHAR, started TIMESTAMP,
@@ -114,7 +114,7 @@ COMMENT ON COLUMN audit.runs.started IS 'UTC start of ingest.';
 COMMENT ON COLUMN audit.runs.finished IS 'UTC end (publish or failure); NULL while running or if killed.';
 COMMENT ON COLUMN audit.runs.code_version IS 'gutaxis version and git commit.';
 COMMENT ON COLUMN audit.runs.input_sha256 IS 'JSON: data file name -> sha256.';
-COMMENT ON COLUMN audit.runs.source_versions IS 'JSON: composition source id -> version.';
+COMMENT ON COLUMN audit.runs.source_versions IS 'JSON: source id -> version of every source the run drew on (the composition source, and for FNDDS the sources its derived values came from).';
 COMMENT ON COLUMN audit.runs.outcome IS 'running | staged | published | failed: reason.';
 -- Row accounting (added after the first warehouses were made: ALTER keeps theirs).
 ALTER TABLE audit.runs ADD COLUMN IF NOT EXISTS rows_read BIGINT;
@@ -125,6 +125,9 @@ COMMENT ON COLUMN audit.runs.rows_read IS 'Data rows the input files hold, count
 COMMENT ON COLUMN audit.runs.rows_published IS 'Rows kept as items: cohort.diary_items rows of this run once it is published.';
 COMMENT ON COLUMN audit.runs.rows_quarantined IS 'Rows in audit.quarantine for this run (one per rejected row).';
 COMMENT ON COLUMN audit.runs.rows_excluded IS 'Rows of recalls their recall status excludes (audit.inclusion), not quarantined.';
+-- added after the first release: ALTER keeps warehouses made before it (new columns go last)
+ALTER TABLE audit.runs ADD COLUMN IF NOT EXISTS spec_sha256 VARCHAR;
+COMMENT ON COLUMN audit.runs.spec_sha256 IS 'sha256 of the cohort spec file the run read (with input_sha256: a cohort whose spec and data hash the same as its published run''s is unchanged, and the sensor does not run it again).';
 
 CREATE TABLE IF NOT EXISTS audit.validations (
     run_id VARCHAR, cohort VARCHAR, suite VARCHAR, table_name VARCHAR, "check" VARCHAR, "column" VARCHAR,
@@ -143,6 +146,20 @@ COMMENT ON COLUMN audit.validations.unexpected_count IS 'Rows that broke it.';
 COMMENT ON COLUMN audit.validations.element_count IS 'Rows examined.';
 COMMENT ON COLUMN audit.validations.detail IS 'Examples of unexpected values or the error.';
 COMMENT ON COLUMN audit.validations.validated_at IS 'UTC time of validation.';
+
+CREATE TABLE IF NOT EXISTS audit.warned_rows (
+    run_id VARCHAR, cohort VARCHAR, suite VARCHAR, "check" VARCHAR, participant_id VARCHAR, recall_day BIGINT,
+    food_code VARCHAR, "column" VARCHAR, value VARCHAR);
+COMMENT ON TABLE audit.warned_rows IS 'The first rows (up to 5, in participant, day, item order) that broke each warning-level check of a run; the count is audit.validations.unexpected_count.';
+COMMENT ON COLUMN audit.warned_rows.run_id IS 'Run key (audit.runs).';
+COMMENT ON COLUMN audit.warned_rows.cohort IS 'Cohort name.';
+COMMENT ON COLUMN audit.warned_rows.suite IS 'Expectation suite (audit.validations.suite).';
+COMMENT ON COLUMN audit.warned_rows."check" IS 'Expectation name (audit.validations.check).';
+COMMENT ON COLUMN audit.warned_rows.participant_id IS 'Participant id, as in cohort.diary_items.';
+COMMENT ON COLUMN audit.warned_rows.recall_day IS 'Recall day; NULL for participant-level checks.';
+COMMENT ON COLUMN audit.warned_rows.food_code IS 'Food code of the item; NULL for day- or participant-level checks.';
+COMMENT ON COLUMN audit.warned_rows."column" IS 'Stored column whose value broke the rule (grams; amount__energy_kcal: kcal of the day).';
+COMMENT ON COLUMN audit.warned_rows.value IS 'The value, as text.';
 
 CREATE TABLE IF NOT EXISTS audit.quarantine (
     run_id VARCHAR, cohort VARCHAR, source_file VARCHAR, source_row BIGINT, "column" VARCHAR,

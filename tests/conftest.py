@@ -52,3 +52,19 @@ def write_spec(folder: Path, name: str, **fields) -> Path:
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump({"name": name, **fields}, sort_keys=False), encoding="utf-8")
     return path
+
+
+# Fixtures that give a test its own warehouse: the test runs the pipeline, the CLI or Dagster on it.
+PIPELINE_FIXTURES = {"isolated", "isolated_session", "home"}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """`make check` runs `-m "not slow and not realdata"`: the unit tests. A test that runs the
+    pipeline (it asks for a warehouse of its own) is slow, and one that reads ../shared/realdata is
+    realdata, whether or not its author marked it."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & PIPELINE_FIXTURES and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
+        if "realdata" in fixtures and not item.get_closest_marker("realdata"):
+            item.add_marker(pytest.mark.realdata)
