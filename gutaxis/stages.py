@@ -186,8 +186,9 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
     items_table = warehouse.stage_parts(conn, "diary_items", spec.name, run_key, _handing_over({}, holder), item_columns,
                                         compression=item_compression(items_schema, n_items, diary.item_runs))
     warehouse.record_item_source(conn, items_table, spec.composition, width)
+    # the diary gives ids only; gutaxis.analysis.steps.stage_participants adds attributes and design
     warehouse.stage_parts(conn, "participants", spec.name, run_key, [({}, diary.participants)],
-                          warehouse.COHORT_TABLES["cohort.participants"])
+                          tuple(diary.participants.columns))
     faults.point("ingest")
     warehouse.append_audit(conn, "audit.quarantine", diary.quarantine, run_id=run_key, cohort=spec.name)
     warehouse.append_audit(conn, "audit.inclusion", diary.inclusion, run_id=run_key, cohort=spec.name)
