@@ -1,4 +1,4 @@
-"""A sensor that notices new or changed cohort specs and data files."""
+"""A sensor that notices new or changed cohort specs, data files, and analysis files naming a cohort."""
 import json
 
 import dagster as dg
@@ -18,8 +18,27 @@ def cohort_fingerprints() -> dict[str, str]:
             files = [spec_path, *spec.data_files()]
         except GutaxisError:
             continue  # an invalid or data-less spec is reported by `gutaxis cohort check`, not run
-        prints[spec.name] = ";".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
+        prints[spec.name] = ";".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files + analysis_inputs(spec))
     return prints
+
+
+def analysis_inputs(spec) -> list:
+    """The analysis files naming the cohort and its attribute and outcome tables: a new or changed one reruns
+    the cohort (its estimates are published with its exposures)."""
+    from gutaxis.analysis.declarations import analyses_dir, load_analysis_file, resolve_path
+
+    files = []
+    for path in sorted(analyses_dir().glob("*.yaml")):
+        try:
+            if spec.name in load_analysis_file(path).cohorts:
+                files.append(path)
+        except GutaxisError:
+            files.append(path)  # a broken analysis file is a change too: the run reports it in one line
+    for table in (spec.participants or []) + (spec.outcomes or []):
+        path = resolve_path(spec.base_dir, str(table.get("path", "")))
+        if path.is_file():
+            files.append(path)
+    return files
 
 
 @dg.sensor(job=cohort_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
