@@ -1,0 +1,98 @@
+"""Real data through the analysis: NHANES 2015-16 women (two recall days, WTDR2D in the file) with DEMO_I
+publish two-day-weighted estimates; NHANES 2017-18 DEMO_J + DPQ_J give R survey's PHQ-9 prevalence."""
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+import pytest
+
+from gutaxis.analysis.analyses import analysis_frame, run_estimates
+from gutaxis.analysis.cohort_tables import build_outcomes, build_participants
+from gutaxis.analysis.declarations import AttributeTable, Design, OutcomeTable, analyses_dir, load_analysis_file
+from gutaxis.analysis.outcomes import outcome_registry
+from gutaxis.fetch import fetch
+from pipelines.runner import run_cohorts
+from tests.conftest import write_spec
+from tests.test_survey_estimates import assert_matches_r, reference
+
+pytestmark = pytest.mark.realdata
+FNDDS_XLSX = "2017-2018 FNDDS At A Glance - FNDDS Nutrient Values.xlsx"
+
+
+def _quiet(*args) -> None:
+    """fetch's log: the tests need no progress lines."""
+
+
+@pytest.fixture(scope="module")
+def women(realdata, isolated_session, tmp_path_factory):
+    """The 2015-16 women file (tabular, both days) with DEMO_I and a design, run as a one-off spec."""
+    fetch("fndds-2017-2018", realdata / "usda" / "fndds-2017-2018" / FNDDS_XLSX, log=_quiet)
+    fetch("sr28", realdata / "usda" / "sr28", log=_quiet)
+    fetch("fndds-ingredients-2017-2018", realdata / "usda" / "fndds-2017-2018" / "FNDDS_ingredients_2017_2018_SSB_subset.csv",
+          log=_quiet)
+    folder = realdata / "nhanes" / "2015-2016"
+    spec = write_spec(
+        tmp_path_factory.mktemp("specs"), "women-analysis", format="tabular",
+        path=str(folder / "IFF_day1_day2_women40s.tsv"), delimiter="\t",
+        columns={"participant_id": "SEQN", "recall_day": "Day", "food_code": "FoodCode", "grams": "FoodAmt"},
+        reported={"energy_kcal": "KCAL", "fiber": "FIBE"},
+        participants=[{"format": "nhanes-demo", "path": str(folder / "DEMO_I.XPT")}],
+        design={"weight": "auto", "strata": "stratum", "psu": "psu", "cycles": 1, "lonely_psu": "adjust"},
+        analyses=[{"id": "tryptophan-two-day", "kind": "estimates", "variables": ["tryptophan_per_1000kcal", "fiber_mean_daily"],
+                   "statistics": ["mean", "quantile"], "quantiles": [0.5]}])
+    reports, errors = run_cohorts([str(spec)])
+    assert errors == [] and reports[0].outcome == "published"
+    conn = duckdb.connect(str(isolated_session / "warehouse.duckdb"), read_only=True)
+    yield conn, reports[0]
+    conn.close()
+
+
+def test_women_two_day_tryptophan_per_1000kcal_is_weighted_by_wtdr2d(women, realdata):
+    conn, report = women
+    rows = conn.sql("SELECT * FROM marts.population_estimates WHERE cohort = 'women-analysis' "
+                    "AND variable = 'tryptophan_per_1000kcal' AND statistic = 'mean'").pl()
+    assert rows.height == 1
+    row = rows.row(0, named=True)
+    assert row["weight"] == "wt_two_day" and row["df"] == 15 and row["se"] > 0
+    assert row["ci_low"] < row["estimate"] < row["ci_high"]
+    # the point estimate is the WTDR2D-weighted mean of the published per-participant values
+    iff = pl.read_csv(realdata / "nhanes" / "2015-2016" / "IFF_day1_day2_women40s.tsv", separator="\t",
+                      infer_schema_length=0)
+    weights = iff.group_by("SEQN").agg(pl.col("WTDR2D").first().cast(pl.Float64)).rename({"SEQN": "participant_id"})
+    values = conn.sql("SELECT participant_id, per_1000kcal FROM marts.participant_exposure "
+                      "WHERE cohort = 'women-analysis' AND component_id = 'tryptophan'").pl()
+    both = values.join(weights, on="participant_id").drop_nulls()
+    assert row["n"] == both.height > 100
+    expected = (both["per_1000kcal"] * both["WTDR2D"]).sum() / both["WTDR2D"].sum()
+    assert row["estimate"] == pytest.approx(expected, rel=1e-9)
+    assert any(line.startswith("estimates tryptophan-two-day") and "wt_two_day" in line for line in report.estimated)
+
+
+def test_women_cohort_keeps_every_demo_i_participant_flagged_by_recall(women):
+    conn, _ = women
+    counts = conn.execute("SELECT count(*), count(*) FILTER (WHERE has_usable_recall), count(wt_two_day), "
+                          "count(DISTINCT stratum) FROM cohort.participants WHERE cohort = 'women-analysis'").fetchall()[0]
+    assert counts == (9971, 151, 151, 15)
+    wide = conn.execute("SELECT count(*), count(tryptophan_per_1000kcal) FROM marts.analysis_participant "
+                        "WHERE cohort = 'women-analysis'").fetchall()[0]
+    assert wide[0] == 9971 and 100 < wide[1] <= 151
+
+
+def test_nhanes1718_phq9_prevalence_from_the_shipped_analysis_files_equals_r_survey(realdata, tmp_path):
+    """DEMO_J and DPQ_J through the same engine steps the run uses (cohort_tables -> analysis_frame ->
+    run_estimates). The 2017-18 diary side needs the nhanes-tot format (another branch)."""
+    folder = realdata / "nhanes" / "2017-2018"
+    participants = build_participants("nhanes1718", folder, [AttributeTable(format="nhanes-demo", path="DEMO_J.xpt")],
+                                      pl.Series([], dtype=pl.String), pl.Series([], dtype=pl.String), pl.DataFrame())
+    outcomes = build_outcomes("nhanes1718", folder, [OutcomeTable(format="nhanes-dpq", path="DPQ_J.xpt")])
+    kinds = dict(outcome_registry().select("outcome_id", "kind").iter_rows())
+    frame = analysis_frame(participants, pl.DataFrame(), outcomes, kinds)
+    for analysis_id, check in (("phq9-prevalence", "phq9_ge10_adults"), ("phq9-prevalence-by-sex", "phq9_ge10_by_sex")):
+        analysis = load_analysis_file(analyses_dir() / f"{analysis_id}.yaml")
+        ours = run_estimates("nhanes1718", frame, Design(), analysis, kinds, outcomes.filter(pl.col("outcome_id") == "oxytocin"))
+        ours = ours.filter((pl.col("variable") == "phq9_ge10") & (pl.col("statistic") == "proportion"))
+        assert set(ours["weight"]) == {"wt_mec"}
+        for r in reference(check).iter_rows(named=True):
+            mine = ours.filter(pl.col("domain_value") == r["domain_value"])
+            assert mine.height == 1
+            assert_matches_r(mine.row(0, named=True), r)
