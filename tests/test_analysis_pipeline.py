@@ -212,6 +212,15 @@ def test_demo_publishes_estimates_and_bad_analysis_input_changes_nothing(isolate
         "unknown unit": (None, None, {"outcomes_unit": "nmol/dL"}, "oxytocin unit 'nmol/dL' is not known"),
         "missing design column": (None, None, {"design": {"strata": "centre", "psu": "site"}},
                                   "design strata column 'centre' is not in the participants"),
+        "weight of 0": ("participants.csv", "participant,sex,age,site,unit,wt\n" + "".join(
+            f"demo-{p:03d},female,{30 + p},{1 + p % 2},{1 + p % 3},{0 if p == 5 else 100 + p}\n" for p in range(1, 25)),
+            {"design": {"weight": "wt_interview", "strata": "stratum", "psu": "psu"},
+             "participants": [{"format": "tabular", "path": "demo/participants.csv",
+                               "columns": {"participant_id": "participant", "sex": "sex", "age_years": "age",
+                                           "stratum": "site", "psu": "unit", "wt_interview": "wt"}}]},
+            "wt_interview is missing or <= 0 (first participant demo-005)"),
+        "mixed assays": (None, None, {"analyses": [{"id": "pooled", "kind": "estimates", "variables": ["oxytocin"]}]},
+                         "oxytocin values come from 2 methods"),
     }
     for name, (file, text, change, message) in cases.items():
         case = tmp_path / name.replace(" ", "-")
@@ -221,8 +230,9 @@ def test_demo_publishes_estimates_and_bad_analysis_input_changes_nothing(isolate
         body = {**spec}
         if "outcomes_unit" in change:
             body["outcomes"] = [{**body["outcomes"][1], "unit": change["outcomes_unit"]}]
-        if "design" in change:
-            body["design"] = change["design"]
+        for key in ("design", "participants", "analyses"):
+            if key in change:
+                body[key] = change[key]
         path = write_spec(case, "demo", **{k: v for k, v in body.items() if k != "name"})
         reports, errors = run_cohorts([str(path)])
         assert reports[0].outcome.startswith("failed"), name
@@ -244,3 +254,48 @@ def test_a_new_or_changed_analysis_file_naming_a_cohort_triggers_its_run(isolate
     (tmp_path / "other.yaml").write_text("id: other\nkind: estimates\ncohorts: [elsewhere]\nvariables: [fiber_mean_daily]\n")
     unrelated = cohort_spec_sensor(dg.build_sensor_context(instance=instance, cursor=changed.cursor))
     assert unrelated.run_requests == []
+
+
+def test_every_column_of_the_analysis_tables_and_views_has_a_comment(isolated):
+    from gutaxis import warehouse
+
+    with warehouse.open_writer() as conn:
+        warehouse.load_outcome_registry(conn)
+        warehouse.refresh_views(conn)
+        for table in ("store.participants", "store.outcomes", "store.population_estimates", "store.association_estimates",
+                      "reference.outcomes"):
+            schema, name = table.split(".")
+            uncommented = conn.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
+                                       "AND comment IS NULL", [schema, name]).fetchall()
+            assert uncommented == [], table
+        for view in ("cohort.outcomes", "marts.population_estimates", "marts.association_estimates"):
+            schema, name = view.split(".")
+            assert conn.execute("SELECT count(*) FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
+                                "AND comment IS NULL", [schema, name]).fetchall()[0][0] == 0, view
+        assert conn.execute("SELECT comment FROM duckdb_views() WHERE schema_name = 'marts' "
+                            "AND view_name = 'analysis_participant'").fetchall()[0][0].startswith("One row per participant")
+        columns = {c for (c,) in conn.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = 'marts' "
+                                               "AND table_name = 'analysis_participant'").fetchall()}
+        assert {"stratum", "wt_two_day", "tryptophan_mean_daily", "tryptophan_per_1000kcal", "phq9_ge10", "oxytocin",
+                "oxytocin_method", "has_usable_recall"} <= columns
+
+
+def test_cli_refuses_a_hypothesis_naming_an_unknown_component_with_exit_2(isolated, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from gutaxis import PROJECT_ROOT
+
+    spec = write_spec(tmp_path, "bad-hypothesis", format="tabular", path=str(DATA_DIR / "demo" / "diary.csv"),
+                      composition="demo", columns={"participant_id": "participant", "recall_day": "day",
+                                                   "food_code": "food_code", "grams": "grams"},
+                      analyses=[{"id": "h", "kind": "association", "exposure": {"component": "kombucha"},
+                                 "outcome": "phq9_ge10", "model": "logistic"}])
+    env = {**os.environ, "GUTAXIS_WAREHOUSE": str(isolated / "warehouse.duckdb")}
+    done = subprocess.run([str(Path(sys.executable).parent / "gutaxis"), "run", "--cohort", str(spec)], capture_output=True,
+                          text=True, env=env, cwd=PROJECT_ROOT, timeout=300)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "unknown component 'kombucha'" in lines[0]

@@ -100,6 +100,9 @@ def dietary_weights(files: list[Path], diary_format: str, id_column: str | None,
         wanted = [id_column, *(n for n in found.values() if n)]
         if path.suffix.lower() == ".xpt":
             raw = read_xpt_columns(path, wanted, [], "give the NHANES dietary file with its original column names")
+        elif path.suffix.lower() == ".sas7bdat":  # the FPED day-totals files
+            data, _ = pyreadstat.read_sas7bdat(str(path), usecols=wanted)
+            raw = pl.from_pandas(data, nan_to_null=True)
         else:
             raw = read_table_file(path, delimiter, wanted, "keep the dietary weight columns as NHANES names them")
         parts.append(raw.select(id_text(id_column), *(
@@ -121,7 +124,8 @@ def _column_names(path: Path, delimiter: str | None) -> list[str] | None:
         if suffix == ".parquet":
             return list(pl.read_parquet_schema(path))
         if suffix == ".sas7bdat":
-            return None
+            _, meta = pyreadstat.read_sas7bdat(str(path), metadataonly=True)
+            return list(meta.column_names)
         separator = delimiter or ("\t" if suffix in (".tsv", ".tab") else ",")
         return pl.read_csv(path, separator=separator, n_rows=0, infer_schema=False).columns
     except Exception:  # the diary reader has already judged the file; weights are then simply absent

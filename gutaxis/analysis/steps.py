@@ -95,8 +95,11 @@ def staged_analysis_frame(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run
         if name not in participants.columns:
             participants = participants.with_columns(pl.lit(None, dtype).alias(name))
     if "extra_attributes" in participants.columns and participants["extra_attributes"].null_count() < participants.height:
-        decoded = participants["extra_attributes"].str.json_decode()
-        participants = participants.with_columns(decoded.struct.unnest())
+        decoded = participants["extra_attributes"].str.json_decode().struct.unnest()
+        # extra attributes are stored as text; one whose every value is a number is analysed as a number
+        numeric = [c for c in decoded.columns
+                   if decoded[c].cast(pl.Float64, strict=False).null_count() == decoded[c].null_count()]
+        participants = participants.with_columns(decoded.with_columns(pl.col(numeric).cast(pl.Float64)))
     participants = participants.drop("extra_attributes", "external_id", "cohort", strict=False)
     table = warehouse.staging_table("participant_exposure", spec.name, run_key)
     name = table.split(".", 1)[1].strip('"')
@@ -157,6 +160,8 @@ def _record(conn, spec: CohortSpec, run_key: str, suite: str, rows: list[dict]) 
 def check_participants(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> pl.DataFrame:
     """Where a design is declared: every participant has its stratum and PSU, and the design's weight
     (the named one, else the interview weight) present and > 0; no weight is negative or infinite."""
+    if not declares_analysis(spec):  # the diary's own participants: ids only, nothing to check
+        return _record(conn, spec, run_key, "analysis_participants", [])
     table = warehouse.staging_table("participants", spec.name, run_key)
     frame = conn.sql(f"SELECT * FROM {table}").pl()
     design = declarations(spec).design
@@ -203,6 +208,8 @@ def check_estimates(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: 
     """Estimates finite with their CI containing them; a stratum with fewer than 2 PSUs only with the
     lonely-PSU rule recorded in the row's method."""
     rows = []
+    if not declares_analysis(spec):
+        return _record(conn, spec, run_key, "analysis_estimates", [])
     design = declarations(spec).design
     participants = conn.sql(f"SELECT * FROM {warehouse.staging_table('participants', spec.name, run_key)}").pl()
     for kind in ("population_estimates", "association_estimates"):
