@@ -53,7 +53,11 @@ def test_women_two_day_tryptophan_per_1000kcal_is_weighted_by_wtdr2d(women, real
                     "AND variable = 'tryptophan_per_1000kcal' AND statistic = 'mean'").pl()
     assert rows.height == 1
     row = rows.row(0, named=True)
-    assert row["weight"] == "wt_two_day" and row["df"] == 15 and row["se"] > 0
+    # design df: PSUs minus strata that hold the domain's members (R's degf on a domain)
+    psus, strata = conn.execute(
+        "SELECT count(DISTINCT (stratum, psu)), count(DISTINCT stratum) FROM marts.analysis_participant "
+        "WHERE cohort = 'women-analysis' AND wt_two_day > 0 AND tryptophan_per_1000kcal IS NOT NULL").fetchall()[0]
+    assert row["weight"] == "wt_two_day" and row["df"] == psus - strata and row["se"] > 0
     assert row["ci_low"] < row["estimate"] < row["ci_high"]
     # the point estimate is the WTDR2D-weighted mean of the published per-participant values
     iff = pl.read_csv(realdata / "nhanes" / "2015-2016" / "IFF_day1_day2_women40s.tsv", separator="\t",
@@ -64,7 +68,7 @@ def test_women_two_day_tryptophan_per_1000kcal_is_weighted_by_wtdr2d(women, real
     both = values.join(weights, on="participant_id").drop_nulls()
     assert row["n"] == both.height > 100
     expected = (both["per_1000kcal"] * both["WTDR2D"]).sum() / both["WTDR2D"].sum()
-    assert row["estimate"] == pytest.approx(expected, rel=1e-9)
+    assert row["estimate"] == pytest.approx(expected, rel=1e-6)
     assert any(line.startswith("estimates tryptophan-two-day") and "wt_two_day" in line for line in report.estimated)
 
 
@@ -96,3 +100,36 @@ def test_nhanes1718_phq9_prevalence_from_the_shipped_analysis_files_equals_r_sur
             mine = ours.filter(pl.col("domain_value") == r["domain_value"])
             assert mine.height == 1
             assert_matches_r(mine.row(0, named=True), r)
+
+
+def test_nhanes1718_cohort_publishes_the_r_survey_phq9_prevalence_in_the_warehouse(realdata, isolated, tmp_path):
+    """The nhanes1718 spec of DESIGN.md (FPED day-1 totals, DEMO_J, DPQ_J) through `gutaxis run`: the
+    warehouse's PHQ-9 >= 10 prevalence equals R survey's. Needs the nhanes-tot day-totals format."""
+    import typing
+
+    from gutaxis.specs import CohortSpec
+
+    if "nhanes-tot" not in typing.get_args(CohortSpec.model_fields["format"].annotation):
+        pytest.skip("the nhanes-tot day-totals format is not in this checkout (it comes from the day-totals branch)")
+    fetch("fndds-2017-2018", realdata / "usda" / "fndds-2017-2018" / FNDDS_XLSX, log=_quiet)
+    folder = realdata / "nhanes" / "2017-2018"
+    spec = write_spec(tmp_path, "nhanes1718", format="nhanes-tot", path=str(folder / "fped_dr1tot_1718.sas7bdat"),
+                      composition="fndds-2017-2018",
+                      participants=[{"format": "nhanes-demo", "path": str(folder / "DEMO_J.xpt")}],
+                      outcomes=[{"format": "nhanes-dpq", "path": str(folder / "DPQ_J.xpt")}],
+                      design={"weight": "auto", "strata": "stratum", "psu": "psu", "cycles": 1, "lonely_psu": "adjust"})
+    reports, errors = run_cohorts([str(spec)])
+    assert errors == [] and reports[0].outcome == "published"
+    conn = duckdb.connect(str(isolated / "warehouse.duckdb"), read_only=True)
+    try:
+        for analysis_id, check in (("phq9-prevalence", "phq9_ge10_adults"), ("phq9-prevalence-by-sex", "phq9_ge10_by_sex")):
+            ours = conn.sql("SELECT * FROM marts.population_estimates WHERE cohort = 'nhanes1718' AND analysis_id = "
+                            f"'{analysis_id}' AND variable = 'phq9_ge10'").pl()
+            assert set(ours["weight"]) == {"wt_mec"}
+            for r in reference(check).iter_rows(named=True):
+                assert_matches_r(ours.filter(pl.col("domain_value") == r["domain_value"]).row(0, named=True), r)
+        flagged = conn.execute("SELECT count(*), count(*) FILTER (WHERE has_usable_recall), count(wt_day1) "
+                               "FROM cohort.participants WHERE cohort = 'nhanes1718'").fetchall()[0]
+        assert flagged[0] == 9254 and 0 < flagged[1] < 9254 and flagged[2] > 0
+    finally:
+        conn.close()

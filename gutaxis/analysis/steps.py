@@ -219,19 +219,28 @@ def check_estimates(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: 
         rows.append(_result("estimates finite, CI contains them", "estimate", bad.height, frame.height,
                             "; ".join(f"{r.get('analysis_id') or r.get('hypothesis_id')}: {r['variable'] if 'variable' in r else r['contrast']}"
                                       for r in bad.head(3).iter_rows(named=True)), table))
-        lonely_unrecorded = 0
-        if design is not None and frame.height:
-            for weight, method in frame.filter(pl.col("method").is_not_null()).select("weight", "method").unique().iter_rows():
-                column = weight.split(" ")[0]
-                if column not in participants.columns or design.strata not in participants.columns:
-                    continue
-                used = participants.filter(pl.col(column).fill_null(0) > 0)
-                lonely = used.group_by(design.strata).agg(pl.col(design.psu).n_unique().alias("n")).filter(pl.col("n") < 2)
-                if lonely.height and f"lonely PSU: {design.lonely_psu} (strata" not in method:
-                    lonely_unrecorded += 1
+        lonely_unrecorded = unrecorded_lonely_psu(frame, participants, design)
         rows.append(_result("2+ PSUs per stratum or lonely-PSU rule recorded", "method", lonely_unrecorded, frame.height,
                             "a stratum with one PSU and no lonely-PSU rule recorded", table))
     return _record(conn, spec, run_key, "analysis_estimates", rows)
+
+
+def unrecorded_lonely_psu(estimates: pl.DataFrame, participants: pl.DataFrame, design) -> int:
+    """Estimate rows whose weight's subsample has a stratum with fewer than 2 PSUs but whose method does not
+    record the lonely-PSU rule and those strata."""
+    if design is None or not estimates.height or design.strata not in participants.columns:
+        return 0
+    unrecorded = 0
+    for weight, method, n in (estimates.filter(pl.col("method").is_not_null()).group_by("weight", "method")
+                              .len().iter_rows()):
+        column = weight.split(" ")[0]
+        if column not in participants.columns:
+            continue
+        used = participants.filter(pl.col(column).fill_null(0) > 0)
+        lonely = used.group_by(design.strata).agg(pl.col(design.psu).n_unique().alias("n")).filter(pl.col("n") < 2)
+        if lonely.height and f"lonely PSU: {design.lonely_psu} (strata" not in method:
+            unrecorded += n
+    return unrecorded
 
 
 def analysis_summary(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str) -> list[str]:
