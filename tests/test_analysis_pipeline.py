@@ -317,3 +317,22 @@ def test_checks_catch_non_finite_estimates_cis_that_miss_them_and_an_unrecorded_
     assert unrecorded_lonely_psu(estimates.head(1), participants, Design()) == 0
     two_psus = participants.with_columns(pl.Series("psu", [1, 2, 1, 2]))
     assert unrecorded_lonely_psu(estimates, two_psus, Design()) == 0
+
+
+def test_not_pregnant_domain_keeps_women_of_unknown_status_and_more_cycles_than_declared_is_refused(tmp_path):
+    from types import SimpleNamespace
+
+    from gutaxis.analysis.analyses import domain_frame
+    from gutaxis.analysis.declarations import AnalysisDeclarations
+    from gutaxis.analysis.steps import _refuse_missing_design_columns
+
+    frame = pl.DataFrame({"age_years": [25.0, 30, 50], "pregnant": [None, True, False]},
+                         schema_overrides={"pregnant": pl.Boolean})
+    kept = domain_frame(frame).filter(pl.sql_expr("age_years >= 20 and not pregnant"))
+    assert kept["age_years"].to_list() == [25.0, 50.0]
+    participants = pl.DataFrame({"participant_id": ["1", "2"], "cycle": ["2015-2016", "2017-2018"],
+                                 "stratum": [1, 2], "psu": [1, 1]})
+    spec = SimpleNamespace(spec_path=tmp_path / "pooled.yaml")
+    with pytest.raises(GutaxisError, match="2 survey cycles but the design says cycles: 1"):
+        _refuse_missing_design_columns(participants, AnalysisDeclarations(design={"cycles": 1}), spec)
+    _refuse_missing_design_columns(participants, AnalysisDeclarations(design={"cycles": 2}), spec)

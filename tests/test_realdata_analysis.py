@@ -133,3 +133,35 @@ def test_nhanes1718_cohort_publishes_the_r_survey_phq9_prevalence_in_the_warehou
         assert flagged[0] == 9254 and 0 < flagged[1] < 9254 and flagged[2] > 0
     finally:
         conn.close()
+
+
+def test_nhanes1718_yogurt_consumer_hypothesis_equals_r_svyglm(realdata):
+    """A `kind: association` hypothesis through run_association (weight auto -> WTDRD1 read from the FPED
+    day-1 file, consumers vs non-consumers, adjusted for age and sex, adults 20+) gives R's log odds ratio."""
+    import pyreadstat
+
+    folder = realdata / "nhanes" / "2017-2018"
+    fped = folder / "fped_dr1tot_1718.sas7bdat"
+    data, _ = pyreadstat.read_sas7bdat(str(fped), usecols=["SEQN", "DR1DRSTZ", "DR1T_D_YOGURT"])
+    day1 = pl.from_pandas(data, nan_to_null=True).filter(pl.col("DR1DRSTZ") == 1).select(
+        pl.col("SEQN").cast(pl.Int64).cast(pl.String).alias("participant_id"), pl.lit(1).alias("n_days"),
+        pl.lit("fg_yogurt").alias("component_id"), pl.col("DR1T_D_YOGURT").alias("mean_daily"),
+        pl.lit(None, pl.Float64).alias("per_1000kcal"))
+    from gutaxis.analysis.cohort_tables import dietary_weights
+
+    weights = dietary_weights([fped], "nhanes-tot", "SEQN", None)
+    participants = build_participants("nhanes1718", folder, [AttributeTable(format="nhanes-demo", path="DEMO_J.xpt")],
+                                      day1["participant_id"], day1["participant_id"], weights)
+    outcomes = build_outcomes("nhanes1718", folder, [OutcomeTable(format="nhanes-dpq", path="DPQ_J.xpt")])
+    kinds = dict(outcome_registry().select("outcome_id", "kind").iter_rows())
+    frame = analysis_frame(participants, day1, outcomes, kinds)
+    from gutaxis.analysis.analyses import run_association
+    from gutaxis.analysis.declarations import Analysis
+
+    hypothesis = Analysis(id="yogurt-phq9", kind="association", outcome="phq9_ge10", model="logistic",
+                          exposure={"component": "fg_yogurt", "scale": "mean_daily", "groups": "consumer"},
+                          covariates=["age_years", "sex"], domain="age_years >= 20")
+    ours = run_association("nhanes1718", frame, Design(), hypothesis, kinds, {}).row(0, named=True)
+    assert ours["weight"] == "wt_day1" and ours["contrast"] == "consumers vs non-consumers"
+    r = reference("logistic_phq9_ge10_yogurt").filter(pl.col("term") == "yogurt_consumer").row(0, named=True)
+    assert_matches_r(ours, r)
