@@ -336,3 +336,10 @@ def test_not_pregnant_domain_keeps_women_of_unknown_status_and_more_cycles_than_
     with pytest.raises(GutaxisError, match="2 survey cycles but the design says cycles: 1"):
         _refuse_missing_design_columns(participants, AnalysisDeclarations(design={"cycles": 1}), spec)
     _refuse_missing_design_columns(participants, AnalysisDeclarations(design={"cycles": 2}), spec)
+
+
+def test_a_mapped_column_the_attribute_file_lacks_is_one_line_naming_it(tmp_path):
+    (tmp_path / "cov.csv").write_text("id,age\n1,30\n")
+    table = AttributeTable(format="tabular", path="cov.csv", columns={"participant_id": "id", "stratum": "SDMVSTRA"})
+    with pytest.raises(GutaxisError, match=r"cov.csv: column 'SDMVSTRA' is missing \(the file has id, age\)"):
+        build_participants("c", tmp_path, [table], pl.Series(["1"]), pl.Series(["1"]), pl.DataFrame())

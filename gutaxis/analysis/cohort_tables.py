@@ -41,15 +41,19 @@ def read_table_file(path: Path, delimiter: str | None, columns: list[str], fix: 
         raise GutaxisError(f"{path}: file does not exist; fix the path (relative to the spec's folder)")
     try:
         if path.suffix.lower() == ".parquet":
-            frame = pl.read_parquet(path)
+            present = list(pl.read_parquet_schema(path))
+            frame = pl.read_parquet(path, columns=[c for c in columns if c in present])
         else:
             separator = delimiter or ("\t" if path.suffix.lower() in (".tsv", ".tab") else ",")
-            frame = pl.read_csv(path, separator=separator, infer_schema=False)
+            present = pl.read_csv(path, separator=separator, n_rows=0, infer_schema=False).columns
+            # only the wanted columns are parsed: a diary read for its weights may have 100 M rows
+            frame = pl.read_csv(path, separator=separator, infer_schema=False, columns=[c for c in columns if c in present]
+                                or present[:1])
     except (pl.exceptions.PolarsError, OSError, UnicodeError) as exc:
         raise GutaxisError(f"{path}: cannot be read as CSV, TSV or Parquet ({str(exc).splitlines()[0]}); {fix}") from None
-    missing = [c for c in columns if c not in frame.columns]
+    missing = [c for c in columns if c not in present]
     if missing:
-        raise GutaxisError(f"{path}: column {missing[0]!r} is missing (the file has {', '.join(frame.columns[:12])}); {fix}")
+        raise GutaxisError(f"{path}: column {missing[0]!r} is missing (the file has {', '.join(present[:12])}); {fix}")
     return frame.select(columns)
 
 
