@@ -1,6 +1,7 @@
 """Publishing: a cohort's staged rows replace its published rows in one transaction."""
 import dagster as dg
 
+from assets.analysis import analysis_assets
 from assets.diaries import cohort_diary_items
 from assets.exposures import cohort_exposures
 from assets.partitions import cohort_partitions, cohort_spec, log_stage, partition_key, run_key
@@ -9,8 +10,9 @@ from assets.results import recorded_failure
 from gutaxis import report, stages
 
 
-@dg.asset(partitions_def=cohort_partitions, group_name="cohort", deps=[cohort_diary_items, cohort_exposures],
-          description="The cohort's rows in cohort.* and marts.*, replaced atomically once every blocking check passed.")
+@dg.asset(partitions_def=cohort_partitions, group_name="cohort", deps=[cohort_diary_items, cohort_exposures, *analysis_assets],
+          description="The cohort's rows in cohort.* and marts.* (exposures, participants, outcomes, estimates), replaced "
+                      "atomically once every blocking check passed.")
 def published_cohort(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource) -> dg.MaterializeResult:
     log_stage(context, "publish")
     with warehouse_db.writer() as conn, recorded_failure(conn, partition_key(context), run_key(context)):

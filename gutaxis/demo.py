@@ -82,6 +82,31 @@ def _write(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
+# Oxytocin methods of the synthetic cohort: the same people could never be pooled across these (Szeto et
+# al., Psychosom Med 2011), which is what the demo shows. Plasma after solid-phase extraction reads a few
+# pg/mL; unextracted saliva EIA is given in pmol/L to exercise the unit conversion.
+OXYTOCIN_METHODS = [("plasma", "ria", "solid-phase", "pg/mL", (1.0, 8.0)),
+                    ("saliva", "eia", "none", "pmol/L", (5.0, 60.0))]
+
+
+def _participants(rng: random.Random) -> list[dict]:
+    return [dict(participant=f"demo-{p:03d}", sex=rng.choice(["female", "male"]), age=rng.randint(20, 75),
+                 education=rng.choice(["secondary", "tertiary"])) for p in range(1, N_PARTICIPANTS + 1)]
+
+
+def _oxytocin(rng: random.Random) -> dict[str, list[dict]]:
+    """One synthetic sample per participant: the first half by one method, the second by the other."""
+    tables: dict[str, list[dict]] = {}
+    half = N_PARTICIPANTS // 2
+    for p in range(1, N_PARTICIPANTS + 1):
+        sample_type, assay, extraction, unit, (low, high) = OXYTOCIN_METHODS[0 if p <= half else 1]
+        tables.setdefault(sample_type, []).append(dict(
+            participant=f"demo-{p:03d}", oxytocin=round(rng.uniform(low, high), 2), matrix=sample_type, method=assay,
+            extraction=extraction, kit=f"synthetic {assay} kit", lod=round(low / 2, 2),
+            fasting=rng.choice(["yes", "no"]), collected=f"08:{rng.randint(0, 59):02d}"))
+    return tables
+
+
 def generate(out_dir: Path) -> None:
     rng = random.Random(SEED)
     foods, amounts = _foods(rng)
@@ -89,9 +114,16 @@ def generate(out_dir: Path) -> None:
     _write(out_dir / "composition" / "foods.csv", foods)
     _write(out_dir / "composition" / "food_components.csv", amounts)
     _write(out_dir / "diary.csv", _diary(rng, foods))
+    analysis_rng = random.Random(SEED + 1)  # its own stream: the diary above stays byte-identical
+    _write(out_dir / "participants.csv", _participants(analysis_rng))
+    for sample_type, rows in _oxytocin(analysis_rng).items():
+        _write(out_dir / f"oxytocin_{sample_type}.csv", rows)
     (out_dir / "README.md").write_text(
         "# SYNTHETIC demo data\n\nMade by `python -m gutaxis.demo data/demo` (seed "
-        f"{SEED}). Not real foods, not real people: it lets `make run` work offline.\n", encoding="utf-8")
+        f"{SEED}). Not real foods, not real people: it lets `make run` work offline.\n\n"
+        "participants.csv (sex, age, education) and oxytocin_plasma.csv / oxytocin_saliva.csv (one SYNTHETIC sample "
+        "per participant, two assay methods, one in pmol/L) exercise the analysis path: the methods are never "
+        "pooled.\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ class CohortReport:
     sources: dict[str, str] = field(default_factory=dict)  # source id -> version (audit.runs.source_versions)
     # warned check label -> its first offending rows (participant, day, food code, column, value)
     warned_rows: dict[str, list[tuple]] = field(default_factory=dict)
+    estimated: list[str] = field(default_factory=list)  # what the run's analyses estimated (gutaxis.analysis)
 
 
 # More unlinked items than this share is not a few missing foods but, most likely, the wrong source.
@@ -63,6 +64,10 @@ def cohort_report(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str, st
                 names = [d[0] for d in conn.description]
                 rep.coverage.update((n.split("__", 1)[1], v) for n, v in zip(names, means[0]))
             rep.coverage = dict(sorted(rep.coverage.items()))
+    if staged or rep.outcome == "published":
+        from gutaxis.analysis.steps import analysis_summary
+
+        rep.estimated = analysis_summary(conn, cohort, run_key)
     rep.excluded_recalls = _one(conn, "SELECT count(*) FROM audit.inclusion WHERE run_id = ? AND NOT included", [run_key])
     rep.top_quarantine = conn.execute(
         "SELECT reason, count(*) n FROM audit.quarantine WHERE run_id = ? GROUP BY reason ORDER BY n DESC, reason LIMIT 3",
@@ -117,6 +122,7 @@ def format_report(rep: CohortReport) -> str:
         lines.append("  quarantined: " + "; ".join(f"{reason} x{n}" for reason, n in rep.top_quarantine))
     if rep.coverage:
         lines.append("  coverage: " + "  ".join(f"{c} {v:.0%}" for c, v in rep.coverage.items() if v is not None))
+    lines += [f"  {line}" for line in rep.estimated]
     if rep.sources:
         from gutaxis.source_status import FNDDS, summary_lines
 

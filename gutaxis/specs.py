@@ -54,6 +54,12 @@ class CohortSpec(BaseModel):
     external_path: bool = False
     # Made-up data (the bundled demo): run only while no real cohort is registered (see real_cohorts_registered).
     synthetic: bool = False
+    # Analysis keys (DESIGN.md "Participants, outcomes and analysis"), validated by
+    # gutaxis.analysis.declarations.check_declarations when the spec is loaded.
+    participants: list[dict] | None = None
+    outcomes: list[dict] | None = None
+    design: dict | None = None
+    analyses: list[dict] | None = None
     spec_path: Path | None = Field(default=None, exclude=True)
 
     @field_validator("name")
@@ -245,6 +251,9 @@ def load_cohort_spec(path: Path) -> CohortSpec:
     error = outside_data_error(spec, path)
     if error:
         raise error
+    from gutaxis.analysis.declarations import check_declarations  # here: it imports the readers, which import this
+
+    check_declarations(data, path)
     return spec
 
 

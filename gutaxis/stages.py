@@ -58,7 +58,16 @@ def sha256_files(paths: list[Path]) -> dict[str, str]:
 
 
 def spec_sha256(spec: CohortSpec) -> str:
-    return hashlib.sha256(spec.spec_path.read_bytes()).hexdigest()
+    """The spec file's sha256, folded with the analysis files naming the cohort and its attribute and
+    outcome tables: their estimates are published with the exposures, so a change to any of them is a
+    change to the cohort (the sensor compares this with the published run's)."""
+    from gutaxis.analysis.declarations import analysis_inputs
+
+    digest = hashlib.sha256(spec.spec_path.read_bytes())
+    for path in analysis_inputs(spec):
+        digest.update(f"\0{path.name}\0".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
 
 
 def code_version() -> str:
@@ -226,8 +235,9 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
     items_table = warehouse.stage_parts(conn, "diary_items", spec.name, run_key, _handing_over({}, holder), item_columns,
                                         compression=item_compression(items_schema, n_items, diary.item_runs))
     warehouse.record_item_source(conn, items_table, spec.composition, width)
+    # the diary gives ids only; gutaxis.analysis.steps.stage_participants adds attributes and design
     warehouse.stage_parts(conn, "participants", spec.name, run_key, [({}, diary.participants)],
-                          warehouse.COHORT_TABLES["cohort.participants"])
+                          tuple(diary.participants.columns))
     faults.point("ingest")
     warehouse.append_audit(conn, "audit.quarantine", diary.quarantine, run_id=run_key, cohort=spec.name)
     warehouse.append_audit(conn, "audit.inclusion", diary.inclusion, run_id=run_key, cohort=spec.name)

@@ -28,7 +28,17 @@ IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Published per-cohort tables and the columns a publish copies from staging (the contract).
 COHORT_TABLES = {
     "cohort.diary_items": ("cohort", "participant_id", "recall_day", "item_seq", "food_source", "food_code", "grams"),
-    "cohort.participants": ("cohort", "participant_id", "external_id"),
+    "cohort.participants": ("cohort", "participant_id", "external_id", "sex", "age_years", "race_ethnicity",
+                            "income_poverty_ratio", "pregnant", "cycle", "stratum", "psu", "wt_interview", "wt_mec",
+                            "wt_day1", "wt_two_day", "has_usable_recall", "extra_attributes"),
+    "cohort.outcomes": ("cohort", "participant_id", "outcome_id", "value", "unit", "sample_type", "assay", "extraction",
+                        "kit", "lod", "below_lod", "fasting", "collected_at"),
+    "marts.population_estimates": ("cohort", "analysis_id", "variable", "statistic", "quantile", "subpopulation", "domain",
+                                   "domain_value", "estimate", "se", "ci_low", "ci_high", "n", "df", "weight", "method",
+                                   "reliability_flag"),
+    "marts.association_estimates": ("cohort", "hypothesis_id", "exposure", "exposure_scale", "contrast", "outcome",
+                                    "model", "covariates", "subpopulation", "estimate", "se", "ci_low", "ci_high",
+                                    "p_value", "p_trend", "n", "df", "weight", "method", "status"),
     "marts.participant_day_exposure": ("cohort", "participant_id", "recall_day", "component_id", "amount", "unit", "coverage", "source"),
     "marts.participant_exposure": ("cohort", "participant_id", "n_days", "component_id", "mean_daily", "per_1000kcal", "unit", "coverage", "low_coverage"),
     "marts.food_contributions": ("cohort", "component_id", "food_code", "description", "amount", "share"),
@@ -55,7 +65,15 @@ PUBLISHED_KINDS = {
     "marts.participant_day_exposure": "day_exposure",
     "marts.participant_exposure": "participant_exposure",
     "marts.food_contributions": "food_contributions",
+    "cohort.outcomes": "outcomes",
+    "marts.population_estimates": "population_estimates",
+    "marts.association_estimates": "association_estimates",
 }
+# Kinds a run stages only when its cohort declares analysis; publishing a run without them publishes none
+# (an empty table), so that a spec that drops its outcomes drops its published outcomes too.
+ANALYSIS_KINDS = ("outcomes", "population_estimates", "association_estimates")
+# The schema files ensure_schema applies, in order.
+DDL_FILES = ("ddl.sql", "analysis_ddl.sql")
 
 
 def staging_table(kind: str, cohort: str, run_key: str) -> str:
@@ -184,7 +202,7 @@ def run_sql_file(conn: duckdb.DuckDBPyConnection, name: str, **params: str) -> N
 def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
     """Apply sql/ddl.sql unless this database has that very text applied already: its few hundred
     statements took 0.1 s on every opening of the writer, and a run of one cohort opens it a dozen times."""
-    ddl = (SQL_DIR / "ddl.sql").read_text(encoding="utf-8")
+    ddl = "\n".join((SQL_DIR / name).read_text(encoding="utf-8") for name in DDL_FILES)
     digest = hashlib.sha256(ddl.encode("utf-8")).hexdigest()
     try:
         applied = conn.execute("SELECT ddl_sha256 FROM store.schema_applied").fetchall()
@@ -194,7 +212,8 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
         conn.execute(ddl)
         conn.execute("DELETE FROM store.schema_applied")
         conn.execute("INSERT INTO store.schema_applied VALUES (?)", [digest])
-    if not conn.execute("SELECT count(*) FROM duckdb_views() WHERE schema_name = 'marts' AND view_name = 'participant_exposure_wide'").fetchall()[0][0]:
+    if conn.execute("SELECT count(*) FROM duckdb_views() WHERE schema_name = 'marts' AND view_name IN "
+                    "('participant_exposure_wide', 'analysis_participant')").fetchall()[0][0] < 2:
         refresh_views(conn)
 
 
@@ -246,8 +265,8 @@ def _published_selects(conn: duckdb.DuckDBPyConnection, view: str, cohort: str, 
     def shown(column: str) -> str:
         """A stored column in the contract's type: the run's constants, integer ids as text, integer
         codes zero-padded to the source's width."""
-        if column not in stored:
-            return constants[column]
+        if column not in stored:  # a run's constants, or a column added after the table was published
+            return constants.get(column, f"CAST(NULL AS {template[column]})")
         if stored[column] == template[column]:
             return ident(column)
         if column == "food_code" and item_source:
@@ -316,6 +335,7 @@ def refresh_views(conn: duckdb.DuckDBPyConnection) -> None:
     quoted = ", ".join("'" + c + "'" for c in component_ids())  # registry ids are checked slugs
     run_sql_file(conn, "views.sql", component_ids=quoted)
     _comment_wide_view(conn)
+    _analysis_participant_view(conn)
 
 
 WIDE_KEY_COMMENTS = {
@@ -336,6 +356,42 @@ def _comment_wide_view(conn: duckdb.DuckDBPyConnection) -> None:
                    f"(marts.participant_exposure.mean_daily; per 1000 kcal and coverage are there). 0 = none eaten; "
                    f"NULL = no route could compute it.")
         conn.execute(f"COMMENT ON COLUMN marts.participant_exposure_wide.{ident(component_id)} IS {_sql_string(comment)}")
+
+
+
+def _analysis_participant_view(conn: duckdb.DuckDBPyConnection) -> None:
+    """marts.analysis_participant: a column pair per registry component and a column per registered outcome."""
+    exposure = "".join(
+        f", max(mean_daily) FILTER (WHERE component_id = '{c}') AS {ident(c + '_mean_daily')}"
+        f", max(per_1000kcal) FILTER (WHERE component_id = '{c}') AS {ident(c + '_per_1000kcal')}"
+        for c in component_ids())
+    outcome_ids = [o for (o,) in conn.execute("SELECT outcome_id FROM reference.outcomes ORDER BY outcome_id").fetchall()
+                   if IDENTIFIER.match(o)]
+    outcome = "".join(f", avg(value) FILTER (WHERE outcome_id = '{o}') AS {ident(o)}" for o in outcome_ids if o != "oxytocin")
+    if "oxytocin" in outcome_ids:
+        method = "concat_ws('/', coalesce(sample_type, '?'), coalesce(assay, '?'), coalesce(extraction, '?'))"
+        outcome += (f", CASE WHEN count(DISTINCT {method}) FILTER (WHERE outcome_id = 'oxytocin') = 1 "
+                    "THEN avg(value) FILTER (WHERE outcome_id = 'oxytocin') END AS oxytocin"
+                    f", CASE WHEN count(DISTINCT {method}) FILTER (WHERE outcome_id = 'oxytocin') > 1 THEN 'several methods' "
+                    f"ELSE min({method}) FILTER (WHERE outcome_id = 'oxytocin') END AS oxytocin_method")
+    run_sql_file(conn, "analysis_views.sql", exposure_columns=exposure, outcome_columns=outcome)
+
+
+def load_outcome_registry(conn: duckdb.DuckDBPyConnection) -> int:
+    """Load reference.outcomes (data/reference/outcomes.csv); unchanged costs no write."""
+    from gutaxis.analysis.outcomes import outcome_registry
+
+    outcomes = outcome_registry()
+    loaded = conn.sql("SELECT outcome_id, name, unit, kind, low, high FROM reference.outcomes ORDER BY outcome_id").pl()
+    if loaded.equals(outcomes.select(loaded.columns).sort("outcome_id")):
+        return outcomes.height
+    conn.execute("BEGIN")
+    conn.execute("DELETE FROM reference.outcomes")
+    execute_on_frame(conn, "INSERT INTO reference.outcomes BY NAME SELECT * FROM incoming", outcomes)
+    conn.execute("COMMIT")
+    refresh_views(conn)
+    publish_snapshot(conn)
+    return outcomes.height
 
 
 def load_reference(conn: duckdb.DuckDBPyConnection) -> int:
@@ -548,6 +604,8 @@ def publish_cohort(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str) -
     try:
         for view, kind in PUBLISHED_KINDS.items():
             table = staging_table(kind, cohort, run_key)
+            if kind in ANALYSIS_KINDS and not table_exists(conn, table):
+                conn.execute(f"CREATE TABLE {table} AS SELECT * FROM store.{ident(kind)} LIMIT 0")
             counts[view] = conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
             old = conn.execute("SELECT table_name FROM store.published WHERE cohort = ? AND kind = ?", [cohort, kind]).fetchall()
             conn.execute("DELETE FROM store.published WHERE cohort = ? AND kind = ?", [cohort, kind])

@@ -1,6 +1,7 @@
 """The Dagster code location: `dagster dev -m pipelines.definitions` (what `gutaxis ui` runs)."""
 import dagster as dg
 
+from assets.analysis import analysis_assets, analysis_checks
 from assets.composition import composition_assets, composition_fndds_derived
 from assets.diaries import cohort_diary_items, diary_items_valid
 from assets.exposures import cohort_exposures, exposures_valid
@@ -12,8 +13,9 @@ from pipelines.schedules import daily_cohorts, daily_reference
 from pipelines.sensors import cohort_spec_sensor
 
 defs = dg.Definitions(
-    assets=[reference_components, *composition_assets, composition_fndds_derived, cohort_diary_items, cohort_exposures, published_cohort],
-    asset_checks=[diary_items_valid, exposures_valid],
+    assets=[reference_components, *composition_assets, composition_fndds_derived, cohort_diary_items, cohort_exposures, *analysis_assets,
+            published_cohort],
+    asset_checks=[diary_items_valid, exposures_valid, *analysis_checks],
     jobs=[reference_job, cohort_job],
     schedules=[daily_reference, daily_cohorts],
     sensors=[cohort_spec_sensor],

@@ -1,6 +1,7 @@
 """Jobs: composition sources first (unpartitioned), then one run per cohort partition."""
 import dagster as dg
 
+from assets.analysis import analysis_assets
 from assets.composition import composition_assets, composition_fndds_derived
 from assets.diaries import cohort_diary_items
 from assets.exposures import cohort_exposures
@@ -14,6 +15,6 @@ reference_job = dg.define_asset_job(
     description="Load the component registry and every fetched composition source.")
 
 cohort_job = dg.define_asset_job(
-    "cohort_job", selection=dg.AssetSelection.assets(cohort_diary_items, cohort_exposures, published_cohort),
+    "cohort_job", selection=dg.AssetSelection.assets(cohort_diary_items, cohort_exposures, *analysis_assets, published_cohort),
     executor_def=dg.in_process_executor,
     description="Ingest, compute, audit and publish one cohort (partition = cohort name).")

@@ -1,4 +1,4 @@
-"""A sensor that notices new or changed cohort specs and data files."""
+"""A sensor that notices new or changed cohort specs, data files, and analysis files naming a cohort."""
 import json
 
 import dagster as dg
@@ -6,6 +6,7 @@ import dagster as dg
 from assets.partitions import cohort_partitions
 from gutaxis import GutaxisError
 from gutaxis.cohorts import synthetic_to_retire
+from gutaxis.analysis.declarations import analysis_inputs
 from gutaxis.freshness import unchanged_since_publish
 from gutaxis.specs import CohortSpec, cohorts_dir, load_cohort_spec
 from pipelines.jobs import cohort_job
@@ -23,7 +24,7 @@ def _registered() -> dict[str, tuple[CohortSpec, str]]:
             files = [spec_path, *spec.data_files()]
         except GutaxisError:
             continue  # an invalid or data-less spec is reported by `gutaxis cohort check`, not run
-        found[spec.name] = (spec, ";".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files))
+        found[spec.name] = (spec, ";".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files + analysis_inputs(spec)))
     return found
 
 
