@@ -21,7 +21,7 @@ import polars as pl
 
 from gutaxis import PROJECT_ROOT, GutaxisError, __version__, faults
 from gutaxis import composition as composition_sources
-from gutaxis import handoff, quality, warehouse
+from gutaxis import handoff, interrupts, quality, warehouse
 from gutaxis.components import component_ids, units
 from gutaxis.diaries import read_diary
 from gutaxis.exposure import (Exposures, compute_chunk, composition_wide, food_contributions, food_grams,
@@ -341,14 +341,36 @@ def blocking_failures(results: pl.DataFrame) -> pl.DataFrame:
 
 
 def publish(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> dict:
+    """Publish the run and swap in the analysts' snapshot: both happen, or neither (see
+    warehouse.publish_cohort); a process killed in between is sorted out by the next writer."""
     counts = warehouse.publish_cohort(conn, spec.name, run_key)
-    warehouse.record_run(conn, run_key, cohort=spec.name, outcome="published", finished=True)
-    warehouse.publish_snapshot(conn)
+    try:
+        faults.point("publish-committed")
+        warehouse.publish_snapshot(conn)
+    except BaseException as exc:
+        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"snapshot not written: {type(exc).__name__}: {exc}"
+        with interrupts.deferred():
+            warehouse.revert_publish(conn, spec.name, run_key, f"failed: {reason}")
+        raise
+    try:
+        with interrupts.deferred():
+            faults.point("publish-finish")
+            warehouse.finish_publish(conn, spec.name, run_key)
+    except Exception:  # noqa: BLE001 - published already; the next writer drops the replaced tables (recover_publishes)
+        pass
     return counts
 
 
-def fail(conn: duckdb.DuckDBPyConnection, spec_name: str, run_key: str, reason: str) -> None:
-    """Record a failed run and drop its staging; published rows are untouched."""
+def fail(conn: duckdb.DuckDBPyConnection, spec_name: str, run_key: str, reason: str, snapshot: bool = True) -> None:
+    """Record a failed run and drop its staging; published rows are untouched.
+
+    A publish of the run that its snapshot has not confirmed is undone first. A run whose publish
+    completed stays published (a signal that lands afterwards does not make audit.runs lie).
+    snapshot=False (an interrupt: stop quickly) leaves the analysts' copy as it was.
+    """
+    warehouse.revert_publish(conn, spec_name, run_key, f"failed: {reason}"[:500])
+    if warehouse.published_run(conn, spec_name) == run_key:
+        return
     warehouse.drop_staging(conn, spec_name)
     handoff.drop(spec_name)
     exists = conn.execute("SELECT count(*) FROM audit.runs WHERE run_id = ?", [run_key]).fetchall()[0][0]
@@ -357,4 +379,5 @@ def fail(conn: duckdb.DuckDBPyConnection, spec_name: str, run_key: str, reason: 
     else:
         conn.execute("INSERT INTO audit.runs (run_id, cohort, started, finished, code_version, outcome) VALUES (?, ?, ?, ?, ?, ?)",
                      [run_key, spec_name, warehouse.utc_now(), warehouse.utc_now(), code_version(), f"failed: {reason}"[:500]])
-    warehouse.publish_snapshot(conn)
+    if snapshot:
+        warehouse.publish_snapshot(conn)
