@@ -73,6 +73,23 @@ def _failure_lines(result: dg.ExecuteInProcessResult, cohort: str) -> list[str]:
     return lines
 
 
+def _instance() -> dg.DagsterInstance:
+    """The project's Dagster instance (DAGSTER_HOME/dagster.yaml), without capturing compute logs.
+
+    The capture runs `tail -F` and a watcher interpreter beside every job: child processes that a
+    terminal's Ctrl-C also hits (the watcher then prints a traceback of its own) and that cost
+    an interpreter start per job. The CLI prints its stage lines itself and Dagster's event log
+    keeps them; the UI's own runs still capture (dagster.yaml is unchanged).
+    """
+    import os
+
+    from dagster._core.instance.ref import InstanceRef
+
+    ref = InstanceRef.from_dir(os.environ["DAGSTER_HOME"], overrides={"compute_logs": {
+        "module": "dagster._core.storage.noop_compute_log_manager", "class": "NoOpComputeLogManager"}})
+    return dg.DagsterInstance.from_ref(ref)
+
+
 # Dagster's console logger prints stack traces for failed steps; the CLI prints one line per failure
 # itself, and the assets print their stage lines, so keep the console quiet.
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -85,7 +102,7 @@ def run_cohorts(names_or_paths: list[str] | None, replace: bool = False) -> tupl
     from pipelines.definitions import defs
 
     specs, errors = _specs(names_or_paths, replace)
-    instance = dg.DagsterInstance.get()
+    instance = _instance()
     reports: list[CohortReport] = []
     with interrupts.watched():
         try:
@@ -127,7 +144,7 @@ def check_cohort(name_or_path: str) -> CohortReport:
 
     spec = resolve_cohort(name_or_path)
     key = "check" + uuid.uuid4().hex[:11]
-    instance = dg.DagsterInstance.get()
+    instance = _instance()
     with warehouse.writer_lock(warehouse.warehouse_path()):
         defs.resolve_job_def("reference_job").execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False)
         with warehouse.open_writer() as conn:

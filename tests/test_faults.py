@@ -194,6 +194,46 @@ def test_publish_and_snapshot_succeed_or_fail_together(tmp_path, clean, clean_ro
     assert leftovers == []
 
 
+INTERRUPTED = "gutaxis: interrupted; published data is unchanged"
+
+
+# A terminal's Ctrl-C signals the whole foreground process group; a service manager's SIGTERM the
+# process. Either stops the whole command, not only the step it hit (Dagster's own handling let
+# the run go on to the next cohort), with one line and 128 + the signal's number.
+@pytest.mark.parametrize(("signum", "stage"), [(signal.SIGINT, "ingest"), (signal.SIGTERM, "audit-items"),
+                                               (signal.SIGINT, "exposures"), (signal.SIGTERM, "publish")])
+def test_interrupt_stops_the_whole_command_and_leaves_nothing_running(tmp_path, clean, clean_roots, signum, stage):
+    state_a, state_b = clean
+    shutil.copytree(clean_roots[0], tmp_path, dirs_exist_ok=True)
+    args = [str(GUTAXIS), "run", "--cohort", str(_spec(tmp_path, seed=2)), "--cohort", str(_other_cohort(tmp_path))]
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=_env(tmp_path),
+                            cwd=PROJECT_ROOT, start_new_session=True)
+    seen = []
+    try:
+        for line in proc.stderr:
+            seen.append(line)
+            if f"stage {stage}:" in line:
+                os.killpg(proc.pid, signum) if signum == signal.SIGINT else proc.send_signal(signum)
+                break
+        seen.append(proc.stderr.read())
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    stderr = "".join(seen)
+    assert proc.returncode == 128 + signum, stderr
+    assert "Traceback" not in stderr and "internal error" not in stderr
+    lines = [line for line in stderr.splitlines() if line.strip() and not line.startswith("gutaxis: stage ")]
+    assert len(lines) == 1 and lines[0].startswith(INTERRUPTED), stderr
+    assert "cohort other" not in stderr  # the next cohort never started
+    with pytest.raises(ProcessLookupError):  # nothing of the command is left running
+        os.killpg(proc.pid, 0)
+    # A signal that lands after the publish's snapshot is in may leave it published: the line says so.
+    published = lines[0] != INTERRUPTED
+    assert not published or (stage == "publish" and lines[0].endswith(": faulty")), lines[0]
+    assert _snapshot(tmp_path) == (state_b if published else state_a)
+
+
 def test_two_runs_at_once_both_finish_one_waiting(tmp_path, clean):
     _, state_b = clean
     spec = _spec(tmp_path, seed=2)
