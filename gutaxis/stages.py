@@ -156,7 +156,7 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
                          code_version=code_version(), source_versions={spec.composition: source_version})
     handoff.drop(spec.name)
     width = code_width(source_spec)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gutaxis-sha256") as pool:
+    with _files_kept(files), ThreadPoolExecutor(max_workers=1, thread_name_prefix="gutaxis-sha256") as pool:
         # The input files are hashed while they are read (hashlib releases the GIL): 0.3 s alone
         # for the 100 M-row bench diary (328 MB, cached), up to 2 s when it comes from disk.
         hashing = pool.submit(sha256_files, files)
@@ -165,7 +165,7 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
         finally:  # recorded for a run that fails on its input too
             if hashing.exception() is None:
                 warehouse.record_run(conn, run_key, cohort=spec.name, outcome="running", input_sha256=hashing.result())
-    hashing.result()  # a file that cannot be hashed fails the run as it did before the read
+        hashing.result()  # a file that cannot be hashed fails the run as it did before the read
     n_items = diary.items.height
     # The run's constants (cohort, food source, code width) are not stored on every item: the
     # contract view adds them from store.item_sources and store.published.
@@ -194,6 +194,20 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
     excluded = diary.inclusion.filter(~pl.col("included")).height
     return {"items": n_items, "participants": diary.participants.height,
             "quarantined": diary.quarantine.height, "excluded_recalls": excluded}
+
+
+@contextmanager
+def _files_kept(files: list[Path]) -> Iterator[None]:
+    """A data file that vanishes while the run reads it (deleted, moved, an unmounted share) is named
+    as such, whatever the reader or hasher made of the missing bytes."""
+    try:
+        yield
+    except Exception:
+        gone = [path for path in files if not path.exists()]
+        if not gone:
+            raise
+        raise GutaxisError(f"{gone[0]}: the data file disappeared while the run read it (deleted or moved?); "
+                           "put it back, or fix the spec's 'path', and run again") from None
 
 
 def item_compression(schema: pl.Schema, n_items: int, item_runs: int) -> dict[str, str]:

@@ -120,15 +120,37 @@ def open_writer(path: str | Path | None = None) -> Iterator[duckdb.DuckDBPyConne
             shutil.copyfile(path, work)  # a warehouse from before the work file existed, or a lost work file
         # DuckDB's share of the 6 GB budget: the big frames live in polars (a 100 M-item cohort's
         # items, ~2.8 GB, stay in memory until its exposures are computed); DuckDB spills beyond it.
-        conn = duckdb.connect(str(work), config={"memory_limit": os.environ.get("GUTAXIS_DUCKDB_MEMORY", "2GB"),
-                                                  "preserve_insertion_order": False})
+        try:
+            conn = duckdb.connect(str(work), config={"memory_limit": os.environ.get("GUTAXIS_DUCKDB_MEMORY", "2GB"),
+                                                      "preserve_insertion_order": False})
+        except duckdb.Error as exc:
+            raise _damaged_error(work, path, exc) or exc
         try:
             ensure_schema(conn)
             recover_publishes(conn)
             yield conn
             conn.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            damaged = _damaged_error(work, path, exc)
+            if damaged:
+                raise damaged from None
+            raise
         finally:
             conn.close()
+
+
+# What DuckDB says when a database file is cut short (a full disk, a copy stopped halfway) or is not one.
+DAMAGE_SIGNS = {"Could not read enough bytes": "truncated", "not a valid DuckDB database file": "not a DuckDB database",
+                "Corrupt database file": "corrupt", "checksum": "corrupt (a block's checksum does not match)"}
+
+
+def _damaged_error(work: Path, published: Path, exc: duckdb.Error) -> GutaxisError | None:
+    """A one-line error for a damaged work database, with the fix; None for any other DuckDB error."""
+    for sign, what in DAMAGE_SIGNS.items():
+        if sign in str(exc):
+            return GutaxisError(f"{work}: the work database is {what}; move it aside and run again (the run rebuilds it "
+                                f"from the published {published.name}, which is unchanged)")
+    return None
 
 
 def publish_snapshot(conn: duckdb.DuckDBPyConnection) -> Path:
