@@ -5,6 +5,7 @@ Great Expectations (through a cursor) and the next step see them.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -365,6 +366,10 @@ def publish(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> 
         reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"snapshot not written: {type(exc).__name__}: {exc}"
         with interrupts.deferred():
             warehouse.revert_publish(conn, spec.name, run_key, f"failed: {reason}")
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            snapshot = warehouse.snapshot_path(conn)
+            raise GutaxisError(f"{snapshot.parent}: no space left on the disk for the analysts' snapshot (a copy of "
+                               f"{_megabytes(warehouse.work_path(snapshot))} MB); free space and run again") from None
         raise
     try:
         with interrupts.deferred():
@@ -373,6 +378,10 @@ def publish(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> 
     except Exception:  # noqa: BLE001 - published already; the next writer drops the replaced tables (recover_publishes)
         pass
     return counts
+
+
+def _megabytes(path: Path) -> int:
+    return -(-path.stat().st_size // 1_000_000) if path.exists() else 0
 
 
 def fail(conn: duckdb.DuckDBPyConnection, spec_name: str, run_key: str, reason: str, snapshot: bool = True) -> None:

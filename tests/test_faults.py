@@ -178,6 +178,8 @@ def test_publish_and_snapshot_succeed_or_fail_together(tmp_path, clean, clean_ro
     else:
         code, stderr = _run_here(tmp_path, spec_b, monkeypatch, capsys, GUTAXIS_INJECT_FAULT=fault)
         assert code == (0 if published else 1), stderr
+        if fault.endswith(":enospc"):  # a full disk is named as such, with the fix
+            assert f"faulty: published_cohort: {tmp_path}: no space left on the disk for the analysts' snapshot" in stderr
         _audit_runs_name_what_analysts_see(tmp_path)
     assert "Traceback" not in stderr
     expected = state_b if published else state_a
