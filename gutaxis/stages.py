@@ -403,4 +403,7 @@ def fail(conn: duckdb.DuckDBPyConnection, spec_name: str, run_key: str, reason: 
         conn.execute("INSERT INTO audit.runs (run_id, cohort, started, finished, code_version, outcome) VALUES (?, ?, ?, ?, ?, ?)",
                      [run_key, spec_name, warehouse.utc_now(), warehouse.utc_now(), code_version(), f"failed: {reason}"[:500]])
     if snapshot:
-        warehouse.publish_snapshot(conn)
+        try:
+            warehouse.publish_snapshot(conn)
+        except OSError:  # e.g. the disk is still full: analysts keep the previous copy, which lacks only this audit
+            pass
