@@ -6,7 +6,7 @@ import dagster as dg
 import polars as pl
 
 from assets.partitions import cohort_spec, partition_key, run_key
-from gutaxis import GutaxisError, stages
+from gutaxis import GutaxisError, interrupts, stages
 
 
 def check_result(conn, cohort: str, key: str, results: pl.DataFrame) -> dg.AssetCheckResult:
@@ -40,6 +40,12 @@ def recorded_failure(conn, cohort: str, key: str) -> Iterator[None]:
     except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else ""
         stages.fail(conn, cohort, key, f"internal error: {type(exc).__name__}: {first}")
+        raise
+    except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
+        # Ctrl-C or SIGTERM: record it and drop the staging, without a snapshot copy (stop quickly);
+        # a second signal waits for this, then the command stops (pipelines.runner).
+        with interrupts.deferred():
+            stages.fail(conn, cohort, key, "interrupted", snapshot=False)
         raise
 
 

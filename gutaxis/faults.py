@@ -1,9 +1,11 @@
-"""Fault injection points for the fault-tolerance tests: GUTAXIS_INJECT_FAULT=POINT:raise|kill|sleep.
+"""Fault injection points for the fault-tolerance tests: GUTAXIS_INJECT_FAULT=POINT:raise|kill|sleep|enospc.
 
 Unset in normal use (a dictionary look-up per point). `kill` sends SIGKILL to this process, the
-same as an OOM-kill or a pulled plug; `raise` fails the step like a bug would; `sleep` stalls the
-step for SLOW_SECONDS, so that a test can be sure another process meets this one mid-run.
+same as an OOM-kill or a pulled plug; `raise` fails the step like a bug would; `enospc` fails it
+as a full disk does (OSError ENOSPC); `sleep` stalls the step for SLOW_SECONDS, so that a test can
+be sure another process meets this one mid-run.
 """
+import errno
 import os
 import signal
 import time
@@ -27,4 +29,6 @@ def point(name: str) -> None:
     if action == "sleep":
         time.sleep(SLOW_SECONDS)
         return
+    if action == "enospc":
+        raise OSError(errno.ENOSPC, f"No space left on device (injected at {name})")
     raise InjectedFault(f"injected fault at {name}")

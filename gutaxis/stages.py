@@ -5,6 +5,7 @@ Great Expectations (through a cursor) and the next step see them.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -21,7 +22,7 @@ import polars as pl
 
 from gutaxis import PROJECT_ROOT, GutaxisError, __version__, faults
 from gutaxis import composition as composition_sources
-from gutaxis import handoff, quality, source_status, warehouse
+from gutaxis import handoff, interrupts, quality, source_status, warehouse
 from gutaxis.components import component_ids, units
 from gutaxis.diaries import read_diary
 from gutaxis.exposure import (Exposures, compute_chunk, composition_wide, food_contributions, food_grams,
@@ -205,7 +206,7 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
                          spec_sha256=spec_sha256(spec))
     handoff.drop(spec.name)
     width = code_width(source_spec)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gutaxis-sha256") as pool:
+    with _files_kept(files), ThreadPoolExecutor(max_workers=1, thread_name_prefix="gutaxis-sha256") as pool:
         # The input files are hashed while they are read (hashlib releases the GIL): 0.3 s alone
         # for the 100 M-row bench diary (328 MB, cached), up to 2 s when it comes from disk.
         hashing = pool.submit(sha256_files, files)
@@ -214,7 +215,7 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
         finally:  # recorded for a run that fails on its input too
             if hashing.exception() is None:
                 warehouse.record_run(conn, run_key, cohort=spec.name, outcome="running", input_sha256=hashing.result())
-    hashing.result()  # a file that cannot be hashed fails the run as it did before the read
+        hashing.result()  # a file that cannot be hashed fails the run as it did before the read
     n_items = diary.items.height
     # The run's constants (cohort, food source, code width) are not stored on every item: the
     # contract view adds them from store.item_sources and store.published.
@@ -251,6 +252,20 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
     excluded = diary.inclusion.filter(~pl.col("included")).height
     return {"items": n_items, "participants": diary.participants.height,
             "quarantined": diary.quarantine.height, "excluded_recalls": excluded, "rows_read": diary.rows_read}
+
+
+@contextmanager
+def _files_kept(files: list[Path]) -> Iterator[None]:
+    """A data file that vanishes while the run reads it (deleted, moved, an unmounted share) is named
+    as such, whatever the reader or hasher made of the missing bytes."""
+    try:
+        yield
+    except Exception:
+        gone = [path for path in files if not path.exists()]
+        if not gone:
+            raise
+        raise GutaxisError(f"{gone[0]}: the data file disappeared while the run read it (deleted or moved?); "
+                           "put it back, or fix the spec's 'path', and run again") from None
 
 
 def item_compression(schema: pl.Schema, n_items: int, item_runs: int) -> dict[str, str]:
@@ -416,14 +431,44 @@ def blocking_failures(results: pl.DataFrame) -> pl.DataFrame:
 
 
 def publish(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> dict:
+    """Publish the run and swap in the analysts' snapshot: both happen, or neither (see
+    warehouse.publish_cohort); a process killed in between is sorted out by the next writer."""
     counts = warehouse.publish_cohort(conn, spec.name, run_key)
-    warehouse.record_run(conn, run_key, cohort=spec.name, outcome="published", finished=True)
-    warehouse.publish_snapshot(conn)
+    try:
+        faults.point("publish-committed")
+        warehouse.publish_snapshot(conn)
+    except BaseException as exc:
+        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"snapshot not written: {type(exc).__name__}: {exc}"
+        with interrupts.deferred():
+            warehouse.revert_publish(conn, spec.name, run_key, f"failed: {reason}")
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            snapshot = warehouse.snapshot_path(conn)
+            raise GutaxisError(f"{snapshot.parent}: no space left on the disk for the analysts' snapshot (a copy of "
+                               f"{_megabytes(warehouse.work_path(snapshot))} MB); free space and run again") from None
+        raise
+    try:
+        with interrupts.deferred():
+            faults.point("publish-finish")
+            warehouse.finish_publish(conn, spec.name, run_key)
+    except Exception:  # noqa: BLE001 - published already; the next writer drops the replaced tables (recover_publishes)
+        pass
     return counts
 
 
-def fail(conn: duckdb.DuckDBPyConnection, spec_name: str, run_key: str, reason: str) -> None:
-    """Record a failed run and drop its staging; published rows are untouched."""
+def _megabytes(path: Path) -> int:
+    return -(-path.stat().st_size // 1_000_000) if path.exists() else 0
+
+
+def fail(conn: duckdb.DuckDBPyConnection, spec_name: str, run_key: str, reason: str, snapshot: bool = True) -> None:
+    """Record a failed run and drop its staging; published rows are untouched.
+
+    A publish of the run that its snapshot has not confirmed is undone first. A run whose publish
+    completed stays published (a signal that lands afterwards does not make audit.runs lie).
+    snapshot=False (an interrupt: stop quickly) leaves the analysts' copy as it was.
+    """
+    warehouse.revert_publish(conn, spec_name, run_key, f"failed: {reason}"[:500])
+    if warehouse.published_run(conn, spec_name) == run_key:
+        return
     warehouse.drop_staging(conn, spec_name)
     handoff.drop(spec_name)
     exists = conn.execute("SELECT count(*) FROM audit.runs WHERE run_id = ?", [run_key]).fetchall()[0][0]
@@ -432,4 +477,8 @@ def fail(conn: duckdb.DuckDBPyConnection, spec_name: str, run_key: str, reason: 
     else:
         conn.execute("INSERT INTO audit.runs (run_id, cohort, started, finished, code_version, outcome) VALUES (?, ?, ?, ?, ?, ?)",
                      [run_key, spec_name, warehouse.utc_now(), warehouse.utc_now(), code_version(), f"failed: {reason}"[:500]])
-    warehouse.publish_snapshot(conn)
+    if snapshot:
+        try:
+            warehouse.publish_snapshot(conn)
+        except OSError:  # e.g. the disk is still full: analysts keep the previous copy, which lacks only this audit
+            pass

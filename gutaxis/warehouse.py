@@ -138,14 +138,37 @@ def open_writer(path: str | Path | None = None) -> Iterator[duckdb.DuckDBPyConne
             shutil.copyfile(path, work)  # a warehouse from before the work file existed, or a lost work file
         # DuckDB's share of the 6 GB budget: the big frames live in polars (a 100 M-item cohort's
         # items, ~2.8 GB, stay in memory until its exposures are computed); DuckDB spills beyond it.
-        conn = duckdb.connect(str(work), config={"memory_limit": os.environ.get("GUTAXIS_DUCKDB_MEMORY", "2GB"),
-                                                  "preserve_insertion_order": False})
+        try:
+            conn = duckdb.connect(str(work), config={"memory_limit": os.environ.get("GUTAXIS_DUCKDB_MEMORY", "2GB"),
+                                                      "preserve_insertion_order": False})
+        except duckdb.Error as exc:
+            raise _damaged_error(work, path, exc) or exc
         try:
             ensure_schema(conn)
+            recover_publishes(conn)
             yield conn
             conn.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            damaged = _damaged_error(work, path, exc)
+            if damaged:
+                raise damaged from None
+            raise
         finally:
             conn.close()
+
+
+# What DuckDB says when a database file is cut short (a full disk, a copy stopped halfway) or is not one.
+DAMAGE_SIGNS = {"Could not read enough bytes": "truncated", "not a valid DuckDB database file": "not a DuckDB database",
+                "Corrupt database file": "corrupt", "checksum": "corrupt (a block's checksum does not match)"}
+
+
+def _damaged_error(work: Path, published: Path, exc: duckdb.Error) -> GutaxisError | None:
+    """A one-line error for a damaged work database, with the fix; None for any other DuckDB error."""
+    for sign, what in DAMAGE_SIGNS.items():
+        if sign in str(exc):
+            return GutaxisError(f"{work}: the work database is {what}; move it aside and run again (the run rebuilds it "
+                                f"from the published {published.name}, which is unchanged)")
+    return None
 
 
 def publish_snapshot(conn: duckdb.DuckDBPyConnection) -> Path:
@@ -157,7 +180,7 @@ def publish_snapshot(conn: duckdb.DuckDBPyConnection) -> Path:
     A run killed before this point leaves the previous snapshot in place.
     """
     work = _database_file(conn)
-    path = work.with_name(work.name.replace(".work", "", 1))
+    path = snapshot_path(conn)
     conn.execute("CHECKPOINT")  # everything committed is now in the main file; the WAL is empty
     for stale in path.parent.glob(f"{path.name}.tmp-*"):  # left by a run killed mid-copy
         stale.unlink(missing_ok=True)
@@ -167,10 +190,17 @@ def publish_snapshot(conn: duckdb.DuckDBPyConnection) -> Path:
         faults.point("snapshot-copy")
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        faults.point("snapshot-fsynced")
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def snapshot_path(conn: duckdb.DuckDBPyConnection) -> Path:
+    """The analysts' database beside the writer's: warehouse.work.duckdb -> warehouse.duckdb."""
+    work = _database_file(conn)
+    return work.with_name(work.name.replace(".work", "", 1))
 
 
 @contextmanager
@@ -576,7 +606,10 @@ def unpublished_tables(conn: duckdb.DuckDBPyConnection, cohort: str | None = Non
     pattern = f"%\\_\\_{cohort.replace('-', '_')}\\_\\_%" if cohort else "%\\_\\_%\\_\\_%"
     rows = conn.execute(
         "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'store' AND table_name LIKE ? ESCAPE '\\' "
-        "AND table_name NOT IN (SELECT table_name FROM store.published) ORDER BY table_name", [pattern]).fetchall()
+        "AND table_name NOT IN (SELECT table_name FROM store.published) "
+        # a pending publish's previous tables are kept until its snapshot is confirmed or undone
+        "AND table_name NOT IN (SELECT previous_table FROM store.pending_publish WHERE previous_table IS NOT NULL) "
+        "ORDER BY table_name", [pattern]).fetchall()
     return [name for (name,) in rows]
 
 
@@ -596,28 +629,32 @@ def publish_cohort(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str) -
     """Make the run's staged tables the cohort's published ones, in one transaction.
 
     No row is copied: store.published points each (cohort, kind) at the run's table, the contract
-    views are rebuilt over the pointers, and the previous tables are dropped. Either all of that
-    commits or none of it does.
+    views are rebuilt over the pointers and audit.runs says published. The previous tables stay,
+    noted in store.pending_publish, until the analysts' snapshot has the new state
+    (finish_publish); if the snapshot fails, revert_publish restores them, so that publishing and
+    the snapshot succeed or fail together.
     """
     counts = {}
     conn.execute("BEGIN")
     try:
+        conn.execute("DELETE FROM store.pending_publish WHERE cohort = ?", [cohort])
         for view, kind in PUBLISHED_KINDS.items():
             table = staging_table(kind, cohort, run_key)
             if kind in ANALYSIS_KINDS and not table_exists(conn, table):
                 conn.execute(f"CREATE TABLE {table} AS SELECT * FROM store.{ident(kind)} LIMIT 0")
             counts[view] = conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-            old = conn.execute("SELECT table_name FROM store.published WHERE cohort = ? AND kind = ?", [cohort, kind]).fetchall()
+            old = conn.execute("SELECT table_name, run_id, published_at FROM store.published WHERE cohort = ? AND kind = ?",
+                               [cohort, kind]).fetchall()
+            conn.execute("INSERT INTO store.pending_publish VALUES (?, ?, ?, ?, ?, ?)",
+                         [cohort, run_key, kind, *(old[0] if old else (None, None, None))])
             conn.execute("DELETE FROM store.published WHERE cohort = ? AND kind = ?", [cohort, kind])
             conn.execute("INSERT INTO store.published VALUES (?, ?, ?, ?, ?)",
                          [cohort, kind, table.split(".", 1)[1].strip('"'), run_key, utc_now()])
-            if old:
-                conn.execute(f"DROP TABLE IF EXISTS store.{ident(old[0][0])}")
             faults.point("publish-mid-transaction")
-        _forget_dropped_table_notes(conn)
         refresh_views(conn)
+        record_run(conn, run_key, cohort=cohort, outcome="published", finished=True)
         conn.execute("COMMIT")
-    except Exception:
+    except BaseException:
         conn.execute("ROLLBACK")
         raise
     return counts
@@ -630,7 +667,11 @@ def unpublish_cohort(conn: duckdb.DuckDBPyConnection, cohort: str) -> int:
     conn.execute("BEGIN")
     try:
         tables = [t for (t,) in conn.execute("SELECT table_name FROM store.published WHERE cohort = ?", [cohort]).fetchall()]
+        # a publish left between its commit and its snapshot: its previous tables go too
+        tables += [t for (t,) in conn.execute("SELECT previous_table FROM store.pending_publish WHERE cohort = ? "
+                                              "AND previous_table IS NOT NULL", [cohort]).fetchall()]
         conn.execute("DELETE FROM store.published WHERE cohort = ?", [cohort])
+        conn.execute("DELETE FROM store.pending_publish WHERE cohort = ?", [cohort])
         for table in tables:
             conn.execute(f"DROP TABLE IF EXISTS store.{ident(table)}")
         _forget_dropped_table_notes(conn)
@@ -641,6 +682,82 @@ def unpublish_cohort(conn: duckdb.DuckDBPyConnection, cohort: str) -> int:
         conn.execute("ROLLBACK")
         raise
     return len(tables)
+
+
+def finish_publish(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str) -> None:
+    """Once the analysts' snapshot shows the run: drop the tables it replaced and forget the note."""
+    conn.execute("BEGIN")
+    try:
+        previous = conn.execute("SELECT previous_table FROM store.pending_publish WHERE cohort = ? AND run_id = ? "
+                                "AND previous_table IS NOT NULL", [cohort, run_key]).fetchall()
+        for (table,) in previous:
+            conn.execute(f"DROP TABLE IF EXISTS store.{ident(table)}")
+        conn.execute("DELETE FROM store.pending_publish WHERE cohort = ? AND run_id = ?", [cohort, run_key])
+        _forget_dropped_table_notes(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def revert_publish(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str, outcome: str) -> bool:
+    """Undo a publish whose snapshot did not happen: the previous tables are published again and
+    the run gets `outcome`; its own tables become unpublished staging (drop_staging removes them).
+    False if the run has no publish to undo."""
+    conn.execute("BEGIN")
+    try:
+        pending = conn.execute("SELECT kind, previous_table, previous_run_id, previous_published_at FROM store.pending_publish "
+                               "WHERE cohort = ? AND run_id = ?", [cohort, run_key]).fetchall()
+        for kind, table, previous_run, published_at in pending:
+            conn.execute("DELETE FROM store.published WHERE cohort = ? AND kind = ?", [cohort, kind])
+            if table is not None:
+                conn.execute("INSERT INTO store.published VALUES (?, ?, ?, ?, ?)", [cohort, kind, table, previous_run, published_at])
+        if pending:
+            conn.execute("DELETE FROM store.pending_publish WHERE cohort = ? AND run_id = ?", [cohort, run_key])
+            refresh_views(conn)
+            conn.execute("UPDATE audit.runs SET outcome = ?, finished = ? WHERE run_id = ?", [outcome[:500], utc_now(), run_key])
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return bool(pending)
+
+
+def recover_publishes(conn: duckdb.DuckDBPyConnection) -> None:
+    """Complete or undo publishes that a killed process left between its commit and its snapshot,
+    by what the analysts' snapshot shows: they keep seeing what audit.runs names."""
+    pending = conn.execute("SELECT DISTINCT cohort, run_id FROM store.pending_publish ORDER BY ALL").fetchall()
+    if not pending:
+        return
+    snapshot = snapshot_path(conn)
+    for cohort, run_key in pending:
+        if _snapshot_shows(snapshot, cohort, run_key):
+            finish_publish(conn, cohort, run_key)
+        else:
+            revert_publish(conn, cohort, run_key, "killed (while publishing; its snapshot was never written)")
+            drop_staging(conn, cohort)
+
+
+def _snapshot_shows(snapshot: Path, cohort: str, run_key: str) -> bool:
+    if not snapshot.exists():
+        return False
+    try:
+        reader = duckdb.connect(str(snapshot), read_only=True)
+    except duckdb.Error:
+        return False
+    try:
+        return bool(reader.execute("SELECT count(*) FROM store.published WHERE cohort = ? AND run_id = ?",
+                                   [cohort, run_key]).fetchall()[0][0])
+    except duckdb.Error:
+        return False
+    finally:
+        reader.close()
+
+
+def published_run(conn: duckdb.DuckDBPyConnection, cohort: str) -> str | None:
+    """The run key whose tables are the cohort's published ones (None: nothing published)."""
+    rows = conn.execute("SELECT DISTINCT run_id FROM store.published WHERE cohort = ?", [cohort]).fetchall()
+    return rows[0][0] if len(rows) == 1 else None
 
 
 def append_audit(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, **constants: object) -> None:

@@ -27,24 +27,43 @@ def _dagster_env() -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.definitions import defs  # noqa: F401 - loaded before the freeze below
-    from pipelines.runner import run_cohorts
+    from pipelines.runner import NOT_RUN, run_cohorts
+    from gutaxis.interrupts import Interrupted
 
     if _as_command:
         gc.freeze()  # what the imports built lives to the end: no collection needs to walk it again
 
     if not args.cohort:
         _retire_synthetic()
-    reports, errors = run_cohorts(args.cohort or None)
+    try:
+        reports, errors = run_cohorts(args.cohort or None, replace=args.replace)
+    except Interrupted as stop:
+        # nothing more runs: Dagster executes in this process, and the run's own threads end with it
+        published = f" beyond the cohorts published before the signal: {', '.join(stop.published)}" if stop.published else ""
+        print(f"gutaxis: interrupted; published data is unchanged{published}", file=sys.stderr)
+        return stop.exit_code
     from gutaxis.report import format_report, format_table
 
-    for rep in reports:
-        print(format_report(rep))
-    if reports:
-        print()
-        print(format_table(reports))
     for line in errors:
         print(f"gutaxis: {line}", file=sys.stderr)
-    return 1 if errors else 0
+    try:
+        for rep in reports:
+            print(format_report(rep))
+        if reports:
+            print()
+            print(format_table(reports))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _output_closed(errors)
+    return 2 if any(NOT_RUN in line for line in errors) else 1 if errors else 0
+
+
+def _output_closed(errors: list[str]) -> int:
+    """The reader of the summary went away (`gutaxis run | head`): the run itself has finished."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's exit flush must not fail on the closed pipe again
+    print("gutaxis: output closed before the summary was complete (broken pipe); the run itself finished "
+          f"({'with errors above' if errors else 'every cohort published'}): see `gutaxis cohort list`", file=sys.stderr)
+    return 141  # 128 + SIGPIPE, as a command killed by the closed pipe
 
 
 def cmd_cohort_check(args: argparse.Namespace) -> int:
@@ -335,6 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="materialize every registered cohort (or the given ones) and print a summary")
     run.add_argument("--cohort", action="append", metavar="NAME_OR_SPEC", help="a registered name or a spec file (repeatable)")
+    run.add_argument("--replace", action="store_true",
+                     help="let a spec file replace the published rows of the registered cohort with its name")
     run.add_argument("--warehouse", dest="warehouse_sub", help=argparse.SUPPRESS)
     run.set_defaults(func=cmd_run)
 
@@ -399,6 +420,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gutaxis: interrupted; published data is unchanged", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second failure at exit
+        print("gutaxis: output closed before everything was written (broken pipe)", file=sys.stderr)
+        return 141
     except Exception as exc:  # a bug, not bad input: still one line, and say where to look
         first = str(exc).splitlines()[0] if str(exc) else ""
         print(f"gutaxis: internal error: {type(exc).__name__}: {first} (set GUTAXIS_DEBUG=1 for the traceback)", file=sys.stderr)

@@ -284,6 +284,17 @@ COMMENT ON COLUMN store.published.table_name IS 'Table in schema store (the run 
 COMMENT ON COLUMN store.published.run_id IS 'Run key that published it.';
 COMMENT ON COLUMN store.published.published_at IS 'UTC time of publishing.';
 
+CREATE TABLE IF NOT EXISTS store.pending_publish (
+    cohort VARCHAR NOT NULL, run_id VARCHAR NOT NULL, kind VARCHAR NOT NULL,
+    previous_table VARCHAR, previous_run_id VARCHAR, previous_published_at TIMESTAMP);
+COMMENT ON TABLE store.pending_publish IS 'A publish committed in the work database whose analysts'' snapshot is not yet confirmed: the previous pointers, to restore if the snapshot fails (see warehouse.recover_publishes).';
+COMMENT ON COLUMN store.pending_publish.cohort IS 'Cohort being published.';
+COMMENT ON COLUMN store.pending_publish.run_id IS 'Run key being published.';
+COMMENT ON COLUMN store.pending_publish.kind IS 'Kind of published table (as store.published.kind).';
+COMMENT ON COLUMN store.pending_publish.previous_table IS 'The table published before; NULL if the cohort had none.';
+COMMENT ON COLUMN store.pending_publish.previous_run_id IS 'Run key that published the previous table.';
+COMMENT ON COLUMN store.pending_publish.previous_published_at IS 'When the previous table was published.';
+
 CREATE TABLE IF NOT EXISTS store.item_sources (
     table_name VARCHAR NOT NULL, food_source VARCHAR NOT NULL, code_width INTEGER NOT NULL);
 COMMENT ON TABLE store.item_sources IS 'The constants of each staged items table, kept here rather than on 100 M rows: cohort.diary_items shows them.';

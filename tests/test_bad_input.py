@@ -225,3 +225,125 @@ def test_cohort_add_records_a_path_outside_data_explicitly(tmp_path, monkeypatch
     assert resolve_cohort("away").data_files() == [outside]
     inside = yaml.safe_load(add_cohort("home", "tabular", DATA_DIR / "demo" / "diary.csv", "demo", mapping).read_text())
     assert "external_path" not in inside
+
+
+# --- the run command's own failures (issue 12: name collisions, vanished files, a damaged work
+# database, a closed output pipe, a broken registered spec) -------------------------------------
+
+REGISTERED = BY_ID["registered-path-outside-data-explicit[spec]"]  # registered, 3 items
+ONE_OFF = BY_ID["duplicate-item[csv]"]                              # a one-off spec of the same name, other rows
+
+
+def _published_items(isolated: Path) -> list[tuple]:
+    conn = duckdb.connect(str(isolated / "warehouse.duckdb"), read_only=True)
+    try:
+        return conn.execute("SELECT * FROM cohort.diary_items ORDER BY ALL").fetchall()
+    finally:
+        conn.close()
+
+
+def test_one_off_spec_named_like_a_registered_cohort_is_refused_unless_replace(home, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GUTAXIS_COHORTS_DIR", str(tmp_path / "registered" / "cohorts"))
+    REGISTERED.write(tmp_path / "registered")
+    assert main(["run", "--cohort", "corpus"]) == 0
+    before = _published_items(home)
+    spec = ONE_OFF.write(tmp_path / "one-off")
+    capsys.readouterr()
+    assert main(["run", "--cohort", str(spec)]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith(f"gutaxis: error: {spec}: cohort name 'corpus' is a registered cohort's") and "--replace" in line
+    assert _published_items(home) == before
+    # --replace says so on purpose; the same spec given twice runs once
+    assert main(["run", "--cohort", str(spec), "--cohort", str(spec), "--replace"]) == 0
+    assert capsys.readouterr().out.count("cohort corpus: published") == 1
+    assert len(_published_items(home)) == ONE_OFF.expect.items
+
+
+@pytest.mark.parametrize("replace", [[], ["--replace"]])
+def test_two_spec_files_with_one_name_in_one_run_are_refused(replace, home, tmp_path, capsys):
+    first, second = ONE_OFF.write(tmp_path / "a"), BY_ID["bom[csv]"].write(tmp_path / "b")
+    before = _published_items(home)
+    assert main(["run", "--cohort", str(first), "--cohort", str(second), *replace]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert f"{second}: cohort name 'corpus' is also the name of {first}" in line
+    assert _published_items(home) == before
+
+
+def test_a_broken_registered_spec_is_reported_and_the_others_run(home, tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "registered"
+    monkeypatch.setenv("GUTAXIS_COHORTS_DIR", str(folder / "cohorts"))
+    REGISTERED.write(folder)
+    broken = folder / "cohorts" / "broken.yaml"
+    broken.write_text(yaml.safe_dump({**REGISTERED.spec, "name": "broken", "path": "../files/d.csv",
+                                      "composition": "fndds-2019"}), encoding="utf-8")
+    assert main(["run"]) == 2
+    out, err = capsys.readouterr()
+    line = _one_line(err)
+    assert line.startswith(f"gutaxis: broken: not run: {broken}: ") and "'fndds-2019'" in line, line
+    assert "cohort corpus: published" in out
+
+
+@pytest.mark.parametrize("when", ["before-read", "mid-read"])
+def test_a_data_file_deleted_mid_run_is_named(when, home, tmp_path, monkeypatch, capsys):
+    from gutaxis import diaries, stages
+
+    spec = BY_ID["bom[csv]"].write(tmp_path / "case")
+    before = _published_items(home)
+    if when == "before-read":  # after the run listed and began hashing the files
+        real_read = stages.read_diary
+
+        def read_diary(spec, *args, **kwargs):
+            for path in spec.data_files():
+                path.unlink()
+            return real_read(spec, *args, **kwargs)
+        monkeypatch.setattr(stages, "read_diary", read_diary)
+    else:  # opened (lazily) by the reader, gone before its rows are read
+        real_open = diaries._open
+
+        def _open(reader, path, spec):
+            frame = real_open(reader, path, spec)
+            path.unlink()
+            return frame
+        monkeypatch.setattr(diaries, "_open", _open)
+    assert main(["run", "--cohort", str(spec)]) == 1
+    line = _one_line(capsys.readouterr().err)
+    assert line == (f"gutaxis: corpus: cohort_diary_items: {spec.parent / 'd.csv'}: the data file disappeared while the run "
+                    "read it (deleted or moved?); put it back, or fix the spec's 'path', and run again")
+    assert _published_items(home) == before
+
+
+def test_a_truncated_work_database_is_named_and_published_data_kept(tmp_path, monkeypatch, capsys):
+    root = _isolate(tmp_path / "home", monkeypatch.setenv)
+    spec = BY_ID["bom[csv]"].write(tmp_path / "case")
+    assert main(["run", "--cohort", str(spec)]) == 0
+    before = _published_items(root)
+    work = root / "warehouse.work.duckdb"
+    os.truncate(work, work.stat().st_size // 3)  # a copy or a write that a full disk cut short
+    capsys.readouterr()
+    assert main(["run", "--cohort", str(spec)]) == 1
+    line = _one_line(capsys.readouterr().err)
+    assert line.endswith(f"{work}: the work database is truncated; move it aside and run again (the run rebuilds it "
+                         "from the published warehouse.duckdb, which is unchanged)"), line
+    assert _published_items(root) == before
+    work.rename(work.with_name("damaged.duckdb"))  # the advice works
+    assert main(["run", "--cohort", str(spec)]) == 0
+    assert _published_items(root) == before
+
+
+def test_a_closed_output_pipe_is_one_line_and_the_run_finishes(home, tmp_path):
+    """`gutaxis run | head`: the reader is gone before the summary is written."""
+    spec = BY_ID["bom[csv]"].write(tmp_path / "case")
+    env = {**os.environ, "GUTAXIS_WAREHOUSE": str(home / "warehouse.duckdb"), "GUTAXIS_RAW_DIR": str(home / "raw"),
+           "GUTAXIS_DAGSTER_DIR": str(home / "dagster")}
+    proc = subprocess.Popen([str(GUTAXIS), "run", "--cohort", str(spec)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, cwd=PROJECT_ROOT)
+    proc.stdout.close()
+    try:
+        stderr = proc.stderr.read()
+        assert proc.wait(timeout=300) == 141, stderr
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    line = _one_line(stderr)
+    assert line.startswith("gutaxis: output closed before the summary was complete (broken pipe); the run itself finished")
+    assert len(_published_items(home)) == BY_ID["bom[csv]"].expect.items

@@ -81,7 +81,8 @@ def test_bad_file_fails_the_run_in_one_line_and_keeps_published_data(isolated, t
     bad.write_text(content, encoding="utf-8")
     spec = write_spec(tmp_path, "demo", format="tabular", path=str(bad), composition="demo", columns=DEMO_COLUMNS)
     capsys.readouterr()
-    assert main(["run", "--cohort", str(spec)]) == 1
+    # the spec is named like the registered demo cohort: --replace asks to replace its rows
+    assert main(["run", "--cohort", str(spec), "--replace"]) == 1
     err = capsys.readouterr().err
     line = _one_line_error(err)
     assert "bad.csv" in line and expected in line
