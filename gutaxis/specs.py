@@ -22,7 +22,9 @@ def cohorts_dir() -> Path:
 
 SOURCES_DIR = DATA_DIR / "sources"
 SLUG = re.compile(r"^[a-z0-9_-]+$")
-DIARY_FORMATS = ("asa24-items", "nhanes-iff", "tabular")
+DIARY_FORMATS = ("asa24-items", "nhanes-iff", "tabular", "nhanes-tot", "tabular-totals")
+# Day-totals formats: one row per participant-day (gutaxis.day_totals); their columns map has no food_code or grams.
+TOTALS_REQUIRED = ("participant_id", "recall_day")
 # Canonical columns a tabular spec may map; participant_id, recall_day, food_code, grams are required.
 TABULAR_REQUIRED = ("participant_id", "recall_day", "food_code", "grams")
 TABULAR_OPTIONAL = ("recall_status",)
@@ -33,7 +35,7 @@ class CohortSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    format: Literal["asa24-items", "nhanes-iff", "tabular"]
+    format: Literal["asa24-items", "nhanes-iff", "tabular", "nhanes-tot", "tabular-totals"]
     path: str
     composition: str = "fndds-2017-2018"
     delimiter: str | None = None
@@ -180,6 +182,17 @@ def load_cohort_spec(path: Path) -> CohortSpec:
         missing = [c for c in TABULAR_REQUIRED if c not in spec.columns]
         if missing:
             raise GutaxisError(f"{path}: tabular spec lacks columns mapping for {missing}; add e.g. columns: {{{missing[0]}: YOUR_COLUMN}}")
+    if spec.format == "tabular-totals":
+        missing = [c for c in TOTALS_REQUIRED if c not in spec.columns]
+        if missing:
+            raise GutaxisError(f"{path}: tabular-totals spec lacks columns mapping for {missing}; add e.g. columns: {{{missing[0]}: YOUR_COLUMN}}")
+        itemwise = [c for c in spec.columns if c not in (*TOTALS_REQUIRED, *TABULAR_OPTIONAL)]
+        if itemwise:
+            raise GutaxisError(f"{path}: field 'columns': {itemwise} belong to item diaries; a tabular-totals file has one "
+                               "row per participant-day: map participant_id, recall_day (and recall_status), and the totals under reported")
+        if not spec.reported:
+            raise GutaxisError(f"{path}: field 'reported': empty; map each component id to the file's column of daily totals, "
+                               "e.g. reported: {energy_kcal: KCAL}")
     # data/cohorts/NAME.yaml is found by NAME (the partition key): the two must agree.
     stem = path.name.split(".")[0]
     if spec.registered and spec.name != stem:

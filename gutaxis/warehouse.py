@@ -32,6 +32,7 @@ COHORT_TABLES = {
     "marts.participant_day_exposure": ("cohort", "participant_id", "recall_day", "component_id", "amount", "unit", "coverage", "source"),
     "marts.participant_exposure": ("cohort", "participant_id", "n_days", "component_id", "mean_daily", "per_1000kcal", "unit", "coverage", "low_coverage"),
     "marts.food_contributions": ("cohort", "component_id", "food_code", "description", "amount", "share"),
+    "cohort.dietary_weights": ("cohort", "participant_id", "wt_day1", "wt_two_day", "wt_day1_variable", "wt_two_day_variable"),
 }
 
 
@@ -55,6 +56,7 @@ PUBLISHED_KINDS = {
     "marts.participant_day_exposure": "day_exposure",
     "marts.participant_exposure": "participant_exposure",
     "marts.food_contributions": "food_contributions",
+    "cohort.dietary_weights": "dietary_weights",
 }
 
 
