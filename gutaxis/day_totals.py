@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from gutaxis import GutaxisError
+from gutaxis import GutaxisError, dietary_weights
 from gutaxis.diaries import FILE_ERRORS, INSTRUMENT_VALID_STATUS, nothing_included, nothing_usable, unreadable
 from gutaxis.diary_rules import DEFAULT_RECALL_DAY_MAX, INCLUSION_SCHEMA, PARTICIPANTS_SCHEMA, QUARANTINE_SCHEMA, ROW, _identifier, _number, _small_int
 from gutaxis.exposure import REPORTED
 from gutaxis.formats import REPORTED_PREFIX, nhanes_tot, tabular_totals
 from gutaxis.formats.tabular import concat_raw
-from gutaxis.formats.totals import WEIGHT_PREFIX, WEIGHTS, TotalsFile
+from gutaxis.formats.totals import TotalsFile
 from gutaxis.specs import CohortSpec
 
 READERS = {"nhanes-tot": nhanes_tot.read_file, "tabular-totals": tabular_totals.read_file}
@@ -27,8 +27,7 @@ TOTALS_FORMATS = tuple(READERS)
 VALID_STATUS = {"nhanes-tot": [1]}  # NHANES DRxDRSTZ: 1 = reliable and met the minimum criteria
 RECALL_DAY_MAX = {"nhanes-tot": 2, "tabular-totals": DEFAULT_RECALL_DAY_MAX}  # as for item diaries
 DAY_KEYS = ["participant_id", "recall_day"]
-WEIGHTS_SCHEMA = {"participant_id": pl.String, "wt_day1": pl.Float64, "wt_two_day": pl.Float64,
-                  "wt_day1_variable": pl.String, "wt_two_day_variable": pl.String}
+WEIGHTS_SCHEMA = dietary_weights.SCHEMA
 _WHAT = {"nhanes-tot": "NHANES DR1TOT/DR2TOT (XPT) or FPED fped_dr1tot (SAS7BDAT or CSV) file",
          "tabular-totals": "CSV, TSV or Parquet file"}
 
@@ -40,7 +39,7 @@ class DayTotals:
     quarantine: pl.DataFrame    # QUARANTINE_SCHEMA
     inclusion: pl.DataFrame     # INCLUSION_SCHEMA (n_items NULL: a totals row has no items)
     participants: pl.DataFrame  # PARTICIPANTS_SCHEMA: those with an included day
-    weights: pl.DataFrame       # WEIGHTS_SCHEMA: every participant the files give a dietary weight for
+    weights: pl.DataFrame       # dietary_weights.SCHEMA: every participant the files give a dietary weight for
 
 
 def is_day_totals(spec: CohortSpec) -> bool:
@@ -177,33 +176,8 @@ def judge(raw: pl.DataFrame, origins: dict[str, str], *, cohort: str, valid_stat
         *(pl.col(f"__{REPORTED_PREFIX}{c}").alias(c) for c in components))
     participants = days.select(pl.lit(cohort).alias("cohort"), "participant_id",
                                pl.lit(None, dtype=pl.String).alias("external_id")).unique("participant_id", maintain_order=True)
-    weights = dietary_weights(rows.filter(pl.col("__pid").is_not_null()), weight_variables or {})
+    weights = dietary_weights.table(rows.filter(pl.col("__pid").is_not_null()), weight_variables or {})
     return DayTotals(days, components, quarantine, inclusion, participants.cast(PARTICIPANTS_SCHEMA), weights)
-
-
-def dietary_weights(rows: pl.DataFrame, variables: dict[str, str]) -> pl.DataFrame:
-    """One row per participant with the dietary weights the files carry (NULL where a file has none).
-
-    NHANES prints the same WTDRD1 and WTDR2D on a participant's day-1 and day-2 rows; should two
-    files disagree, the run is refused rather than one weight picked."""
-    present = [w for w in WEIGHTS if f"{WEIGHT_PREFIX}{w}" in rows.columns]
-    if not present:
-        return pl.DataFrame(schema=WEIGHTS_SCHEMA)
-    values = rows.select("__pid", "source_file", "source_row",
-                         *(pl.col(f"{WEIGHT_PREFIX}{w}").cast(pl.Float64, strict=False).alias(w) for w in present))
-    disagreeing = values.group_by("__pid").agg(*(pl.col(w).drop_nulls().n_unique().alias(w) for w in present)).filter(
-        pl.any_horizontal(pl.col(w) > 1 for w in present))
-    if disagreeing.height:
-        pid = disagreeing["__pid"][0]
-        where = values.filter(pl.col("__pid") == pid).row(0, named=True)
-        raise GutaxisError(f"{where['source_file']}: participant {pid} has different dietary weights in different rows; "
-                           "give each participant's weights once (NHANES prints the same WTDRD1/WTDR2D on both days)")
-    out = values.group_by("__pid", maintain_order=True).agg(*(pl.col(w).drop_nulls().first() for w in present))
-    return out.select(
-        pl.col("__pid").alias("participant_id"),
-        *((pl.col(w) if w in present else pl.lit(None, dtype=pl.Float64)).alias(w) for w in WEIGHTS),
-        *(pl.lit(variables.get(w), dtype=pl.String).alias(f"{w}_variable") for w in WEIGHTS),
-    ).cast(WEIGHTS_SCHEMA)
 
 
 def day_table(totals: DayTotals) -> pl.DataFrame:

@@ -28,6 +28,8 @@ TOTALS_REQUIRED = ("participant_id", "recall_day")
 # Canonical columns a tabular spec may map; participant_id, recall_day, food_code, grams are required.
 TABULAR_REQUIRED = ("participant_id", "recall_day", "food_code", "grams")
 TABULAR_OPTIONAL = ("recall_status",)
+# Dietary survey weights a tabular file may carry (kept in cohort.dietary_weights: gutaxis.dietary_weights).
+WEIGHT_COLUMNS = ("wt_day1", "wt_two_day")
 DEFAULT_LOW_COVERAGE = 0.8
 
 
@@ -67,9 +69,9 @@ class CohortSpec(BaseModel):
     @field_validator("columns")
     @classmethod
     def _known_columns(cls, v: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(v) - set(TABULAR_REQUIRED) - set(TABULAR_OPTIONAL))
+        unknown = sorted(set(v) - set(TABULAR_REQUIRED) - set(TABULAR_OPTIONAL) - set(WEIGHT_COLUMNS))
         if unknown:
-            raise ValueError(f"columns: unknown canonical column(s) {unknown}; allowed: {TABULAR_REQUIRED + TABULAR_OPTIONAL}")
+            raise ValueError(f"columns: unknown canonical column(s) {unknown}; allowed: {TABULAR_REQUIRED + TABULAR_OPTIONAL + WEIGHT_COLUMNS}")
         return v
 
     @property
@@ -186,7 +188,7 @@ def load_cohort_spec(path: Path) -> CohortSpec:
         missing = [c for c in TOTALS_REQUIRED if c not in spec.columns]
         if missing:
             raise GutaxisError(f"{path}: tabular-totals spec lacks columns mapping for {missing}; add e.g. columns: {{{missing[0]}: YOUR_COLUMN}}")
-        itemwise = [c for c in spec.columns if c not in (*TOTALS_REQUIRED, *TABULAR_OPTIONAL)]
+        itemwise = [c for c in spec.columns if c not in (*TOTALS_REQUIRED, *TABULAR_OPTIONAL, *WEIGHT_COLUMNS)]
         if itemwise:
             raise GutaxisError(f"{path}: field 'columns': {itemwise} belong to item diaries; a tabular-totals file has one "
                                "row per participant-day: map participant_id, recall_day (and recall_status), and the totals under reported")
@@ -267,7 +269,7 @@ def add_cohort(name: str, fmt: str, data_path: Path, composition: str, mappings:
         key, sep, column = item.partition("=")
         if not sep or not column:
             raise GutaxisError(f"--map {item!r}: expected KEY=COLUMN, e.g. grams=FoodAmt")
-        (columns if key in TABULAR_REQUIRED + TABULAR_OPTIONAL else reported)[key] = column
+        (columns if key in TABULAR_REQUIRED + TABULAR_OPTIONAL + WEIGHT_COLUMNS else reported)[key] = column
     data = {"name": name, "format": fmt, "path": os.path.relpath(Path(data_path).resolve(), cohorts_dir().resolve()),
             "composition": composition}
     if not any(Path(os.path.abspath(data_path)).is_relative_to(root) for root in data_roots()):

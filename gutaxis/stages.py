@@ -21,7 +21,7 @@ import polars as pl
 
 from gutaxis import PROJECT_ROOT, GutaxisError, __version__, faults
 from gutaxis import composition as composition_sources
-from gutaxis import day_totals, handoff, quality, warehouse
+from gutaxis import day_totals, dietary_weights, handoff, quality, warehouse
 from gutaxis.components import component_ids, units
 from gutaxis.diaries import read_diary
 from gutaxis.exposure import (Exposures, compute_chunk, composition_wide, food_contributions, food_grams,
@@ -190,7 +190,7 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
     warehouse.record_item_source(conn, items_table, spec.composition, width)
     warehouse.stage_parts(conn, "participants", spec.name, run_key, [({}, diary.participants)],
                           warehouse.COHORT_TABLES["cohort.participants"])
-    _stage_dietary_weights(conn, spec, run_key, pl.DataFrame(schema=day_totals.WEIGHTS_SCHEMA))  # item readers keep none yet
+    _stage_dietary_weights(conn, spec, run_key, dietary_weights.of_item_diary(spec))
     faults.point("ingest")
     warehouse.append_audit(conn, "audit.quarantine", diary.quarantine, run_id=run_key, cohort=spec.name)
     warehouse.append_audit(conn, "audit.inclusion", diary.inclusion, run_id=run_key, cohort=spec.name)

@@ -172,3 +172,30 @@ def test_fped_food_values_per_100g_become_item_amounts_and_need_no_linkage(monke
                             pl.DataFrame(schema={"food_code": pl.String, "component_id": pl.String}))
     assert result.food_components.filter(pl.col("component_id") == "fg_yogurt")["amount_per_100g"].to_list() == [0.41]
     assert ("fped-2017-2018", "used", "2 food codes") in result.sources.rows()
+
+
+def test_item_diaries_keep_the_dietary_weights_their_files_carry(tmp_path):
+    from gutaxis import dietary_weights
+
+    iff = {"SEQN": [83732.0, 83732.0, 83733.0], "WTDRD1": [5.4e-79, 5.4e-79, 12000.5], "WTDR2D": [None, None, 11000.0],
+           "DR1ILINE": [1.0, 2.0, 1.0], "DR1DRSTZ": [1.0, 1.0, 1.0], "DR1IFDCD": [11111000.0, 11111000.0, 11111000.0],
+           "DR1IGRMS": [100.0, 50.0, 80.0]}
+    _xpt(tmp_path / "DR1IFF_I.xpt", iff, "DR1IFF_I")
+    weights = dietary_weights.of_item_diary(_spec(tmp_path, "iff", format="nhanes-iff", path="DR1IFF_I.xpt"))
+    assert weights.sort("participant_id").rows() == [("83732", 0.0, None, "WTDRD1", "WTDR2D"),  # XPT's near-zero is 0
+                                                     ("83733", 12000.5, 11000.0, "WTDRD1", "WTDR2D")]
+    (tmp_path / "items.csv").write_text("id,day,code,g,w1\np1,1,11111000,100,7.5\np1,1,11111000,20,7.5\np2,1,11111000,5,9\n")
+    spec = _spec(tmp_path, "items", format="tabular", path="items.csv",
+                 columns={"participant_id": "id", "recall_day": "day", "food_code": "code", "grams": "g", "wt_day1": "w1"})
+    assert dietary_weights.of_item_diary(spec).rows() == [("p1", 7.5, None, "w1", None), ("p2", 9.0, None, "w1", None)]
+    (tmp_path / "items.csv").write_text("id,day,code,g,w1\np1,1,11111000,100,7.5\np1,1,11111000,20,8\n")
+    with pytest.raises(GutaxisError, match="items.csv: participant p1 has different dietary weights in different rows"):
+        dietary_weights.of_item_diary(spec)
+
+
+def test_tabular_totals_maps_dietary_weights(tmp_path):
+    (tmp_path / "days.csv").write_text("id,day,kcal,fibre,w1,w2\na,1,2000,20,10.5,\na,2,1800,30,10.5,\nb,1,1500,10,3,\n")
+    spec = _spec(tmp_path, **(TABULAR | {"columns": {"participant_id": "id", "recall_day": "day", "wt_day1": "w1",
+                                                     "wt_two_day": "w2"}}))
+    weights = read_day_totals(spec, component_ids()).weights
+    assert weights.rows() == [("a", 10.5, None, "w1", "w2"), ("b", 3.0, None, "w1", "w2")]

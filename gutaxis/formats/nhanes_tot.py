@@ -16,6 +16,7 @@ import polars as pl
 import pyreadstat
 
 from gutaxis import GutaxisError
+from gutaxis.dietary_weights import NHANES_WEIGHT_VARIABLES, nhanes_weight_columns
 from gutaxis.food_groups import FPED_GROUPS
 from gutaxis.formats import REPORTED_PREFIX
 from gutaxis.formats.nhanes_iff import OMEGA3_SUFFIXES, REPORTED_SUFFIXES, XPT_ZERO_EPS, _check_not_cut_short, _cut_short, is_xpt
@@ -26,8 +27,6 @@ from gutaxis.specs import CohortSpec
 
 SAS7BDAT_MAGIC_OFFSET = 32  # a SAS7BDAT file starts with 32 bytes of its magic number
 SAS7BDAT_SUFFIX = ".sas7bdat"
-# canonical weight -> the file's variables, in order of preference (plain, then pre-pandemic PP)
-WEIGHT_VARIABLES = {"wt_day1": ("WTDRD1", "WTDRD1PP"), "wt_two_day": ("WTDR2D", "WTDR2DPP")}
 _FILE_DAY = re.compile(r"DR([12])TOT", re.IGNORECASE)
 FIX = ("give an NHANES DR1TOT/DR2TOT or FPED fped_dr1tot/fped_dr2tot file with its original column names "
        "(SEQN, DRxDRSTZ, DRxTKCAL ... or DRxT_F_TOTAL ...), or use format: tabular-totals with a columns map")
@@ -78,7 +77,7 @@ def _read_binary(path: Path) -> tuple[pl.LazyFrame, list[str]]:
 
 def _wanted(day: int, columns: list[str]) -> list[str]:
     candidates = ["SEQN", f"DR{day}DRSTZ", *component_columns(day).values(),
-                  *(f"DR{day}T{s}" for s in OMEGA3_SUFFIXES), *(v for vs in WEIGHT_VARIABLES.values() for v in vs)]
+                  *(f"DR{day}T{s}" for s in OMEGA3_SUFFIXES), *(v for vs in NHANES_WEIGHT_VARIABLES.values() for v in vs)]
     return [c for c in dict.fromkeys(candidates) if c in columns]
 
 
@@ -103,11 +102,7 @@ def read_file(path: Path, spec: CohortSpec) -> TotalsFile:
     if not reported:
         raise GutaxisError(f"{path}: no totals column found (looked for DR{day}TKCAL, DR{day}TFIBE, ..., "
                            f"DR{day}T_F_TOTAL, ...); {FIX}")
-    weights = {}
-    for canonical, variables in WEIGHT_VARIABLES.items():
-        found = [v for v in variables if v in columns]
-        if found:
-            weights[canonical] = found[0]
+    weights = nhanes_weight_columns(columns)
     if not numeric:
         used = ["SEQN", f"DR{day}DRSTZ", *(c for c in reported.values() if c in columns), *omega3_parts, *weights.values()]
         frame = checked_rows(text, [c for c in used if c in columns])
