@@ -16,7 +16,7 @@ import pyreadstat
 from gutaxis import GutaxisError
 from gutaxis.diary_rules import _identifier
 from gutaxis.formats.nhanes_iff import XPT_ZERO_EPS, is_xpt
-from gutaxis.formats.tabular import PARQUET_SUFFIXES, ROW_INDEX, open_text
+from gutaxis.formats.tabular import PARQUET_SUFFIXES, ROW_INDEX, ROW_PROBLEM, TextFile, checked_rows, open_text
 from gutaxis.formats.totals import WEIGHT_PREFIX, WEIGHTS
 from gutaxis.specs import CohortSpec
 
@@ -58,6 +58,11 @@ def of_item_diary(spec: CohortSpec) -> pl.DataFrame:
         if not weights or id_column not in columns:
             continue
         variables.update(weights)
+        if isinstance(frame, TextFile):
+            # malformed lines are the item reader's to quarantine and count; their weights are not read
+            frame = checked_rows(frame, [id_column, *weights.values()])
+            if ROW_PROBLEM in frame.collect_schema().names():
+                frame = frame.filter(pl.col(ROW_PROBLEM).is_null())
         parts.append(frame.select(pl.lit(path.name).alias("source_file"), pl.col(ROW_INDEX).cast(pl.Int64).alias("source_row"),
                                   pl.col(id_column).alias("participant_id"),
                                   *(pl.col(c).alias(f"{WEIGHT_PREFIX}{w}") for w, c in weights.items())).collect())
@@ -68,7 +73,7 @@ def of_item_diary(spec: CohortSpec) -> pl.DataFrame:
     return table(rows.filter(pl.col("__pid").is_not_null()), variables)
 
 
-def _scan(path: Path, spec: CohortSpec) -> tuple[pl.LazyFrame, list[str]]:
+def _scan(path: Path, spec: CohortSpec) -> tuple[pl.LazyFrame | TextFile, list[str]]:
     if is_xpt(path):
         _, meta = pyreadstat.read_xport(str(path), metadataonly=True)
         columns = list(meta.column_names)
@@ -83,7 +88,7 @@ def _scan(path: Path, spec: CohortSpec) -> tuple[pl.LazyFrame, list[str]]:
         frame = pl.scan_parquet(path, row_index_name=ROW_INDEX, row_index_offset=1, glob=False)
         return frame, frame.collect_schema().names()
     text = open_text(path, spec.delimiter)
-    return text.frame, text.columns
+    return text, text.columns
 
 
 def table(rows: pl.DataFrame, variables: dict[str, str]) -> pl.DataFrame:

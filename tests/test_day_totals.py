@@ -184,7 +184,8 @@ def test_item_diaries_keep_the_dietary_weights_their_files_carry(tmp_path):
     weights = dietary_weights.of_item_diary(_spec(tmp_path, "iff", format="nhanes-iff", path="DR1IFF_I.xpt"))
     assert weights.sort("participant_id").rows() == [("83732", 0.0, None, "WTDRD1", "WTDR2D"),  # XPT's near-zero is 0
                                                      ("83733", 12000.5, 11000.0, "WTDRD1", "WTDR2D")]
-    (tmp_path / "items.csv").write_text("id,day,code,g,w1\np1,1,11111000,100,7.5\np1,1,11111000,20,7.5\np2,1,11111000,5,9\n")
+    (tmp_path / "items.csv").write_text("id,day,code,g,w1\np1,1,11111000,100,7.5\np1,1,11111000,20,7.5\np2,1,11111000,5,9\n"
+                                        "p3,1,11111000,5,9,extra,fields\n")  # a malformed line: the item reader's to quarantine
     spec = _spec(tmp_path, "items", format="tabular", path="items.csv",
                  columns={"participant_id": "id", "recall_day": "day", "food_code": "code", "grams": "g", "wt_day1": "w1"})
     assert dietary_weights.of_item_diary(spec).rows() == [("p1", 7.5, None, "w1", None), ("p2", 9.0, None, "w1", None)]
