@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from gutaxis import GutaxisError, dietary_weights
-from gutaxis.diaries import FILE_ERRORS, INSTRUMENT_VALID_STATUS, nothing_included, nothing_usable, unreadable
+from gutaxis.diaries import FILE_ERRORS, nothing_included, nothing_usable
 from gutaxis.diary_rules import DEFAULT_RECALL_DAY_MAX, INCLUSION_SCHEMA, PARTICIPANTS_SCHEMA, QUARANTINE_SCHEMA, ROW, _identifier, _number, _small_int
 from gutaxis.exposure import REPORTED
 from gutaxis.formats import REPORTED_PREFIX, nhanes_tot, tabular_totals
@@ -94,8 +94,10 @@ def _open(path, spec: CohortSpec) -> TotalsFile:
 
 
 def unreadable_totals(path, format: str, exc: BaseException) -> GutaxisError:
-    error = unreadable(path, "tabular", exc)
-    return GutaxisError(str(error).replace("as tabular", f"as {format}").replace("CSV, TSV or Parquet file", _WHAT[format]))
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    detail = lines[0][:200] if lines else type(exc).__name__
+    return GutaxisError(f"{path}: cannot be read as {format} ({detail}); check that it is an undamaged {_WHAT[format]} "
+                        "(delimiter, quoting, encoding) or fix 'format'/'path' in the cohort spec")
 
 
 def judge(raw: pl.DataFrame, origins: dict[str, str], *, cohort: str, valid_status: list[int] | None,
