@@ -11,6 +11,8 @@ tables). Routes and their sources:
 - fermented_foods: the curated live-culture classification (gutaxis.fermented); the yogurt of cold
   mixed dishes from FPED D_YOGURT when fetched (the FDA FDD breaks yogurt down to milk), and the
   FPED yogurt cross-check (`yogurt_crosscheck`)
+- fg_* (FPED food groups): USDA's FPED per-food values when fetched (gutaxis.food_groups); they
+  need no linkage, so they are derived even when SR28 is not fetched
 A source that is not fetched is reported in `sources`, never silently skipped. A food whose recipe
 reaches values for less than linkage.MIN_COVERAGE of its weight (unresolved ingredients counted)
 gets no value for the component, and the reason is in `withheld` (audit.withheld_values).
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from gutaxis import GutaxisError, amino_acids, curated, fermented, flavonoids, linkage
+from gutaxis import GutaxisError, amino_acids, curated, fermented, flavonoids, food_groups, linkage
 from gutaxis import composition as composition_sources
 from gutaxis.formats import flavonoid_r33, fped
 from gutaxis.specs import load_source_spec
@@ -54,6 +56,10 @@ def derive(fndds_foods: pl.DataFrame, analytical: pl.DataFrame) -> DerivedValues
     """fndds_foods: food_code, description; analytical: the FNDDS rows already loaded (food_code, component_id)."""
     status: list[tuple[str, str, str]] = []
     parts: list[pl.DataFrame] = []
+    fped_table, fped_status = food_groups.fetched()
+    _status(status, food_groups.SOURCE, "used" if fped_table is not None else "not fetched", fped_status)
+    if fped_table is not None:
+        parts.append(food_groups.food_values(fped_table, fndds_foods["food_code"]).select(COLUMNS))
     try:
         aa = amino_acids.fndds_amino_acids(fndds_foods["food_code"].to_list())
     except GutaxisError as exc:  # no SR28 or no linkage source: nothing can be disaggregated
@@ -61,7 +67,8 @@ def derive(fndds_foods: pl.DataFrame, analytical: pl.DataFrame) -> DerivedValues
         sources = pl.DataFrame(status, schema=["source", "status", "detail"], orient="row")
         empty = pl.DataFrame(schema={c: pl.String for c in COLUMNS[:2]} | {"amount_per_100g": pl.Float64,
                              "route": pl.String, "confidence": pl.Float64})
-        return DerivedValues(empty, sources, pl.DataFrame(), pl.DataFrame(),
+        values = pl.concat([empty, *parts], how="vertical_relaxed")
+        return DerivedValues(values.sort("food_code", "component_id"), sources, pl.DataFrame(), pl.DataFrame(),
                              pl.DataFrame(schema=linkage.WITHHELD_SCHEMA))
     status += aa.sources.rows()
     parts.append(aa.food_components.select(COLUMNS))

@@ -198,6 +198,16 @@ def rows_accounted(run_key: str) -> Check:
     return unexpected_rows(ROWS_ACCOUNTED, sql)
 
 
+def day_totals_suite(recall_day_max: int | None) -> list[Check]:
+    """Structural checks of a day-totals cohort's staged input (its wide day table, see
+    gutaxis.day_totals): one row per participant-day, keys present, recall day in range."""
+    return [
+        *(not_null(column) for column in ("participant_id", "recall_day")),
+        compound_unique(["participant_id", "recall_day"]),
+        between("recall_day", 1, recall_day_max),
+    ]
+
+
 def components_between(measure: str, keys: Sequence[str], min_value: float | None, max_value: float | None, *,
                        severity: Severity = "block", name: str | None = None, stored: bool = True) -> Check:
     """Every component's `measure` column of a wide exposure table (`{measure}__{component_id}`)

@@ -29,6 +29,8 @@ class CohortReport:
     # warned check label -> its first offending rows (participant, day, food code, column, value)
     warned_rows: dict[str, list[tuple]] = field(default_factory=dict)
     estimated: list[str] = field(default_factory=list)  # what the run's analyses estimated (gutaxis.analysis)
+    # a day-totals cohort (nhanes-tot, tabular-totals): days but no items, hence no food contributions
+    day_totals: bool = False
 
 
 # More unlinked items than this share is not a few missing foods but, most likely, the wrong source.
@@ -64,6 +66,8 @@ def cohort_report(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str, st
                 names = [d[0] for d in conn.description]
                 rep.coverage.update((n.split("__", 1)[1], v) for n, v in zip(names, means[0]))
             rep.coverage = dict(sorted(rep.coverage.items()))
+            # an item diary with no item is refused at ingest: days without items are a day-totals file's
+            rep.day_totals = rep.items == 0 and rep.days > 0
     if staged or rep.outcome == "published":
         from gutaxis.analysis.steps import analysis_summary
 
@@ -118,6 +122,9 @@ def format_report(rep: CohortReport) -> str:
     if rep.items and rep.unlinked_items > UNLINKED_WARNING_SHARE * rep.items:
         lines.append(f"  warning: {rep.unlinked_items / rep.items:.0%} of the items have a food code the composition "
                      "source lacks: check the spec's `composition` (SR codes need sr28, FNDDS codes fndds-2017-2018)")
+    if rep.day_totals:
+        lines.append("  day totals: the file gives per-day totals, so there are no items and no food contributions; "
+                     "components it does not carry are NULL")
     if rep.top_quarantine:
         lines.append("  quarantined: " + "; ".join(f"{reason} x{n}" for reason, n in rep.top_quarantine))
     if rep.coverage:

@@ -29,10 +29,14 @@ SLUG = re.compile(r"^[a-z0-9_-]+$")
 NAME_MAX = 64
 # How a spec may write the tab; any other delimiter is one character, not a quote or line end.
 DELIMITER_ALIASES = {"\\t": "\t", "tab": "\t", "TAB": "\t"}
-DIARY_FORMATS = ("asa24-items", "nhanes-iff", "tabular")
+DIARY_FORMATS = ("asa24-items", "nhanes-iff", "tabular", "nhanes-tot", "tabular-totals")
+# Day-totals formats: one row per participant-day (gutaxis.day_totals); their columns map has no food_code or grams.
+TOTALS_REQUIRED = ("participant_id", "recall_day")
 # Canonical columns a tabular spec may map; participant_id, recall_day, food_code, grams are required.
 TABULAR_REQUIRED = ("participant_id", "recall_day", "food_code", "grams")
 TABULAR_OPTIONAL = ("recall_status",)
+# Dietary survey weights a tabular file may carry (kept in cohort.dietary_weights: gutaxis.dietary_weights).
+WEIGHT_COLUMNS = ("wt_day1", "wt_two_day")
 DEFAULT_LOW_COVERAGE = 0.8
 
 
@@ -40,7 +44,7 @@ class CohortSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    format: Literal["asa24-items", "nhanes-iff", "tabular"]
+    format: Literal["asa24-items", "nhanes-iff", "tabular", "nhanes-tot", "tabular-totals"]
     path: str
     composition: str = "fndds-2017-2018"
     delimiter: str | None = None
@@ -104,9 +108,9 @@ class CohortSpec(BaseModel):
     @field_validator("columns")
     @classmethod
     def _known_columns(cls, v: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(v) - set(TABULAR_REQUIRED) - set(TABULAR_OPTIONAL))
+        unknown = sorted(set(v) - set(TABULAR_REQUIRED) - set(TABULAR_OPTIONAL) - set(WEIGHT_COLUMNS))
         if unknown:
-            raise ValueError(f"columns: unknown canonical column(s) {unknown}; allowed: {TABULAR_REQUIRED + TABULAR_OPTIONAL}")
+            raise ValueError(f"columns: unknown canonical column(s) {unknown}; allowed: {TABULAR_REQUIRED + TABULAR_OPTIONAL + WEIGHT_COLUMNS}")
         return v
 
     @property
@@ -239,6 +243,17 @@ def load_cohort_spec(path: Path) -> CohortSpec:
         missing = [c for c in TABULAR_REQUIRED if c not in spec.columns]
         if missing:
             raise GutaxisError(f"{path}: tabular spec lacks columns mapping for {missing}; add e.g. columns: {{{missing[0]}: YOUR_COLUMN}}")
+    if spec.format == "tabular-totals":
+        missing = [c for c in TOTALS_REQUIRED if c not in spec.columns]
+        if missing:
+            raise GutaxisError(f"{path}: tabular-totals spec lacks columns mapping for {missing}; add e.g. columns: {{{missing[0]}: YOUR_COLUMN}}")
+        itemwise = [c for c in spec.columns if c not in (*TOTALS_REQUIRED, *TABULAR_OPTIONAL, *WEIGHT_COLUMNS)]
+        if itemwise:
+            raise GutaxisError(f"{path}: field 'columns': {itemwise} belong to item diaries; a tabular-totals file has one "
+                               "row per participant-day: map participant_id, recall_day (and recall_status), and the totals under reported")
+        if not spec.reported:
+            raise GutaxisError(f"{path}: field 'reported': empty; map each component id to the file's column of daily totals, "
+                               "e.g. reported: {energy_kcal: KCAL}")
     # data/cohorts/NAME.yaml is found by NAME (the partition key): the two must agree.
     stem = path.name.split(".")[0]
     if spec.registered and spec.name != stem:
@@ -338,7 +353,7 @@ def stored_data_path(typed: str) -> tuple[str, bool]:
     return str(absolute), False  # a data folder elsewhere ($GUTAXIS_RAW_DIR): absolute, no ../ chain to it
 
 
-MAP_COLUMNS = TABULAR_REQUIRED + TABULAR_OPTIONAL
+MAP_COLUMNS = TABULAR_REQUIRED + TABULAR_OPTIONAL + WEIGHT_COLUMNS
 
 
 def map_options(mappings: list[str]) -> tuple[dict[str, str], dict[str, str]]:

@@ -22,7 +22,7 @@ import polars as pl
 
 from gutaxis import PROJECT_ROOT, GutaxisError, __version__, faults
 from gutaxis import composition as composition_sources
-from gutaxis import handoff, interrupts, quality, source_status, warehouse
+from gutaxis import day_totals, dietary_weights, handoff, interrupts, quality, source_status, warehouse
 from gutaxis.components import component_ids, units
 from gutaxis.diaries import read_diary
 from gutaxis.exposure import (Exposures, compute_chunk, composition_wide, food_contributions, food_grams,
@@ -34,7 +34,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 NOT_IN_SOURCE = "not in the composition source"  # audit.linkage.reason of a code the source lacks
 # recall_day upper bound per format (None: only >= 1)
-RECALL_DAY_MAX = {"nhanes-iff": 2, "asa24-items": None, "tabular": None}
+RECALL_DAY_MAX = {"nhanes-iff": 2, "asa24-items": None, "tabular": None, "nhanes-tot": 2, "tabular-totals": None}
 
 
 def run_key(dagster_run_id: str) -> str:
@@ -194,6 +194,8 @@ def _require_source_loaded(conn: duckdb.DuckDBPyConnection, spec: CohortSpec) ->
 
 def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dagster_run_id: str | None = None) -> dict:
     """Read, type and rule-check the diary; stage items and participants; log quarantine and inclusion."""
+    if day_totals.is_day_totals(spec):
+        return _ingest_day_totals(conn, spec, run_key, dagster_run_id)
     source_spec = load_source_spec(spec.composition)
     _require_source_loaded(conn, spec)
     files = spec.data_files()
@@ -239,6 +241,7 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
     # the diary gives ids only; gutaxis.analysis.steps.stage_participants adds attributes and design
     warehouse.stage_parts(conn, "participants", spec.name, run_key, [({}, diary.participants)],
                           tuple(diary.participants.columns))
+    _stage_dietary_weights(conn, spec, run_key, dietary_weights.of_item_diary(spec))
     faults.point("ingest")
     warehouse.append_audit(conn, "audit.quarantine", diary.quarantine, run_id=run_key, cohort=spec.name)
     warehouse.append_audit(conn, "audit.inclusion", diary.inclusion, run_id=run_key, cohort=spec.name)
@@ -266,6 +269,67 @@ def _files_kept(files: list[Path]) -> Iterator[None]:
             raise
         raise GutaxisError(f"{gone[0]}: the data file disappeared while the run read it (deleted or moved?); "
                            "put it back, or fix the spec's 'path', and run again") from None
+
+
+def _stage_dietary_weights(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, weights: pl.DataFrame) -> None:
+    columns = tuple(c for c in warehouse.COHORT_TABLES["cohort.dietary_weights"] if c != "cohort")  # the view adds it
+    warehouse.stage_parts(conn, "dietary_weights", spec.name, run_key, [({}, weights)], columns)
+
+
+def _ingest_day_totals(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dagster_run_id: str | None) -> dict:
+    """Ingest of a day-totals cohort: its rows are the days. Stages the wide day table (the exposures
+    as the file gives them), no items (an empty items table, so that publishing replaces the
+    cohort's old items too), the participants and the dietary weights; logs quarantine and inclusion.
+    No composition is used, so none needs to be loaded."""
+    files = spec.data_files()
+    warehouse.drop_staging(conn, spec.name)
+    conn.execute("UPDATE audit.runs SET outcome = 'killed (found unfinished by run ' || ? || ')', finished = ? "
+                 "WHERE cohort = ? AND finished IS NULL AND run_id <> ?", [run_key, warehouse.utc_now(), spec.name, run_key])
+    warehouse.record_run(conn, run_key, cohort=spec.name, dagster_run_id=dagster_run_id, outcome="running",
+                         code_version=code_version(), source_versions={})
+    handoff.drop(spec.name)
+    try:
+        totals = day_totals.read_day_totals(spec, component_ids())
+    finally:
+        warehouse.record_run(conn, run_key, cohort=spec.name, outcome="running", input_sha256=sha256_files(files))
+    warehouse.clear_audit(conn, spec.name, run_key)
+    item_columns = tuple(c for c in warehouse.COHORT_TABLES["cohort.diary_items"] if c not in ("cohort", "food_source"))
+    no_items = pl.DataFrame(schema={"participant_id": pl.String, "recall_day": pl.Int32, "item_seq": pl.Int32,
+                                    "food_code": pl.Int64, "grams": pl.Float64})
+    items_table = warehouse.stage_parts(conn, "diary_items", spec.name, run_key, [({}, no_items)], item_columns)
+    warehouse.record_item_source(conn, items_table, spec.composition, code_width(load_source_spec(spec.composition)))
+    warehouse.stage_parts(conn, "day_exposure", spec.name, run_key, [({}, day_totals.day_table(totals))],
+                          tuple(day_totals.day_table(totals).columns))
+    warehouse.stage_parts(conn, "participants", spec.name, run_key, [({}, totals.participants)],
+                          warehouse.COHORT_TABLES["cohort.participants"])
+    _stage_dietary_weights(conn, spec, run_key, totals.weights)
+    faults.point("ingest")
+    warehouse.append_audit(conn, "audit.quarantine", totals.quarantine, run_id=run_key, cohort=spec.name)
+    warehouse.append_audit(conn, "audit.inclusion", totals.inclusion, run_id=run_key, cohort=spec.name)
+    return {"items": 0, "days": totals.days.height, "participants": totals.participants.height,
+            "quarantined": totals.quarantine.height,
+            "excluded_recalls": totals.inclusion.filter(~pl.col("included")).height,
+            "components": ", ".join(totals.components)}
+
+
+def _day_totals_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> dict:
+    """Exposures of a day-totals cohort: the participant means from the staged day table; no food
+    contributions (there are no items) and no linkage."""
+    day_t = warehouse.staging_table("day_exposure", spec.name, run_key)
+    days = conn.sql(f"SELECT * FROM {day_t}").pl()
+    components = [c.split("__", 1)[1] for c in days.columns if c.startswith("amount__")]
+    participants = day_totals.participant_table(days, components)
+    warehouse.stage_parts(conn, "participant_exposure", spec.name, run_key, [({}, participants)], tuple(participants.columns))
+    warehouse.record_exposure_settings(conn, warehouse.staging_table("participant_exposure", spec.name, run_key),
+                                       spec.low_coverage_threshold)
+    no_contributions = pl.DataFrame(schema={"component_id": pl.String, "food_code": pl.String, "description": pl.String,
+                                            "amount": pl.Float64, "share": pl.Float64})
+    warehouse.stage_parts(conn, "food_contributions", spec.name, run_key, [({"cohort": spec.name}, no_contributions)],
+                          warehouse.COHORT_TABLES["marts.food_contributions"])
+    faults.point("exposures")
+    conn.execute("DELETE FROM audit.linkage WHERE cohort = ? AND run_id = ?", [spec.name, run_key])
+    return {"days": days.height, "chunks": 1, "unlinked_codes": 0, "unlinked_items": 0,
+            "food contributions": "none (day totals have no items)"}
 
 
 def item_compression(schema: pl.Schema, n_items: int, item_runs: int) -> dict[str, str]:
@@ -327,6 +391,8 @@ def _participant_chunks(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_k
 
 def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> dict:
     """Link staged items to the composition and stage the three exposure tables, chunk by chunk."""
+    if day_totals.is_day_totals(spec):
+        return _day_totals_exposures(conn, spec, run_key)
     food_components = conn.sql(
         "SELECT food_code, component_id, amount_per_100g FROM composition.food_components WHERE source = $1",
         params=[spec.composition]).pl()
@@ -407,6 +473,8 @@ def _record_warned_rows(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_k
 
 
 def audit_diary_items(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> pl.DataFrame:
+    if day_totals.is_day_totals(spec):  # the staged input is the day table itself
+        return _validate(conn, spec, run_key, "day_exposure", quality.day_totals_suite(RECALL_DAY_MAX[spec.format]), "day_totals")
     suite = [*quality.diary_items_suite(RECALL_DAY_MAX[spec.format]), quality.rows_accounted(run_key)]
     return _validate(conn, spec, run_key, "diary_items", suite, "diary_items")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from gutaxis import PROJECT_ROOT, GutaxisError
 
-FORMATS = ("asa24-items", "nhanes-iff", "tabular")
+FORMATS = ("asa24-items", "nhanes-iff", "tabular", "nhanes-tot", "tabular-totals")
 
 
 class _Parser(argparse.ArgumentParser):

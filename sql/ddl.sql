@@ -63,6 +63,17 @@ COMMENT ON COLUMN store.participants.cohort IS 'Cohort name.';
 COMMENT ON COLUMN store.participants.participant_id IS 'Participant id as in cohort.diary_items.';
 COMMENT ON COLUMN store.participants.external_id IS 'Another id the instrument gives (ASA24 UserID); NULL if none.';
 
+CREATE TABLE IF NOT EXISTS store.dietary_weights (
+    cohort VARCHAR NOT NULL, participant_id VARCHAR NOT NULL, wt_day1 DOUBLE, wt_two_day DOUBLE,
+    wt_day1_variable VARCHAR, wt_two_day_variable VARCHAR);
+COMMENT ON TABLE store.dietary_weights IS 'The dietary survey weights that a cohort''s diary files carry (NHANES day-totals files), one row per participant; cohort.participants takes its wt_day1 and wt_two_day from here.';
+COMMENT ON COLUMN store.dietary_weights.cohort IS 'Cohort name.';
+COMMENT ON COLUMN store.dietary_weights.participant_id IS 'Participant id as in the exposure tables; every participant of the files, with a usable recall or not.';
+COMMENT ON COLUMN store.dietary_weights.wt_day1 IS 'Day-1 dietary weight (NHANES WTDRD1, or WTDRD1PP in 2017-March 2020 files); 0 for participants without a usable day-1 recall; NULL if the file has none.';
+COMMENT ON COLUMN store.dietary_weights.wt_two_day IS 'Two-day dietary weight (NHANES WTDR2D, or WTDR2DPP); NULL if the file has none for the participant.';
+COMMENT ON COLUMN store.dietary_weights.wt_day1_variable IS 'The file variable wt_day1 was read from (WTDRD1 or WTDRD1PP).';
+COMMENT ON COLUMN store.dietary_weights.wt_two_day_variable IS 'The file variable wt_two_day was read from (WTDR2D or WTDR2DPP).';
+
 CREATE TABLE IF NOT EXISTS store.day_exposure (
     cohort VARCHAR NOT NULL, participant_id VARCHAR NOT NULL, recall_day INTEGER NOT NULL,
     component_id VARCHAR NOT NULL, amount DOUBLE, unit VARCHAR, coverage DOUBLE, source VARCHAR);

@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from gutaxis import DATA_DIR, PROJECT_ROOT
+from gutaxis.components import component_ids
 from gutaxis.warehouse import unpublished_tables
 from pipelines.cli import main
 from tests.conftest import write_spec
@@ -46,7 +47,7 @@ def test_demo_run_from_the_command_line(isolated):
     assert "participants 24  recall days 48" in done.stdout
     assert "quarantined: grams is not a number x1; grams must be > 0 x1" in done.stdout
     assert "checks:" in done.stdout and "0 failed" in done.stdout
-    assert len(_published(isolated)) == 24 * 16
+    assert len(_published(isolated)) == 24 * len(component_ids())  # a row per participant and registry component
 
 
 def test_missing_spec_file_is_one_line_naming_it(isolated):
