@@ -60,7 +60,7 @@ def of_item_diary(spec: CohortSpec) -> pl.DataFrame:
         variables.update(weights)
         if isinstance(frame, TextFile):
             # malformed lines are the item reader's to quarantine and count; their weights are not read
-            frame = checked_rows(frame, [id_column, *weights.values()])
+            frame = checked_rows(frame, [id_column, *weights.values()]).frame
             if ROW_PROBLEM in frame.collect_schema().names():
                 frame = frame.filter(pl.col(ROW_PROBLEM).is_null())
         parts.append(frame.select(pl.lit(path.name).alias("source_file"), pl.col(ROW_INDEX).cast(pl.Int64).alias("source_row"),

@@ -300,8 +300,9 @@ def _ingest_day_totals(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_ke
     warehouse.record_item_source(conn, items_table, spec.composition, code_width(load_source_spec(spec.composition)))
     warehouse.stage_parts(conn, "day_exposure", spec.name, run_key, [({}, day_totals.day_table(totals))],
                           tuple(day_totals.day_table(totals).columns))
+    # ids only, as for item diaries; gutaxis.analysis.steps.stage_participants adds attributes and design
     warehouse.stage_parts(conn, "participants", spec.name, run_key, [({}, totals.participants)],
-                          warehouse.COHORT_TABLES["cohort.participants"])
+                          tuple(totals.participants.columns))
     _stage_dietary_weights(conn, spec, run_key, totals.weights)
     faults.point("ingest")
     warehouse.append_audit(conn, "audit.quarantine", totals.quarantine, run_id=run_key, cohort=spec.name)

@@ -234,7 +234,7 @@ def test_demo_publishes_estimates_and_bad_analysis_input_changes_nothing(isolate
             if key in change:
                 body[key] = change[key]
         path = write_spec(case, "demo", **{k: v for k, v in body.items() if k != "name"})
-        reports, errors = run_cohorts([str(path)])
+        reports, errors = run_cohorts([str(path)], replace=True)
         assert reports[0].outcome.startswith("failed"), name
         # bad input is one line; a failed blocking check is reported as the run reports every failed check
         assert (len(errors) == 1 and message in errors[0]) or (message in errors[-1] and "check failed" in message), \

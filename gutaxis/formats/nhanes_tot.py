@@ -105,7 +105,7 @@ def read_file(path: Path, spec: CohortSpec) -> TotalsFile:
     weights = nhanes_weight_columns(columns)
     if not numeric:
         used = ["SEQN", f"DR{day}DRSTZ", *(c for c in reported.values() if c in columns), *omega3_parts, *weights.values()]
-        frame = checked_rows(text, [c for c in used if c in columns])
+        frame = checked_rows(text, [c for c in used if c in columns]).frame
     raw = frame.select(
         *base_columns(path),
         pl.col("SEQN").alias("participant_id"),

@@ -35,7 +35,7 @@ def read_file(path: Path, spec: CohortSpec) -> TotalsFile:
     if parquet:
         refuse_unusable_types(path, frame.collect_schema(), wanted, key)
     else:
-        frame = checked_rows(text, wanted.values())
+        frame = checked_rows(text, wanted.values()).frame
     status = pl.col(wanted["recall_status"]) if "recall_status" in wanted else pl.lit(None, dtype=pl.String)
     raw = frame.select(
         *base_columns(path),
