@@ -74,5 +74,7 @@ def test_gx_audits_ran_on_the_day_totals(published):
     _, conn = published
     suites = dict(conn.sql("""SELECT suite, bool_and(success OR severity = 'warn') FROM audit.validations v
                               JOIN audit.runs r USING (run_id) WHERE r.cohort = 'fped-dr1tot-1718' GROUP BY suite""").fetchall())
-    assert suites == {"day_totals": True, "participant_day_exposure": True, "participant_exposure": True,
-                      "food_contributions": True}
+    # the analysis checks (analysis_*) run on every cohort too; they pass on an empty outcome table
+    assert {k: v for k, v in suites.items() if not k.startswith("analysis_")} == {
+        "day_totals": True, "participant_day_exposure": True, "participant_exposure": True, "food_contributions": True}
+    assert all(suites.values()), suites
