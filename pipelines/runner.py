@@ -9,7 +9,7 @@ import dagster as dg
 from assets.partitions import SPEC_TAG, cohort_partitions
 from gutaxis import GutaxisError, interrupts, stages, warehouse
 from gutaxis.report import CohortReport, cohort_report
-from gutaxis.specs import CohortSpec, cohorts_dir, load_cohort_spec, resolve_cohort
+from gutaxis.specs import CohortSpec, cohorts_dir, load_cohort_spec, resolve_cohort, without_synthetic_beside_real
 
 
 NOT_RUN = ": not run: "  # the error line of a registered spec that cannot be read (the CLI exits 2 for it)
@@ -31,10 +31,10 @@ def _registered_specs() -> tuple[list[tuple[CohortSpec, bool]], list[str]]:
     specs, broken = [], []
     for spec_path in sorted(cohorts_dir().glob("*.yaml")):
         try:
-            specs.append((load_cohort_spec(spec_path), False))
+            specs.append(load_cohort_spec(spec_path))
         except GutaxisError as exc:
             broken.append(f"{spec_path.stem}{NOT_RUN}{exc}")
-    return specs, broken
+    return [(spec, False) for spec in without_synthetic_beside_real(specs)], broken
 
 
 def _without_name_collisions(specs: list[tuple[CohortSpec, bool]], replace: bool) -> list[tuple[CohortSpec, bool]]:

@@ -220,6 +220,8 @@ def _synthetic_demo(folder: Path) -> None:
     """The bundled demo spec, registered in a test's own cohorts folder."""
     spec = yaml.safe_load((DATA_DIR / "cohorts" / "demo.yaml").read_text())
     assert spec["synthetic"] is True
+    for table in spec.get("participants", []) + spec.get("outcomes", []):  # attribute and outcome files, from here
+        table["path"] = str((DATA_DIR / "cohorts" / table["path"]).resolve())
     write_spec(folder, "demo", **{**{k: v for k, v in spec.items() if k != "name"}, "path": str(DEMO_DIARY)})
 
 
