@@ -21,7 +21,7 @@ RETENTION = "usda-retention-factors-r6"
 FLAVONOID_SURVEY = "usda-flavonoid-survey-2017-2018"
 FLAVONOID_R33 = "usda-flavonoid-r3.3"
 
-# The components gutaxis.derived computes for FNDDS-coded diaries, and every source each group draws
+# The components gutaxis.components.derived computes for FNDDS-coded diaries, and every source each group draws
 # on when fetched (source id -> what it gives). A source of the list that a run did not use is
 # named in the run summary as missing, with its fetch command.
 _LINKAGE = {INGREDIENTS: "recipes of FNDDS foods, the preferred linkage",

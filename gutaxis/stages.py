@@ -103,9 +103,10 @@ def load_source(conn: duckdb.DuckDBPyConnection, source_id: str) -> dict:
 
 # The engine modules whose code decides derived values: a change to one re-derives (an upgraded
 # checkout must not keep the values, or miss the audit tables, of the code it replaced).
-DERIVATION_CODE = tuple(PROJECT_ROOT / "gutaxis" / name for name in (
-    "derived.py", "amino_acids.py", "linkage.py", "flavonoids.py", "curated.py", "fermented.py",
-    "processing_state.py", "composition.py", "reference_tables.py"))
+# Every module of the components package, plus the source loading it reads from: a change to any of
+# them re-derives the FNDDS foods' values.
+DERIVATION_CODE = (*sorted((PROJECT_ROOT / "gutaxis" / "components").glob("*.py")),
+                   PROJECT_ROOT / "gutaxis" / "composition.py", PROJECT_ROOT / "gutaxis" / "reference_tables.py")
 
 
 def _derivation_fingerprint(conn: duckdb.DuckDBPyConnection) -> str:
@@ -120,8 +121,8 @@ def _derivation_fingerprint(conn: duckdb.DuckDBPyConnection) -> str:
 
 
 def load_derived(conn: duckdb.DuckDBPyConnection) -> dict:
-    """Derive the FNDDS foods' missing components (gutaxis.derived) and store them with their routes."""
-    from gutaxis import derived
+    """Derive the FNDDS foods' missing components (gutaxis.components.derived) and store them with their routes."""
+    from gutaxis.components import derived
 
     source = derived.FNDDS_SOURCE
     if not conn.execute("SELECT count(*) FROM audit.source_loads WHERE source = ?", [source]).fetchall()[0][0]:
@@ -437,7 +438,7 @@ def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key
 def _record_reach(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, grams: pl.DataFrame,
                   food_components: pl.DataFrame, foods: pl.DataFrame) -> None:
     """Share of the cohort's grams each component's composition values reach, and the top foods they miss."""
-    from gutaxis.curated import reach_report
+    from gutaxis.components.curated import reach_report
 
     summary, unreached = reach_report(grams, food_components, foods, top=10)
     for table in ("audit.reach", "audit.unreached_foods"):

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from gutaxis import PROJECT_ROOT, GutaxisError
-from gutaxis import curated, flavonoids, linkage
+from gutaxis.components import curated, flavonoids, linkage
 
 SR28_DIR = PROJECT_ROOT.parent / "shared" / "realdata" / "usda" / "sr28"
 

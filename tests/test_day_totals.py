@@ -7,7 +7,8 @@ import polars as pl
 import pyreadstat
 import pytest
 
-from gutaxis import GutaxisError, derived, food_groups
+from gutaxis import GutaxisError
+from gutaxis.components import derived, food_groups
 from gutaxis.components import component_ids, units
 from gutaxis.day_totals import participant_table, read_day_totals, day_table
 from gutaxis.report import format_report

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from gutaxis import PROJECT_ROOT, GutaxisError
-from gutaxis import fermented, linkage
+from gutaxis.components import fermented, linkage
 from gutaxis.fetch import fetch
 from gutaxis.formats import fped
 
@@ -287,7 +287,7 @@ def test_fetch_fped_from_a_resave_is_unverified_not_refused(tmp_path):
 @pytest.mark.realdata
 @pytest.mark.skipif(not (FPED_DIR / "FPED_1718.xls").is_file(), reason="real FPED 2017-2018 not found")
 def test_real_parfait_tzatziki_and_yogurt_smoothie_linked_through_the_fdd_get_their_yogurt(fndds_classified):
-    from gutaxis import flavonoids, linkage
+    from gutaxis.components import flavonoids, linkage
     from gutaxis.formats import fda_fdd
 
     named = {"11446000": 0.21, "11440060": 0.23, "11553110": 0.09, "11435100": 0.31}  # FPED 2017-18 D_YOGURT

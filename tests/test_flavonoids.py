@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from gutaxis import PROJECT_ROOT, GutaxisError
-from gutaxis import flavonoids, linkage
+from gutaxis.components import flavonoids, linkage
 from gutaxis.fetch import fetch
 from gutaxis.formats import flavonoid_r33, flavonoid_survey
 

@@ -13,9 +13,9 @@ import polars as pl
 import pytest
 
 from gutaxis import PROJECT_ROOT, GutaxisError
-from gutaxis import amino_acids as aa
+from gutaxis.components import amino_acids as aa
 from gutaxis import fetch as fetch_module
-from gutaxis import linkage
+from gutaxis.components import linkage
 from gutaxis.fetch import fetch
 from gutaxis.formats import fda_fdd, fndds_ingredients, retention_factors
 from gutaxis.specs import SourceSpec, load_source_spec

@@ -5,8 +5,9 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from gutaxis import GutaxisError, flavonoids, linkage
-from gutaxis import processing_state as ps
+from gutaxis import GutaxisError
+from gutaxis.components import flavonoids, linkage
+from gutaxis.components import processing_state as ps
 
 
 @pytest.mark.parametrize("left, right, expected", [

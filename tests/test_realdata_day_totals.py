@@ -7,7 +7,7 @@ import pyreadstat
 import pytest
 
 from gutaxis.components import component_ids
-from gutaxis.food_groups import FPED_GROUPS
+from gutaxis.components.food_groups import FPED_GROUPS
 from pipelines.runner import run_cohorts
 from tests.conftest import write_spec
 

@@ -233,7 +233,7 @@ def test_fped_groups_from_items_equal_the_files_own_per_item_fped_values(publish
     day) equal the women file's own per-item FPED columns (FPED 2015-16, its FNDDS release) summed
     per day, exactly on every day whose foods all have the same value in both releases (the rest
     differ by the codes FNDDS 2017-18 dropped, 3.4 % of the items, and by values FPED revised)."""
-    from gutaxis.food_groups import FPED_GROUPS
+    from gutaxis.components.food_groups import FPED_GROUPS
     from gutaxis.formats import fped
 
     items = pl.read_csv(realdata / "nhanes" / "2015-2016" / "IFF_day1_day2_women40s.tsv", separator="\t",

@@ -10,7 +10,7 @@ workbooks, sheet "SQLExport", built by joining FLAV_DAT to FOOD_DES and NUTR_DEF
 - `food_by_flavonoid_class.xlsx`    LONG_DESC | FLAV_CLASS | FLAVONOIDS_MG_PER_100G
 - `food_by_flavonoid_compound.xlsx` LONG_DESC | FLAV_CLASS | NUTRIENT_NAME | FLAVONOIDS_MG_PER_100G
 
-The export has lost NDB_No, so foods are linked to SR28 by description (gutaxis.flavonoids and the
+The export has lost NDB_No, so foods are linked to SR28 by description (gutaxis.components.flavonoids and the
 reviewed crosswalk data/reference/flavonoid_r33_sr28.csv). Reading the .accdb itself would need an
 Access reader (mdbtools), which the project does not install.
 """

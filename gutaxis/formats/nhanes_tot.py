@@ -17,7 +17,7 @@ import pyreadstat
 
 from gutaxis import GutaxisError
 from gutaxis.dietary_weights import NHANES_WEIGHT_VARIABLES, nhanes_weight_columns
-from gutaxis.food_groups import FPED_GROUPS
+from gutaxis.components.food_groups import FPED_GROUPS
 from gutaxis.formats import REPORTED_PREFIX
 from gutaxis.formats.nhanes_iff import OMEGA3_SUFFIXES, REPORTED_SUFFIXES, XPT_ZERO_EPS, _check_not_cut_short, _cut_short, is_xpt
 from gutaxis.formats.tabular import (ROW_INDEX, base_columns, checked_rows, missing_column_error, omega3_total,

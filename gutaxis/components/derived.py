@@ -3,15 +3,15 @@
 One place decides, per FNDDS food and component, which route gives the value (DESIGN precedence:
 the food's own analytical value > recipe disaggregation to SR28 ingredients > curated literature
 tables). Routes and their sources:
-- tryptophan, tyrosine: SR28 amino acids through the ingredient linkage (gutaxis.amino_acids)
+- tryptophan, tyrosine: SR28 amino acids through the ingredient linkage (gutaxis.components.amino_acids)
 - flavonoids_total, flavan3ols, anthocyanidins: USDA survey values when fetched, else R3.3
-  matched to SR28 and carried through the linkage (gutaxis.flavonoids)
+  matched to SR28 and carried through the linkage (gutaxis.components.flavonoids)
 - inulin_fos, resistant_starch, beta_glucan: curated literature tables through the linkage
-  (gutaxis.curated)
-- fermented_foods: the curated live-culture classification (gutaxis.fermented); the yogurt of cold
+  (gutaxis.components.curated)
+- fermented_foods: the curated live-culture classification (gutaxis.components.fermented); the yogurt of cold
   mixed dishes from FPED D_YOGURT when fetched (the FDA FDD breaks yogurt down to milk), and the
   FPED yogurt cross-check (`yogurt_crosscheck`)
-- fg_* (FPED food groups): USDA's FPED per-food values when fetched (gutaxis.food_groups); they
+- fg_* (FPED food groups): USDA's FPED per-food values when fetched (gutaxis.components.food_groups); they
   need no linkage, so they are derived even when SR28 is not fetched
 A source that is not fetched is reported in `sources`, never silently skipped. A food whose recipe
 reaches values for less than linkage.MIN_COVERAGE of its weight (unresolved ingredients counted)
@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from gutaxis import GutaxisError, amino_acids, curated, fermented, flavonoids, food_groups, linkage
+from gutaxis import GutaxisError
+from gutaxis.components import amino_acids, curated, fermented, flavonoids, food_groups, linkage
 from gutaxis import composition as composition_sources
 from gutaxis.formats import flavonoid_r33, fped
 from gutaxis.specs import load_source_spec

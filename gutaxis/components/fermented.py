@@ -23,7 +23,7 @@ import polars as pl
 
 from gutaxis import DATA_DIR, GutaxisError
 from gutaxis.formats.fped import YOGURT_GRAMS_PER_CUP_EQ
-from gutaxis.linkage import judge_linked_share
+from gutaxis.components.linkage import judge_linked_share
 from gutaxis.reference_tables import read_reference
 
 CLASSIFICATION_PATH = DATA_DIR / "reference" / "fermented_foods.csv"

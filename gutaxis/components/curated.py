@@ -8,7 +8,7 @@ beans and breadfruit), or only `fdgrp_cd` (the default for whole SR food groups,
 0). Precedence: sr_code, then patterns in file order, then the group default. Rules with counted = no only document a value that does not feed the
 component (mushrooms' fungal beta-glucan): they neither give a value nor claim the food. Every rule carries low/high, citation and confidence.
 
-FNDDS foods get their value from their SR ingredient profile (gutaxis.linkage: grams of each SR
+FNDDS foods get their value from their SR ingredient profile (gutaxis.components.linkage: grams of each SR
 ingredient per 100 g of food), so onion in a soup, wheat flour in bread and potato in a salad
 count; a food eaten whole is a profile with one ingredient at 100 g.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from gutaxis import DATA_DIR, GutaxisError
-from gutaxis.linkage import MIN_COVERAGE, WITHHELD_SCHEMA, judge_linked_share
+from gutaxis.components.linkage import MIN_COVERAGE, WITHHELD_SCHEMA, judge_linked_share
 from gutaxis.reference_tables import read_reference
 
 REFERENCE_DIR = DATA_DIR / "reference"
@@ -100,7 +100,7 @@ def sr_values(tables: pl.DataFrame, foods: pl.DataFrame) -> pl.DataFrame:
     """sr_code, component_id, amount_per_100g, chilled_per_100g, confidence (0-1), rule (label) per SR food,
     and which rule gave it: rule_line (its line in the table), sr_description, fdgrp_cd (the food's group).
 
-    `foods` is gutaxis.flavonoids.sr_foods(): sr_code, sr_description, fdgrp_cd.
+    `foods` is gutaxis.components.flavonoids.sr_foods(): sr_code, sr_description, fdgrp_cd.
     """
     picked = []
     for component_id, rules in tables.partition_by("component_id", as_dict=True, maintain_order=True).items():
@@ -150,14 +150,14 @@ def food_values(profile: pl.DataFrame, values: pl.DataFrame, *, food_description
     are 0 whatever their recipe's cereals. linked_share is the share of the whole recipe's weight
     (`unresolved`: the profile's ingredients that reached no SR28 food, included) whose SR
     ingredient has a value; foods below `min_linked_share` get no row (unknown, not 0), or with
-    keep_withheld=True a row with a NULL amount and the reason (gutaxis.linkage.judge_linked_share).
+    keep_withheld=True a row with a NULL amount and the reason (gutaxis.components.linkage.judge_linked_share).
     confidence = the rule's confidence x the ingredient link's, gram- (or amount-) weighted, x
     linked_share.
     """
     missing = [c for c in ("food_code", "sr_code", "grams_per_100g") if c not in profile.columns]
     if missing:
         raise GutaxisError(f"ingredient profile lacks column {missing[0]!r}; expected food_code, sr_code, grams_per_100g "
-                           "(gutaxis.linkage.ingredient_profile)")
+                           "(gutaxis.components.linkage.ingredient_profile)")
     profile = profile.with_columns(
         sr_code=pl.col("sr_code").cast(pl.String).str.strip_chars().str.replace(r"\.0+$", "").str.zfill(5),
         grams=pl.col("grams_per_100g").cast(pl.Float64),

@@ -1,6 +1,6 @@
 """Tryptophan and tyrosine for FNDDS foods, from SR28 amino acids through the ingredient linkage, checked on protein.
 
-FNDDS carries no amino acids. Each FNDDS food's SR28 ingredients (gutaxis.linkage) give its
+FNDDS carries no amino acids. Each FNDDS food's SR28 ingredients (gutaxis.components.linkage) give its
 tryptophan (SR nutrient 501) and tyrosine (509); protein (203) goes through the same linkage and
 is compared with the food's own FNDDS protein: how well they agree says how far to trust the
 route for that food (moisture, missing ingredients, crosswalk choices all show up there).
@@ -23,7 +23,7 @@ import polars as pl
 
 from gutaxis import GutaxisError
 from gutaxis import composition as composition_sources
-from gutaxis import linkage
+from gutaxis.components import linkage
 from gutaxis.formats import fda_fdd, fndds, fndds_ingredients, retention_factors, sr28
 from gutaxis.specs import load_source_spec
 

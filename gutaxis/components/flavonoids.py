@@ -8,7 +8,7 @@ Route of the values:
    plain dairy, fats, sugars, water, plain grains: data/reference/flavonoid_assumed_zero.csv), as
    USDA did for its survey database; other SR foods stay unknown (no value, not 0).
 3. FNDDS foods: the SR ingredient profile (grams of each SR ingredient per 100 g of food, from
-   gutaxis.linkage) times the SR values, with USDA's cooking retention for moist heat (see
+   gutaxis.components.linkage) times the SR values, with USDA's cooking retention for moist heat (see
    `moist_heat_mask`).
 Where USDA's "Flavonoid Values for Survey Foods and Beverages 2017-2018" is fetched, its per-food
 values win (`prefer_survey`).
@@ -23,7 +23,7 @@ import polars as pl
 
 from gutaxis import DATA_DIR, GutaxisError
 from gutaxis.formats.sr28 import FOOD_DES_COLUMNS, read_table
-from gutaxis.linkage import MIN_COVERAGE, judge_linked_share
+from gutaxis.components.linkage import MIN_COVERAGE, judge_linked_share
 from gutaxis.reference_tables import read_reference
 
 REFERENCE_DIR = DATA_DIR / "reference"
@@ -234,7 +234,7 @@ def food_values(profile: pl.DataFrame, values: pl.DataFrame, *, food_description
     linked_share is the share of the whole recipe's weight (`unresolved`: the profile's
     ingredients that reached no SR28 food, included) with a value (known or assumed 0); foods
     below `min_linked_share` get no row: their flavonoids are unknown, not 0 (keep_withheld=True:
-    a row with a NULL amount and the reason, gutaxis.linkage.judge_linked_share).
+    a row with a NULL amount and the reason, gutaxis.components.linkage.judge_linked_share).
     """
     _check_profile(profile)
     profile = profile.with_columns(
@@ -300,7 +300,7 @@ def _check_profile(profile: pl.DataFrame) -> None:
     missing = [c for c in ("food_code", "sr_code", "grams_per_100g", "retention_code") if c not in profile.columns]
     if missing:
         raise GutaxisError(f"ingredient profile lacks column {missing[0]!r}; expected food_code, sr_code, "
-                           "grams_per_100g, retention_code[, route, confidence] (gutaxis.linkage.ingredient_profile)")
+                           "grams_per_100g, retention_code[, route, confidence] (gutaxis.components.linkage.ingredient_profile)")
 
 
 def survey_values(survey: pl.DataFrame) -> pl.DataFrame:
