@@ -1,0 +1,242 @@
+"""The NCI two-part model: its likelihood against brute-force integration, recovery of a known usual-intake
+distribution from simulated episodic populations, the per-person prediction, the model choice, bad input,
+and the CCHS 2015 milk and egg fits."""
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from scipy import optimize
+from scipy.special import expit
+from scipy.stats import norm
+
+from gutaxis import GutaxisError
+from gutaxis.analysis.usual_intake import two_part
+from gutaxis.analysis.usual_intake.model_choice import TWO_PART_ZERO_SHARE, choose_model
+
+PERCENTILES = np.array([5, 10, 25, 50, 75, 90, 95])
+
+
+# A simulated episodic population: person effects u1 (logit of eating), u2 (amount, Box-Cox scale)
+# correlated rho; day amount = g^-1(beta2 + u2 + e) on eating days.
+SETTINGS = {
+    # name: (beta1, beta2, sigma1, sigma2, rho, sigma_within, lambda); P(eat) at u1 = 0 in brackets
+    "log-often": (0.5, 5.0, 1.0, 0.7, 0.4, 0.8, 0.0),          # 62 %, within/between variance 1.3
+    "quarter-half": (-0.5, 8.0, 1.2, 1.5, 0.5, 2.0, 0.25),     # 38 %, ratio 1.8
+    "rare-log": (-2.0, 3.0, 1.0, 0.5, 0.3, 0.7, 0.0),          # 12 %, ratio 2.0
+    "half-noisy": (0.0, 6.0, 0.8, 0.5, 0.2, 1.6, 0.5),         # 50 %, ratio 10
+    "sqrt-steady": (1.0, 12.0, 0.7, 3.0, 0.6, 2.1, 0.5),       # 73 %, ratio 0.5
+}
+
+
+def simulate_days(rng, n_persons, repeat_share, setting):
+    beta1, beta2, s1, s2, rho, se, lam = SETTINGS[setting]
+    v, w = rng.standard_normal(n_persons), rng.standard_normal(n_persons)
+    u1, u2 = s1 * v, s2 * (rho * v + np.sqrt(1 - rho**2) * w)
+    recalls = np.where(rng.random(n_persons) < repeat_share, 2, 1)
+    person = np.repeat(np.arange(n_persons), recalls)
+    eaten = rng.random(person.size) < expit(beta1 + u1[person])
+    transformed = beta2 + u2[person] + se * rng.standard_normal(person.size)
+    amount = np.where(eaten, two_part.inverse_boxcox(transformed, lam), 0.0)
+    true_usual = expit(beta1 + u1) * _true_amount(beta2 + u2, se, lam)
+    return pl.DataFrame({"person": person, "amount": amount}), true_usual
+
+
+def _true_amount(linear, sigma_within, lam):
+    """E[g^-1(linear + e)] with an 80-node rule (the model under test uses 9)."""
+    x, w = np.polynomial.hermite.hermgauss(80)
+    return two_part.inverse_boxcox(linear[:, None] + np.sqrt(2) * sigma_within * x, lam) @ (w / np.sqrt(np.pi))
+
+
+def true_percentiles(setting, draws=1_000_000):
+    beta1, beta2, s1, s2, rho, se, lam = SETTINGS[setting]
+    rng = np.random.default_rng(20261207)
+    v, w = rng.standard_normal(draws), rng.standard_normal(draws)
+    usual = expit(beta1 + s1 * v) * _true_amount(beta2 + s2 * (rho * v + np.sqrt(1 - rho**2) * w), se, lam)
+    return np.percentile(usual, PERCENTILES)
+
+
+def estimated_percentiles(frame, rng, nsim=100):
+    days = two_part.episodic_days(frame, person="person", amount="amount")
+    fit = two_part.fit_two_part(days)
+    assert fit.converged, fit.message
+    usual = two_part.simulate_usual_intake(fit, np.ones((days.n_persons, 1)), nsim=nsim, rng=rng)
+    return np.percentile(usual.ravel(), PERCENTILES), fit
+
+
+def mean_relative_error(setting, n_persons, repeat_share, replicates=20):
+    """Relative error of the replicate mean of each percentile. A true percentile near 0 makes a
+    relative error meaningless: where the truth is below 2 % of the true median, the error is taken
+    against 2 % of the median instead (an absolute comparison). The correlated two-part model has no
+    never-eaters, so no true percentile is exactly 0 in these settings."""
+    truth = true_percentiles(setting)
+    estimates = []
+    for replicate in range(replicates):
+        rng = np.random.default_rng(1000 * n_persons + replicate)
+        frame, _ = simulate_days(rng, n_persons, repeat_share, setting)
+        estimates.append(estimated_percentiles(frame, rng)[0])
+    scale = np.maximum(truth, 0.02 * truth[PERCENTILES.tolist().index(50)])
+    return (np.mean(estimates, axis=0) - truth) / scale
+
+
+def test_likelihood_equals_brute_force_integration_over_both_person_effects():
+    rng = np.random.default_rng(3)
+    frame, _ = simulate_days(rng, 12, 0.6, "log-often")
+    days = two_part.episodic_days(frame, person="person", amount="amount")
+    z = np.where(days.eaten, np.log(np.where(days.eaten, days.amount, 1.0)) - 5.0, 0.0)
+    likelihood = two_part._Likelihood(days, z)
+    beta1, beta2, s1, a, b, se = 0.3, 0.1, 1.3, 0.4, 0.5, 0.9
+    theta = np.array([beta1, beta2, np.log(s1), a, np.log(b), np.log(se)])
+    per_person = likelihood.posterior(theta)[2]
+
+    # a plain product Gauss-Hermite rule over (v, w) on their prior scale, 120 nodes each: no closed
+    # form for w, no adaptive centring, nothing shared with the code under test
+    x, weight = np.polynomial.hermite.hermgauss(120)
+    v, w = np.meshgrid(np.sqrt(2) * x, np.sqrt(2) * x, indexing="ij")
+    grid_weight = np.outer(weight, weight) / np.pi
+
+    def person_likelihood(i):
+        rows = days.person == i
+        prob = expit(beta1 + s1 * v)
+        value = np.ones_like(v)
+        for eaten, amount in zip(days.eaten[rows], z[rows]):
+            value *= prob * norm.pdf(amount, beta2 + a * v + b * w, se) if eaten else 1 - prob
+        return np.sum(grid_weight * value)
+
+    brute = np.log([person_likelihood(i) for i in range(days.n_persons)])
+    np.testing.assert_allclose(per_person, brute, rtol=1e-7, atol=1e-9)
+
+
+def test_score_is_the_gradient_of_the_likelihood():
+    rng = np.random.default_rng(4)
+    frame, _ = simulate_days(rng, 400, 0.5, "quarter-half")
+    frame = frame.with_columns(age=pl.Series(rng.normal(size=frame.height)))
+    days = two_part.episodic_days(frame, person="person", amount="amount", covariates=["age"])
+    z = np.where(days.eaten, two_part.boxcox(np.where(days.eaten, days.amount, 1.0), 0.25) - 8.0, 0.0) / 3
+    likelihood = two_part._Likelihood(days, z)
+    theta = np.array([-0.4, 0.05, 0.1, -0.02, np.log(1.1), 0.2, np.log(0.4), np.log(0.7)])
+    value, gradient = likelihood.value_and_gradient(theta)
+    numeric = optimize.approx_fprime(theta, lambda t: likelihood.value_and_gradient(t)[0], 1e-7)
+    np.testing.assert_allclose(gradient, numeric, rtol=2e-4, atol=2e-7)
+
+
+def test_fit_recovers_the_parameters_of_a_large_population():
+    rng = np.random.default_rng(5)
+    frame, _ = simulate_days(rng, 6000, 0.6, "log-often")
+    days = two_part.episodic_days(frame, person="person", amount="amount")
+    fit = two_part.fit_two_part(days, lam=0.0)
+    beta1, beta2, s1, s2, rho, se, _ = SETTINGS["log-often"]
+    assert fit.converged and fit.gradient_norm < 1e-4
+    assert fit.beta_probability[0] == pytest.approx(beta1, abs=0.08)
+    assert fit.centre + fit.scale * fit.beta_amount[0] == pytest.approx(beta2, abs=0.05)
+    assert fit.sigma_probability == pytest.approx(s1, abs=0.15)
+    assert fit.var_between_amount == pytest.approx(s2**2, rel=0.1)
+    assert fit.var_within_amount == pytest.approx(se**2, rel=0.05)
+    assert fit.correlation == pytest.approx(rho, abs=0.2)  # its SE here is ~0.07
+
+
+def test_usual_intake_percentiles_within_3_percent_of_the_truth():
+    errors = mean_relative_error("log-often", 2000, 1.0)
+    assert np.abs(errors).max() < 0.03, np.round(100 * errors, 2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("setting", list(SETTINGS))
+@pytest.mark.parametrize("n_persons,repeat_share", [(5000, 0.5), (5000, 1.0), (3000, 1.0)])
+def test_usual_intake_percentiles_within_3_percent_across_settings(setting, n_persons, repeat_share):
+    errors = mean_relative_error(setting, n_persons, repeat_share)
+    assert np.abs(errors).max() < 0.03, np.round(100 * errors, 2)
+
+
+def test_one_day_distribution_is_wider_than_the_usual_one():
+    rng = np.random.default_rng(6)
+    frame, _ = simulate_days(rng, 3000, 0.5, "quarter-half")
+    usual, _ = estimated_percentiles(frame, rng)
+    first_day = frame.unique("person", keep="first", maintain_order=True)["amount"].to_numpy()
+    one_day = np.percentile(first_day, PERCENTILES)
+    # the one-day P5-P25 are 0 (not eating that day); the usual distribution has no zero
+    assert one_day[0] == 0 and usual[0] > 0
+    assert one_day[-1] - one_day[0] > 1.5 * (usual[-1] - usual[0])
+    assert one_day[-1] > usual[-1]
+
+
+def test_prediction_is_the_conditional_expectation_of_usual_intake():
+    """Regressing the true usual intake on the prediction gives slope 1 (no attenuation: the
+    prediction is E[T | recalls]), while regressing it on the recalls' mean gives the attenuated
+    slope, and the predictions vary less than the truth."""
+    rng = np.random.default_rng(7)
+    frame, truth = simulate_days(rng, 6000, 1.0, "log-often")
+    days = two_part.episodic_days(frame, person="person", amount="amount")
+    fit = two_part.fit_two_part(days)
+    predicted = two_part.predict_usual_intake(fit, days, np.ones((days.n_persons, 1)))
+    slope = np.polyfit(predicted, truth, 1)[0]
+    recall_mean = frame.group_by("person").agg(pl.col("amount").mean()).sort("person")["amount"].to_numpy()
+    naive_slope = np.polyfit(recall_mean, truth, 1)[0]
+    assert slope == pytest.approx(1.0, abs=0.05)
+    assert naive_slope < 0.8
+    assert predicted.std() < truth.std()
+    assert predicted.mean() == pytest.approx(truth.mean(), rel=0.03)
+
+
+def test_nuisance_scenarios_mix_weekday_and_weekend():
+    rng = np.random.default_rng(8)
+    frame, _ = simulate_days(rng, 1500, 1.0, "log-often")
+    weekend = (rng.random(frame.height) < 3 / 7).astype(float)
+    # weekend days: more eaten, more eating (both parts move)
+    amount = np.where(weekend == 1, frame["amount"].to_numpy() * 1.5, frame["amount"].to_numpy())
+    frame = frame.with_columns(amount=pl.Series(amount), weekend=pl.Series(weekend))
+    days = two_part.episodic_days(frame, person="person", amount="amount", covariates=["weekend"])
+    fit = two_part.fit_two_part(days)
+    assert fit.beta_amount[1] > 0
+    design = np.column_stack([np.ones(days.n_persons), np.zeros(days.n_persons)])
+    draws = lambda scenarios: two_part.simulate_usual_intake(  # noqa: E731
+        fit, design, nsim=50, rng=np.random.default_rng(1), scenarios=scenarios).mean()
+    weekday_only, weekend_only = draws([({"weekend": 0.0}, 1.0)]), draws([({"weekend": 1.0}, 1.0)])
+    mixed = draws([({"weekend": 0.0}, 4 / 7), ({"weekend": 1.0}, 3 / 7)])
+    assert weekday_only < mixed < weekend_only
+    assert mixed == pytest.approx(4 / 7 * weekday_only + 3 / 7 * weekend_only, rel=1e-9)
+    with pytest.raises(GutaxisError, match="'holiday' is not in the usual-intake model"):
+        two_part.simulate_usual_intake(fit, design, nsim=2, rng=rng, scenarios=[({"holiday": 1.0}, 1.0)])
+
+
+def test_model_choice_by_share_of_zero_days():
+    assert choose_model(np.array([0.0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])).model == "one-part"  # 9 %
+    choice = choose_model(np.array([0.0, 0, 2, 3, 4, 5, 6, 7, 8, 9]))  # 20 %
+    assert choice.model == "two-part" and "20.0 % of 10 recall days are 0 (> 10 %)" in choice.reason
+    assert choose_model(np.array([0.0, 1, 2, 3]), two_part_zero_share=0.3).model == "one-part"
+    assert choose_model(np.array([0.0, 1, 2, 3]), forced="one-part").model == "one-part"
+    assert TWO_PART_ZERO_SHARE == 0.10
+
+
+def test_a_component_eaten_by_nobody_gets_no_model():
+    choice = choose_model(np.zeros(40))
+    assert choice.model is None and choice.reason == "eaten on no recall day (100.0 % of 40 recall days are 0)"
+    frame = pl.DataFrame({"person": [1, 1, 2, 2], "amount": [0.0, 0, 0, 0]})
+    with pytest.raises(GutaxisError, match="eaten on no recall day"):
+        two_part.fit_two_part(two_part.episodic_days(frame, person="person", amount="amount"))
+
+
+def test_a_component_eaten_every_day_by_everybody_goes_to_the_one_part_model():
+    choice = choose_model(np.full(40, 3.0), forced="two-part")
+    assert choice.model == "one-part" and "eaten on every recall day" in choice.reason
+    assert choose_model(np.full(40, 3.0)).model == "one-part"
+    frame = pl.DataFrame({"person": [1, 1, 2, 2], "amount": [1.0, 2, 3, 4]})
+    with pytest.raises(GutaxisError, match="no zero day; use the one-part model"):
+        two_part.fit_two_part(two_part.episodic_days(frame, person="person", amount="amount"))
+
+
+def test_bad_day_rows_are_named():
+    frame = pl.DataFrame({"person": [1, 1, 2], "amount": [0.0, -2.0, 1.0]})
+    with pytest.raises(GutaxisError, match=r"column 'amount' on row 2 is -2.0; day amounts must be finite"):
+        two_part.episodic_days(frame, person="person", amount="amount")
+    frame = pl.DataFrame({"person": [1, 1, 2], "amount": [0.0, 2.0, 1.0], "age": [30.0, None, 40.0]})
+    with pytest.raises(GutaxisError, match=r"column 'age' is empty on row 2"):
+        two_part.episodic_days(frame, person="person", amount="amount", covariates=["age"])
+    with pytest.raises(GutaxisError, match=r"no column 'sex'"):
+        two_part.episodic_days(frame, person="person", amount="amount", covariates=["sex"])
+
+
+def test_single_recall_per_person_is_not_estimable():
+    frame = pl.DataFrame({"person": [1, 2, 3, 4], "amount": [0.0, 2.0, 1.0, 0.0]})
+    with pytest.raises(GutaxisError, match="no person has a second recall"):
+        two_part.fit_two_part(two_part.episodic_days(frame, person="person", amount="amount"))
