@@ -25,45 +25,19 @@ from scipy import optimize, sparse
 from scipy.special import expit, log_expit, logsumexp
 
 from gutaxis import GutaxisError
+from gutaxis.analysis.usual_intake.boxcox import boxcox, choose_lambda, inverse_boxcox
+from gutaxis.analysis.usual_intake.distrib import quadrature
+from gutaxis.analysis.usual_intake.one_part import (RandomInterceptData, fit_random_intercept,
+                                                    random_intercept_loglik)
 
 # Nodes of the adaptive quadrature over the probability-part effect. Centred and scaled per person,
 # 15 nodes integrate the (near-Gaussian) posterior to well below optimiser tolerance; the fits in
 # tests/test_usual_intake_two_part.py move by < 1e-6 in the log-likelihood from 15 to 40 nodes.
 QUADRATURE_NODES = 15
-# DISTRIB integrates the back-transform over the within-person error with a 9-point rule.
-WITHIN_NODES = 9
 # Nodes over the amount-part effect when a person's prediction integrates it (INDIVINT).
 PREDICTION_NODES = 15
 NEWTON_STEPS = 12
-LAMBDA_GRID = np.round(np.linspace(0.0, 1.0, 101), 2)
 _LOG_2PI = float(np.log(2.0 * np.pi))
-
-
-def boxcox(amount: np.ndarray, lam: float) -> np.ndarray:
-    """The Box-Cox transform (log at lambda 0)."""
-    amount = np.asarray(amount, dtype=float)
-    return np.log(amount) if lam == 0 else (amount**lam - 1.0) / lam
-
-
-def inverse_boxcox(value: np.ndarray, lam: float) -> np.ndarray:
-    """Back to the original scale; values below the transform's range map to 0, not NaN."""
-    value = np.asarray(value, dtype=float)
-    if lam == 0:
-        return np.exp(value)
-    base = np.maximum(1.0 + lam * value, 0.0)
-    return base ** (1.0 / lam)
-
-
-def boxcox_lambda(amount: np.ndarray, design: np.ndarray, grid: np.ndarray = LAMBDA_GRID) -> float:
-    """lambda maximising the profile likelihood of a linear model of the transformed positive amounts
-    on the design (the grid 0, 0.01, ..., 1 of the NCI macros, with lambda 0 the log)."""
-    log_amount = np.log(amount)
-    transformed = np.column_stack([boxcox(amount, lam) for lam in grid])
-    coef, *_ = np.linalg.lstsq(design, transformed, rcond=None)
-    rss = ((transformed - design @ coef) ** 2).sum(axis=0)
-    n = len(amount)
-    profile = -0.5 * n * np.log(rss / n) + (grid - 1.0) * log_amount.sum()
-    return float(grid[int(np.argmax(profile))])
 
 
 @dataclass(frozen=True)
@@ -105,6 +79,18 @@ class TwoPartFit:
     gradient_norm: float
     quadrature_nodes: int = QUADRATURE_NODES
     extra: dict = field(default_factory=dict)
+
+    def theta(self, centre: float | None = None, scale: float | None = None) -> np.ndarray:
+        """The likelihood's parameter vector, re-expressed for another standardisation of z."""
+        centre = self.centre if centre is None else centre
+        scale = self.scale if scale is None else scale
+        ratio = self.scale / scale
+        beta2 = self.beta_amount * ratio
+        beta2[0] += (self.centre - centre) / scale
+        return np.concatenate([self.beta_probability, beta2,
+                               [np.log(self.sigma_probability), self.loading * ratio,
+                                np.log(max(self.sigma_residual_effect * ratio, 1e-4)),
+                                np.log(self.sigma_within * ratio)]])
 
     @property
     def var_between_amount(self) -> float:
@@ -271,56 +257,55 @@ def _logistic_start(design: np.ndarray, eaten: np.ndarray) -> np.ndarray:
     return beta
 
 
-def _amount_start(days: EpisodicDays, z: np.ndarray):
-    """Fixed effects by OLS on eating days; between/within variance by the one-way ANOVA of the
-    residuals of persons with more than one eating day (the moment estimates of a random-intercept
-    model), as a start for the likelihood."""
+def _eating_day_model(days: EpisodicDays) -> RandomInterceptData:
+    """The one-part random-intercept model restricted to eating days: the amount part on its own."""
     eaten = days.eaten
-    design, values, person = days.design[eaten], z[eaten], days.person[eaten]
-    beta, *_ = np.linalg.lstsq(design, values, rcond=None)
-    resid = values - design @ beta
-    counts = np.bincount(person, minlength=days.n_persons)
-    means = np.bincount(person, resid, minlength=days.n_persons) / np.maximum(counts, 1)
-    repeated = counts[person] > 1
-    total_var = max(resid.var(), 1e-6)
-    if repeated.sum() > 2:
-        within = np.sum((resid[repeated] - means[person][repeated]) ** 2) / max(
-            repeated.sum() - np.sum(counts > 1), 1)
-        within = min(max(within, 0.05 * total_var), 0.95 * total_var)
-    else:
-        within = 0.5 * total_var
-    return beta, max(total_var - within, 0.05 * total_var), within
+    _, person = np.unique(days.person[eaten], return_inverse=True)
+    present = np.unique(days.person[eaten])
+    return RandomInterceptData.build(person, days.design[eaten], days.weight[present])
 
 
 def fit_two_part(days: EpisodicDays, *, lam: float | None = None, correlated: bool = True,
-                 max_iterations: int = 500, nodes: int = QUADRATURE_NODES) -> TwoPartFit:
-    """Fit the correlated two-part model to one component's recall days."""
+                 start: TwoPartFit | None = None, max_iterations: int = 500,
+                 nodes: int = QUADRATURE_NODES) -> TwoPartFit:
+    """Fit the correlated two-part model to one component's recall days.
+
+    λ is chosen as the one-part model chooses it (ML of the random-intercept model, Jacobian
+    included), on the eating days alone; that model's ML fit there is the amount part's start.
+    `start`: a previous fit to start from (a replicate starts from the full sample's)."""
     eaten = days.eaten
-    share_eaten = eaten.mean()
     if not eaten.any():
-        raise GutaxisError("not estimable: the component was eaten on no recall day")
+        raise GutaxisError(f"all {eaten.size} recall days are 0: the component was eaten on no recall day")
     if eaten.all():
-        raise GutaxisError("not estimable by the two-part model: the component was eaten on every "
-                           "recall day (no zero day); use the one-part model")
+        raise GutaxisError("eaten on every recall day (no zero day): the two-part model has no "
+                           "probability to fit; use the one-part model")
     counts = np.bincount(days.person, minlength=days.n_persons)
     n_with_repeat = int((counts > 1).sum())
     if n_with_repeat == 0:
-        raise GutaxisError("not estimable: no person has a second recall, so within- and "
-                           "between-person variation cannot be told apart")
+        raise GutaxisError("no person has a second recall, so within- and between-person "
+                           "variation cannot be told apart")
     positive = days.amount[eaten]
+    amount_model = _eating_day_model(days)
     if lam is None:
-        lam = boxcox_lambda(positive, days.design[eaten])
+        lam = choose_lambda(positive, random_intercept_loglik(amount_model),
+                            weights=amount_model.row_weight)
     transformed = boxcox(np.where(eaten, days.amount, 1.0), lam)
     centre, scale = float(transformed[eaten].mean()), float(transformed[eaten].std())
     if not scale > 0:
-        raise GutaxisError("not estimable: every eating-day amount is the same")
+        raise GutaxisError("every eating-day amount is the same: there is no amount variation to model")
     z = np.where(eaten, (transformed - centre) / scale, 0.0)
-    beta1 = _logistic_start(days.design, eaten.astype(float))
-    beta2, between, within = _amount_start(days, z)
     p = days.design.shape[1]
-    a0 = 0.3 * np.sqrt(between) if correlated else 0.0
-    b0 = np.sqrt(max(between - a0**2, 1e-4))
-    theta0 = np.concatenate([beta1, beta2, [np.log(1.0), a0, np.log(b0), 0.5 * np.log(within)]])
+    if start is not None and start.lam == lam:
+        theta0 = start.theta(centre, scale)
+    else:
+        amount_fit = fit_random_intercept(amount_model, z[eaten], reml=False)
+        between = max(amount_fit.var_between, 0.05 * amount_fit.var_within)
+        a0 = 0.3 * np.sqrt(between) if correlated else 0.0
+        b0 = np.sqrt(max(between - a0**2, 1e-4))
+        theta0 = np.concatenate([_logistic_start(days.design, eaten.astype(float)), amount_fit.beta,
+                                 [0.0, a0, np.log(b0), 0.5 * np.log(amount_fit.var_within)]])
+    if not correlated:
+        theta0[2 * p + 1] = 0.0
     likelihood = _Likelihood(days, z, nodes)
     bounds = [(None, None)] * (2 * p) + [(np.log(1e-3), np.log(20.0)),
                                          (None, None) if correlated else (0.0, 0.0),
@@ -336,8 +321,6 @@ def fit_two_part(days: EpisodicDays, *, lam: float | None = None, correlated: bo
     gradient_norm = float(np.abs(grad[free]).max())
     beta1, beta2, s1, a, b, se = likelihood.unpack(theta)
     converged = bool(result.success or gradient_norm < 1e-5) and gradient_norm < 1e-3
-    if not share_eaten < 1:
-        converged = False
     return TwoPartFit(columns=days.columns, beta_probability=beta1, beta_amount=beta2,
                       sigma_probability=float(s1), loading=float(a), sigma_residual_effect=float(b),
                       sigma_within=float(se), lam=float(lam), centre=centre, scale=scale,
@@ -349,12 +332,11 @@ def fit_two_part(days: EpisodicDays, *, lam: float | None = None, correlated: bo
 
 def expected_amount(fit: TwoPartFit, linear: np.ndarray) -> np.ndarray:
     """E[amount | eaten] on the original scale for a standardised linear predictor (fixed part plus
-    the person's amount effect), integrating the within-person error with DISTRIB's 9 nodes."""
-    x, w = np.polynomial.hermite.hermgauss(WITHIN_NODES)
+    the person's amount effect): the within-person error integrated by DISTRIB's 9-node rule."""
+    nodes, weights = quadrature()
     linear = np.asarray(linear, dtype=float)
-    z = linear[..., None] + np.sqrt(2.0) * fit.sigma_within * x
-    amounts = inverse_boxcox(fit.centre + fit.scale * z, fit.lam)
-    return amounts @ (w / np.sqrt(np.pi))
+    z = linear[..., None] + fit.sigma_within * nodes
+    return inverse_boxcox(fit.centre + fit.scale * z, fit.lam) @ weights
 
 
 def _scenario_designs(design: np.ndarray, columns: Sequence[str],
@@ -405,11 +387,7 @@ def predict_usual_intake(fit: TwoPartFit, days: EpisodicDays, person_design: np.
     transformed = boxcox(np.where(days.eaten, days.amount, 1.0), fit.lam)
     z = np.where(days.eaten, (transformed - fit.centre) / fit.scale, 0.0)
     likelihood = _Likelihood(days, z)
-    p = len(fit.columns)
-    theta = np.concatenate([fit.beta_probability, fit.beta_amount,
-                            [np.log(fit.sigma_probability), fit.loading,
-                             np.log(max(fit.sigma_residual_effect, 1e-12)),
-                             np.log(fit.sigma_within)]])
+    theta = fit.theta()
     nodes_v, post, *_ = likelihood.posterior(theta)
     _, beta2, s1, a, b, se = likelihood.unpack(theta)
     _, d1, _ = likelihood._person_sums(beta2)
@@ -430,5 +408,4 @@ def predict_usual_intake(fit: TwoPartFit, days: EpisodicDays, person_design: np.
                                                     + np.sqrt(2.0) * sd_w[sl, None, None] * gx)
             amount = expected_amount(fit, fixed2[sl, None, None] + u2) @ gw      # persons x K
             predicted[sl] += share * np.sum(post[sl] * prob * amount, axis=1)
-    del p
     return predicted
