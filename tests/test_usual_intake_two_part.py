@@ -11,7 +11,7 @@ from scipy.special import expit
 from scipy.stats import norm
 
 from gutaxis import GutaxisError
-from gutaxis.analysis.usual_intake import two_part
+from gutaxis.analysis.usual_intake import estimate_usual_intake, two_part
 from gutaxis.analysis.usual_intake.boxcox import boxcox, inverse_boxcox
 from gutaxis.analysis.usual_intake.model_choice import TWO_PART_ZERO_SHARE, choose_model
 
@@ -246,9 +246,9 @@ def test_model_choice_by_share_of_zero_days():
 
 def test_a_component_eaten_by_nobody_gets_no_model():
     choice = choose_model(np.zeros(40))
-    assert choice.model is None and choice.reason == "eaten on no recall day (100.0 % of 40 recall days are 0)"
+    assert choice.model is None and choice.reason == "all 40 recall days are 0"
     frame = pl.DataFrame({"person": [1, 1, 2, 2], "amount": [0.0, 0, 0, 0]})
-    with pytest.raises(GutaxisError, match="eaten on no recall day"):
+    with pytest.raises(GutaxisError, match="all 4 recall days are 0"):
         two_part.fit_two_part(two_part.episodic_days(frame, person="person", amount="amount"))
 
 
@@ -276,3 +276,84 @@ def test_single_recall_per_person_is_not_estimable():
     frame = pl.DataFrame({"person": [1, 2, 3, 4], "amount": [0.0, 2.0, 1.0, 0.0]})
     with pytest.raises(GutaxisError, match="no person has a second recall"):
         two_part.fit_two_part(two_part.episodic_days(frame, person="person", amount="amount"))
+
+
+# ---- through estimate_usual_intake --------------------------------------------------------------
+
+def episodic_cohort(n_persons, repeat_share, setting, seed):
+    """Recall days in estimate_usual_intake's shape, with a sex domain and a weight."""
+    rng = np.random.default_rng(seed)
+    frame, truth = simulate_days(rng, n_persons, repeat_share, setting)
+    sex = np.where(rng.random(n_persons) < 0.5, "female", "male")
+    weight = rng.uniform(0.5, 2.0, n_persons)
+    days = frame.with_columns(
+        participant_id=pl.col("person") + 100,
+        recall_day=pl.col("person").cum_count().over("person"),
+        sex=pl.Series(sex[frame["person"].to_numpy()]),
+        weight=pl.Series(weight[frame["person"].to_numpy()])).drop("person")
+    return days, truth
+
+
+def test_episodic_component_gets_the_two_part_model_with_its_reason_and_rows():
+    days, _ = episodic_cohort(1500, 0.5, "log-often", seed=11)
+    result = estimate_usual_intake(days, component="fg_yogurt", domains=["sex"], weight="weight",
+                                   replicates=4, seed=1)
+    assert result.status == "estimated", result.status
+    assert result.model == "two-part" and result.model_reason.startswith("episodic: ")
+    assert isinstance(result.fit, two_part.TwoPartFit)
+    rows = result.distribution
+    assert set(rows["model"]) == {"two-part"}
+    assert set(rows["domain_value"]) == {"all", "female", "male"}
+    for column in ("lambda", "var_within", "var_between", "var_between_probability", "corr_between", "se"):
+        assert rows[column].null_count() == 0 and rows[column].is_finite().all(), column
+    assert rows["lambda"][0] == pytest.approx(result.fit.lam)
+    assert rows["var_between_probability"][0] == pytest.approx(result.fit.sigma_probability**2)
+    assert (rows["se"] > 0).all()
+    for _, group in rows.group_by("domain_value"):
+        assert group.sort("percentile")["value"].is_sorted()
+    assert rows.filter(pl.col("domain") == "all")["n_with_repeat"][0] == days["participant_id"].is_duplicated().sum() // 2
+    assert result.per_person.height == 1500 and (result.per_person["usual_intake"] > 0).all()
+    assert result.replicate_method == "bootstrap"
+
+
+def test_estimate_usual_intake_weekend_mix_moves_both_parts():
+    days, _ = episodic_cohort(1500, 1.0, "log-often", seed=12)
+    rng = np.random.default_rng(12)
+    weekend = (rng.random(days.height) < 3 / 7).astype(int)
+    days = days.with_columns(weekend=pl.Series(weekend),
+                             amount=pl.col("amount") * pl.when(pl.Series(weekend) == 1).then(1.6).otherwise(1.0))
+    mixed = estimate_usual_intake(days, component="fg_yogurt", nuisance=["weekend"], replicates=0)
+    weekday = estimate_usual_intake(days, component="fg_yogurt", nuisance=["weekend"], replicates=0,
+                                    weekend_share=0.0)
+    assert mixed.model == "two-part" and mixed.fit.columns == ("intercept", "weekend")
+    assert mixed.distribution["mean"][0] > weekday.distribution["mean"][0]
+
+
+def test_near_daily_component_stays_one_part_and_the_threshold_is_overridable():
+    days, _ = episodic_cohort(800, 1.0, "sqrt-steady", seed=13)   # 27 % zero days
+    assert estimate_usual_intake(days, component="x", replicates=0).model == "two-part"
+    one_part = estimate_usual_intake(days, component="x", replicates=0, two_part_zero_share=0.5)
+    assert one_part.model == "one-part" and "(<= 50 %)" in one_part.model_reason
+    assert one_part.distribution["var_between_probability"].null_count() == one_part.distribution.height
+    forced = estimate_usual_intake(days, component="x", replicates=0, model="one-part")
+    assert forced.model == "one-part" and forced.model_reason.startswith("one-part as the spec asks")
+    with pytest.raises(GutaxisError, match="usual intake of x: usual-intake model 'three-part' is not one of"):
+        estimate_usual_intake(days, component="x", model="three-part")
+
+
+def test_estimate_usual_intake_component_eaten_by_nobody_or_by_everybody_every_day():
+    days, _ = episodic_cohort(300, 1.0, "log-often", seed=14)
+    nobody = estimate_usual_intake(days.with_columns(amount=pl.lit(0.0)), component="x", replicates=0)
+    assert nobody.status == f"not estimable: all {days.height} recall days are 0" and nobody.model is None
+    everyday = estimate_usual_intake(days.with_columns(amount=pl.col("amount") + 1.0), component="x",
+                                     replicates=0, model="two-part")
+    assert everyday.model == "one-part" and "eaten on every recall day" in everyday.model_reason
+    assert everyday.status == "estimated"
+
+
+def test_too_few_persons_eating_on_two_days_is_not_estimable():
+    days, _ = episodic_cohort(400, 0.3, "rare-log", seed=15)
+    result = estimate_usual_intake(days, component="x", replicates=0)
+    assert result.model == "two-part"
+    assert result.status.startswith("not estimable: only ") and "ate it on 2 or more recall days" in result.status
+    assert result.distribution.is_empty() and not result.one_day.is_empty()

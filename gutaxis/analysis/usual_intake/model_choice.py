@@ -44,7 +44,7 @@ def choose_model(amounts: np.ndarray, *, forced: str | None = None,
     zero_share = float(np.mean(amounts == 0))
     percent = f"{100 * zero_share:.1f} % of {amounts.size} recall days are 0"
     if zero_share == 1:
-        return ModelChoice(None, f"eaten on no recall day ({percent})", zero_share)
+        return ModelChoice(None, f"all {amounts.size} recall days are 0", zero_share)
     if forced == "two-part" and zero_share == 0:
         return ModelChoice("one-part", f"two-part asked for, but eaten on every recall day ({percent}): "
                            "the probability part has nothing to fit, one-part used", zero_share)

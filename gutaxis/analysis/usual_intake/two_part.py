@@ -359,15 +359,18 @@ def _scenario_designs(design: np.ndarray, columns: Sequence[str],
 
 
 def simulate_usual_intake(fit: TwoPartFit, person_design: np.ndarray, *, nsim: int = 100,
-                          rng: np.random.Generator,
+                          rng: np.random.Generator | None = None, normals: np.ndarray | None = None,
                           scenarios: Sequence[tuple[dict[str, float], float]] | None = None
                           ) -> np.ndarray:
     """Usual intake of nsim pseudo-persons per person (persons x nsim): both person effects drawn
     from their fitted joint normal, usual = sum over nuisance scenarios of share x P(eat) x
-    E[amount | eat]."""
+    E[amount | eat]. `normals` (2 x persons x nsim standard normals) replace `rng`'s draws, so that
+    replicates reuse the full sample's pseudo-persons."""
     n = person_design.shape[0]
-    v = rng.standard_normal((n, nsim))
-    w = rng.standard_normal((n, nsim))
+    if normals is None:
+        normals = rng.standard_normal((2, n, nsim))
+    v, w = normals
+    nsim = v.shape[1]
     u1 = fit.sigma_probability * v
     u2 = fit.loading * v + fit.sigma_residual_effect * w
     usual = np.zeros((n, nsim))
