@@ -155,6 +155,7 @@ SETTINGS_FULL = SETTINGS_FAST + [
     (5000, 0.10, 0.25, 20.0, 4.0, 40.0),   # ratio 10, 10 % with a repeat
     (1000, 0.5, 0.33, 25.0, 6.0, 12.0),
     (3000, 1.0, 0.75, 250.0, 400.0, 400.0),
+    (5000, 0.10, 0.0, 7.0, 0.20, 0.10),    # log scale, 10 % with a repeat, ratio 0.5
 ]
 
 
@@ -327,13 +328,20 @@ def test_no_between_person_variance_is_not_estimable():
     days = pl.DataFrame({"participant_id": np.repeat(np.arange(300), 2), "recall_day": np.tile([1, 2], 300),
                          "amount": inverse_boxcox(np.column_stack([first, 120.0 - first]).ravel(), 0.5)})
     result = run(days)
-    assert result.status.startswith("not estimable: between-person variance ≤ 0")
+    assert result.status == ("not estimable: between-person variance ≤ 0: the likelihood is highest at σ²_b = 0 "
+                             "(a person's recalls differ as much as different persons' do)")
 
 
 def test_a_missing_column_is_a_one_line_error_naming_it():
     days, _ = simulate(100, 1.0, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=1)
     with pytest.raises(GutaxisError, match="lack column\\(s\\) age_years; they have participant_id"):
         run(days, covariates=["age_years"])
+
+
+def test_fewer_than_100_pseudo_persons_per_person_are_refused():
+    days, _ = simulate(100, 1.0, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=1)
+    with pytest.raises(GutaxisError, match="nsim must be at least 100 pseudo-persons per person, not 10"):
+        run(days, nsim=10)
 
 
 def test_persons_missing_a_covariate_are_left_out_and_counted():

@@ -30,6 +30,8 @@ MIN_PERSONS_WITH_REPEAT = 50
 # A domain's percentiles from fewer than 30 persons are not reported (the smallest sample NCHS's
 # presentation standards accept for an estimate; Parker et al., Vital Health Stat 2(175), 2017).
 MIN_DOMAIN_PERSONS = 30
+# Pseudo-persons per person: fewer leave Monte-Carlo noise in the tails (DISTRIB's default is 100).
+MIN_NSIM = 100
 RECALL_SEQUENCE = "recall_sequence"   # nuisance derived from recall_day: 1 on the 2nd and later recalls
 WEEKEND = "weekend"
 MODEL = "one-part"
@@ -83,12 +85,12 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
     `weekend_share` of days). `replicates`: the number of BRR replicates (with `design`) or
     bootstrap resamples (without); 0 for no SEs. `cutpoints`: amounts whose share of the population
     below is estimated (`UsualIntakeResult.shares`)."""
-    if nsim < 1:
-        raise GutaxisError(f"usual intake of {component}: nsim must be at least 1, not {nsim}")
+    if nsim < MIN_NSIM:
+        raise GutaxisError(f"usual intake of {component}: nsim must be at least {MIN_NSIM} pseudo-persons per person, not {nsim}")
     prepared = _prepare(days, component=component, covariates=list(covariates), nuisance=list(nuisance),
                         weight=weight, design=design, domains=list(domains))
     if isinstance(prepared, str):
-        return _not_estimable(prepared, [])
+        return _not_estimable(prepared, [], id_dtype=days.schema.get("participant_id", pl.String))
     notes = prepared.notes
     reason = _data_reason(prepared)
     if reason:
@@ -269,7 +271,7 @@ def _data_reason(prepared: _Prepared) -> str:
 
 def _fit_reason(fit: OnePartFit) -> str:
     if fit.var_between <= 0:
-        return f"between-person variance ≤ 0 ({fit.message or 'estimated at 0'})"
+        return fit.message.replace("is 0", "≤ 0", 1) if fit.message else "between-person variance ≤ 0"
     if not fit.converged:
         return f"the mixed model did not converge ({fit.message})"
     return ""
@@ -395,7 +397,7 @@ def _one_day_frame(prepared, groups, percentiles) -> pl.DataFrame:
 
 
 def _not_estimable(reason: str, notes: list[str], prepared: _Prepared | None = None,
-                   percentiles=PERCENTILES, fit: OnePartFit | None = None) -> UsualIntakeResult:
+                   percentiles=PERCENTILES, fit: OnePartFit | None = None, id_dtype=pl.String) -> UsualIntakeResult:
     groups = _domain_groups(prepared) if prepared is not None else {}
     domains = pl.DataFrame([
         {"domain": key[0], "domain_value": key[1], "n_persons": int(members.sum()),
@@ -405,7 +407,8 @@ def _not_estimable(reason: str, notes: list[str], prepared: _Prepared | None = N
     return UsualIntakeResult(
         status=f"not estimable: {reason}",
         distribution=pl.DataFrame(schema=DISTRIBUTION_SCHEMA),
-        per_person=pl.DataFrame(schema={"participant_id": pl.String, "usual_intake": pl.Float64}),
+        per_person=pl.DataFrame(schema={"participant_id": prepared.participant_ids.dtype if prepared else id_dtype,
+                                        "usual_intake": pl.Float64}),
         domains=domains,
         one_day=_one_day_frame(prepared, groups, percentiles) if prepared is not None else pl.DataFrame(schema=ONE_DAY_SCHEMA),
         fit=fit, notes=notes)

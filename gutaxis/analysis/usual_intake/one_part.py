@@ -148,13 +148,14 @@ def fit_random_intercept(data: RandomInterceptData, y: np.ndarray, *, reml: bool
     converged = bool(np.isfinite(deviance)) and bool(result.success)
     message = ""
     if log_ratio <= low + 1e-3:
-        message = "between-person variance is 0 (the likelihood is highest at the lower bound of σ²_b/σ²_w)"
+        message = ("between-person variance is 0: the likelihood is highest at σ²_b = 0 (a person's recalls "
+                   "differ as much as different persons' do)")
     elif log_ratio >= high - 1e-3:
         converged = False
         message = "within-person variance is 0 (the likelihood is highest at the upper bound of σ²_b/σ²_w)"
     elif not converged:
         message = "the optimisation of the variance ratio did not converge"
-    var_between = sigma2_w * np.exp(log_ratio) if not message.startswith("between") else 0.0
+    var_between = 0.0 if message.startswith("between") else sigma2_w * np.exp(log_ratio)
     return RandomInterceptFit(beta=beta, var_within=float(sigma2_w), var_between=float(var_between),
                               loglik=-0.5 * float(deviance), converged=converged, message=message)
 
