@@ -297,7 +297,7 @@ def episodic_cohort(n_persons, repeat_share, setting, seed):
 def test_episodic_component_gets_the_two_part_model_with_its_reason_and_rows():
     days, _ = episodic_cohort(1500, 0.5, "log-often", seed=11)
     result = estimate_usual_intake(days, component="fg_yogurt", domains=["sex"], weight="weight",
-                                   replicates=4, seed=1)
+                                   replicates=4, seed=1, cutpoints=[50.0])
     assert result.status == "estimated", result.status
     assert result.model == "two-part" and result.model_reason.startswith("episodic: ")
     assert isinstance(result.fit, two_part.TwoPartFit)
@@ -314,6 +314,9 @@ def test_episodic_component_gets_the_two_part_model_with_its_reason_and_rows():
     assert rows.filter(pl.col("domain") == "all")["n_with_repeat"][0] == days["participant_id"].is_duplicated().sum() // 2
     assert result.per_person.height == 1500 and (result.per_person["usual_intake"] > 0).all()
     assert result.replicate_method == "bootstrap"
+    share = result.shares.filter(pl.col("domain") == "all")
+    median = rows.filter((pl.col("domain") == "all") & (pl.col("percentile") == 50))["value"][0]
+    assert share["cutpoint"][0] == 50.0 and (share["share_below"][0] < 0.5) == (median > 50) and share["se"][0] > 0
 
 
 def test_estimate_usual_intake_weekend_mix_moves_both_parts():

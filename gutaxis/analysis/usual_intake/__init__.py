@@ -31,6 +31,8 @@ MIN_PERSONS_WITH_REPEAT = 50
 # A domain's percentiles from fewer than 30 persons are not reported (the smallest sample NCHS's
 # presentation standards accept for an estimate; Parker et al., Vital Health Stat 2(175), 2017).
 MIN_DOMAIN_PERSONS = 30
+# Pseudo-persons per person: fewer leave Monte-Carlo noise in the tails (DISTRIB's default is 100).
+MIN_NSIM = 100
 RECALL_SEQUENCE = "recall_sequence"   # nuisance derived from recall_day: 1 on the 2nd and later recalls
 WEEKEND = "weekend"
 MODEL = "one-part"
@@ -46,6 +48,8 @@ DISTRIBUTION_SCHEMA = {
 }
 DOMAIN_SCHEMA = {"domain": pl.String, "domain_value": pl.String, "n_persons": pl.Int64,
                  "n_with_repeat": pl.Int64, "status": pl.String, "mean": pl.Float64, "mean_se": pl.Float64}
+SHARES_SCHEMA = {"domain": pl.String, "domain_value": pl.String, "cutpoint": pl.Float64,
+                 "share_below": pl.Float64, "se": pl.Float64}
 ONE_DAY_SCHEMA = {"domain": pl.String, "domain_value": pl.String, "percentile": pl.Float64,
                   "value": pl.Float64, "mean": pl.Float64}
 
@@ -53,14 +57,16 @@ ONE_DAY_SCHEMA = {"domain": pl.String, "domain_value": pl.String, "percentile": 
 @dataclass
 class UsualIntakeResult:
     """One component's usual intake; `distribution` has the columns of marts.usual_intake_distribution
-    less cohort, `domains` one row per domain value with its status and the mean's SE, `one_day`
-    the distribution of first-recall amounts for comparison."""
+    less cohort, `domains` one row per domain value with its status and the mean's SE, `shares` the
+    share of each domain below each cut-point (1 - share_below is the share at or above it),
+    `one_day` the distribution of first-recall amounts for comparison."""
 
     status: str
     distribution: pl.DataFrame
     per_person: pl.DataFrame
     domains: pl.DataFrame
     one_day: pl.DataFrame
+    shares: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SHARES_SCHEMA))
     fit: OnePartFit | None = None
     replicate_method: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -76,7 +82,7 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
                           nuisance: Sequence[str] = (), weight: str | None = None,
                           design: tuple[str, str] | None = None, domains: Sequence[str] = (),
                           nsim: int = 100, replicates: int | None = None, seed: int = 0,
-                          percentiles: Sequence[float] = PERCENTILES,
+                          percentiles: Sequence[float] = PERCENTILES, cutpoints: Sequence[float] = (),
                           weekend_share: float = WEEKEND_SHARE, model: str | None = None,
                           two_part_zero_share: float = TWO_PART_ZERO_SHARE) -> UsualIntakeResult:
     """The NCI method for one component's recall days: the one-part model, or the two-part model
@@ -86,14 +92,15 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
     domain columns (person-level columns are taken from the person's first recall). `nuisance` may
     name `recall_sequence` (derived from recall_day) and `weekend` (a 0/1 column, mixed in at
     `weekend_share` of days). `replicates`: the number of BRR replicates (with `design`) or
-    bootstrap resamples (without); 0 for no SEs. `model` forces "one-part" or "two-part"; by default
-    the share of zero days chooses (above `two_part_zero_share`: two-part; see model_choice)."""
-    if nsim < 1:
-        raise GutaxisError(f"usual intake of {component}: nsim must be at least 1, not {nsim}")
+    bootstrap resamples (without); 0 for no SEs. `cutpoints`: amounts whose share of the population
+    below is estimated (`UsualIntakeResult.shares`). `model` forces "one-part" or "two-part"; by
+    default the share of zero days chooses (above `two_part_zero_share`: two-part; see model_choice)."""
+    if nsim < MIN_NSIM:
+        raise GutaxisError(f"usual intake of {component}: nsim must be at least {MIN_NSIM} pseudo-persons per person, not {nsim}")
     prepared = _prepare(days, component=component, covariates=list(covariates), nuisance=list(nuisance),
                         weight=weight, design=design, domains=list(domains))
     if isinstance(prepared, str):
-        return _not_estimable(prepared, [])
+        return _not_estimable(prepared, [], id_dtype=days.schema.get("participant_id", pl.String))
     notes = prepared.notes
     try:
         choice = choose_model(prepared.amount, forced=model, two_part_zero_share=two_part_zero_share)
@@ -102,7 +109,8 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
     if choice.model == "two-part":
         from gutaxis.analysis.usual_intake.two_part_estimate import estimate_two_part
         return estimate_two_part(prepared, component=component, choice=choice, nsim=nsim, replicates=replicates,
-                                 seed=seed, percentiles=percentiles, weekend_share=weekend_share)
+                                 seed=seed, percentiles=percentiles, cutpoints=cutpoints,
+                                 weekend_share=weekend_share)
     reason = _data_reason(prepared)
     if reason:
         return _with_choice(_not_estimable(reason, notes, prepared, percentiles), choice)
@@ -118,14 +126,15 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
     reference = _nuisance_reference(fit, prepared.nuisance_names, weekend_share)
     pseudo = _pseudo_persons(fit, prepared, normals, prepared.person_weight, reference)
     groups = _domain_groups(prepared)
-    estimates = {key: pseudo.statistics(members, percentiles)
+    layout = _Layout(tuple(percentiles), tuple(cutpoints))
+    estimates = {key: layout.estimate(pseudo, members)
                  for key, (members, status) in groups.items() if status == "estimated"}
 
     replicate_weights = _replicate_weights(prepared, replicates, rng)
     standard_errors: dict = {}
     if replicate_weights is not None:
         standard_errors, failed = _replicate_errors(prepared, replicate_weights, normals, groups, estimates,
-                                                    percentiles, weekend_share)
+                                                    layout, weekend_share)
         if failed:
             notes.append(f"{failed} of {replicate_weights.count} replicates could not be fitted: no SEs")
         if replicate_weights.unsplit_persons:
@@ -139,9 +148,10 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
     })
     return UsualIntakeResult(
         status="estimated",
-        distribution=_distribution_frame(component, fit, groups, estimates, standard_errors, percentiles, prepared),
+        distribution=_distribution_frame(component, fit, groups, estimates, standard_errors, layout, prepared),
         per_person=per_person,
-        domains=_domain_frame(groups, estimates, standard_errors, prepared),
+        domains=_domain_frame(groups, estimates, standard_errors, layout, prepared),
+        shares=_shares_frame(estimates, standard_errors, layout),
         one_day=_one_day_frame(prepared, groups, percentiles),
         fit=fit,
         replicate_method=None if replicate_weights is None else replicate_weights.method,
@@ -154,6 +164,22 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
 def _with_choice(result: UsualIntakeResult, choice: ModelChoice) -> UsualIntakeResult:
     result.model, result.model_reason = choice.model, choice.reason
     return result
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """One domain's estimates as a vector: the percentiles, the mean, the shares below the cut-points."""
+
+    percentiles: tuple
+    cutpoints: tuple
+
+    @property
+    def mean_index(self) -> int:
+        return len(self.percentiles)
+
+    def estimate(self, pseudo: PseudoPersons, members: np.ndarray) -> np.ndarray:
+        quantiles, mean = pseudo.statistics(members, self.percentiles)
+        return np.r_[quantiles, mean, pseudo.shares_below(members, self.cutpoints)]
 
 
 @dataclass
@@ -271,7 +297,7 @@ def _data_reason(prepared: _Prepared) -> str:
 
 def _fit_reason(fit: OnePartFit) -> str:
     if fit.var_between <= 0:
-        return f"between-person variance ≤ 0 ({fit.message or 'estimated at 0'})"
+        return fit.message.replace("is 0", "≤ 0", 1) if fit.message else "between-person variance ≤ 0"
     if not fit.converged:
         return f"the mixed model did not converge ({fit.message})"
     return ""
@@ -319,7 +345,7 @@ def _replicate_weights(prepared: _Prepared, replicates: int | None, rng) -> Repl
     return bootstrap(prepared.recalls.size, replicates, rng)
 
 
-def _replicate_errors(prepared, replicate_weights, normals, groups, estimates, percentiles, weekend_share):
+def _replicate_errors(prepared, replicate_weights, normals, groups, estimates, layout, weekend_share):
     """SEs of each estimated domain's percentiles and mean, refitting the model (λ included) per replicate."""
     collected = {key: [] for key in estimates}
     failed = 0
@@ -333,42 +359,52 @@ def _replicate_errors(prepared, replicate_weights, normals, groups, estimates, p
         pseudo = _pseudo_persons(fit, prepared, normals, weights,
                                  _nuisance_reference(fit, prepared.nuisance_names, weekend_share))
         for key in estimates:
-            quantiles, mean = pseudo.statistics(groups[key][0], percentiles)
-            collected[key].append(np.r_[quantiles, mean])
+            collected[key].append(layout.estimate(pseudo, groups[key][0]))
     if failed:
         return {}, failed
     errors = {}
-    for key, (quantiles, mean) in estimates.items():
-        errors[key] = replicate_weights.standard_error(np.r_[quantiles, mean], np.vstack(collected[key]))
+    for key, estimate in estimates.items():
+        errors[key] = replicate_weights.standard_error(estimate, np.vstack(collected[key]))
     return errors, 0
 
 
-def _distribution_frame(component, fit, groups, estimates, errors, percentiles, prepared) -> pl.DataFrame:
+def _distribution_frame(component, fit, groups, estimates, errors, layout, prepared) -> pl.DataFrame:
     rows = []
-    for key, (quantiles, mean) in estimates.items():
+    for key, estimate in estimates.items():
         members = groups[key][0]
         se = errors.get(key)
-        for k, percentile in enumerate(percentiles):
+        for k, percentile in enumerate(layout.percentiles):
             rows.append({
                 "component_id": component, "domain": key[0], "domain_value": key[1],
-                "percentile": float(percentile), "value": float(quantiles[k]),
-                "se": None if se is None else float(se[k]), "mean": mean, "model": MODEL,
+                "percentile": float(percentile), "value": float(estimate[k]),
+                "se": None if se is None else float(se[k]), "mean": float(estimate[layout.mean_index]), "model": MODEL,
                 "lambda": fit.lam, "var_within": fit.var_within, "var_between": fit.var_between,
                 "n_persons": int(members.sum()), "n_with_repeat": int((prepared.recalls[members] >= 2).sum()),
             })
     return pl.DataFrame(rows, schema=DISTRIBUTION_SCHEMA)
 
 
-def _domain_frame(groups, estimates, errors, prepared) -> pl.DataFrame:
+def _domain_frame(groups, estimates, errors, layout, prepared) -> pl.DataFrame:
     rows = []
     for key, (members, status) in groups.items():
         estimate = estimates.get(key)
         se = errors.get(key)
         rows.append({"domain": key[0], "domain_value": key[1], "n_persons": int(members.sum()),
                      "n_with_repeat": int((prepared.recalls[members] >= 2).sum()), "status": status,
-                     "mean": None if estimate is None else estimate[1],
-                     "mean_se": None if se is None else float(se[-1])})
+                     "mean": None if estimate is None else float(estimate[layout.mean_index]),
+                     "mean_se": None if se is None else float(se[layout.mean_index])})
     return pl.DataFrame(rows, schema=DOMAIN_SCHEMA)
+
+
+def _shares_frame(estimates, errors, layout) -> pl.DataFrame:
+    rows = []
+    for key, estimate in estimates.items():
+        se = errors.get(key)
+        for k, cutpoint in enumerate(layout.cutpoints):
+            index = layout.mean_index + 1 + k
+            rows.append({"domain": key[0], "domain_value": key[1], "cutpoint": float(cutpoint),
+                         "share_below": float(estimate[index]), "se": None if se is None else float(se[index])})
+    return pl.DataFrame(rows, schema=SHARES_SCHEMA)
 
 
 def _one_day_frame(prepared, groups, percentiles) -> pl.DataFrame:
@@ -387,7 +423,7 @@ def _one_day_frame(prepared, groups, percentiles) -> pl.DataFrame:
 
 
 def _not_estimable(reason: str, notes: list[str], prepared: _Prepared | None = None,
-                   percentiles=PERCENTILES, fit: OnePartFit | None = None) -> UsualIntakeResult:
+                   percentiles=PERCENTILES, fit: OnePartFit | None = None, id_dtype=pl.String) -> UsualIntakeResult:
     groups = _domain_groups(prepared) if prepared is not None else {}
     domains = pl.DataFrame([
         {"domain": key[0], "domain_value": key[1], "n_persons": int(members.sum()),
@@ -397,7 +433,8 @@ def _not_estimable(reason: str, notes: list[str], prepared: _Prepared | None = N
     return UsualIntakeResult(
         status=f"not estimable: {reason}",
         distribution=pl.DataFrame(schema=DISTRIBUTION_SCHEMA),
-        per_person=pl.DataFrame(schema={"participant_id": pl.String, "usual_intake": pl.Float64}),
+        per_person=pl.DataFrame(schema={"participant_id": prepared.participant_ids.dtype if prepared else id_dtype,
+                                        "usual_intake": pl.Float64}),
         domains=domains,
         one_day=_one_day_frame(prepared, groups, percentiles) if prepared is not None else pl.DataFrame(schema=ONE_DAY_SCHEMA),
         fit=fit, notes=notes)

@@ -72,8 +72,11 @@ def choose_lambda(amounts: np.ndarray, model_loglik: Callable[[np.ndarray], floa
     if (amounts <= 0).any():
         raise ValueError("Box-Cox amounts must be positive: add minimum_amount_shift first")
 
+    logs = np.log(amounts)
+    log_total = float(logs.sum() if weights is None else np.dot(weights, logs))
+
     def profile(lam: float) -> float:
-        return model_loglik(boxcox(amounts, lam)) + log_jacobian(amounts, lam, weights)
+        return model_loglik(np.expm1(lam * logs) / lam) + (lam - 1.0) * log_total
 
     low, high = bounds
     grid = np.unique(np.clip(np.arange(low, high + LAMBDA_GRID_STEP / 2, LAMBDA_GRID_STEP), low, high))

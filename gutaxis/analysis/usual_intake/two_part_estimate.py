@@ -26,7 +26,7 @@ _VARIANCE_FLOOR = 1e-5
 
 
 def estimate_two_part(prepared, *, component: str, choice: ModelChoice, nsim: int, replicates: int | None,
-                      seed: int, percentiles, weekend_share: float) -> "engine.UsualIntakeResult":
+                      seed: int, percentiles, cutpoints, weekend_share: float) -> "engine.UsualIntakeResult":
     """The two-part model for days `_prepare` has checked; 'not estimable: reason' where it cannot run."""
     notes = prepared.notes + [f"two-part model: {choice.reason}"]
 
@@ -53,14 +53,15 @@ def estimate_two_part(prepared, *, component: str, choice: ModelChoice, nsim: in
     scenarios = _scenarios(prepared.nuisance_names, weekend_share)
     intakes = simulate_usual_intake(fit, person_rows, normals=normals, scenarios=scenarios)
     groups = engine._domain_groups(prepared)
-    estimates = {key: distribution_statistics(intakes, prepared.person_weight, members, percentiles)
+    layout = engine._Layout(tuple(percentiles), tuple(cutpoints))
+    estimates = {key: _statistics(intakes, prepared.person_weight, members, layout)
                  for key, (members, status) in groups.items() if status == "estimated"}
 
     replicate_weights = engine._replicate_weights(prepared, replicates, rng)
     errors: dict = {}
     if replicate_weights is not None:
         errors, failed = _replicate_errors(prepared, fit, replicate_weights, normals, person_rows, scenarios,
-                                           groups, estimates, percentiles)
+                                           groups, estimates, layout)
         if failed:
             notes.append(f"{failed} of {replicate_weights.count} replicates could not be fitted: no SEs")
         if replicate_weights.unsplit_persons:
@@ -73,9 +74,10 @@ def estimate_two_part(prepared, *, component: str, choice: ModelChoice, nsim: in
     })
     return engine.UsualIntakeResult(
         status="estimated",
-        distribution=_distribution_frame(component, fit, groups, estimates, errors, percentiles, prepared),
+        distribution=_distribution_frame(component, fit, groups, estimates, errors, layout, prepared),
         per_person=per_person,
-        domains=engine._domain_frame(groups, estimates, errors, prepared),
+        domains=engine._domain_frame(groups, estimates, errors, layout, prepared),
+        shares=engine._shares_frame(estimates, errors, layout),
         one_day=engine._one_day_frame(prepared, groups, percentiles),
         fit=fit,
         replicate_method=None if replicate_weights is None else replicate_weights.method,
@@ -136,8 +138,19 @@ def _scenarios(nuisance_names: list[str], weekend_share: float):
     return [({engine.WEEKEND: 0.0}, 1.0 - weekend_share), ({engine.WEEKEND: 1.0}, weekend_share)]
 
 
+def _statistics(intakes: np.ndarray, person_weight: np.ndarray, members: np.ndarray, layout) -> np.ndarray:
+    """One domain's percentiles, mean and shares below the cut-points, in the engine's layout. The
+    two-part usual intake is not a monotone function of one transformed value, so the pseudo-persons'
+    intakes are used directly (no tabulated curve)."""
+    quantiles, mean = distribution_statistics(intakes, person_weight, members, layout.percentiles)
+    weights = person_weight[members]
+    shares = [float(np.dot((intakes[members] < cut).mean(axis=1), weights) / weights.sum())
+              for cut in layout.cutpoints]
+    return np.r_[quantiles, mean, shares]
+
+
 def _replicate_errors(prepared, fit, replicate_weights, normals, person_rows, scenarios, groups, estimates,
-                      percentiles):
+                      layout):
     """SEs of each estimated domain's percentiles and mean: the model (λ included) refitted per
     replicate from the full sample's estimates, the pseudo-persons' normal draws kept."""
     collected = {key: [] for key in estimates}
@@ -154,24 +167,24 @@ def _replicate_errors(prepared, fit, replicate_weights, normals, person_rows, sc
             continue
         intakes = simulate_usual_intake(replicate_fit, person_rows, normals=normals, scenarios=scenarios)
         for key in estimates:
-            quantiles, mean = distribution_statistics(intakes, weights, groups[key][0], percentiles)
-            collected[key].append(np.r_[quantiles, mean])
+            collected[key].append(_statistics(intakes, weights, groups[key][0], layout))
     if failed:
         return {}, failed
-    return {key: replicate_weights.standard_error(np.r_[quantiles, mean], np.vstack(collected[key]))
-            for key, (quantiles, mean) in estimates.items()}, 0
+    return {key: replicate_weights.standard_error(estimate, np.vstack(collected[key]))
+            for key, estimate in estimates.items()}, 0
 
 
-def _distribution_frame(component, fit: TwoPartFit, groups, estimates, errors, percentiles, prepared):
+def _distribution_frame(component, fit: TwoPartFit, groups, estimates, errors, layout, prepared):
     rows = []
-    for key, (quantiles, mean) in estimates.items():
+    for key, estimate in estimates.items():
         members = groups[key][0]
         se = errors.get(key)
-        for k, percentile in enumerate(percentiles):
+        for k, percentile in enumerate(layout.percentiles):
             rows.append({
                 "component_id": component, "domain": key[0], "domain_value": key[1],
-                "percentile": float(percentile), "value": float(quantiles[k]),
-                "se": None if se is None else float(se[k]), "mean": mean, "model": MODEL,
+                "percentile": float(percentile), "value": float(estimate[k]),
+                "se": None if se is None else float(se[k]), "mean": float(estimate[layout.mean_index]),
+                "model": MODEL,
                 "lambda": fit.lam, "var_within": fit.var_within_amount, "var_between": fit.var_between_amount,
                 "var_between_probability": fit.var_between_probability, "corr_between": fit.correlation,
                 "n_persons": int(members.sum()), "n_with_repeat": int((prepared.recalls[members] >= 2).sum()),
