@@ -16,7 +16,7 @@ per-person Python loop.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
@@ -26,7 +26,7 @@ from scipy.special import expit, log_expit, logsumexp
 
 from gutaxis import GutaxisError
 from gutaxis.analysis.usual_intake.boxcox import boxcox, choose_lambda, inverse_boxcox
-from gutaxis.analysis.usual_intake.distrib import quadrature
+from gutaxis.analysis.usual_intake.distrib import UsualIntakeCurve
 from gutaxis.analysis.usual_intake.one_part import (RandomInterceptData, fit_random_intercept,
                                                     random_intercept_loglik)
 
@@ -257,6 +257,19 @@ def _logistic_start(design: np.ndarray, eaten: np.ndarray) -> np.ndarray:
     return beta
 
 
+def _standardising_map(design: np.ndarray) -> np.ndarray:
+    """A with design @ A = the design with every non-constant covariate centred and scaled to SD 1
+    (column 0 is the intercept), so that beta = A @ beta_standardised."""
+    p = design.shape[1]
+    mapping = np.eye(p)
+    for k in range(1, p):
+        sd = design[:, k].std()
+        if sd > 0:
+            mapping[k, k] = 1.0 / sd
+            mapping[0, k] = -design[:, k].mean() / sd
+    return mapping
+
+
 def _eating_day_model(days: EpisodicDays) -> RandomInterceptData:
     """The one-part random-intercept model restricted to eating days: the amount part on its own."""
     eaten = days.eaten
@@ -295,8 +308,15 @@ def fit_two_part(days: EpisodicDays, *, lam: float | None = None, correlated: bo
         raise GutaxisError("every eating-day amount is the same: there is no amount variation to model")
     z = np.where(eaten, (transformed - centre) / scale, 0.0)
     p = days.design.shape[1]
-    if start is not None and start.lam == lam:
+    # The optimiser works on centred and scaled covariates (an age in years next to 0/1 indicators
+    # took L-BFGS hundreds of iterations); `to_original` maps the coefficients back.
+    to_original = _standardising_map(days.design)
+    from_original = np.linalg.inv(to_original)
+    original_days, days = days, replace(days, design=days.design @ to_original)
+    amount_model = _eating_day_model(days)
+    if start is not None:   # a nearby fit (a replicate's λ moves a little): its estimates re-expressed
         theta0 = start.theta(centre, scale)
+        theta0[:p], theta0[p:2 * p] = from_original @ theta0[:p], from_original @ theta0[p:2 * p]
     else:
         amount_fit = fit_random_intercept(amount_model, z[eaten], reml=False)
         between = max(amount_fit.var_between, 0.05 * amount_fit.var_within)
@@ -320,7 +340,9 @@ def fit_two_part(days: EpisodicDays, *, lam: float | None = None, correlated: bo
         free[2 * p + 1] = False
     gradient_norm = float(np.abs(grad[free]).max())
     beta1, beta2, s1, a, b, se = likelihood.unpack(theta)
+    beta1, beta2 = to_original @ beta1, to_original @ beta2
     converged = bool(result.success or gradient_norm < 1e-5) and gradient_norm < 1e-3
+    days = original_days
     return TwoPartFit(columns=days.columns, beta_probability=beta1, beta_amount=beta2,
                       sigma_probability=float(s1), loading=float(a), sigma_residual_effect=float(b),
                       sigma_within=float(se), lam=float(lam), centre=centre, scale=scale,
@@ -332,11 +354,13 @@ def fit_two_part(days: EpisodicDays, *, lam: float | None = None, correlated: bo
 
 def expected_amount(fit: TwoPartFit, linear: np.ndarray) -> np.ndarray:
     """E[amount | eaten] on the original scale for a standardised linear predictor (fixed part plus
-    the person's amount effect): the within-person error integrated by DISTRIB's 9-node rule."""
-    nodes, weights = quadrature()
+    the person's amount effect): the within-person error integrated by DISTRIB's 9-node rule,
+    tabulated over the range of `linear` once and interpolated (the engine's curve)."""
     linear = np.asarray(linear, dtype=float)
-    z = linear[..., None] + fit.sigma_within * nodes
-    return inverse_boxcox(fit.centre + fit.scale * z, fit.lam) @ weights
+    transformed = fit.centre + fit.scale * linear
+    curve = UsualIntakeCurve.tabulate(float(transformed.min()), float(transformed.max()), lam=fit.lam,
+                                      shift=0.0, var_within=(fit.scale * fit.sigma_within) ** 2)
+    return curve(transformed)
 
 
 def _scenario_designs(design: np.ndarray, columns: Sequence[str],
