@@ -360,3 +360,64 @@ def test_too_few_persons_eating_on_two_days_is_not_estimable():
     assert result.model == "two-part"
     assert result.status.startswith("not estimable: only ") and "ate it on 2 or more recall days" in result.status
     assert result.distribution.is_empty() and not result.one_day.is_empty()
+
+
+# ---- real data: CCHS 2015 Nutrition, ages 19-30, milk and eggs ---------------------------------
+
+CCHS = "usual-intake/cchs-2015-19to30/hsnci_19to30y.xlsx"
+
+
+def cchs_days(realdata, food: str) -> pl.DataFrame:
+    frame = pl.read_excel(realdata / CCHS)
+    return frame.select(
+        participant_id=pl.col("ADM_RNO"), recall_day=pl.col("recallid"), amount=pl.col(food),
+        age_years=pl.col("AGE"), sex=pl.when(pl.col("SEX") == 1).then(pl.lit("male")).otherwise(pl.lit("female")),
+        weekend=pl.col("weekend"), weight=pl.col("WTS_P"))
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("food,zero_share", [("milk", "27.4 %"), ("egg", "44.2 %")])
+def test_cchs_milk_and_eggs_get_the_two_part_model_narrower_than_one_day(realdata, food, zero_share):
+    days = cchs_days(realdata, food)
+    result = estimate_usual_intake(days, component=food, covariates=["age_years", "sex"],
+                                   nuisance=["recall_sequence", "weekend"], weight="weight",
+                                   domains=["sex"], nsim=100, replicates=8, seed=1)
+    assert result.status == "estimated", result.status
+    assert result.model == "two-part" and result.model_reason == f"episodic: {zero_share} of 2341 recall days are 0 (> 10 %)"
+    fit = result.fit
+    assert fit.converged and (fit.n_persons, fit.n_with_repeat) == (1901, 440)
+    assert 0.01 <= fit.lam <= 1
+    assert fit.var_within_amount > 0 and fit.var_between_amount > 0 and fit.var_between_probability > 0
+    assert -1 <= fit.correlation <= 1
+    usual = result.distribution.filter(domain="all").sort("percentile")
+    one_day = result.one_day.filter(domain="all").sort("percentile")
+    value = lambda frame, p: frame.filter(pl.col("percentile") == p)["value"][0]  # noqa: E731
+    assert usual["value"].is_sorted() and (usual["se"] > 0).all()
+    assert value(one_day, 5) == 0 and value(usual, 5) > 0        # a day without it is not a life without it
+    assert value(usual, 95) - value(usual, 5) < value(one_day, 95) - value(one_day, 5)
+    assert value(usual, 95) < value(one_day, 95)
+    assert usual["mean"][0] == pytest.approx(one_day["mean"][0], rel=0.1)
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("food", ["milk", "egg"])
+def test_cchs_uncorrelated_amount_part_agrees_with_statsmodels_mixedlm(realdata, food):
+    """With the person effects uncorrelated the likelihood factorises, so the amount part is an ML
+    random-intercept model on the eating days: statsmodels MixedLM fits that independently."""
+    smf = pytest.importorskip("statsmodels.formula.api")
+    frame = cchs_days(realdata, food).sort("participant_id", "recall_day").with_columns(
+        recall_sequence=(pl.col("recall_day") >= 2).cast(pl.Float64),
+        male=(pl.col("sex") == "male").cast(pl.Float64))
+    days = two_part.episodic_days(frame, person="participant_id", amount="amount",
+                                  covariates=["age_years", "male", "recall_sequence", "weekend"])
+    fit = two_part.fit_two_part(days, correlated=False)
+    assert fit.converged and fit.correlation == 0
+    eating = frame.filter(pl.col("amount") > 0).with_columns(
+        y=pl.col("amount").map_batches(lambda s: pl.Series(boxcox(s.to_numpy(), fit.lam)))).to_pandas()
+    reference = smf.mixedlm("y ~ age_years + male + recall_sequence + weekend", eating,
+                            groups=eating["participant_id"]).fit(reml=False)
+    assert fit.var_between_amount == pytest.approx(float(reference.cov_re.iloc[0, 0]), rel=0.01)
+    assert fit.var_within_amount == pytest.approx(float(reference.scale), rel=0.01)
+    amount_beta = fit.beta_amount * fit.scale
+    amount_beta[0] += fit.centre
+    assert amount_beta == pytest.approx(np.asarray(reference.fe_params), rel=0.01, abs=1e-3)
