@@ -260,12 +260,25 @@ def test_bootstrap_multipliers_resample_every_person_count():
     assert (replicate.multipliers.sum(axis=0) == 50).all()
 
 
-def test_standard_errors_by_brr_and_bootstrap_are_of_the_size_of_the_sampling_spread():
-    days, _ = simulate(1000, 0.5, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=12)
+def with_design(days: pl.DataFrame) -> pl.DataFrame:
+    """15 strata of 2 PSUs, persons spread over them, weight 1."""
     persons = days["participant_id"].unique().sort()
     design = pl.DataFrame({"participant_id": persons, "stratum": persons % 15, "psu": (persons // 15) % 2 + 1,
                            "w": np.ones(persons.len())})
-    days = days.join(design, on="participant_id")
+    return days.join(design, on="participant_id")
+
+
+def test_a_design_gives_fay_brr_standard_errors_for_every_estimate():
+    days, _ = simulate(600, 0.5, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=12)
+    result = run(with_design(days), weight="w", design=("stratum", "psu"), replicates=16, domains=["sex"])
+    assert result.replicate_method == "fay-brr"
+    assert (result.distribution["se"] > 0).all() and (result.domains["mean_se"] > 0).all()
+
+
+@pytest.mark.slow
+def test_standard_errors_by_brr_and_bootstrap_are_of_the_size_of_the_sampling_spread():
+    days, _ = simulate(1000, 0.5, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=12)
+    days = with_design(days)
     brr = run(days, weight="w", design=("stratum", "psu"), replicates=16)
     boot = run(days, replicates=30)
     spread = []
@@ -405,11 +418,11 @@ def test_cchs_energy_usual_intake_is_narrower_than_one_day_and_centred_like_it(r
 
 
 def test_share_below_a_cutpoint_matches_the_percentile_at_that_cutpoint():
-    days, _ = simulate(2000, 0.5, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=14)
+    days, _ = simulate(1000, 0.5, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=14)
     first = run(days)
     p25 = first.distribution.filter(pl.col("percentile") == 25)["value"][0]
     p90 = first.distribution.filter(pl.col("percentile") == 90)["value"][0]
-    result = run(days, cutpoints=[p25, p90], replicates=20)
+    result = run(days, cutpoints=[p25, p90], replicates=8)
     shares = result.shares.filter(domain="all").sort("cutpoint")
     assert shares["share_below"].to_list() == pytest.approx([0.25, 0.90], abs=1e-3)
     assert (shares["se"] > 0).all()
