@@ -15,6 +15,7 @@ from gutaxis.analysis.usual_intake.boxcox import (boxcox, choose_lambda, inverse
 from gutaxis.analysis.usual_intake.distrib import (NuisanceReference, PseudoPersons, UsualIntakeCurve,
                                                    distribution_statistics, pseudo_person_intakes,
                                                    pseudo_person_transformed, weighted_quantiles)
+from gutaxis.analysis.usual_intake.indivint import missing_calibration_covariates
 from gutaxis.analysis.usual_intake.one_part import RandomInterceptData, fit_random_intercept
 from gutaxis.analysis.usual_intake.replicates import bootstrap, fay_brr, sylvester_hadamard
 
@@ -208,6 +209,29 @@ def test_per_person_predictions_are_calibrated_where_recall_means_are_attenuated
     assert np.polyfit(recall_mean, usual_t, 1)[0] == pytest.approx(attenuation, abs=0.05)
 
 
+def test_calibration_needs_every_outcome_covariate_in_the_usual_intake_model():
+    assert missing_calibration_covariates(["age_years", "sex", "bmi"], ["sex", "age_years"]) == ["bmi"]
+    assert missing_calibration_covariates(["sex"], ["age_years", "sex"]) == []
+
+
+def test_prediction_ignoring_an_outcome_covariate_is_not_calibrated_for_a_model_adjusting_for_it():
+    # usual intake depends on sex; predicted without sex in the model, the slope of true usual on the
+    # prediction within sex (what an outcome model adjusting for sex sees) is no longer 1
+    var_between, var_within, lam, mu = 30.0, 60.0, 0.4, 40.0
+    days, usual_t = simulate(6000, 1.0, lam=lam, mu=mu, var_between=var_between, var_within=var_within,
+                             seed=7, sex_effect=12.0)
+    true = true_usual(usual_t, lam, var_within)
+    male = days.unique("participant_id", keep="first").sort("participant_id")["sex"].to_numpy() == "male"
+
+    def within_sex_slope(result):
+        predicted = result.per_person.sort("participant_id")["usual_intake"].to_numpy()
+        design = np.column_stack([np.ones(predicted.size), predicted, male])
+        return np.linalg.lstsq(design, true, rcond=None)[0][1]
+
+    assert within_sex_slope(run(days, covariates=["sex"])) == pytest.approx(1.0, abs=0.06)
+    assert within_sex_slope(run(days)) < 0.85
+
+
 def test_weekend_effect_is_mixed_in_at_its_share_of_days():
     days, _ = simulate(3000, 1.0, lam=0.5, mu=60.0, var_between=30.0, var_within=30.0, seed=8, weekend_effect=6.0)
     with_weekend = run(days, nuisance=["weekend"])
@@ -363,7 +387,21 @@ def test_persons_missing_a_covariate_are_left_out_and_counted():
     result = run(days, covariates=["sex"])
     assert result.status == "estimated"
     assert result.fit.n_persons == 395
-    assert result.notes == ["5 persons left out: a missing sex"]
+    assert result.notes == ["5 persons left out: 5 with a missing sex"]
+
+
+def test_a_person_without_a_domain_value_stays_in_the_model_and_the_other_domains():
+    days, _ = simulate(400, 1.0, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=1)
+    days = days.with_columns(region=pl.when(pl.col("participant_id") < 1010).then(None).otherwise(pl.lit("north")))
+    result = run(days, domains=["region"])
+    assert result.fit.n_persons == 400 and result.notes == []
+    assert result.domains.select("domain_value", "n_persons").rows() == [("all", 400), ("north", 390)]
+
+
+def test_a_recall_day_given_twice_is_a_one_line_error():
+    days, _ = simulate(100, 1.0, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=1)
+    with pytest.raises(GutaxisError, match="participant 1000 has recall day 1 more than once \\(2 rows like it\\)"):
+        run(pl.concat([days, days.head(1)]))
 
 
 # ---- real data: CCHS 2015 Nutrition, ages 19-30, energy --------------------------------------

@@ -197,17 +197,23 @@ def _prepare(days: pl.DataFrame, *, component, covariates, nuisance, weight, des
     negative = int((frame["amount"] < 0).sum())
     if negative:
         return f"{negative} recall days have a negative amount of {component}"
-    person_columns = [*covariates, *([weight] if weight else []), *(list(design) if design else []), *domains]
-    row_columns = [*covariates, *nuisance]
-    incomplete = pl.any_horizontal([pl.col(c).is_null() for c in dict.fromkeys(row_columns + person_columns)]) \
-        if row_columns or person_columns else pl.lit(False)
+    twice = frame.filter(pl.struct("participant_id", "recall_day").is_duplicated())
+    if twice.height:
+        first = twice.row(0, named=True)
+        raise GutaxisError(f"usual intake of {component}: participant {first['participant_id']} has recall day "
+                           f"{first['recall_day']} more than once ({twice.height} rows like it); give one row per "
+                           "participant and recall day (the day's total)")
+    # a person missing a domain value stays in the model and in the other domains; one missing a
+    # covariate, a nuisance value, the weight or a design value cannot be modelled
+    required = list(dict.fromkeys([*covariates, *nuisance, *([weight] if weight else []), *(list(design) if design else [])]))
+    reasons = [(f"a missing {c}", frame.filter(pl.col(c).is_null())["participant_id"].unique()) for c in required]
     if weight:
-        incomplete = incomplete | (pl.col(weight) <= 0)
-    bad_persons = frame.filter(incomplete)["participant_id"].unique()
-    if bad_persons.len():
-        notes.append(f"{bad_persons.len()} persons left out: a missing {', '.join(dict.fromkeys(row_columns + person_columns))}"
-                     + (f" or a weight ≤ 0" if weight else ""))
-        frame = frame.filter(~pl.col("participant_id").is_in(bad_persons.implode()))
+        reasons.append((f"{weight} ≤ 0", frame.filter(pl.col(weight) <= 0)["participant_id"].unique()))
+    reasons = [(why, ids) for why, ids in reasons if ids.len()]
+    if reasons:
+        left_out = pl.concat([ids for _, ids in reasons]).unique()
+        notes.append(f"{left_out.len()} persons left out: " + ", ".join(f"{ids.len()} with {why}" for why, ids in reasons))
+        frame = frame.filter(~pl.col("participant_id").is_in(left_out.implode()))
     if frame.height == 0:
         return "no person has all the covariates"
     frame = frame.sort("participant_id", "recall_day")
@@ -299,7 +305,7 @@ def _domain_groups(prepared: _Prepared) -> dict[tuple[str, str], tuple[np.ndarra
     """(domain, value) -> (member mask over persons, status); ('all', 'all') first."""
     groups = {("all", "all"): (np.ones(prepared.recalls.size, dtype=bool), "estimated")}
     for domain, values in prepared.domain_values.items():
-        for value in sorted(set(values.tolist())):
+        for value in sorted({v for v in values.tolist() if v is not None}):
             members = values == value
             count = int(members.sum())
             status = "estimated" if count >= MIN_DOMAIN_PERSONS else (

@@ -54,13 +54,6 @@ def inverse_boxcox(transformed: np.ndarray, lam: float, shift: float = 0.0) -> n
     return amount
 
 
-def log_jacobian(amounts: np.ndarray, lam: float, weights: np.ndarray | None = None) -> float:
-    """(λ - 1) Σ w log x: the log Jacobian of the transformation of all the amounts."""
-    logs = np.log(np.asarray(amounts, dtype=float))
-    total = logs.sum() if weights is None else float(np.dot(weights, logs))
-    return (lam - 1.0) * float(total)
-
-
 def choose_lambda(amounts: np.ndarray, model_loglik: Callable[[np.ndarray], float],
                   weights: np.ndarray | None = None,
                   bounds: tuple[float, float] = LAMBDA_BOUNDS) -> float:

@@ -190,7 +190,7 @@ def fit_one_part(amounts: np.ndarray, data: RandomInterceptData, names: list[str
                  lam: float | None = None, shift: float | None = None) -> OnePartFit:
     """Choose λ (ML of the mixed model incl. the Jacobian), then fit the mixed model by REML at that λ.
 
-    `lam` and `shift` may be fixed (a replicate of a survey design keeps them: see replicates)."""
+    `lam` and `shift` may be given instead (e.g. to reproduce a published fit); replicates refit λ."""
     amounts = np.asarray(amounts, dtype=float)
     shift = minimum_amount_shift(amounts) if shift is None else shift
     shifted = amounts + shift
