@@ -28,7 +28,7 @@ from gutaxis.analysis.usual_intake.boxcox import inverse_boxcox
 QUADRATURE_POINTS = 9
 HISTOGRAM_BINS = 20_000
 PERCENTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99)
-# NHANES and CCHS code Friday to Sunday as the weekend: 3 days of 7.
+# A Friday-to-Sunday weekend (NCI's NHANES examples): 3 days of 7.
 WEEKEND_SHARE = 3.0 / 7.0
 
 
