@@ -464,3 +464,32 @@ def test_share_below_a_cutpoint_matches_the_percentile_at_that_cutpoint():
     shares = result.shares.filter(domain="all").sort("cutpoint")
     assert shares["share_below"].to_list() == pytest.approx([0.25, 0.90], abs=1e-3)
     assert (shares["se"] > 0).all()
+
+
+@pytest.mark.parametrize("method", ["bootstrap", "fay-brr"])
+def test_a_replicate_that_cannot_be_fitted_costs_brr_its_ses_and_a_bootstrap_one_resample(monkeypatch, method):
+    import dataclasses
+
+    import gutaxis.analysis.usual_intake as usual_intake
+
+    fits = []
+    real_fit = usual_intake.fit_one_part
+
+    def third_fit_without_between_variance(*args, **kwargs):
+        fit = real_fit(*args, **kwargs)
+        fits.append(fit)
+        return dataclasses.replace(fit, var_between=0.0) if len(fits) == 3 else fit
+
+    monkeypatch.setattr(usual_intake, "fit_one_part", third_fit_without_between_variance)
+    days, _ = simulate(600, 0.5, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=3)
+    if method == "fay-brr":
+        result = run(with_design(days), weight="w", design=("stratum", "psu"), replicates=16)
+        assert result.distribution["se"].is_null().all()
+        assert result.notes == ["1 of 16 fay-brr replicates could not be fitted (between-person variance 0 or "
+                                "no convergence): no SEs"]
+    else:
+        result = run(days, replicates=10)
+        assert (result.distribution["se"] > 0).all()
+        assert result.notes == ["1 of 10 bootstrap replicates could not be fitted (between-person variance 0 or "
+                                "no convergence): SEs from the others"]
+    assert result.status == "estimated"

@@ -117,7 +117,9 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
         standard_errors, failed = _replicate_errors(prepared, replicate_weights, normals, groups, estimates,
                                                     layout, weekend_share)
         if failed:
-            notes.append(f"{failed} of {replicate_weights.count} replicates could not be fitted: no SEs")
+            consequence = "SEs from the others" if standard_errors else "no SEs"
+            notes.append(f"{failed} of {replicate_weights.count} {replicate_weights.method} replicates could not "
+                         f"be fitted (between-person variance 0 or no convergence): {consequence}")
         if replicate_weights.unsplit_persons:
             notes.append(f"{replicate_weights.unsplit_persons} persons are in strata with one PSU: "
                          "they add no variance to the BRR SEs")
@@ -340,12 +342,14 @@ def _replicate_errors(prepared, replicate_weights, normals, groups, estimates, l
                                  _nuisance_reference(fit, prepared.nuisance_names, weekend_share))
         for key in estimates:
             collected[key].append(layout.estimate(pseudo, groups[key][0]))
-    if failed:
+    succeeded = replicate_weights.count - failed
+    # BRR's balance needs every replicate; a bootstrap can do without a failed resample
+    if (failed and replicate_weights.method == "fay-brr") or succeeded < 2:
         return {}, failed
     errors = {}
     for key, estimate in estimates.items():
         errors[key] = replicate_weights.standard_error(estimate, np.vstack(collected[key]))
-    return errors, 0
+    return errors, failed
 
 
 def _distribution_frame(component, fit, groups, estimates, errors, layout, prepared) -> pl.DataFrame:

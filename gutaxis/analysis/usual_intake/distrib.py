@@ -143,6 +143,8 @@ class PseudoPersons:
         counts, sums = self._histogram(members)
         cumulative = np.cumsum(counts)
         total = cumulative[-1]
+        if total <= 0:   # a bootstrap resample without any member of the domain
+            return np.full(len(percentiles), np.nan), float("nan")
         targets = np.asarray(percentiles, dtype=float) / 100.0 * total
         index = np.minimum(np.searchsorted(cumulative, targets, side="left"), HISTOGRAM_BINS - 1)
         inside = np.clip((targets - (cumulative[index] - counts[index])) / np.maximum(counts[index], 1e-300), 0.0, 1.0)
