@@ -493,3 +493,23 @@ def test_a_replicate_that_cannot_be_fitted_costs_brr_its_ses_and_a_bootstrap_one
         assert result.notes == ["1 of 10 bootstrap replicates could not be fitted (between-person variance 0 or "
                                 "no convergence): SEs from the others"]
     assert result.status == "estimated"
+
+
+def test_a_constant_covariate_is_not_estimable_by_name():
+    days, _ = simulate(300, 1.0, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=1)
+    result = run(days.with_columns(cycle=pl.lit(1)), covariates=["cycle"])
+    assert result.status == "not estimable: the model's covariates are collinear: cycle constant"
+
+
+def test_a_weekend_column_that_is_not_0_1_is_refused():
+    days, _ = simulate(100, 1.0, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=1)
+    with pytest.raises(GutaxisError, match="the weekend column must be 0/1 or true/false, not String"):
+        run(days.with_columns(weekend=pl.lit("no")), nuisance=["weekend"])
+
+
+def test_describe_gives_the_model_in_one_line():
+    days, _ = simulate(300, 1.0, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=1)
+    line = run(days).describe()
+    assert line.startswith("one-part: λ 0.") and line.endswith("300 persons, 300 with a repeat recall")
+    single, _ = simulate(300, 0.0, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=1)
+    assert run(single).describe().startswith("not estimable: only 0 of 300 persons")

@@ -70,6 +70,14 @@ class UsualIntakeResult:
     def estimated(self) -> bool:
         return self.status == "estimated"
 
+    def describe(self) -> str:
+        """One line for a run summary: the model and its figures, or why there is none."""
+        if not self.estimated or self.fit is None:
+            return self.status
+        fit = self.fit
+        return (f"{MODEL}: λ {fit.lam:.3f}, σ²_w {fit.var_within:.4g}, σ²_b {fit.var_between:.4g} (transformed scale), "
+                f"{fit.n_persons} persons, {fit.n_with_repeat} with a repeat recall")
+
 
 def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Sequence[str] = (),
                           nuisance: Sequence[str] = (), weight: str | None = None,
@@ -85,6 +93,8 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
     `weekend_share` of days). `replicates`: the number of BRR replicates (with `design`) or
     bootstrap resamples (without); 0 for no SEs. `cutpoints`: amounts whose share of the population
     below is estimated (`UsualIntakeResult.shares`)."""
+    if any(not 0 < p < 100 for p in percentiles):
+        raise GutaxisError(f"usual intake of {component}: percentiles must lie between 0 and 100, not {list(percentiles)}")
     if nsim < MIN_NSIM:
         raise GutaxisError(f"usual intake of {component}: nsim must be at least {MIN_NSIM} pseudo-persons per person, not {nsim}")
     prepared = _prepare(days, component=component, covariates=list(covariates), nuisance=list(nuisance),
@@ -186,6 +196,9 @@ def _prepare(days: pl.DataFrame, *, component, covariates, nuisance, weight, des
     if missing:
         raise GutaxisError(f"usual intake of {component}: the recall days lack column(s) {', '.join(missing)}; "
                            f"they have {', '.join(days.columns)}")
+    if WEEKEND in nuisance and not (days[WEEKEND].dtype.is_numeric() or days[WEEKEND].dtype == pl.Boolean):
+        raise GutaxisError(f"usual intake of {component}: the weekend column must be 0/1 or true/false, "
+                           f"not {days[WEEKEND].dtype}")
     notes: list[str] = []
     frame = days.select(list(dict.fromkeys(needed)))
     if derived:
