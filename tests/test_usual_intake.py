@@ -10,10 +10,10 @@ from scipy.stats import norm
 
 from gutaxis import GutaxisError
 from gutaxis.analysis.usual_intake import MIN_DOMAIN_PERSONS, MIN_PERSONS_WITH_REPEAT, estimate_usual_intake
-from gutaxis.analysis.usual_intake.boxcox import (boxcox, choose_lambda, inverse_boxcox, linear_model_loglik,
-                                                  minimum_amount_shift)
+from gutaxis.analysis.usual_intake.boxcox import (boxcox, choose_lambda, floor_amount, inverse_boxcox,
+                                                  linear_model_loglik, replace_zero_days)
 from gutaxis.analysis.usual_intake.distrib import (NuisanceReference, PseudoPersons, UsualIntakeCurve,
-                                                   distribution_statistics, pseudo_person_intakes,
+                                                   distribution_statistics, expected_amount, pseudo_person_intakes,
                                                    pseudo_person_transformed, weighted_quantiles)
 from gutaxis.analysis.usual_intake.indivint import missing_calibration_covariates
 from gutaxis.analysis.usual_intake.one_part import RandomInterceptData, fit_random_intercept
@@ -93,10 +93,12 @@ def test_boxcox_round_trip_and_log_limit():
     assert inverse_boxcox(np.array([-5.0]), 0.5)[0] == 0.0   # 1 + λz ≤ 0: the transform's lower limit
 
 
-def test_minimum_amount_shift_is_half_the_smallest_positive_amount_when_zeros_occur():
-    assert minimum_amount_shift(np.array([0.0, 4.0, 2.0, 9.0])) == 1.0
-    assert minimum_amount_shift(np.array([3.0, 4.0])) == 0.0
-    assert inverse_boxcox(boxcox(np.array([0.0, 3.0]) + 1.0, 0.4), 0.4, shift=1.0) == pytest.approx([0.0, 3.0])
+def test_zero_days_become_half_the_smallest_positive_amount_and_the_floor_half_the_smallest_modelled():
+    modelled = replace_zero_days(np.array([0.0, 4.0, 2.0, 9.0]))
+    assert modelled.tolist() == [1.0, 4.0, 2.0, 9.0]          # MIXTRAN's amount-only rule
+    assert floor_amount(modelled) == 0.5                       # DISTRIB's 0.5 × min_amt
+    assert replace_zero_days(np.array([3.0, 4.0])).tolist() == [3.0, 4.0]
+    assert floor_amount(np.array([3.0, 4.0])) == 1.5
 
 
 @pytest.mark.parametrize("true_lambda", [0.0, 0.25, 0.5, 0.9])
@@ -110,7 +112,38 @@ def test_choose_lambda_recovers_the_transformation_of_normal_data(true_lambda):
     assert estimated == pytest.approx(max(true_lambda, 0.01), abs=0.06)
 
 
+def test_choose_lambda_searches_above_1_when_the_likelihood_rises_there():
+    rng = np.random.default_rng(12)
+    x = inverse_boxcox(rng.normal(3.0, 0.5, 5000), 1.6)
+    assert choose_lambda(x, linear_model_loglik(np.ones((x.size, 1)))) == pytest.approx(1.6, abs=0.15)
+
+
 # ---- distribution -------------------------------------------------------------------------------
+
+# DISTRIB v2.2's back-transformation points and weights (its arrays cj and wj)
+DISTRIB_NODES = np.array([-2.1, -1.3, -0.8, -0.5, 0.0, 0.5, 0.8, 1.3, 2.1])
+DISTRIB_WEIGHTS = np.array([0.063345, 0.080255, 0.070458, 0.159698, 0.252489, 0.159698, 0.070458, 0.080255, 0.063345])
+
+
+def distrib_nine_point(t: float, variance: float, lam: float) -> float:
+    weights = DISTRIB_WEIGHTS / DISTRIB_WEIGHTS.sum()
+    return float(np.dot(weights, inverse_boxcox(t + np.sqrt(variance) * DISTRIB_NODES, lam)))
+
+
+@pytest.mark.parametrize("lam", [0.25, 0.5, 1.0])
+def test_back_transformation_equals_distribs_nine_points_where_both_are_exact(lam):
+    # for 1/λ a whole number up to 4, g⁻¹ is a polynomial both quadratures integrate exactly
+    # (DISTRIB's points match the normal's moments up to the 4th)
+    t, variance = 30.0, 40.0
+    assert expected_amount(np.array([t]), variance, lam, 0.0)[0] == pytest.approx(distrib_nine_point(t, variance, lam), rel=1e-5)
+
+
+def test_back_transformation_is_exact_at_lambda_0_and_floored_at_half_the_smallest_amount():
+    assert expected_amount(np.array([2.0]), 0.5, 0.0, 0.0)[0] == pytest.approx(np.exp(2.25))
+    assert expected_amount(np.array([-50.0]), 1.0, 0.5, 3.0)[0] == 3.0
+    mixed = expected_amount(np.array([20.0]), 10.0, 0.5, 0.0, NuisanceReference.weekend_mix(2.0))[0]
+    weekday, weekend = (expected_amount(np.array([t]), 10.0, 0.5, 0.0)[0] for t in (20.0, 22.0))
+    assert mixed == pytest.approx(4 / 7 * weekday + 3 / 7 * weekend)
 
 def test_percentiles_from_the_curve_and_histogram_equal_those_of_directly_back_transformed_pseudo_persons():
     rng = np.random.default_rng(5)
@@ -119,11 +152,11 @@ def test_percentiles_from_the_curve_and_histogram_equal_those_of_directly_back_t
     weights = rng.uniform(0.5, 3, 300)
     members = rng.random(300) < 0.6
     reference = NuisanceReference.weekend_mix(1.5)
-    direct = pseudo_person_intakes(predictor, normals, lam=0.35, shift=2.0, var_within=20.0, var_between=9.0,
+    direct = pseudo_person_intakes(predictor, normals, lam=0.35, floor=2.0, var_within=20.0, var_between=9.0,
                                    nuisance=reference)
     expected_quantiles, expected_mean = distribution_statistics(direct, weights, members)
     transformed = pseudo_person_transformed(predictor, normals, 9.0)
-    curve = UsualIntakeCurve.tabulate(transformed.min(), transformed.max(), lam=0.35, shift=2.0,
+    curve = UsualIntakeCurve.tabulate(transformed.min(), transformed.max(), lam=0.35, floor=2.0,
                                       var_within=20.0, nuisance=reference)
     quantiles, mean = PseudoPersons(transformed, weights, curve).statistics(members)
     # the histogram's interpolation differs from the sorted pseudo-persons' quantile by far less than
@@ -427,9 +460,11 @@ def test_cchs_energy_variance_components_agree_with_statsmodels_mixedlm(realdata
     assert result.status == "estimated"
     fit = result.fit
     assert (fit.n_persons, fit.n_with_repeat) == (1901, 440)
-    assert fit.shift > 0   # one recall day has 0 kcal: half the smallest positive amount is added
+    # one recall day has 0 kcal: it is modelled as half the smallest positive day (84.2 kcal)
+    smallest_positive = days.filter(pl.col("amount") > 0)["amount"].min()
+    assert fit.floor == pytest.approx(smallest_positive / 4)
     frame = days.sort("participant_id", "recall_day").with_columns(
-        y=pl.col("amount").map_batches(lambda s: pl.Series(boxcox(s.to_numpy() + fit.shift, fit.lam))),
+        y=pl.col("amount").map_batches(lambda s: pl.Series(boxcox(replace_zero_days(s.to_numpy()), fit.lam))),
         recall_sequence=(pl.col("recall_day") >= 2).cast(pl.Float64)).to_pandas()
     reference = smf.mixedlm("y ~ age_years + sex + recall_sequence + weekend", frame,
                             groups=frame["participant_id"]).fit(reml=True)

@@ -3,7 +3,7 @@
 `estimate_usual_intake` takes one component's recall days and returns its usual-intake
 distribution (percentiles, mean, SEs, by domain), each person's predicted usual intake, and a
 status: "estimated" or "not estimable: <reason>", never a traceback for data that cannot carry
-the model. The steps, each in its own module: boxcox (λ, the zero shift), one_part (the mixed
+the model. The steps, each in its own module: boxcox (λ, zero days), one_part (the mixed
 model), distrib (the distribution), indivint (per person), replicates (SEs).
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from gutaxis import GutaxisError
-from gutaxis.analysis.usual_intake.boxcox import boxcox
+from gutaxis.analysis.usual_intake.boxcox import boxcox, replace_zero_days
 from gutaxis.analysis.usual_intake.distrib import (PERCENTILES, WEEKEND_SHARE, NuisanceReference,
                                                    PseudoPersons, UsualIntakeCurve, pseudo_person_transformed,
                                                    weighted_quantiles)
@@ -134,7 +134,7 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
             notes.append(f"{replicate_weights.unsplit_persons} persons are in strata with one PSU: "
                          "they add no variance to the BRR SEs")
 
-    transformed = boxcox(prepared.amount + fit.shift, fit.lam)
+    transformed = boxcox(replace_zero_days(prepared.amount), fit.lam)
     per_person = pl.DataFrame({
         "participant_id": prepared.participant_ids,
         "usual_intake": predicted_usual_intake(fit, data, transformed, _reference_predictor(fit, prepared), reference),
@@ -312,7 +312,7 @@ def _pseudo_persons(fit: OnePartFit, prepared: _Prepared, normals: np.ndarray, p
                     reference: NuisanceReference) -> PseudoPersons:
     transformed = pseudo_person_transformed(_reference_predictor(fit, prepared), normals, fit.var_between)
     curve = UsualIntakeCurve.tabulate(float(transformed.min()), float(transformed.max()), lam=fit.lam,
-                                      shift=fit.shift, var_within=fit.var_within, nuisance=reference)
+                                      floor=fit.floor, var_within=fit.var_within, nuisance=reference)
     return PseudoPersons(transformed, person_weight, curve)
 
 
