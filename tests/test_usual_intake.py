@@ -427,7 +427,7 @@ def test_a_person_without_a_domain_value_stays_in_the_model_and_the_other_domain
     days, _ = simulate(400, 1.0, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=1)
     days = days.with_columns(region=pl.when(pl.col("participant_id") < 1010).then(None).otherwise(pl.lit("north")))
     result = run(days, domains=["region"])
-    assert result.fit.n_persons == 400 and result.notes == []
+    assert result.fit.n_persons == 400 and not any("left out" in note for note in result.notes)
     assert result.domains.select("domain_value", "n_persons").rows() == [("all", 400), ("north", 390)]
 
 
@@ -548,3 +548,11 @@ def test_describe_gives_the_model_in_one_line():
     assert line.startswith("one-part: λ 0.") and line.endswith("300 persons, 300 with a repeat recall")
     single, _ = simulate(300, 0.0, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=1)
     assert run(single).describe().startswith("not estimable: only 0 of 300 persons")
+
+
+def test_a_domain_that_is_not_a_covariate_is_noted():
+    days, _ = simulate(600, 0.5, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=13, sex_effect=8.0)
+    assert run(days, covariates=["sex"], domains=["sex"]).notes == []
+    assert run(days, domains=["sex"]).notes == [
+        "domain sex is not a covariate of the model: its values differ only through the covariates "
+        "(DISTRIB asks that subgroup variables be covariates)"]

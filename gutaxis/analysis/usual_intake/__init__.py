@@ -102,6 +102,8 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
     if isinstance(prepared, str):
         return _not_estimable(prepared, [], id_dtype=days.schema.get("participant_id", pl.String))
     notes = prepared.notes
+    notes.extend(f"domain {d} is not a covariate of the model: its values differ only through the covariates "
+                 "(DISTRIB asks that subgroup variables be covariates)" for d in domains if d not in covariates)
     reason = _data_reason(prepared)
     if reason:
         return _not_estimable(reason, notes, prepared, percentiles)
