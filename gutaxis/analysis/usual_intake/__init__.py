@@ -23,9 +23,9 @@ from gutaxis.analysis.usual_intake.indivint import predicted_usual_intake
 from gutaxis.analysis.usual_intake.one_part import OnePartFit, RandomInterceptData, fit_one_part
 from gutaxis.analysis.usual_intake.replicates import ReplicateWeights, bootstrap, fay_brr
 
-# Below 50 persons with a repeat recall the within-person variance rests on too few pairs for a
-# usable split of the variance (the NCI method's advice is a repeat on a subsample of at least
-# about 50; the macros themselves run on fewer and leave the judgement to the analyst).
+# Persons with a repeat recall are what separates within- from between-person variance: with n of
+# them σ²_w rests on about n degrees of freedom, a relative SE of about √(2/n) (20 % at 50), and it
+# grows fast below. MIXTRAN itself stops below 2 such persons and warns below 11.
 MIN_PERSONS_WITH_REPEAT = 50
 # A domain's percentiles from fewer than 30 persons are not reported (the smallest sample NCHS's
 # presentation standards accept for an estimate; Parker et al., Vital Health Stat 2(175), 2017).
