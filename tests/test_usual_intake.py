@@ -556,3 +556,32 @@ def test_a_domain_that_is_not_a_covariate_is_noted():
     assert run(days, domains=["sex"]).notes == [
         "domain sex is not a covariate of the model: its values differ only through the covariates "
         "(DISTRIB asks that subgroup variables be covariates)"]
+
+
+@pytest.mark.slow
+def test_survey_weights_recover_the_population_from_an_oversampled_group():
+    # population: half group A (transformed usual mean 50), half B (62); the sample takes 80 % from A,
+    # so A's weight is 0.5/0.8 and B's 0.5/0.2. Weighted percentiles find the population's, unweighted not.
+    from scipy.optimize import brentq
+
+    lam, var_between, var_within = 0.5, 30.0, 60.0
+    probabilities = np.array(SIM_PERCENTILES) / 100
+    mixture = lambda t: 0.5 * norm.cdf((t - 50) / np.sqrt(var_between)) + 0.5 * norm.cdf((t - 62) / np.sqrt(var_between))
+    truth = true_usual(np.array([brentq(lambda t: mixture(t) - p, 0, 150) for p in probabilities]), lam, var_within)
+    weighted, unweighted = [], []
+    for seed in range(5):
+        days, _ = simulate(3000, 0.5, lam=lam, mu=50.0, var_between=var_between, var_within=var_within, seed=seed)
+        rng = np.random.default_rng(100 + seed)
+        persons = days["participant_id"].unique().sort()
+        in_b = rng.random(persons.len()) < 0.2
+        groups = pl.DataFrame({"participant_id": persons, "group": np.where(in_b, "B", "A"),
+                               "w": np.where(in_b, 0.5 / 0.2, 0.5 / 0.8)})
+        days = days.join(groups, on="participant_id").with_columns(
+            amount=pl.when(pl.col("group") == "B")
+            .then(pl.col("amount").map_batches(lambda s: pl.Series(inverse_boxcox(boxcox(s.to_numpy(), lam) + 12.0, lam))))
+            .otherwise(pl.col("amount")))
+        for weight, collected in (("w", weighted), (None, unweighted)):
+            result = run(days, covariates=["group"], weight=weight, percentiles=SIM_PERCENTILES)
+            collected.append(result.distribution.sort("percentile")["value"].to_numpy())
+    assert np.abs(np.mean(weighted, axis=0) / truth - 1).max() < 0.03
+    assert np.abs(np.mean(unweighted, axis=0) / truth - 1).max() > 0.05
