@@ -10,11 +10,12 @@ from scipy.stats import norm
 
 from gutaxis import GutaxisError
 from gutaxis.analysis.usual_intake import MIN_DOMAIN_PERSONS, MIN_PERSONS_WITH_REPEAT, estimate_usual_intake
-from gutaxis.analysis.usual_intake.boxcox import (boxcox, choose_lambda, inverse_boxcox, linear_model_loglik,
-                                                  minimum_amount_shift)
+from gutaxis.analysis.usual_intake.boxcox import (boxcox, choose_lambda, floor_amount, inverse_boxcox,
+                                                  linear_model_loglik, replace_zero_days)
 from gutaxis.analysis.usual_intake.distrib import (NuisanceReference, PseudoPersons, UsualIntakeCurve,
-                                                   distribution_statistics, pseudo_person_intakes,
+                                                   distribution_statistics, expected_amount, pseudo_person_intakes,
                                                    pseudo_person_transformed, weighted_quantiles)
+from gutaxis.analysis.usual_intake.indivint import missing_calibration_covariates
 from gutaxis.analysis.usual_intake.one_part import RandomInterceptData, fit_random_intercept
 from gutaxis.analysis.usual_intake.replicates import bootstrap, fay_brr, sylvester_hadamard
 
@@ -92,10 +93,12 @@ def test_boxcox_round_trip_and_log_limit():
     assert inverse_boxcox(np.array([-5.0]), 0.5)[0] == 0.0   # 1 + λz ≤ 0: the transform's lower limit
 
 
-def test_minimum_amount_shift_is_half_the_smallest_positive_amount_when_zeros_occur():
-    assert minimum_amount_shift(np.array([0.0, 4.0, 2.0, 9.0])) == 1.0
-    assert minimum_amount_shift(np.array([3.0, 4.0])) == 0.0
-    assert inverse_boxcox(boxcox(np.array([0.0, 3.0]) + 1.0, 0.4), 0.4, shift=1.0) == pytest.approx([0.0, 3.0])
+def test_zero_days_become_half_the_smallest_positive_amount_and_the_floor_half_the_smallest_modelled():
+    modelled = replace_zero_days(np.array([0.0, 4.0, 2.0, 9.0]))
+    assert modelled.tolist() == [1.0, 4.0, 2.0, 9.0]          # MIXTRAN's amount-only rule
+    assert floor_amount(modelled) == 0.5                       # DISTRIB's 0.5 × min_amt
+    assert replace_zero_days(np.array([3.0, 4.0])).tolist() == [3.0, 4.0]
+    assert floor_amount(np.array([3.0, 4.0])) == 1.5
 
 
 @pytest.mark.parametrize("true_lambda", [0.0, 0.25, 0.5, 0.9])
@@ -109,7 +112,38 @@ def test_choose_lambda_recovers_the_transformation_of_normal_data(true_lambda):
     assert estimated == pytest.approx(max(true_lambda, 0.01), abs=0.06)
 
 
+def test_choose_lambda_searches_above_1_when_the_likelihood_rises_there():
+    rng = np.random.default_rng(12)
+    x = inverse_boxcox(rng.normal(3.0, 0.5, 5000), 1.6)
+    assert choose_lambda(x, linear_model_loglik(np.ones((x.size, 1)))) == pytest.approx(1.6, abs=0.15)
+
+
 # ---- distribution -------------------------------------------------------------------------------
+
+# DISTRIB v2.2's back-transformation points and weights (its arrays cj and wj)
+DISTRIB_NODES = np.array([-2.1, -1.3, -0.8, -0.5, 0.0, 0.5, 0.8, 1.3, 2.1])
+DISTRIB_WEIGHTS = np.array([0.063345, 0.080255, 0.070458, 0.159698, 0.252489, 0.159698, 0.070458, 0.080255, 0.063345])
+
+
+def distrib_nine_point(t: float, variance: float, lam: float) -> float:
+    weights = DISTRIB_WEIGHTS / DISTRIB_WEIGHTS.sum()
+    return float(np.dot(weights, inverse_boxcox(t + np.sqrt(variance) * DISTRIB_NODES, lam)))
+
+
+@pytest.mark.parametrize("lam", [0.25, 0.5, 1.0])
+def test_back_transformation_equals_distribs_nine_points_where_both_are_exact(lam):
+    # for 1/λ a whole number up to 4, g⁻¹ is a polynomial both quadratures integrate exactly
+    # (DISTRIB's points match the normal's moments up to the 4th)
+    t, variance = 30.0, 40.0
+    assert expected_amount(np.array([t]), variance, lam, 0.0)[0] == pytest.approx(distrib_nine_point(t, variance, lam), rel=1e-5)
+
+
+def test_back_transformation_is_exact_at_lambda_0_and_floored_at_half_the_smallest_amount():
+    assert expected_amount(np.array([2.0]), 0.5, 0.0, 0.0)[0] == pytest.approx(np.exp(2.25))
+    assert expected_amount(np.array([-50.0]), 1.0, 0.5, 3.0)[0] == 3.0
+    mixed = expected_amount(np.array([20.0]), 10.0, 0.5, 0.0, NuisanceReference.weekend_mix(2.0))[0]
+    weekday, weekend = (expected_amount(np.array([t]), 10.0, 0.5, 0.0)[0] for t in (20.0, 22.0))
+    assert mixed == pytest.approx(4 / 7 * weekday + 3 / 7 * weekend)
 
 def test_percentiles_from_the_curve_and_histogram_equal_those_of_directly_back_transformed_pseudo_persons():
     rng = np.random.default_rng(5)
@@ -118,11 +152,11 @@ def test_percentiles_from_the_curve_and_histogram_equal_those_of_directly_back_t
     weights = rng.uniform(0.5, 3, 300)
     members = rng.random(300) < 0.6
     reference = NuisanceReference.weekend_mix(1.5)
-    direct = pseudo_person_intakes(predictor, normals, lam=0.35, shift=2.0, var_within=20.0, var_between=9.0,
+    direct = pseudo_person_intakes(predictor, normals, lam=0.35, floor=2.0, var_within=20.0, var_between=9.0,
                                    nuisance=reference)
     expected_quantiles, expected_mean = distribution_statistics(direct, weights, members)
     transformed = pseudo_person_transformed(predictor, normals, 9.0)
-    curve = UsualIntakeCurve.tabulate(transformed.min(), transformed.max(), lam=0.35, shift=2.0,
+    curve = UsualIntakeCurve.tabulate(transformed.min(), transformed.max(), lam=0.35, floor=2.0,
                                       var_within=20.0, nuisance=reference)
     quantiles, mean = PseudoPersons(transformed, weights, curve).statistics(members)
     # the histogram's interpolation differs from the sorted pseudo-persons' quantile by far less than
@@ -208,6 +242,29 @@ def test_per_person_predictions_are_calibrated_where_recall_means_are_attenuated
     assert np.polyfit(recall_mean, usual_t, 1)[0] == pytest.approx(attenuation, abs=0.05)
 
 
+def test_calibration_needs_every_outcome_covariate_in_the_usual_intake_model():
+    assert missing_calibration_covariates(["age_years", "sex", "bmi"], ["sex", "age_years"]) == ["bmi"]
+    assert missing_calibration_covariates(["sex"], ["age_years", "sex"]) == []
+
+
+def test_prediction_ignoring_an_outcome_covariate_is_not_calibrated_for_a_model_adjusting_for_it():
+    # usual intake depends on sex; predicted without sex in the model, the slope of true usual on the
+    # prediction within sex (what an outcome model adjusting for sex sees) is no longer 1
+    var_between, var_within, lam, mu = 30.0, 60.0, 0.4, 40.0
+    days, usual_t = simulate(6000, 1.0, lam=lam, mu=mu, var_between=var_between, var_within=var_within,
+                             seed=7, sex_effect=12.0)
+    true = true_usual(usual_t, lam, var_within)
+    male = days.unique("participant_id", keep="first").sort("participant_id")["sex"].to_numpy() == "male"
+
+    def within_sex_slope(result):
+        predicted = result.per_person.sort("participant_id")["usual_intake"].to_numpy()
+        design = np.column_stack([np.ones(predicted.size), predicted, male])
+        return np.linalg.lstsq(design, true, rcond=None)[0][1]
+
+    assert within_sex_slope(run(days, covariates=["sex"])) == pytest.approx(1.0, abs=0.06)
+    assert within_sex_slope(run(days)) < 0.85
+
+
 def test_weekend_effect_is_mixed_in_at_its_share_of_days():
     days, _ = simulate(3000, 1.0, lam=0.5, mu=60.0, var_between=30.0, var_within=30.0, seed=8, weekend_effect=6.0)
     with_weekend = run(days, nuisance=["weekend"])
@@ -260,12 +317,25 @@ def test_bootstrap_multipliers_resample_every_person_count():
     assert (replicate.multipliers.sum(axis=0) == 50).all()
 
 
-def test_standard_errors_by_brr_and_bootstrap_are_of_the_size_of_the_sampling_spread():
-    days, _ = simulate(1000, 0.5, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=12)
+def with_design(days: pl.DataFrame) -> pl.DataFrame:
+    """15 strata of 2 PSUs, persons spread over them, weight 1."""
     persons = days["participant_id"].unique().sort()
     design = pl.DataFrame({"participant_id": persons, "stratum": persons % 15, "psu": (persons // 15) % 2 + 1,
                            "w": np.ones(persons.len())})
-    days = days.join(design, on="participant_id")
+    return days.join(design, on="participant_id")
+
+
+def test_a_design_gives_fay_brr_standard_errors_for_every_estimate():
+    days, _ = simulate(600, 0.5, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=12)
+    result = run(with_design(days), weight="w", design=("stratum", "psu"), replicates=16, domains=["sex"])
+    assert result.replicate_method == "fay-brr"
+    assert (result.distribution["se"] > 0).all() and (result.domains["mean_se"] > 0).all()
+
+
+@pytest.mark.slow
+def test_standard_errors_by_brr_and_bootstrap_are_of_the_size_of_the_sampling_spread():
+    days, _ = simulate(1000, 0.5, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=12)
+    days = with_design(days)
     brr = run(days, weight="w", design=("stratum", "psu"), replicates=16)
     boot = run(days, replicates=30)
     spread = []
@@ -350,7 +420,21 @@ def test_persons_missing_a_covariate_are_left_out_and_counted():
     result = run(days, covariates=["sex"])
     assert result.status == "estimated"
     assert result.fit.n_persons == 395
-    assert result.notes == ["5 persons left out: a missing sex"]
+    assert result.notes == ["5 persons left out: 5 with a missing sex"]
+
+
+def test_a_person_without_a_domain_value_stays_in_the_model_and_the_other_domains():
+    days, _ = simulate(400, 1.0, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=1)
+    days = days.with_columns(region=pl.when(pl.col("participant_id") < 1010).then(None).otherwise(pl.lit("north")))
+    result = run(days, domains=["region"])
+    assert result.fit.n_persons == 400 and not any("left out" in note for note in result.notes)
+    assert result.domains.select("domain_value", "n_persons").rows() == [("all", 400), ("north", 390)]
+
+
+def test_a_recall_day_given_twice_is_a_one_line_error():
+    days, _ = simulate(100, 1.0, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=1)
+    with pytest.raises(GutaxisError, match="participant 1000 has recall day 1 more than once \\(2 rows like it\\)"):
+        run(pl.concat([days, days.head(1)]))
 
 
 # ---- real data: CCHS 2015 Nutrition, ages 19-30, energy --------------------------------------
@@ -376,9 +460,11 @@ def test_cchs_energy_variance_components_agree_with_statsmodels_mixedlm(realdata
     assert result.status == "estimated"
     fit = result.fit
     assert (fit.n_persons, fit.n_with_repeat) == (1901, 440)
-    assert fit.shift > 0   # one recall day has 0 kcal: half the smallest positive amount is added
+    # one recall day has 0 kcal: it is modelled as half the smallest positive day (84.2 kcal)
+    smallest_positive = days.filter(pl.col("amount") > 0)["amount"].min()
+    assert fit.floor == pytest.approx(smallest_positive / 4)
     frame = days.sort("participant_id", "recall_day").with_columns(
-        y=pl.col("amount").map_batches(lambda s: pl.Series(boxcox(s.to_numpy() + fit.shift, fit.lam))),
+        y=pl.col("amount").map_batches(lambda s: pl.Series(boxcox(replace_zero_days(s.to_numpy()), fit.lam))),
         recall_sequence=(pl.col("recall_day") >= 2).cast(pl.Float64)).to_pandas()
     reference = smf.mixedlm("y ~ age_years + sex + recall_sequence + weekend", frame,
                             groups=frame["participant_id"]).fit(reml=True)
@@ -405,11 +491,97 @@ def test_cchs_energy_usual_intake_is_narrower_than_one_day_and_centred_like_it(r
 
 
 def test_share_below_a_cutpoint_matches_the_percentile_at_that_cutpoint():
-    days, _ = simulate(2000, 0.5, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=14)
+    days, _ = simulate(1000, 0.5, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=14)
     first = run(days)
     p25 = first.distribution.filter(pl.col("percentile") == 25)["value"][0]
     p90 = first.distribution.filter(pl.col("percentile") == 90)["value"][0]
-    result = run(days, cutpoints=[p25, p90], replicates=20)
+    result = run(days, cutpoints=[p25, p90], replicates=8)
     shares = result.shares.filter(domain="all").sort("cutpoint")
     assert shares["share_below"].to_list() == pytest.approx([0.25, 0.90], abs=1e-3)
     assert (shares["se"] > 0).all()
+
+
+@pytest.mark.parametrize("method", ["bootstrap", "fay-brr"])
+def test_a_replicate_that_cannot_be_fitted_costs_brr_its_ses_and_a_bootstrap_one_resample(monkeypatch, method):
+    import dataclasses
+
+    import gutaxis.analysis.usual_intake as usual_intake
+
+    fits = []
+    real_fit = usual_intake.fit_one_part
+
+    def third_fit_without_between_variance(*args, **kwargs):
+        fit = real_fit(*args, **kwargs)
+        fits.append(fit)
+        return dataclasses.replace(fit, var_between=0.0) if len(fits) == 3 else fit
+
+    monkeypatch.setattr(usual_intake, "fit_one_part", third_fit_without_between_variance)
+    days, _ = simulate(600, 0.5, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=3)
+    if method == "fay-brr":
+        result = run(with_design(days), weight="w", design=("stratum", "psu"), replicates=16)
+        assert result.distribution["se"].is_null().all()
+        assert result.notes == ["1 of 16 fay-brr replicates could not be fitted (between-person variance 0 or "
+                                "no convergence): no SEs"]
+    else:
+        result = run(days, replicates=10)
+        assert (result.distribution["se"] > 0).all()
+        assert result.notes == ["1 of 10 bootstrap replicates could not be fitted (between-person variance 0 or "
+                                "no convergence): SEs from the others"]
+    assert result.status == "estimated"
+
+
+def test_a_constant_covariate_is_not_estimable_by_name():
+    days, _ = simulate(300, 1.0, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=1)
+    result = run(days.with_columns(cycle=pl.lit(1)), covariates=["cycle"])
+    assert result.status == "not estimable: the model's covariates are collinear: cycle constant"
+
+
+def test_a_weekend_column_that_is_not_0_1_is_refused():
+    days, _ = simulate(100, 1.0, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=1)
+    with pytest.raises(GutaxisError, match="the weekend column must be 0/1 or true/false, not String"):
+        run(days.with_columns(weekend=pl.lit("no")), nuisance=["weekend"])
+
+
+def test_describe_gives_the_model_in_one_line():
+    days, _ = simulate(300, 1.0, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=1)
+    line = run(days).describe()
+    assert line.startswith("one-part: λ 0.") and line.endswith("300 persons, 300 with a repeat recall")
+    single, _ = simulate(300, 0.0, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=1)
+    assert run(single).describe().startswith("not estimable: only 0 of 300 persons")
+
+
+def test_a_domain_that_is_not_a_covariate_is_noted():
+    days, _ = simulate(600, 0.5, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=13, sex_effect=8.0)
+    assert run(days, covariates=["sex"], domains=["sex"]).notes == []
+    assert run(days, domains=["sex"]).notes == [
+        "domain sex is not a covariate of the model: its values differ only through the covariates "
+        "(DISTRIB asks that subgroup variables be covariates)"]
+
+
+@pytest.mark.slow
+def test_survey_weights_recover_the_population_from_an_oversampled_group():
+    # population: half group A (transformed usual mean 50), half B (62); the sample takes 80 % from A,
+    # so A's weight is 0.5/0.8 and B's 0.5/0.2. Weighted percentiles find the population's, unweighted not.
+    from scipy.optimize import brentq
+
+    lam, var_between, var_within = 0.5, 30.0, 60.0
+    probabilities = np.array(SIM_PERCENTILES) / 100
+    mixture = lambda t: 0.5 * norm.cdf((t - 50) / np.sqrt(var_between)) + 0.5 * norm.cdf((t - 62) / np.sqrt(var_between))
+    truth = true_usual(np.array([brentq(lambda t: mixture(t) - p, 0, 150) for p in probabilities]), lam, var_within)
+    weighted, unweighted = [], []
+    for seed in range(5):
+        days, _ = simulate(3000, 0.5, lam=lam, mu=50.0, var_between=var_between, var_within=var_within, seed=seed)
+        rng = np.random.default_rng(100 + seed)
+        persons = days["participant_id"].unique().sort()
+        in_b = rng.random(persons.len()) < 0.2
+        groups = pl.DataFrame({"participant_id": persons, "group": np.where(in_b, "B", "A"),
+                               "w": np.where(in_b, 0.5 / 0.2, 0.5 / 0.8)})
+        days = days.join(groups, on="participant_id").with_columns(
+            amount=pl.when(pl.col("group") == "B")
+            .then(pl.col("amount").map_batches(lambda s: pl.Series(inverse_boxcox(boxcox(s.to_numpy(), lam) + 12.0, lam))))
+            .otherwise(pl.col("amount")))
+        for weight, collected in (("w", weighted), (None, unweighted)):
+            result = run(days, covariates=["group"], weight=weight, percentiles=SIM_PERCENTILES)
+            collected.append(result.distribution.sort("percentile")["value"].to_numpy())
+    assert np.abs(np.mean(weighted, axis=0) / truth - 1).max() < 0.03
+    assert np.abs(np.mean(unweighted, axis=0) / truth - 1).max() > 0.05

@@ -3,7 +3,7 @@
 `estimate_usual_intake` takes one component's recall days and returns its usual-intake
 distribution (percentiles, mean, SEs, by domain), each person's predicted usual intake, and a
 status: "estimated" or "not estimable: <reason>", never a traceback for data that cannot carry
-the model. The steps, each in its own module: boxcox (λ, the zero shift), one_part (the mixed
+the model. The steps, each in its own module: boxcox (λ, zero days), one_part (the mixed
 model), distrib (the distribution), indivint (per person), replicates (SEs).
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from gutaxis import GutaxisError
-from gutaxis.analysis.usual_intake.boxcox import boxcox
+from gutaxis.analysis.usual_intake.boxcox import boxcox, replace_zero_days
 from gutaxis.analysis.usual_intake.distrib import (PERCENTILES, WEEKEND_SHARE, NuisanceReference,
                                                    PseudoPersons, UsualIntakeCurve, pseudo_person_transformed,
                                                    weighted_quantiles)
@@ -24,9 +24,9 @@ from gutaxis.analysis.usual_intake.model_choice import TWO_PART_ZERO_SHARE, Mode
 from gutaxis.analysis.usual_intake.one_part import OnePartFit, RandomInterceptData, fit_one_part
 from gutaxis.analysis.usual_intake.replicates import ReplicateWeights, bootstrap, fay_brr
 
-# Below 50 persons with a repeat recall the within-person variance rests on too few pairs for a
-# usable split of the variance (the NCI method's advice is a repeat on a subsample of at least
-# about 50; the macros themselves run on fewer and leave the judgement to the analyst).
+# Persons with a repeat recall are what separates within- from between-person variance: with n of
+# them σ²_w rests on about n degrees of freedom, a relative SE of about √(2/n) (20 % at 50), and it
+# grows fast below. MIXTRAN itself stops below 2 such persons and warns below 11.
 MIN_PERSONS_WITH_REPEAT = 50
 # A domain's percentiles from fewer than 30 persons are not reported (the smallest sample NCHS's
 # presentation standards accept for an estimate; Parker et al., Vital Health Stat 2(175), 2017).
@@ -77,6 +77,14 @@ class UsualIntakeResult:
     def estimated(self) -> bool:
         return self.status == "estimated"
 
+    def describe(self) -> str:
+        """One line for a run summary: the model and its figures, or why there is none."""
+        if not self.estimated or self.fit is None:
+            return self.status
+        fit = self.fit
+        return (f"{MODEL}: λ {fit.lam:.3f}, σ²_w {fit.var_within:.4g}, σ²_b {fit.var_between:.4g} (transformed scale), "
+                f"{fit.n_persons} persons, {fit.n_with_repeat} with a repeat recall")
+
 
 def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Sequence[str] = (),
                           nuisance: Sequence[str] = (), weight: str | None = None,
@@ -95,6 +103,8 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
     bootstrap resamples (without); 0 for no SEs. `cutpoints`: amounts whose share of the population
     below is estimated (`UsualIntakeResult.shares`). `model` forces "one-part" or "two-part"; by
     default the share of zero days chooses (above `two_part_zero_share`: two-part; see model_choice)."""
+    if any(not 0 < p < 100 for p in percentiles):
+        raise GutaxisError(f"usual intake of {component}: percentiles must lie between 0 and 100, not {list(percentiles)}")
     if nsim < MIN_NSIM:
         raise GutaxisError(f"usual intake of {component}: nsim must be at least {MIN_NSIM} pseudo-persons per person, not {nsim}")
     prepared = _prepare(days, component=component, covariates=list(covariates), nuisance=list(nuisance),
@@ -102,6 +112,8 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
     if isinstance(prepared, str):
         return _not_estimable(prepared, [], id_dtype=days.schema.get("participant_id", pl.String))
     notes = prepared.notes
+    notes.extend(f"domain {d} is not a covariate of the model: its values differ only through the covariates "
+                 "(DISTRIB asks that subgroup variables be covariates)" for d in domains if d not in covariates)
     try:
         choice = choose_model(prepared.amount, forced=model, two_part_zero_share=two_part_zero_share)
     except ValueError as error:
@@ -136,12 +148,14 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
         standard_errors, failed = _replicate_errors(prepared, replicate_weights, normals, groups, estimates,
                                                     layout, weekend_share)
         if failed:
-            notes.append(f"{failed} of {replicate_weights.count} replicates could not be fitted: no SEs")
+            consequence = "SEs from the others" if standard_errors else "no SEs"
+            notes.append(f"{failed} of {replicate_weights.count} {replicate_weights.method} replicates could not "
+                         f"be fitted (between-person variance 0 or no convergence): {consequence}")
         if replicate_weights.unsplit_persons:
             notes.append(f"{replicate_weights.unsplit_persons} persons are in strata with one PSU: "
                          "they add no variance to the BRR SEs")
 
-    transformed = boxcox(prepared.amount + fit.shift, fit.lam)
+    transformed = boxcox(replace_zero_days(prepared.amount), fit.lam)
     per_person = pl.DataFrame({
         "participant_id": prepared.participant_ids,
         "usual_intake": predicted_usual_intake(fit, data, transformed, _reference_predictor(fit, prepared), reference),
@@ -210,6 +224,9 @@ def _prepare(days: pl.DataFrame, *, component, covariates, nuisance, weight, des
     if missing:
         raise GutaxisError(f"usual intake of {component}: the recall days lack column(s) {', '.join(missing)}; "
                            f"they have {', '.join(days.columns)}")
+    if WEEKEND in nuisance and not (days[WEEKEND].dtype.is_numeric() or days[WEEKEND].dtype == pl.Boolean):
+        raise GutaxisError(f"usual intake of {component}: the weekend column must be 0/1 or true/false, "
+                           f"not {days[WEEKEND].dtype}")
     notes: list[str] = []
     frame = days.select(list(dict.fromkeys(needed)))
     if derived:
@@ -223,17 +240,23 @@ def _prepare(days: pl.DataFrame, *, component, covariates, nuisance, weight, des
     negative = int((frame["amount"] < 0).sum())
     if negative:
         return f"{negative} recall days have a negative amount of {component}"
-    person_columns = [*covariates, *([weight] if weight else []), *(list(design) if design else []), *domains]
-    row_columns = [*covariates, *nuisance]
-    incomplete = pl.any_horizontal([pl.col(c).is_null() for c in dict.fromkeys(row_columns + person_columns)]) \
-        if row_columns or person_columns else pl.lit(False)
+    twice = frame.filter(pl.struct("participant_id", "recall_day").is_duplicated())
+    if twice.height:
+        first = twice.row(0, named=True)
+        raise GutaxisError(f"usual intake of {component}: participant {first['participant_id']} has recall day "
+                           f"{first['recall_day']} more than once ({twice.height} rows like it); give one row per "
+                           "participant and recall day (the day's total)")
+    # a person missing a domain value stays in the model and in the other domains; one missing a
+    # covariate, a nuisance value, the weight or a design value cannot be modelled
+    required = list(dict.fromkeys([*covariates, *nuisance, *([weight] if weight else []), *(list(design) if design else [])]))
+    reasons = [(f"a missing {c}", frame.filter(pl.col(c).is_null())["participant_id"].unique()) for c in required]
     if weight:
-        incomplete = incomplete | (pl.col(weight) <= 0)
-    bad_persons = frame.filter(incomplete)["participant_id"].unique()
-    if bad_persons.len():
-        notes.append(f"{bad_persons.len()} persons left out: a missing {', '.join(dict.fromkeys(row_columns + person_columns))}"
-                     + (f" or a weight ≤ 0" if weight else ""))
-        frame = frame.filter(~pl.col("participant_id").is_in(bad_persons.implode()))
+        reasons.append((f"{weight} ≤ 0", frame.filter(pl.col(weight) <= 0)["participant_id"].unique()))
+    reasons = [(why, ids) for why, ids in reasons if ids.len()]
+    if reasons:
+        left_out = pl.concat([ids for _, ids in reasons]).unique()
+        notes.append(f"{left_out.len()} persons left out: " + ", ".join(f"{ids.len()} with {why}" for why, ids in reasons))
+        frame = frame.filter(~pl.col("participant_id").is_in(left_out.implode()))
     if frame.height == 0:
         return "no person has all the covariates"
     frame = frame.sort("participant_id", "recall_day")
@@ -317,7 +340,7 @@ def _pseudo_persons(fit: OnePartFit, prepared: _Prepared, normals: np.ndarray, p
                     reference: NuisanceReference) -> PseudoPersons:
     transformed = pseudo_person_transformed(_reference_predictor(fit, prepared), normals, fit.var_between)
     curve = UsualIntakeCurve.tabulate(float(transformed.min()), float(transformed.max()), lam=fit.lam,
-                                      shift=fit.shift, var_within=fit.var_within, nuisance=reference)
+                                      floor=fit.floor, var_within=fit.var_within, nuisance=reference)
     return PseudoPersons(transformed, person_weight, curve)
 
 
@@ -325,7 +348,7 @@ def _domain_groups(prepared: _Prepared) -> dict[tuple[str, str], tuple[np.ndarra
     """(domain, value) -> (member mask over persons, status); ('all', 'all') first."""
     groups = {("all", "all"): (np.ones(prepared.recalls.size, dtype=bool), "estimated")}
     for domain, values in prepared.domain_values.items():
-        for value in sorted(set(values.tolist())):
+        for value in sorted({v for v in values.tolist() if v is not None}):
             members = values == value
             count = int(members.sum())
             status = "estimated" if count >= MIN_DOMAIN_PERSONS else (
@@ -360,12 +383,14 @@ def _replicate_errors(prepared, replicate_weights, normals, groups, estimates, l
                                  _nuisance_reference(fit, prepared.nuisance_names, weekend_share))
         for key in estimates:
             collected[key].append(layout.estimate(pseudo, groups[key][0]))
-    if failed:
+    succeeded = replicate_weights.count - failed
+    # BRR's balance needs every replicate; a bootstrap can do without a failed resample
+    if (failed and replicate_weights.method == "fay-brr") or succeeded < 2:
         return {}, failed
     errors = {}
     for key, estimate in estimates.items():
         errors[key] = replicate_weights.standard_error(estimate, np.vstack(collected[key]))
-    return errors, 0
+    return errors, failed
 
 
 def _distribution_frame(component, fit, groups, estimates, errors, layout, prepared) -> pl.DataFrame:

@@ -1,7 +1,8 @@
-"""The Box-Cox transformation of day amounts: λ by maximum likelihood, the minimum-amount shift, and back.
+"""The Box-Cox transformation of day amounts: λ by maximum likelihood, zero days, and back.
 
 λ is searched in [0.01, 1]: a coarse grid (step 0.1, so that a second local maximum is not
-missed), then a bounded Brent refinement around the best grid point. The likelihood maximised is
+missed), then a bounded Brent refinement around the best grid point; when the best grid point is
+1, the search goes on up to 3 (MIXTRAN bounds λ only below, at 0.01). The likelihood maximised is
 that of the model the amounts are then fitted with (the caller passes it: the random-intercept
 model of `one_part`, or a plain linear model), plus the Jacobian of the transformation
 (λ - 1) Σ w log x, so that likelihoods at different λ are comparable on the scale of the amounts.
@@ -17,48 +18,47 @@ LAMBDA_BOUNDS = (0.01, 1.0)
 LAMBDA_GRID_STEP = 0.1
 
 
-def minimum_amount_shift(amounts: np.ndarray) -> float:
-    """Half the smallest positive amount when some amounts are zero, else 0.
+LAMBDA_UPPER_EXTENSION = 3.0
 
-    The one-part model cannot transform a zero day; as the NCI macros do for amounts of a component
-    eaten nearly every day, a small constant (half the smallest positive amount) is added before
-    the transformation, and taken off again after the back-transformation (`inverse_boxcox`)."""
+
+def replace_zero_days(amounts: np.ndarray) -> np.ndarray:
+    """Zero days replaced by half the smallest positive amount, as MIXTRAN does for an amount-only model.
+
+    The back-transformation floors usual intakes at half the smallest amount modelled (`floor_amount`),
+    as DISTRIB and INDIVINT do."""
     amounts = np.asarray(amounts, dtype=float)
-    if not (amounts == 0).any():
-        return 0.0
-    positive = amounts[amounts > 0]
-    return float(positive.min() / 2.0) if positive.size else 0.0
+    zero = amounts == 0
+    if not zero.any():
+        return amounts
+    positive = amounts[~zero]
+    return np.where(zero, positive.min() / 2.0 if positive.size else 0.0, amounts)
+
+
+def floor_amount(modelled_amounts: np.ndarray) -> float:
+    """Half the smallest amount modelled: the lowest usual intake the back-transformation returns."""
+    return float(np.min(modelled_amounts)) / 2.0
 
 
 def boxcox(amounts: np.ndarray, lam: float) -> np.ndarray:
-    """(x^λ - 1)/λ, or log x at λ = 0; x must be positive (shift zeros first)."""
+    """(x^λ - 1)/λ, or log x at λ = 0; x must be positive (replace zero days first)."""
     amounts = np.asarray(amounts, dtype=float)
     if lam == 0:
         return np.log(amounts)
     return np.expm1(lam * np.log(amounts)) / lam
 
 
-def inverse_boxcox(transformed: np.ndarray, lam: float, shift: float = 0.0) -> np.ndarray:
-    """The amount whose transform is `transformed`, less the shift, floored at 0.
+def inverse_boxcox(transformed: np.ndarray, lam: float) -> np.ndarray:
+    """The amount whose transform is `transformed`.
 
     Where 1 + λz ≤ 0 (a normal draw far in the left tail, λ > 0) no amount has that transform:
-    the amount is 0, the transform's lower limit."""
+    the amount is 0, the transform's lower limit (DISTRIB's max(0, 1 + λz))."""
     z = np.asarray(transformed, dtype=float)
     if lam == 0:
         amount = np.exp(z)
     else:
         base = 1.0 + lam * z
         amount = np.where(base > 0, np.exp(np.log(np.maximum(base, 1e-300)) / lam), 0.0)
-    if shift:
-        amount = np.maximum(amount - shift, 0.0)
     return amount
-
-
-def log_jacobian(amounts: np.ndarray, lam: float, weights: np.ndarray | None = None) -> float:
-    """(λ - 1) Σ w log x: the log Jacobian of the transformation of all the amounts."""
-    logs = np.log(np.asarray(amounts, dtype=float))
-    total = logs.sum() if weights is None else float(np.dot(weights, logs))
-    return (lam - 1.0) * float(total)
 
 
 def choose_lambda(amounts: np.ndarray, model_loglik: Callable[[np.ndarray], float],
@@ -70,7 +70,7 @@ def choose_lambda(amounts: np.ndarray, model_loglik: Callable[[np.ndarray], floa
     amounts; `weights` are the row weights that model uses (for the Jacobian)."""
     amounts = np.asarray(amounts, dtype=float)
     if (amounts <= 0).any():
-        raise ValueError("Box-Cox amounts must be positive: add minimum_amount_shift first")
+        raise ValueError("Box-Cox amounts must be positive: replace_zero_days first")
 
     logs = np.log(amounts)
     log_total = float(logs.sum() if weights is None else np.dot(weights, logs))
@@ -83,6 +83,8 @@ def choose_lambda(amounts: np.ndarray, model_loglik: Callable[[np.ndarray], floa
     values = np.array([profile(lam) for lam in grid])
     best = int(np.nanargmax(values))
     bracket = (grid[max(best - 1, 0)], grid[min(best + 1, grid.size - 1)])
+    if best == grid.size - 1:
+        bracket = (grid[-2], max(high, LAMBDA_UPPER_EXTENSION))
     refined = minimize_scalar(lambda lam: -profile(lam), bounds=bracket, method="bounded",
                               options={"xatol": 1e-3})
     if refined.success and -refined.fun >= values[best]:

@@ -28,7 +28,7 @@ from gutaxis.analysis.usual_intake.boxcox import inverse_boxcox
 QUADRATURE_POINTS = 9
 HISTOGRAM_BINS = 20_000
 PERCENTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99)
-# NHANES and CCHS code Friday to Sunday as the weekend: 3 days of 7.
+# A Friday-to-Sunday weekend (NCI's NHANES examples): 3 days of 7.
 WEEKEND_SHARE = 3.0 / 7.0
 
 
@@ -52,25 +52,31 @@ class NuisanceReference:
         return cls(offsets=(0.0, weekend_effect), shares=(1.0 - weekend_share, weekend_share))
 
 
-def expected_amount(transformed_mean: np.ndarray, variance: float | np.ndarray, lam: float, shift: float,
+def expected_amount(transformed_mean: np.ndarray, variance: float | np.ndarray, lam: float, floor: float,
                     nuisance: NuisanceReference = NuisanceReference()) -> np.ndarray:
-    """E[g⁻¹(t + e)] with e ~ N(0, variance), mixed over the day types: the back-transformation."""
+    """The back-transformation: per day type max(E[g⁻¹(t + e)], floor) with e ~ N(0, variance), then
+    mixed over the day types, as DISTRIB does (exact for λ = 0: exp(t + variance / 2))."""
     nodes, weights = quadrature()
     t = np.asarray(transformed_mean, dtype=float)
-    sd = np.sqrt(variance)
-    total = np.zeros_like(t)
+    total = np.zeros(np.broadcast(t, variance).shape)
     for offset, share in zip(nuisance.offsets, nuisance.shares):
-        for node, weight in zip(nodes, weights):
-            total += (share * weight) * inverse_boxcox(t + offset + sd * node, lam, shift)
+        if lam == 0:
+            day_type = np.exp(t + offset + np.asarray(variance) / 2.0)
+        else:
+            sd = np.sqrt(variance)
+            day_type = np.zeros_like(total)
+            for node, weight in zip(nodes, weights):
+                day_type += weight * inverse_boxcox(t + offset + sd * node, lam)
+        total += share * np.maximum(day_type, floor)
     return total
 
 
-def pseudo_person_intakes(linear_predictor: np.ndarray, normals: np.ndarray, *, lam: float, shift: float,
+def pseudo_person_intakes(linear_predictor: np.ndarray, normals: np.ndarray, *, lam: float, floor: float,
                           var_within: float, var_between: float,
                           nuisance: NuisanceReference = NuisanceReference()) -> np.ndarray:
     """Usual intakes of the pseudo-persons: persons x nsim, from standard normal draws of that shape."""
     transformed = linear_predictor[:, None] + np.sqrt(var_between) * normals
-    return expected_amount(transformed, var_within, lam, shift, nuisance)
+    return expected_amount(transformed, var_within, lam, floor, nuisance)
 
 
 @dataclass(frozen=True)
@@ -81,10 +87,10 @@ class UsualIntakeCurve:
     values: np.ndarray
 
     @classmethod
-    def tabulate(cls, low: float, high: float, *, lam: float, shift: float, var_within: float,
+    def tabulate(cls, low: float, high: float, *, lam: float, floor: float, var_within: float,
                  nuisance: NuisanceReference = NuisanceReference(), points: int = 4001) -> "UsualIntakeCurve":
         grid = np.linspace(low, high, points) if high > low else np.array([low, low + 1e-9])
-        return cls(grid=grid, values=expected_amount(grid, var_within, lam, shift, nuisance))
+        return cls(grid=grid, values=expected_amount(grid, var_within, lam, floor, nuisance))
 
     def __call__(self, transformed: np.ndarray) -> np.ndarray:
         return np.interp(transformed, self.grid, self.values)
@@ -143,6 +149,8 @@ class PseudoPersons:
         counts, sums = self._histogram(members)
         cumulative = np.cumsum(counts)
         total = cumulative[-1]
+        if total <= 0:   # a bootstrap resample without any member of the domain
+            return np.full(len(percentiles), np.nan), float("nan")
         targets = np.asarray(percentiles, dtype=float) / 100.0 * total
         index = np.minimum(np.searchsorted(cumulative, targets, side="left"), HISTOGRAM_BINS - 1)
         inside = np.clip((targets - (cumulative[index] - counts[index])) / np.maximum(counts[index], 1e-300), 0.0, 1.0)

@@ -5,10 +5,13 @@ normal: u_i | y ~ N(μ_i, v_i) with
 
     μ_i = (m_i γ / (1 + m_i γ)) · mean_j(y_ij - x_ij β),   v_i = σ²_b / (1 + m_i γ),   γ = σ²_b / σ²_w
 
-(the BLUP and its conditional variance). The person's usual intake is E_e[g⁻¹(t_i + u_i + e)]
-with t_i the linear predictor at the nuisance reference; its conditional expectation given the
-recalls is E[g⁻¹(t_i + μ_i + Z)], Z ~ N(0, v_i + σ²_w), because e is independent of u_i. That is
-one 1-D integral per person, taken by the same quadrature as the distribution's back-transformation.
+(the BLUP and its conditional variance). The person's usual intake is h(t_i + u_i), with t_i the
+linear predictor at the nuisance reference and h the back-transformation of the distribution
+(`distrib.expected_amount`: over the within-person error, floored at half the smallest amount,
+mixed over day types). The prediction is E[h(t_i + u_i) | recalls]: an integral over u_i's
+conditional normal distribution, taken by Gauss-Hermite quadrature centred on μ_i and scaled by
+v_i, which is INDIVINT's adaptive Gaussian quadrature for this model, whose conditional
+distribution is exactly normal.
 
 Why this and not the person's mean of recalls: regressing an outcome on the mean of one or two
 recalls attenuates the slope by the factor σ²_b / (σ²_b + σ²_w / m) (on the transformed scale);
@@ -21,8 +24,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from gutaxis.analysis.usual_intake.distrib import NuisanceReference, expected_amount
+from gutaxis.analysis.usual_intake.distrib import NuisanceReference, expected_amount, quadrature
 from gutaxis.analysis.usual_intake.one_part import OnePartFit, RandomInterceptData
+
+# Nodes over the random effect's conditional distribution (exact for polynomials of degree 39 in it).
+RANDOM_EFFECT_POINTS = 20
 
 
 def conditional_random_effect(fit: OnePartFit, data: RandomInterceptData, transformed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -38,4 +44,17 @@ def predicted_usual_intake(fit: OnePartFit, data: RandomInterceptData, transform
                            linear_predictor: np.ndarray, nuisance: NuisanceReference = NuisanceReference()) -> np.ndarray:
     """E[usual intake | recalls, covariates] per person, on the scale of the amounts."""
     blup, variance = conditional_random_effect(fit, data, transformed)
-    return expected_amount(linear_predictor + blup, variance + fit.var_within, fit.lam, fit.shift, nuisance)
+    nodes, weights = quadrature(RANDOM_EFFECT_POINTS)
+    centre = linear_predictor + blup
+    spread = np.sqrt(variance)
+    return sum(weight * expected_amount(centre + spread * node, fit.var_within, fit.lam, fit.floor, nuisance)
+               for node, weight in zip(nodes, weights))
+
+
+def missing_calibration_covariates(outcome_covariates: list[str], usual_intake_covariates: list[str]) -> list[str]:
+    """The outcome model's covariates that the usual-intake model lacks, in the outcome model's order.
+
+    The prediction is E[usual | recalls, the usual-intake model's covariates]; an outcome model that
+    adjusts for a covariate Z outside that set regresses on a predictor that ignored Z, and the
+    calibration no longer removes the attenuation (Kipnis et al. 2009). Empty means valid."""
+    return [c for c in outcome_covariates if c not in set(usual_intake_covariates)]

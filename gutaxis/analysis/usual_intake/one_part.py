@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from gutaxis.analysis.usual_intake.boxcox import boxcox, choose_lambda, minimum_amount_shift
+from gutaxis.analysis.usual_intake.boxcox import boxcox, choose_lambda, floor_amount, replace_zero_days
 
 # log γ searched in this range: γ = σ²_b/σ²_w from 4.5e-5 to 3e3. Reaching the lower end means the
 # between-person variance is indistinguishable from 0; the upper end, that there is no
@@ -172,7 +172,7 @@ class OnePartFit:
     """The fitted one-part model: everything DISTRIB and INDIVINT need."""
 
     lam: float
-    shift: float
+    floor: float                # half the smallest amount modelled: the lowest usual intake returned
     beta: np.ndarray
     names: list[str]
     var_within: float
@@ -187,17 +187,17 @@ class OnePartFit:
 
 
 def fit_one_part(amounts: np.ndarray, data: RandomInterceptData, names: list[str], *,
-                 lam: float | None = None, shift: float | None = None) -> OnePartFit:
+                 lam: float | None = None) -> OnePartFit:
     """Choose λ (ML of the mixed model incl. the Jacobian), then fit the mixed model by REML at that λ.
 
-    `lam` and `shift` may be fixed (a replicate of a survey design keeps them: see replicates)."""
+    Zero days are replaced by half the smallest positive amount first (`replace_zero_days`). `lam`
+    may be given instead (e.g. to reproduce a published fit); replicates refit λ."""
     amounts = np.asarray(amounts, dtype=float)
-    shift = minimum_amount_shift(amounts) if shift is None else shift
-    shifted = amounts + shift
+    modelled = replace_zero_days(amounts)
     if lam is None:
-        lam = choose_lambda(shifted, random_intercept_loglik(data), weights=data.row_weight)
-    fit = fit_random_intercept(data, boxcox(shifted, lam), reml=True)
-    return OnePartFit(lam=float(lam), shift=float(shift), beta=fit.beta, names=list(names),
+        lam = choose_lambda(modelled, random_intercept_loglik(data), weights=data.row_weight)
+    fit = fit_random_intercept(data, boxcox(modelled, lam), reml=True)
+    return OnePartFit(lam=float(lam), floor=floor_amount(modelled), beta=fit.beta, names=list(names),
                       var_within=fit.var_within, var_between=fit.var_between, converged=fit.converged,
                       n_persons=int(data.recalls.size), n_with_repeat=int((data.recalls >= 2).sum()),
                       message=fit.message)

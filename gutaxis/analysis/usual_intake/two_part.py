@@ -16,7 +16,7 @@ per-person Python loop.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -25,7 +25,7 @@ from scipy import optimize, sparse
 from scipy.special import expit, log_expit
 
 from gutaxis import GutaxisError
-from gutaxis.analysis.usual_intake.boxcox import boxcox, choose_lambda, inverse_boxcox
+from gutaxis.analysis.usual_intake.boxcox import boxcox, choose_lambda
 from gutaxis.analysis.usual_intake.distrib import UsualIntakeCurve
 from gutaxis.analysis.usual_intake.one_part import (RandomInterceptData, fit_random_intercept,
                                                     random_intercept_loglik)
@@ -78,7 +78,9 @@ class TwoPartFit:
     n_iterations: int
     gradient_norm: float
     quadrature_nodes: int = QUADRATURE_NODES
-    extra: dict = field(default_factory=dict)
+    # E[amount | eaten] is floored at half the smallest eating-day amount, as the engine floors the
+    # one-part usual intake (DISTRIB's minimum amount)
+    floor: float = 0.0
 
     def theta(self, centre: float | None = None, scale: float | None = None) -> np.ndarray:
         """The likelihood's parameter vector, re-expressed for another standardisation of z."""
@@ -367,7 +369,7 @@ def fit_two_part(days: EpisodicDays, *, lam: float | None = None, correlated: bo
                       loglik=float(-result.fun * likelihood.total_weight), converged=converged,
                       message=str(result.message), n_persons=days.n_persons,
                       n_with_repeat=n_with_repeat, n_iterations=int(result.nit),
-                      gradient_norm=gradient_norm, quadrature_nodes=nodes)
+                      gradient_norm=gradient_norm, quadrature_nodes=nodes, floor=float(positive.min() / 2))
 
 
 def expected_amount(fit: TwoPartFit, linear: np.ndarray) -> np.ndarray:
@@ -377,7 +379,7 @@ def expected_amount(fit: TwoPartFit, linear: np.ndarray) -> np.ndarray:
     linear = np.asarray(linear, dtype=float)
     transformed = fit.centre + fit.scale * linear
     curve = UsualIntakeCurve.tabulate(float(transformed.min()), float(transformed.max()), lam=fit.lam,
-                                      shift=0.0, var_within=(fit.scale * fit.sigma_within) ** 2)
+                                      floor=fit.floor, var_within=(fit.scale * fit.sigma_within) ** 2)
     return curve(transformed)
 
 

@@ -63,7 +63,9 @@ def estimate_two_part(prepared, *, component: str, choice: ModelChoice, nsim: in
         errors, failed = _replicate_errors(prepared, fit, replicate_weights, normals, person_rows, scenarios,
                                            groups, estimates, layout)
         if failed:
-            notes.append(f"{failed} of {replicate_weights.count} replicates could not be fitted: no SEs")
+            consequence = "SEs from the others" if errors else "no SEs"
+            notes.append(f"{failed} of {replicate_weights.count} {replicate_weights.method} replicates could not "
+                         f"be fitted (a person variance 0 or no convergence): {consequence}")
         if replicate_weights.unsplit_persons:
             notes.append(f"{replicate_weights.unsplit_persons} persons are in strata with one PSU: "
                          "they add no variance to the BRR SEs")
@@ -195,10 +197,11 @@ def _replicate_errors(prepared, fit, replicate_weights, normals, person_rows, sc
         pseudo = _PseudoPersonIntakes(intakes, weights)
         for key in estimates:
             collected[key].append(pseudo.statistics(groups[key][0], layout))
-    if failed:
+    # as for the one-part model: BRR's balance needs every replicate, a bootstrap does without a resample
+    if (failed and replicate_weights.method == "fay-brr") or replicate_weights.count - failed < 2:
         return {}, failed
     return {key: replicate_weights.standard_error(estimate, np.vstack(collected[key]))
-            for key, estimate in estimates.items()}, 0
+            for key, estimate in estimates.items()}, failed
 
 
 def _distribution_frame(component, fit: TwoPartFit, groups, estimates, errors, layout, prepared):
