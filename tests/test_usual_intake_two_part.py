@@ -137,7 +137,7 @@ def test_fit_recovers_the_parameters_of_a_large_population():
 
 
 def test_usual_intake_percentiles_within_3_percent_of_the_truth():
-    errors = mean_relative_error("log-often", 2000, 1.0)
+    errors = mean_relative_error("sqrt-steady", 2000, 1.0)
     assert np.abs(errors).max() < 0.03, np.round(100 * errors, 2)
 
 
