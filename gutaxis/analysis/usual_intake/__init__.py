@@ -84,7 +84,7 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
                           design: tuple[str, str] | None = None, domains: Sequence[str] = (),
                           nsim: int = 100, replicates: int | None = None, seed: int = 0,
                           percentiles: Sequence[float] = PERCENTILES, cutpoints: Sequence[float] = (),
-                          weekend_share: float = WEEKEND_SHARE) -> UsualIntakeResult:
+                          weekend_share: float = WEEKEND_SHARE, lam: float | None = None) -> UsualIntakeResult:
     """The NCI one-part model for one component's recall days.
 
     `days`: participant_id, recall_day, amount, and the covariate, nuisance, weight, design and
@@ -92,7 +92,8 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
     name `recall_sequence` (derived from recall_day) and `weekend` (a 0/1 column, mixed in at
     `weekend_share` of days). `replicates`: the number of BRR replicates (with `design`) or
     bootstrap resamples (without); 0 for no SEs. `cutpoints`: amounts whose share of the population
-    below is estimated (`UsualIntakeResult.shares`)."""
+    below is estimated (`UsualIntakeResult.shares`). `lam`: a fixed Box-Cox λ (MIXTRAN's `lambda=`),
+    kept in every replicate; by default λ is estimated, and re-estimated per replicate."""
     if any(not 0 < p < 100 for p in percentiles):
         raise GutaxisError(f"usual intake of {component}: percentiles must lie between 0 and 100, not {list(percentiles)}")
     if nsim < MIN_NSIM:
@@ -109,7 +110,9 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
         return _not_estimable(reason, notes, prepared, percentiles)
 
     data = RandomInterceptData.build(prepared.person, prepared.design, prepared.person_weight)
-    fit = fit_one_part(prepared.amount, data, prepared.names)
+    if lam is not None and lam < 0:
+        raise GutaxisError(f"usual intake of {component}: λ must be 0 or more, not {lam}")
+    fit = fit_one_part(prepared.amount, data, prepared.names, lam=lam)
     reason = _fit_reason(fit)
     if reason:
         return _not_estimable(reason, notes, prepared, percentiles, fit)
@@ -127,7 +130,7 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
     standard_errors: dict = {}
     if replicate_weights is not None:
         standard_errors, failed = _replicate_errors(prepared, replicate_weights, normals, groups, estimates,
-                                                    layout, weekend_share)
+                                                    layout, weekend_share, lam)
         if failed:
             consequence = "SEs from the others" if standard_errors else "no SEs"
             notes.append(f"{failed} of {replicate_weights.count} {replicate_weights.method} replicates could not "
@@ -342,14 +345,14 @@ def _replicate_weights(prepared: _Prepared, replicates: int | None, rng) -> Repl
     return bootstrap(prepared.recalls.size, replicates, rng)
 
 
-def _replicate_errors(prepared, replicate_weights, normals, groups, estimates, layout, weekend_share):
+def _replicate_errors(prepared, replicate_weights, normals, groups, estimates, layout, weekend_share, lam):
     """SEs of each estimated domain's percentiles and mean, refitting the model (λ included) per replicate."""
     collected = {key: [] for key in estimates}
     failed = 0
     for r in range(replicate_weights.count):
         weights = prepared.person_weight * replicate_weights.multipliers[:, r]
         data = RandomInterceptData.build(prepared.person, prepared.design, weights)
-        fit = fit_one_part(prepared.amount, data, prepared.names)
+        fit = fit_one_part(prepared.amount, data, prepared.names, lam=lam)
         if _fit_reason(fit):
             failed += 1
             continue
