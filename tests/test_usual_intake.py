@@ -585,3 +585,23 @@ def test_survey_weights_recover_the_population_from_an_oversampled_group():
             collected.append(result.distribution.sort("percentile")["value"].to_numpy())
     assert np.abs(np.mean(weighted, axis=0) / truth - 1).max() < 0.03
     assert np.abs(np.mean(unweighted, axis=0) / truth - 1).max() > 0.05
+
+
+def test_a_fixed_lambda_is_used_in_the_fit_and_every_replicate(monkeypatch):
+    import gutaxis.analysis.usual_intake as usual_intake
+
+    lambdas = []
+    real_fit = usual_intake.fit_one_part
+
+    def recording_fit(*args, **kwargs):
+        fit = real_fit(*args, **kwargs)
+        lambdas.append(fit.lam)
+        return fit
+
+    monkeypatch.setattr(usual_intake, "fit_one_part", recording_fit)
+    days, _ = simulate(600, 0.5, lam=0.5, mu=60.0, var_between=36.0, var_within=72.0, seed=4)
+    assert run(days, lam=0.25, replicates=5).fit.lam == 0.25
+    assert lambdas == [0.25] * 6
+    lambdas.clear()
+    run(days, replicates=5)
+    assert len(set(lambdas)) == 6   # estimated, and re-estimated in each resample

@@ -319,6 +319,9 @@ def test_episodic_component_gets_the_two_part_model_with_its_reason_and_rows():
     assert rows.filter(pl.col("domain") == "all")["n_with_repeat"][0] == days["participant_id"].is_duplicated().sum() // 2
     assert result.per_person.height == 1500 and (result.per_person["usual_intake"] > 0).all()
     assert result.replicate_method == "bootstrap"
+    line = result.describe()
+    assert line.startswith("two-part (episodic: ") and "probability σ²_u" in line
+    assert line.endswith(f"1500 persons, {result.fit.n_with_repeat} with a repeat recall")
     share = result.shares.filter(pl.col("domain") == "all")
     median = rows.filter((pl.col("domain") == "all") & (pl.col("percentile") == 50))["value"][0]
     assert share["cutpoint"][0] == 50.0 and (share["share_below"][0] < 0.5) == (median > 50) and share["se"][0] > 0
@@ -335,6 +338,8 @@ def test_estimate_usual_intake_weekend_mix_moves_both_parts():
                                     weekend_share=0.0)
     assert mixed.model == "two-part" and mixed.fit.columns == ("intercept", "weekend")
     assert mixed.distribution["mean"][0] > weekday.distribution["mean"][0]
+    fixed = estimate_usual_intake(days, component="fg_yogurt", nuisance=["weekend"], replicates=2, lam=0.1)
+    assert fixed.fit.lam == 0.1 and fixed.distribution["lambda"][0] == 0.1
 
 
 def test_near_daily_component_stays_one_part_and_the_threshold_is_overridable():

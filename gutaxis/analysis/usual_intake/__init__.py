@@ -82,6 +82,8 @@ class UsualIntakeResult:
         if not self.estimated or self.fit is None:
             return self.status
         fit = self.fit
+        if self.model == "two-part":
+            return f"two-part ({self.model_reason}): {fit.describe()}"
         return (f"{MODEL}: λ {fit.lam:.3f}, σ²_w {fit.var_within:.4g}, σ²_b {fit.var_between:.4g} (transformed scale), "
                 f"{fit.n_persons} persons, {fit.n_with_repeat} with a repeat recall")
 
@@ -91,7 +93,8 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
                           design: tuple[str, str] | None = None, domains: Sequence[str] = (),
                           nsim: int = 100, replicates: int | None = None, seed: int = 0,
                           percentiles: Sequence[float] = PERCENTILES, cutpoints: Sequence[float] = (),
-                          weekend_share: float = WEEKEND_SHARE, model: str | None = None,
+                          weekend_share: float = WEEKEND_SHARE, lam: float | None = None,
+                          model: str | None = None,
                           two_part_zero_share: float = TWO_PART_ZERO_SHARE) -> UsualIntakeResult:
     """The NCI method for one component's recall days: the one-part model, or the two-part model
     (two_part_estimate) for an episodically eaten component.
@@ -101,12 +104,16 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
     name `recall_sequence` (derived from recall_day) and `weekend` (a 0/1 column, mixed in at
     `weekend_share` of days). `replicates`: the number of BRR replicates (with `design`) or
     bootstrap resamples (without); 0 for no SEs. `cutpoints`: amounts whose share of the population
-    below is estimated (`UsualIntakeResult.shares`). `model` forces "one-part" or "two-part"; by
-    default the share of zero days chooses (above `two_part_zero_share`: two-part; see model_choice)."""
+    below is estimated (`UsualIntakeResult.shares`). `lam`: a fixed Box-Cox λ (MIXTRAN's `lambda=`),
+    kept in every replicate; by default λ is estimated, and re-estimated per replicate. `model`
+    forces "one-part" or "two-part"; by default the share of zero days chooses (above
+    `two_part_zero_share`: two-part; see model_choice)."""
     if any(not 0 < p < 100 for p in percentiles):
         raise GutaxisError(f"usual intake of {component}: percentiles must lie between 0 and 100, not {list(percentiles)}")
     if nsim < MIN_NSIM:
         raise GutaxisError(f"usual intake of {component}: nsim must be at least {MIN_NSIM} pseudo-persons per person, not {nsim}")
+    if lam is not None and lam < 0:
+        raise GutaxisError(f"usual intake of {component}: λ must be 0 or more, not {lam}")
     prepared = _prepare(days, component=component, covariates=list(covariates), nuisance=list(nuisance),
                         weight=weight, design=design, domains=list(domains))
     if isinstance(prepared, str):
@@ -122,13 +129,13 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
         from gutaxis.analysis.usual_intake.two_part_estimate import estimate_two_part
         return estimate_two_part(prepared, component=component, choice=choice, nsim=nsim, replicates=replicates,
                                  seed=seed, percentiles=percentiles, cutpoints=cutpoints,
-                                 weekend_share=weekend_share)
+                                 weekend_share=weekend_share, lam=lam)
     reason = _data_reason(prepared)
     if reason:
         return _with_choice(_not_estimable(reason, notes, prepared, percentiles), choice)
 
     data = RandomInterceptData.build(prepared.person, prepared.design, prepared.person_weight)
-    fit = fit_one_part(prepared.amount, data, prepared.names)
+    fit = fit_one_part(prepared.amount, data, prepared.names, lam=lam)
     reason = _fit_reason(fit)
     if reason:
         return _with_choice(_not_estimable(reason, notes, prepared, percentiles, fit), choice)
@@ -146,7 +153,7 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
     standard_errors: dict = {}
     if replicate_weights is not None:
         standard_errors, failed = _replicate_errors(prepared, replicate_weights, normals, groups, estimates,
-                                                    layout, weekend_share)
+                                                    layout, weekend_share, lam)
         if failed:
             consequence = "SEs from the others" if standard_errors else "no SEs"
             notes.append(f"{failed} of {replicate_weights.count} {replicate_weights.method} replicates could not "
@@ -368,14 +375,14 @@ def _replicate_weights(prepared: _Prepared, replicates: int | None, rng) -> Repl
     return bootstrap(prepared.recalls.size, replicates, rng)
 
 
-def _replicate_errors(prepared, replicate_weights, normals, groups, estimates, layout, weekend_share):
+def _replicate_errors(prepared, replicate_weights, normals, groups, estimates, layout, weekend_share, lam):
     """SEs of each estimated domain's percentiles and mean, refitting the model (λ included) per replicate."""
     collected = {key: [] for key in estimates}
     failed = 0
     for r in range(replicate_weights.count):
         weights = prepared.person_weight * replicate_weights.multipliers[:, r]
         data = RandomInterceptData.build(prepared.person, prepared.design, weights)
-        fit = fit_one_part(prepared.amount, data, prepared.names)
+        fit = fit_one_part(prepared.amount, data, prepared.names, lam=lam)
         if _fit_reason(fit):
             failed += 1
             continue

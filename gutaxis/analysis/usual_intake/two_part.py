@@ -94,6 +94,13 @@ class TwoPartFit:
                                 np.log(max(self.sigma_residual_effect * ratio, 1e-4)),
                                 np.log(self.sigma_within * ratio)]])
 
+    def describe(self) -> str:
+        """The fit's figures in one line (for the run summary)."""
+        return (f"λ {self.lam:.3f}, amount σ²_w {self.var_within_amount:.4g}, σ²_b {self.var_between_amount:.4g} "
+                f"(transformed scale), probability σ²_u {self.var_between_probability:.4g}, "
+                f"correlation {self.correlation:.2f}, {self.n_persons} persons, "
+                f"{self.n_with_repeat} with a repeat recall")
+
     @property
     def var_between_amount(self) -> float:
         """Between-person variance of the amount part on the Box-Cox scale."""

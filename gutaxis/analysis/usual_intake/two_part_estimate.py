@@ -25,7 +25,8 @@ _VARIANCE_FLOOR = 1e-5
 
 
 def estimate_two_part(prepared, *, component: str, choice: ModelChoice, nsim: int, replicates: int | None,
-                      seed: int, percentiles, cutpoints, weekend_share: float) -> "engine.UsualIntakeResult":
+                      seed: int, percentiles, cutpoints, weekend_share: float,
+                      lam: float | None = None) -> "engine.UsualIntakeResult":
     """The two-part model for days `_prepare` has checked; 'not estimable: reason' where it cannot run."""
     notes = prepared.notes + [f"two-part model: {choice.reason}"]
 
@@ -39,7 +40,7 @@ def estimate_two_part(prepared, *, component: str, choice: ModelChoice, nsim: in
         return not_estimable(reason)
     days = _episodic_days(prepared, prepared.person_weight)
     try:
-        fit = fit_two_part(days)
+        fit = fit_two_part(days, lam=lam)
     except GutaxisError as error:
         return not_estimable(str(error))
     reason = _fit_reason(fit)
@@ -61,7 +62,7 @@ def estimate_two_part(prepared, *, component: str, choice: ModelChoice, nsim: in
     errors: dict = {}
     if replicate_weights is not None:
         errors, failed = _replicate_errors(prepared, fit, replicate_weights, normals, person_rows, scenarios,
-                                           groups, estimates, layout)
+                                           groups, estimates, layout, lam)
         if failed:
             consequence = "SEs from the others" if errors else "no SEs"
             notes.append(f"{failed} of {replicate_weights.count} {replicate_weights.method} replicates could not "
@@ -178,15 +179,15 @@ class _PseudoPersonIntakes:
 
 
 def _replicate_errors(prepared, fit, replicate_weights, normals, person_rows, scenarios, groups, estimates,
-                      layout):
-    """SEs of each estimated domain's percentiles and mean: the model (λ included) refitted per
-    replicate from the full sample's estimates, the pseudo-persons' normal draws kept."""
+                      layout, lam):
+    """SEs of each estimated domain's percentiles and mean: the model (λ too, unless fixed) refitted
+    per replicate from the full sample's estimates, the pseudo-persons' normal draws kept."""
     collected = {key: [] for key in estimates}
     failed = 0
     for r in range(replicate_weights.count):
         weights = prepared.person_weight * replicate_weights.multipliers[:, r]
         try:
-            replicate_fit = fit_two_part(_episodic_days(prepared, weights), start=fit)
+            replicate_fit = fit_two_part(_episodic_days(prepared, weights), lam=lam, start=fit)
         except GutaxisError:
             failed += 1
             continue
