@@ -349,7 +349,7 @@ def test_near_daily_component_stays_one_part_and_the_threshold_is_overridable():
     assert one_part.model == "one-part" and "(<= 50 %)" in one_part.model_reason
     assert one_part.distribution["var_between_probability"].null_count() == one_part.distribution.height
     forced = estimate_usual_intake(days, component="x", replicates=0, model="one-part")
-    assert forced.model == "one-part" and forced.model_reason.startswith("one-part as the spec asks")
+    assert forced.model == "one-part" and forced.model_reason.startswith("one-part as asked (")
     with pytest.raises(GutaxisError, match="usual intake of x: usual-intake model 'three-part' is not one of"):
         estimate_usual_intake(days, component="x", model="three-part")
 

@@ -2,12 +2,12 @@
 
 The NCI method fits the one-part (amount-only) model to components eaten nearly every day by nearly
 everyone, and the two-part model to episodically eaten ones. NCHS's NHANES dietary tutorial puts the
-boundary at components "not consumed every day for more than about 5 % of the population" (NHANES
-Dietary Tutorial, Module 20, Estimating distributions of usual intake, CDC/NCHS); the macros leave
-the call to the analyst. gutaxis decides on the share of recall days with a zero amount, which the
-data show directly: above `TWO_PART_ZERO_SHARE` of days the two-part model, at or below it the
-one-part model (whose minimum-amount shift absorbs the few zero days). A cohort spec may force
-either model per component.
+boundary at components not eaten every day by more than about 5 % of the population (CDC/NCHS,
+NHANES Dietary Tutorial, "Estimating Population-Level Distributions of Usual Dietary Intake"); the
+macros leave the call to the analyst. gutaxis decides on the share of recall days with a zero
+amount, which the data show directly: above `TWO_PART_ZERO_SHARE` of days the two-part model, at or
+below it the one-part model (whose minimum-amount shift absorbs the few zero days). The caller may
+force either model.
 """
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ import numpy as np
 # Share of recall days with a zero amount above which a component is treated as episodic. The NCI
 # macros fix no number; 10 % is this project's convention (a share of days, where the NCHS tutorial
 # speaks of persons), chosen so that a one-part model never has to absorb more than 1 day in 10 at
-# its shifted minimum amount. Override it per cohort (usual_intake: {two_part_zero_share: ...}) or
-# force a model per component.
+# its shifted minimum amount. estimate_usual_intake(two_part_zero_share=...) moves it, model=...
+# forces a model.
 TWO_PART_ZERO_SHARE = 0.10
 MODELS = ("one-part", "two-part")
 
@@ -49,7 +49,7 @@ def choose_model(amounts: np.ndarray, *, forced: str | None = None,
         return ModelChoice("one-part", f"two-part asked for, but eaten on every recall day ({percent}): "
                            "the probability part has nothing to fit, one-part used", zero_share)
     if forced is not None:
-        return ModelChoice(forced, f"{forced} as the spec asks ({percent})", zero_share)
+        return ModelChoice(forced, f"{forced} as asked ({percent})", zero_share)
     limit = f"{100 * two_part_zero_share:g} %"
     if zero_share > two_part_zero_share:
         return ModelChoice("two-part", f"episodic: {percent} (> {limit})", zero_share)
