@@ -22,6 +22,8 @@ MIN_PERSONS_WITH_TWO_EATING_DAYS = 30
 # A person-effect SD at the optimiser's lower bound (1e-3 on the logit scale; 1e-4 for the
 # standardised amount) means that variance is estimated at 0.
 _VARIANCE_FLOOR = 1e-5
+# |correlation| above this is reported as at its boundary (the fit is kept: it is the ML estimate)
+BOUNDARY_CORRELATION = 0.999
 
 
 def estimate_two_part(prepared, *, component: str, choice: ModelChoice, nsim: int, replicates: int | None,
@@ -47,6 +49,9 @@ def estimate_two_part(prepared, *, component: str, choice: ModelChoice, nsim: in
     if reason:
         return not_estimable(reason, fit)
 
+    if abs(fit.correlation) > BOUNDARY_CORRELATION:
+        notes.append(f"the two parts' person effects have correlation {fit.correlation:.3f}, at the boundary: "
+                     "how often and how much a person eats are estimated as one person trait")
     rng = np.random.default_rng(seed)
     normals = rng.standard_normal((2, days.n_persons, nsim))
     person_rows = _person_rows(prepared)
