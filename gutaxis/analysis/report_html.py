@@ -216,7 +216,7 @@ def _number(value, digits: int = 3) -> str:
         return escape(str(value))
     if not np.isfinite(value):
         return "–"
-    return f"{value:,.{digits}g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    return f"{value:,.0f}" if abs(value) >= 10 ** digits else f"{value:.{digits}g}"
 
 
 def _table(header: list[str], rows: list[list], numeric: set[int] = frozenset(), caption: str = "") -> str:
@@ -269,15 +269,14 @@ def _component(section: ComponentSection, sampled: int) -> str:
     badge = ' <span class="low">low coverage</span>' if section.low_share > 0 else ""
     parts = [f'<section class="component" id="c-{escape(section.component_id)}"><h3>{escape(title)}{badge}</h3>', plot,
              f"<p class=\"note\">{section.days_total:,} days with a value{note}; mean coverage "
-             f"{'–' if section.coverage is None else f'{section.coverage:.1%}'}."
-             + ("" if section.usual else f" Usual intake not estimated: {escape(section.usual_note)}.") + "</p>"]
+             f"{'–' if section.coverage is None else f'{section.coverage:.1%}'}.</p>"]
     if section.usual_rows:
         first = section.usual_rows[0]
         facts = {k: first.get(k) for k in ("model", "lambda", "var_within", "var_between", "n_persons", "n_with_repeat")}
         parts.append(_table(list(facts), [list(facts.values())], {1, 2, 3, 4, 5}, "usual-intake model"))
     if section.top_foods:
         parts.append(_table(["food code", "food", f"amount ({section.unit}, whole cohort)", "share"],
-                            [[c, d, a, s] for c, d, a, s in section.top_foods], {2, 3}, "top 10 food sources"))
+                            [[c, d, a, f"{s:.1%}"] for c, d, a, s in section.top_foods], {2}, "top 10 food sources"))
     parts.append("</section>")
     return "\n".join(parts)
 

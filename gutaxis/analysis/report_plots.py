@@ -58,6 +58,8 @@ def svg_text(fig, name: str, title: str) -> str:
     ids = set(_ID.findall(text))
     text = _ID.sub(lambda m: f'id="{name}-{m.group(1)}"', text)
     text = re.sub(r'(url\(#|href="#)([^")]+)', lambda m: m.group(1) + (f"{name}-{m.group(2)}" if m.group(2) in ids else m.group(2)), text)
+    # matplotlib names the one font it measured with; a reader without it gets a sans-serif, not the browser's serif
+    text = re.sub(r"font-family: ('[^']+'|[\w -]+)", r"font-family: \1, Arial, Helvetica, sans-serif", text)
     head_end = text.index(">") + 1
     from html import escape
 
@@ -106,7 +108,7 @@ def distribution_plot(name: str, title: str, unit_label: str, one_day: np.ndarra
     the plot says why in place of its strip."""
     fig = _figure(6.4, 3.1)
     hist, strips = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1.1],
-                                gridspec_kw={"left": 0.11, "right": 0.98, "top": 0.86, "bottom": 0.15, "hspace": 0.08})
+                                gridspec_kw={"left": 0.11, "right": 0.98, "top": 0.93, "bottom": 0.15, "hspace": 0.08})
     values = one_day[np.isfinite(one_day)]
     low = one_day_low[np.isfinite(one_day)]
     one_day_pct = Percentiles({p: float(np.quantile(values, p)) for p in STRIP_PERCENTILES},
@@ -130,7 +132,6 @@ def distribution_plot(name: str, title: str, unit_label: str, one_day: np.ndarra
     else:
         hist.text(0.5, 0.5, "no day with a value", transform=hist.transAxes, ha="center", va="center")
     hist.set_ylabel("days")
-    hist.set_title(title, loc="left", fontsize=10)
     if low_share > 0:
         hist.text(0.0, 1.02, f"low coverage: {low_share:.0%} of participants", transform=hist.transAxes,
                   ha="left", va="bottom", color=LOW_COVERAGE, fontweight="bold")
@@ -197,8 +198,15 @@ def forest_plot(name: str, title: str, rows: list[ForestRow], ratio: bool, axis_
     ax.hlines(y, low, high, color=USUAL, lw=1.2)
     ax.plot(est, y, "s", color=USUAL, markersize=4)
     ax.axvline(1.0 if ratio else 0.0, color=REFERENCE, lw=0.8, ls="--")
-    if ratio:
+    if ratio:  # odds ratios on a log axis, labelled 0.5, 1, 2 rather than as powers of ten
+        from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
         ax.set_xscale("log")
+        low_end, high_end = ax.get_xlim()
+        ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 4, 5, 10, 20, 50, 100) if low_end <= t <= high_end]
+        ax.xaxis.set_major_locator(FixedLocator(ticks or [1]))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_yticks(y, [r.label for r in rows], fontsize=7)
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.set_xlabel(axis_label)
