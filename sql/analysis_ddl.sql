@@ -91,7 +91,7 @@ COMMENT ON TABLE store.association_estimates IS 'Survey-weighted regressions of 
 COMMENT ON COLUMN store.association_estimates.cohort IS 'Cohort name.';
 COMMENT ON COLUMN store.association_estimates.hypothesis_id IS 'The analysis id of the hypothesis.';
 COMMENT ON COLUMN store.association_estimates.exposure IS 'Component id of the exposure.';
-COMMENT ON COLUMN store.association_estimates.exposure_scale IS 'mean_daily | per_1000kcal.';
+COMMENT ON COLUMN store.association_estimates.exposure_scale IS 'mean_daily | per_1000kcal | usual (the predicted usual intake of marts.participant_usual_intake: regression calibration).';
 COMMENT ON COLUMN store.association_estimates.contrast IS 'Group against the lowest (Q5 vs Q1, T3 vs T1), consumers vs non-consumers, or per unit.';
 COMMENT ON COLUMN store.association_estimates.outcome IS 'Outcome id (oxytocin is modelled on the natural log scale).';
 COMMENT ON COLUMN store.association_estimates.model IS 'logistic (estimate = log odds ratio; OR = exp) | linear.';

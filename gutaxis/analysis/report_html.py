@@ -50,6 +50,13 @@ class ComponentSection:
     def scale_unit(self) -> str:
         return f"{self.unit}/day" if self.component_id == "energy_kcal" else f"{self.unit} per 1000 kcal"
 
+    @property
+    def usual_unit(self) -> str:
+        """The unit of the usual-intake rows on the plotted scale (gutaxis.analysis.usual_tables.scale_unit)."""
+        from gutaxis.analysis.usual_tables import scale_unit
+
+        return scale_unit(self.unit, "amount" if self.component_id == "energy_kcal" else "per_1000kcal")
+
 
 @dataclass
 class ReportData:
@@ -180,27 +187,19 @@ def _attach_usual(section: ComponentSection, usual: pl.DataFrame, usual_table: s
         section.usual_note = "the cohort spec declares no `usual_intake`"
         return
     rows = usual.filter(pl.col("component_id") == section.component_id)
-    section.usual_rows = rows.to_dicts()
     if rows.is_empty():
         section.usual_note = "not among the components the cohort's `usual_intake` names"
         return
-    if "unit" in rows.columns:
-        on_scale = rows.filter(pl.col("unit") == section.scale_unit)
-        rows = on_scale
-    overall = rows.filter(pl.col("domain").is_null() | pl.col("domain").is_in(["all", ""]))
-    if "status" in overall.columns:
-        failed = overall.filter(pl.col("status") != "estimated")
-        if failed.height and overall.filter(pl.col("status") == "estimated").is_empty():
-            section.usual_note = str(failed["status"][0])
-            return
-        overall = overall.filter(pl.col("status") == "estimated")
-    overall = overall.filter(pl.col("percentile").is_not_null() & pl.col("value").is_not_null())
-    if overall.is_empty():
-        section.usual_note = f"no estimate on the {section.scale_unit} scale for the whole cohort"
+    overall = rows.filter((pl.col("unit") == section.usual_unit) & (pl.col("domain") == "all"))
+    section.usual_rows = overall.head(1).to_dicts()
+    estimated = overall.filter((pl.col("status") == "estimated") & pl.col("percentile").is_not_null()
+                               & pl.col("value").is_not_null())
+    if estimated.is_empty():
+        section.usual_note = (str(overall["status"][0]).removeprefix("not estimable: ") if overall.height
+                              else f"no estimate in {section.usual_unit} (see usual_intake scales)")
         return
-    scale = 100.0 if overall["percentile"].max() > 1 else 1.0
-    values = {round(p / scale, 4): v for p, v in zip(overall["percentile"], overall["value"])}
-    section.usual = report_plots.Percentiles(values, overall["mean"][0] if "mean" in overall.columns else None)
+    section.usual = report_plots.Percentiles({round(p / 100.0, 4): v for p, v in estimated.select("percentile", "value").rows()},
+                                             estimated["mean"][0])
 
 
 # --- rendering -------------------------------------------------------------------------------------
@@ -272,8 +271,10 @@ def _component(section: ComponentSection, sampled: int) -> str:
              f"{'–' if section.coverage is None else f'{section.coverage:.1%}'}.</p>"]
     if section.usual_rows:
         first = section.usual_rows[0]
-        facts = {k: first.get(k) for k in ("model", "lambda", "var_within", "var_between", "n_persons", "n_with_repeat")}
-        parts.append(_table(list(facts), [list(facts.values())], {1, 2, 3, 4, 5}, "usual-intake model"))
+        facts = {k: first.get(k) for k in ("model", "lambda", "var_within", "var_between", "n_persons", "n_with_repeat",
+                                           "status")}
+        parts.append(_table(list(facts), [list(facts.values())], {1, 2, 3, 4, 5},
+                            f"usual-intake model ({section.usual_unit}, whole cohort)"))
     if section.top_foods:
         parts.append(_table(["food code", "food", f"amount ({section.unit}, whole cohort)", "share"],
                             [[c, d, a, f"{s:.1%}"] for c, d, a, s in section.top_foods], {2}, "top 10 food sources"))

@@ -126,17 +126,24 @@ def _not_estimable(component: str, unit: str, reason: str, domains: pl.DataFrame
 
 
 def model_summary(distribution: pl.DataFrame) -> list[str]:
-    """Per model, the components (and scales) that got it; the ones that got none, with why."""
+    """Per model, the components that got it; per reason, the ones that got none. A component named bare
+    got it on every scale it was modelled on, else its units say which."""
     whole = distribution.filter(pl.col("domain") == "all").unique(["component_id", "unit"], keep="first",
                                                                     maintain_order=True)
+    scales = {c: len(g) for (c,), g in whole.group_by("component_id")}
+
+    def named(rows: pl.DataFrame) -> str:
+        units: dict[str, list[str]] = {}
+        for component, unit in rows.select("component_id", "unit").rows():
+            units.setdefault(component, []).append(unit)
+        return ", ".join(c if len(u) == scales[c] else f"{c} ({', '.join(u)})" for c, u in units.items())
+
     lines = []
     for model in ("one-part", "two-part"):
         chosen = whole.filter((pl.col("status") == "estimated") & (pl.col("model") == model))
         if chosen.height:
-            lines.append(f"{model}: " + ", ".join(f"{c} ({u})" for c, u in chosen.select("component_id", "unit").rows()))
-    none = whole.filter(pl.col("status") != "estimated")
+            lines.append(f"{model}: {named(chosen)}")
     # one line per reason: a cohort too small for any model says it once, not once per component
-    for reason, group in none.group_by("status", maintain_order=True):
-        named = ", ".join(f"{c} ({u})" for c, u in group.select("component_id", "unit").rows())
-        lines.append(f"no model ({reason[0].removeprefix('not estimable: ')}): {named}")
+    for (reason,), group in whole.filter(pl.col("status") != "estimated").group_by("status", maintain_order=True):
+        lines.append(f"no model ({reason.removeprefix('not estimable: ')}): {named(group)}")
     return lines
