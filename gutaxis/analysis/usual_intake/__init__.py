@@ -30,6 +30,8 @@ MIN_PERSONS_WITH_REPEAT = 50
 # A domain's percentiles from fewer than 30 persons are not reported (the smallest sample NCHS's
 # presentation standards accept for an estimate; Parker et al., Vital Health Stat 2(175), 2017).
 MIN_DOMAIN_PERSONS = 30
+# Pseudo-persons per person: fewer leave Monte-Carlo noise in the tails (DISTRIB's default is 100).
+MIN_NSIM = 100
 RECALL_SEQUENCE = "recall_sequence"   # nuisance derived from recall_day: 1 on the 2nd and later recalls
 WEEKEND = "weekend"
 MODEL = "one-part"
@@ -41,6 +43,8 @@ DISTRIBUTION_SCHEMA = {
 }
 DOMAIN_SCHEMA = {"domain": pl.String, "domain_value": pl.String, "n_persons": pl.Int64,
                  "n_with_repeat": pl.Int64, "status": pl.String, "mean": pl.Float64, "mean_se": pl.Float64}
+SHARES_SCHEMA = {"domain": pl.String, "domain_value": pl.String, "cutpoint": pl.Float64,
+                 "share_below": pl.Float64, "se": pl.Float64}
 ONE_DAY_SCHEMA = {"domain": pl.String, "domain_value": pl.String, "percentile": pl.Float64,
                   "value": pl.Float64, "mean": pl.Float64}
 
@@ -48,14 +52,16 @@ ONE_DAY_SCHEMA = {"domain": pl.String, "domain_value": pl.String, "percentile": 
 @dataclass
 class UsualIntakeResult:
     """One component's usual intake; `distribution` has the columns of marts.usual_intake_distribution
-    less cohort, `domains` one row per domain value with its status and the mean's SE, `one_day`
-    the distribution of first-recall amounts for comparison."""
+    less cohort, `domains` one row per domain value with its status and the mean's SE, `shares` the
+    share of each domain below each cut-point (1 - share_below is the share at or above it),
+    `one_day` the distribution of first-recall amounts for comparison."""
 
     status: str
     distribution: pl.DataFrame
     per_person: pl.DataFrame
     domains: pl.DataFrame
     one_day: pl.DataFrame
+    shares: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SHARES_SCHEMA))
     fit: OnePartFit | None = None
     replicate_method: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -64,12 +70,20 @@ class UsualIntakeResult:
     def estimated(self) -> bool:
         return self.status == "estimated"
 
+    def describe(self) -> str:
+        """One line for a run summary: the model and its figures, or why there is none."""
+        if not self.estimated or self.fit is None:
+            return self.status
+        fit = self.fit
+        return (f"{MODEL}: λ {fit.lam:.3f}, σ²_w {fit.var_within:.4g}, σ²_b {fit.var_between:.4g} (transformed scale), "
+                f"{fit.n_persons} persons, {fit.n_with_repeat} with a repeat recall")
+
 
 def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Sequence[str] = (),
                           nuisance: Sequence[str] = (), weight: str | None = None,
                           design: tuple[str, str] | None = None, domains: Sequence[str] = (),
                           nsim: int = 100, replicates: int | None = None, seed: int = 0,
-                          percentiles: Sequence[float] = PERCENTILES,
+                          percentiles: Sequence[float] = PERCENTILES, cutpoints: Sequence[float] = (),
                           weekend_share: float = WEEKEND_SHARE) -> UsualIntakeResult:
     """The NCI one-part model for one component's recall days.
 
@@ -77,13 +91,16 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
     domain columns (person-level columns are taken from the person's first recall). `nuisance` may
     name `recall_sequence` (derived from recall_day) and `weekend` (a 0/1 column, mixed in at
     `weekend_share` of days). `replicates`: the number of BRR replicates (with `design`) or
-    bootstrap resamples (without); 0 for no SEs."""
-    if nsim < 1:
-        raise GutaxisError(f"usual intake of {component}: nsim must be at least 1, not {nsim}")
+    bootstrap resamples (without); 0 for no SEs. `cutpoints`: amounts whose share of the population
+    below is estimated (`UsualIntakeResult.shares`)."""
+    if any(not 0 < p < 100 for p in percentiles):
+        raise GutaxisError(f"usual intake of {component}: percentiles must lie between 0 and 100, not {list(percentiles)}")
+    if nsim < MIN_NSIM:
+        raise GutaxisError(f"usual intake of {component}: nsim must be at least {MIN_NSIM} pseudo-persons per person, not {nsim}")
     prepared = _prepare(days, component=component, covariates=list(covariates), nuisance=list(nuisance),
                         weight=weight, design=design, domains=list(domains))
     if isinstance(prepared, str):
-        return _not_estimable(prepared, [])
+        return _not_estimable(prepared, [], id_dtype=days.schema.get("participant_id", pl.String))
     notes = prepared.notes
     reason = _data_reason(prepared)
     if reason:
@@ -100,16 +117,19 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
     reference = _nuisance_reference(fit, prepared.nuisance_names, weekend_share)
     pseudo = _pseudo_persons(fit, prepared, normals, prepared.person_weight, reference)
     groups = _domain_groups(prepared)
-    estimates = {key: pseudo.statistics(members, percentiles)
+    layout = _Layout(tuple(percentiles), tuple(cutpoints))
+    estimates = {key: layout.estimate(pseudo, members)
                  for key, (members, status) in groups.items() if status == "estimated"}
 
     replicate_weights = _replicate_weights(prepared, replicates, rng)
     standard_errors: dict = {}
     if replicate_weights is not None:
         standard_errors, failed = _replicate_errors(prepared, replicate_weights, normals, groups, estimates,
-                                                    percentiles, weekend_share)
+                                                    layout, weekend_share)
         if failed:
-            notes.append(f"{failed} of {replicate_weights.count} replicates could not be fitted: no SEs")
+            consequence = "SEs from the others" if standard_errors else "no SEs"
+            notes.append(f"{failed} of {replicate_weights.count} {replicate_weights.method} replicates could not "
+                         f"be fitted (between-person variance 0 or no convergence): {consequence}")
         if replicate_weights.unsplit_persons:
             notes.append(f"{replicate_weights.unsplit_persons} persons are in strata with one PSU: "
                          "they add no variance to the BRR SEs")
@@ -121,14 +141,31 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
     })
     return UsualIntakeResult(
         status="estimated",
-        distribution=_distribution_frame(component, fit, groups, estimates, standard_errors, percentiles, prepared),
+        distribution=_distribution_frame(component, fit, groups, estimates, standard_errors, layout, prepared),
         per_person=per_person,
-        domains=_domain_frame(groups, estimates, standard_errors, prepared),
+        domains=_domain_frame(groups, estimates, standard_errors, layout, prepared),
+        shares=_shares_frame(estimates, standard_errors, layout),
         one_day=_one_day_frame(prepared, groups, percentiles),
         fit=fit,
         replicate_method=None if replicate_weights is None else replicate_weights.method,
         notes=notes,
     )
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """One domain's estimates as a vector: the percentiles, the mean, the shares below the cut-points."""
+
+    percentiles: tuple
+    cutpoints: tuple
+
+    @property
+    def mean_index(self) -> int:
+        return len(self.percentiles)
+
+    def estimate(self, pseudo: PseudoPersons, members: np.ndarray) -> np.ndarray:
+        quantiles, mean = pseudo.statistics(members, self.percentiles)
+        return np.r_[quantiles, mean, pseudo.shares_below(members, self.cutpoints)]
 
 
 @dataclass
@@ -159,6 +196,9 @@ def _prepare(days: pl.DataFrame, *, component, covariates, nuisance, weight, des
     if missing:
         raise GutaxisError(f"usual intake of {component}: the recall days lack column(s) {', '.join(missing)}; "
                            f"they have {', '.join(days.columns)}")
+    if WEEKEND in nuisance and not (days[WEEKEND].dtype.is_numeric() or days[WEEKEND].dtype == pl.Boolean):
+        raise GutaxisError(f"usual intake of {component}: the weekend column must be 0/1 or true/false, "
+                           f"not {days[WEEKEND].dtype}")
     notes: list[str] = []
     frame = days.select(list(dict.fromkeys(needed)))
     if derived:
@@ -172,17 +212,23 @@ def _prepare(days: pl.DataFrame, *, component, covariates, nuisance, weight, des
     negative = int((frame["amount"] < 0).sum())
     if negative:
         return f"{negative} recall days have a negative amount of {component}"
-    person_columns = [*covariates, *([weight] if weight else []), *(list(design) if design else []), *domains]
-    row_columns = [*covariates, *nuisance]
-    incomplete = pl.any_horizontal([pl.col(c).is_null() for c in dict.fromkeys(row_columns + person_columns)]) \
-        if row_columns or person_columns else pl.lit(False)
+    twice = frame.filter(pl.struct("participant_id", "recall_day").is_duplicated())
+    if twice.height:
+        first = twice.row(0, named=True)
+        raise GutaxisError(f"usual intake of {component}: participant {first['participant_id']} has recall day "
+                           f"{first['recall_day']} more than once ({twice.height} rows like it); give one row per "
+                           "participant and recall day (the day's total)")
+    # a person missing a domain value stays in the model and in the other domains; one missing a
+    # covariate, a nuisance value, the weight or a design value cannot be modelled
+    required = list(dict.fromkeys([*covariates, *nuisance, *([weight] if weight else []), *(list(design) if design else [])]))
+    reasons = [(f"a missing {c}", frame.filter(pl.col(c).is_null())["participant_id"].unique()) for c in required]
     if weight:
-        incomplete = incomplete | (pl.col(weight) <= 0)
-    bad_persons = frame.filter(incomplete)["participant_id"].unique()
-    if bad_persons.len():
-        notes.append(f"{bad_persons.len()} persons left out: a missing {', '.join(dict.fromkeys(row_columns + person_columns))}"
-                     + (f" or a weight ≤ 0" if weight else ""))
-        frame = frame.filter(~pl.col("participant_id").is_in(bad_persons.implode()))
+        reasons.append((f"{weight} ≤ 0", frame.filter(pl.col(weight) <= 0)["participant_id"].unique()))
+    reasons = [(why, ids) for why, ids in reasons if ids.len()]
+    if reasons:
+        left_out = pl.concat([ids for _, ids in reasons]).unique()
+        notes.append(f"{left_out.len()} persons left out: " + ", ".join(f"{ids.len()} with {why}" for why, ids in reasons))
+        frame = frame.filter(~pl.col("participant_id").is_in(left_out.implode()))
     if frame.height == 0:
         return "no person has all the covariates"
     frame = frame.sort("participant_id", "recall_day")
@@ -246,7 +292,7 @@ def _data_reason(prepared: _Prepared) -> str:
 
 def _fit_reason(fit: OnePartFit) -> str:
     if fit.var_between <= 0:
-        return f"between-person variance ≤ 0 ({fit.message or 'estimated at 0'})"
+        return fit.message.replace("is 0", "≤ 0", 1) if fit.message else "between-person variance ≤ 0"
     if not fit.converged:
         return f"the mixed model did not converge ({fit.message})"
     return ""
@@ -274,7 +320,7 @@ def _domain_groups(prepared: _Prepared) -> dict[tuple[str, str], tuple[np.ndarra
     """(domain, value) -> (member mask over persons, status); ('all', 'all') first."""
     groups = {("all", "all"): (np.ones(prepared.recalls.size, dtype=bool), "estimated")}
     for domain, values in prepared.domain_values.items():
-        for value in sorted(set(values.tolist())):
+        for value in sorted({v for v in values.tolist() if v is not None}):
             members = values == value
             count = int(members.sum())
             status = "estimated" if count >= MIN_DOMAIN_PERSONS else (
@@ -294,7 +340,7 @@ def _replicate_weights(prepared: _Prepared, replicates: int | None, rng) -> Repl
     return bootstrap(prepared.recalls.size, replicates, rng)
 
 
-def _replicate_errors(prepared, replicate_weights, normals, groups, estimates, percentiles, weekend_share):
+def _replicate_errors(prepared, replicate_weights, normals, groups, estimates, layout, weekend_share):
     """SEs of each estimated domain's percentiles and mean, refitting the model (λ included) per replicate."""
     collected = {key: [] for key in estimates}
     failed = 0
@@ -308,42 +354,54 @@ def _replicate_errors(prepared, replicate_weights, normals, groups, estimates, p
         pseudo = _pseudo_persons(fit, prepared, normals, weights,
                                  _nuisance_reference(fit, prepared.nuisance_names, weekend_share))
         for key in estimates:
-            quantiles, mean = pseudo.statistics(groups[key][0], percentiles)
-            collected[key].append(np.r_[quantiles, mean])
-    if failed:
+            collected[key].append(layout.estimate(pseudo, groups[key][0]))
+    succeeded = replicate_weights.count - failed
+    # BRR's balance needs every replicate; a bootstrap can do without a failed resample
+    if (failed and replicate_weights.method == "fay-brr") or succeeded < 2:
         return {}, failed
     errors = {}
-    for key, (quantiles, mean) in estimates.items():
-        errors[key] = replicate_weights.standard_error(np.r_[quantiles, mean], np.vstack(collected[key]))
-    return errors, 0
+    for key, estimate in estimates.items():
+        errors[key] = replicate_weights.standard_error(estimate, np.vstack(collected[key]))
+    return errors, failed
 
 
-def _distribution_frame(component, fit, groups, estimates, errors, percentiles, prepared) -> pl.DataFrame:
+def _distribution_frame(component, fit, groups, estimates, errors, layout, prepared) -> pl.DataFrame:
     rows = []
-    for key, (quantiles, mean) in estimates.items():
+    for key, estimate in estimates.items():
         members = groups[key][0]
         se = errors.get(key)
-        for k, percentile in enumerate(percentiles):
+        for k, percentile in enumerate(layout.percentiles):
             rows.append({
                 "component_id": component, "domain": key[0], "domain_value": key[1],
-                "percentile": float(percentile), "value": float(quantiles[k]),
-                "se": None if se is None else float(se[k]), "mean": mean, "model": MODEL,
+                "percentile": float(percentile), "value": float(estimate[k]),
+                "se": None if se is None else float(se[k]), "mean": float(estimate[layout.mean_index]), "model": MODEL,
                 "lambda": fit.lam, "var_within": fit.var_within, "var_between": fit.var_between,
                 "n_persons": int(members.sum()), "n_with_repeat": int((prepared.recalls[members] >= 2).sum()),
             })
     return pl.DataFrame(rows, schema=DISTRIBUTION_SCHEMA)
 
 
-def _domain_frame(groups, estimates, errors, prepared) -> pl.DataFrame:
+def _domain_frame(groups, estimates, errors, layout, prepared) -> pl.DataFrame:
     rows = []
     for key, (members, status) in groups.items():
         estimate = estimates.get(key)
         se = errors.get(key)
         rows.append({"domain": key[0], "domain_value": key[1], "n_persons": int(members.sum()),
                      "n_with_repeat": int((prepared.recalls[members] >= 2).sum()), "status": status,
-                     "mean": None if estimate is None else estimate[1],
-                     "mean_se": None if se is None else float(se[-1])})
+                     "mean": None if estimate is None else float(estimate[layout.mean_index]),
+                     "mean_se": None if se is None else float(se[layout.mean_index])})
     return pl.DataFrame(rows, schema=DOMAIN_SCHEMA)
+
+
+def _shares_frame(estimates, errors, layout) -> pl.DataFrame:
+    rows = []
+    for key, estimate in estimates.items():
+        se = errors.get(key)
+        for k, cutpoint in enumerate(layout.cutpoints):
+            index = layout.mean_index + 1 + k
+            rows.append({"domain": key[0], "domain_value": key[1], "cutpoint": float(cutpoint),
+                         "share_below": float(estimate[index]), "se": None if se is None else float(se[index])})
+    return pl.DataFrame(rows, schema=SHARES_SCHEMA)
 
 
 def _one_day_frame(prepared, groups, percentiles) -> pl.DataFrame:
@@ -362,7 +420,7 @@ def _one_day_frame(prepared, groups, percentiles) -> pl.DataFrame:
 
 
 def _not_estimable(reason: str, notes: list[str], prepared: _Prepared | None = None,
-                   percentiles=PERCENTILES, fit: OnePartFit | None = None) -> UsualIntakeResult:
+                   percentiles=PERCENTILES, fit: OnePartFit | None = None, id_dtype=pl.String) -> UsualIntakeResult:
     groups = _domain_groups(prepared) if prepared is not None else {}
     domains = pl.DataFrame([
         {"domain": key[0], "domain_value": key[1], "n_persons": int(members.sum()),
@@ -372,7 +430,8 @@ def _not_estimable(reason: str, notes: list[str], prepared: _Prepared | None = N
     return UsualIntakeResult(
         status=f"not estimable: {reason}",
         distribution=pl.DataFrame(schema=DISTRIBUTION_SCHEMA),
-        per_person=pl.DataFrame(schema={"participant_id": pl.String, "usual_intake": pl.Float64}),
+        per_person=pl.DataFrame(schema={"participant_id": prepared.participant_ids.dtype if prepared else id_dtype,
+                                        "usual_intake": pl.Float64}),
         domains=domains,
         one_day=_one_day_frame(prepared, groups, percentiles) if prepared is not None else pl.DataFrame(schema=ONE_DAY_SCHEMA),
         fit=fit, notes=notes)

@@ -54,13 +54,6 @@ def inverse_boxcox(transformed: np.ndarray, lam: float, shift: float = 0.0) -> n
     return amount
 
 
-def log_jacobian(amounts: np.ndarray, lam: float, weights: np.ndarray | None = None) -> float:
-    """(λ - 1) Σ w log x: the log Jacobian of the transformation of all the amounts."""
-    logs = np.log(np.asarray(amounts, dtype=float))
-    total = logs.sum() if weights is None else float(np.dot(weights, logs))
-    return (lam - 1.0) * float(total)
-
-
 def choose_lambda(amounts: np.ndarray, model_loglik: Callable[[np.ndarray], float],
                   weights: np.ndarray | None = None,
                   bounds: tuple[float, float] = LAMBDA_BOUNDS) -> float:
@@ -72,8 +65,11 @@ def choose_lambda(amounts: np.ndarray, model_loglik: Callable[[np.ndarray], floa
     if (amounts <= 0).any():
         raise ValueError("Box-Cox amounts must be positive: add minimum_amount_shift first")
 
+    logs = np.log(amounts)
+    log_total = float(logs.sum() if weights is None else np.dot(weights, logs))
+
     def profile(lam: float) -> float:
-        return model_loglik(boxcox(amounts, lam)) + log_jacobian(amounts, lam, weights)
+        return model_loglik(np.expm1(lam * logs) / lam) + (lam - 1.0) * log_total
 
     low, high = bounds
     grid = np.unique(np.clip(np.arange(low, high + LAMBDA_GRID_STEP / 2, LAMBDA_GRID_STEP), low, high))

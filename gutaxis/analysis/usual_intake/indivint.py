@@ -39,3 +39,12 @@ def predicted_usual_intake(fit: OnePartFit, data: RandomInterceptData, transform
     """E[usual intake | recalls, covariates] per person, on the scale of the amounts."""
     blup, variance = conditional_random_effect(fit, data, transformed)
     return expected_amount(linear_predictor + blup, variance + fit.var_within, fit.lam, fit.shift, nuisance)
+
+
+def missing_calibration_covariates(outcome_covariates: list[str], usual_intake_covariates: list[str]) -> list[str]:
+    """The outcome model's covariates that the usual-intake model lacks, in the outcome model's order.
+
+    The prediction is E[usual | recalls, the usual-intake model's covariates]; an outcome model that
+    adjusts for a covariate Z outside that set regresses on a predictor that ignored Z, and the
+    calibration no longer removes the attenuation (Kipnis et al. 2009). Empty means valid."""
+    return [c for c in outcome_covariates if c not in set(usual_intake_covariates)]

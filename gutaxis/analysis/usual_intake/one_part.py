@@ -45,6 +45,9 @@ class RandomInterceptData:
     level_of: np.ndarray = field(init=False)      # person -> level index
     level_weight: np.ndarray = field(init=False)  # Σ w_i per level
     level_sxx: np.ndarray = field(init=False)     # levels x p x p: Σ w_i s_i s_i'
+    weighted_design: np.ndarray = field(init=False)   # N x p: w_i x_ij
+    level_members: list = field(init=False)           # per level: its persons' indices
+    level_sums_t: list = field(init=False)            # per level: p x its persons: s_i'
     n_rows_weighted: float = field(init=False)    # Σ w_i m_i
 
     def __post_init__(self) -> None:
@@ -58,8 +61,10 @@ class RandomInterceptData:
         self.levels, self.level_of = np.unique(self.recalls, return_inverse=True)
         self.level_weight = np.bincount(self.level_of, weights=self.person_weight, minlength=self.levels.size)
         weighted_sums = self.design_sums * self.person_weight[:, None]
-        self.level_sxx = np.stack([weighted_sums[self.level_of == k].T @ self.design_sums[self.level_of == k]
-                                   for k in range(self.levels.size)])
+        self.level_members = [np.flatnonzero(self.level_of == k) for k in range(self.levels.size)]
+        self.level_sums_t = [np.ascontiguousarray(self.design_sums[m].T) for m in self.level_members]
+        self.level_sxx = np.stack([weighted_sums[m].T @ self.design_sums[m] for m in self.level_members])
+        self.weighted_design = self.design * self.row_weight[:, None]
 
     @classmethod
     def build(cls, person: np.ndarray, design: np.ndarray, person_weight: np.ndarray | None = None) -> "RandomInterceptData":
@@ -88,9 +93,9 @@ def _moments(data: RandomInterceptData, y: np.ndarray) -> _Moments:
     weighted = data.person_weight * y_sums
     levels = data.levels.size
     return _Moments(yty=float(np.dot(data.row_weight, y * y)),
-                    xty=(data.design * data.row_weight[:, None]).T @ y,
-                    level_sxy=np.stack([data.design_sums[data.level_of == k].T @ weighted[data.level_of == k]
-                                        for k in range(levels)]),
+                    xty=y @ data.weighted_design,
+                    level_sxy=np.stack([sums_t @ weighted[members]
+                                        for sums_t, members in zip(data.level_sums_t, data.level_members)]),
                     level_syy=np.bincount(data.level_of, weights=weighted * y_sums, minlength=levels))
 
 
@@ -143,13 +148,14 @@ def fit_random_intercept(data: RandomInterceptData, y: np.ndarray, *, reml: bool
     converged = bool(np.isfinite(deviance)) and bool(result.success)
     message = ""
     if log_ratio <= low + 1e-3:
-        message = "between-person variance is 0 (the likelihood is highest at the lower bound of σ²_b/σ²_w)"
+        message = ("between-person variance is 0: the likelihood is highest at σ²_b = 0 (a person's recalls "
+                   "differ as much as different persons' do)")
     elif log_ratio >= high - 1e-3:
         converged = False
         message = "within-person variance is 0 (the likelihood is highest at the upper bound of σ²_b/σ²_w)"
     elif not converged:
         message = "the optimisation of the variance ratio did not converge"
-    var_between = sigma2_w * np.exp(log_ratio) if not message.startswith("between") else 0.0
+    var_between = 0.0 if message.startswith("between") else sigma2_w * np.exp(log_ratio)
     return RandomInterceptFit(beta=beta, var_within=float(sigma2_w), var_between=float(var_between),
                               loglik=-0.5 * float(deviance), converged=converged, message=message)
 
@@ -184,7 +190,7 @@ def fit_one_part(amounts: np.ndarray, data: RandomInterceptData, names: list[str
                  lam: float | None = None, shift: float | None = None) -> OnePartFit:
     """Choose λ (ML of the mixed model incl. the Jacobian), then fit the mixed model by REML at that λ.
 
-    `lam` and `shift` may be fixed (a replicate of a survey design keeps them: see replicates)."""
+    `lam` and `shift` may be given instead (e.g. to reproduce a published fit); replicates refit λ."""
     amounts = np.asarray(amounts, dtype=float)
     shift = minimum_amount_shift(amounts) if shift is None else shift
     shifted = amounts + shift

@@ -61,7 +61,7 @@ class ReplicateWeights:
         if self.method == "fay-brr":
             deviations = replicate_estimates - np.asarray(estimate, dtype=float)
             return np.sqrt((deviations ** 2).sum(axis=0) / (self.count * (1.0 - self.fay) ** 2))
-        return replicate_estimates.std(axis=0, ddof=1)
+        return np.nanstd(replicate_estimates, axis=0, ddof=1)
 
 
 def fay_brr(strata: np.ndarray, psu: np.ndarray, replicates: int | None = None, fay: float = FAY_FACTOR) -> ReplicateWeights:
