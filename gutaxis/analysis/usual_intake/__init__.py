@@ -20,6 +20,7 @@ from gutaxis.analysis.usual_intake.distrib import (PERCENTILES, WEEKEND_SHARE, N
                                                    PseudoPersons, UsualIntakeCurve, pseudo_person_transformed,
                                                    weighted_quantiles)
 from gutaxis.analysis.usual_intake.indivint import predicted_usual_intake
+from gutaxis.analysis.usual_intake.model_choice import TWO_PART_ZERO_SHARE, ModelChoice, choose_model
 from gutaxis.analysis.usual_intake.one_part import OnePartFit, RandomInterceptData, fit_one_part
 from gutaxis.analysis.usual_intake.replicates import ReplicateWeights, bootstrap, fay_brr
 
@@ -39,7 +40,11 @@ MODEL = "one-part"
 DISTRIBUTION_SCHEMA = {
     "component_id": pl.String, "domain": pl.String, "domain_value": pl.String, "percentile": pl.Float64,
     "value": pl.Float64, "se": pl.Float64, "mean": pl.Float64, "model": pl.String, "lambda": pl.Float64,
-    "var_within": pl.Float64, "var_between": pl.Float64, "n_persons": pl.Int64, "n_with_repeat": pl.Int64,
+    "var_within": pl.Float64, "var_between": pl.Float64,
+    # two-part only (NULL for one-part): the probability part's person variance (logit scale) and the
+    # correlation of the two parts' person effects
+    "var_between_probability": pl.Float64, "corr_between": pl.Float64,
+    "n_persons": pl.Int64, "n_with_repeat": pl.Int64,
 }
 DOMAIN_SCHEMA = {"domain": pl.String, "domain_value": pl.String, "n_persons": pl.Int64,
                  "n_with_repeat": pl.Int64, "status": pl.String, "mean": pl.Float64, "mean_se": pl.Float64}
@@ -65,6 +70,8 @@ class UsualIntakeResult:
     fit: OnePartFit | None = None
     replicate_method: str | None = None
     notes: list[str] = field(default_factory=list)
+    model: str | None = None          # "one-part" | "two-part" | None (no model)
+    model_reason: str = ""            # why that model (model_choice), e.g. the share of zero days
 
     @property
     def estimated(self) -> bool:
@@ -84,15 +91,18 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
                           design: tuple[str, str] | None = None, domains: Sequence[str] = (),
                           nsim: int = 100, replicates: int | None = None, seed: int = 0,
                           percentiles: Sequence[float] = PERCENTILES, cutpoints: Sequence[float] = (),
-                          weekend_share: float = WEEKEND_SHARE) -> UsualIntakeResult:
-    """The NCI one-part model for one component's recall days.
+                          weekend_share: float = WEEKEND_SHARE, model: str | None = None,
+                          two_part_zero_share: float = TWO_PART_ZERO_SHARE) -> UsualIntakeResult:
+    """The NCI method for one component's recall days: the one-part model, or the two-part model
+    (two_part_estimate) for an episodically eaten component.
 
     `days`: participant_id, recall_day, amount, and the covariate, nuisance, weight, design and
     domain columns (person-level columns are taken from the person's first recall). `nuisance` may
     name `recall_sequence` (derived from recall_day) and `weekend` (a 0/1 column, mixed in at
     `weekend_share` of days). `replicates`: the number of BRR replicates (with `design`) or
     bootstrap resamples (without); 0 for no SEs. `cutpoints`: amounts whose share of the population
-    below is estimated (`UsualIntakeResult.shares`)."""
+    below is estimated (`UsualIntakeResult.shares`). `model` forces "one-part" or "two-part"; by
+    default the share of zero days chooses (above `two_part_zero_share`: two-part; see model_choice)."""
     if any(not 0 < p < 100 for p in percentiles):
         raise GutaxisError(f"usual intake of {component}: percentiles must lie between 0 and 100, not {list(percentiles)}")
     if nsim < MIN_NSIM:
@@ -102,15 +112,24 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
     if isinstance(prepared, str):
         return _not_estimable(prepared, [], id_dtype=days.schema.get("participant_id", pl.String))
     notes = prepared.notes
+    try:
+        choice = choose_model(prepared.amount, forced=model, two_part_zero_share=two_part_zero_share)
+    except ValueError as error:
+        raise GutaxisError(f"usual intake of {component}: {error}") from None
+    if choice.model == "two-part":
+        from gutaxis.analysis.usual_intake.two_part_estimate import estimate_two_part
+        return estimate_two_part(prepared, component=component, choice=choice, nsim=nsim, replicates=replicates,
+                                 seed=seed, percentiles=percentiles, cutpoints=cutpoints,
+                                 weekend_share=weekend_share)
     reason = _data_reason(prepared)
     if reason:
-        return _not_estimable(reason, notes, prepared, percentiles)
+        return _with_choice(_not_estimable(reason, notes, prepared, percentiles), choice)
 
     data = RandomInterceptData.build(prepared.person, prepared.design, prepared.person_weight)
     fit = fit_one_part(prepared.amount, data, prepared.names)
     reason = _fit_reason(fit)
     if reason:
-        return _not_estimable(reason, notes, prepared, percentiles, fit)
+        return _with_choice(_not_estimable(reason, notes, prepared, percentiles, fit), choice)
 
     rng = np.random.default_rng(seed)
     normals = rng.standard_normal((data.recalls.size, nsim))
@@ -149,7 +168,14 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
         fit=fit,
         replicate_method=None if replicate_weights is None else replicate_weights.method,
         notes=notes,
+        model=choice.model,
+        model_reason=choice.reason,
     )
+
+
+def _with_choice(result: UsualIntakeResult, choice: ModelChoice) -> UsualIntakeResult:
+    result.model, result.model_reason = choice.model, choice.reason
+    return result
 
 
 @dataclass(frozen=True)
