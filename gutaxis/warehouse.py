@@ -45,7 +45,8 @@ COHORT_TABLES = {
     "cohort.dietary_weights": ("cohort", "participant_id", "wt_day1", "wt_two_day", "wt_day1_variable", "wt_two_day_variable"),
     "marts.usual_intake_distribution": ("cohort", "component_id", "domain", "domain_value", "percentile", "value", "se",
                                         "mean", "model", "lambda", "var_within", "var_between", "n_persons",
-                                        "n_with_repeat", "unit", "status"),
+                                        "n_with_repeat", "unit", "status", "var_between_probability",
+                                        "corr_between", "model_reason"),
     "marts.participant_usual_intake": ("cohort", "participant_id", "component_id", "usual_intake", "unit", "method"),
 }
 

@@ -113,7 +113,8 @@ COMMENT ON COLUMN store.association_estimates.status IS 'estimated, or "not comp
 CREATE TABLE IF NOT EXISTS store.usual_intake_distribution (
     cohort VARCHAR NOT NULL, component_id VARCHAR NOT NULL, domain VARCHAR, domain_value VARCHAR, percentile DOUBLE,
     value DOUBLE, se DOUBLE, mean DOUBLE, model VARCHAR, "lambda" DOUBLE, var_within DOUBLE, var_between DOUBLE,
-    n_persons BIGINT, n_with_repeat BIGINT, unit VARCHAR, status VARCHAR);
+    n_persons BIGINT, n_with_repeat BIGINT, unit VARCHAR, status VARCHAR, var_between_probability DOUBLE,
+    corr_between DOUBLE, model_reason VARCHAR);
 COMMENT ON TABLE store.usual_intake_distribution IS 'Usual-intake distributions by the NCI method (MIXTRAN/DISTRIB-type): one row per percentile of a component, scale and domain; one row with the reason where no model could be fitted.';
 COMMENT ON COLUMN store.usual_intake_distribution.cohort IS 'Cohort name.';
 COMMENT ON COLUMN store.usual_intake_distribution.component_id IS 'Component id (reference.components).';
@@ -125,11 +126,14 @@ COMMENT ON COLUMN store.usual_intake_distribution.se IS 'Standard error of value
 COMMENT ON COLUMN store.usual_intake_distribution.mean IS 'Mean usual intake of the domain, in unit (the same on every percentile row).';
 COMMENT ON COLUMN store.usual_intake_distribution.model IS 'one-part | two-part | none (not estimable).';
 COMMENT ON COLUMN store.usual_intake_distribution."lambda" IS 'Box-Cox lambda of the amount model, chosen by maximum likelihood.';
-COMMENT ON COLUMN store.usual_intake_distribution.var_within IS 'Within-person variance on the transformed scale (REML).';
+COMMENT ON COLUMN store.usual_intake_distribution.var_within IS 'Within-person variance on the transformed scale (REML; the amount part of a two-part model).';
 COMMENT ON COLUMN store.usual_intake_distribution.var_between IS 'Between-person variance on the transformed scale (REML); > 0 on every estimated row.';
 COMMENT ON COLUMN store.usual_intake_distribution.n_persons IS 'Persons in the domain that the model used.';
 COMMENT ON COLUMN store.usual_intake_distribution.n_with_repeat IS 'Of them, persons with 2 or more recalls.';
 COMMENT ON COLUMN store.usual_intake_distribution.unit IS 'Unit of value and mean: the component''s unit per day, or per 1000 kcal (the daily density, modelled on its own).';
+COMMENT ON COLUMN store.usual_intake_distribution.var_between_probability IS 'Two-part model: between-person variance of the probability part (logit scale); NULL for one-part.';
+COMMENT ON COLUMN store.usual_intake_distribution.corr_between IS 'Two-part model: correlation of the person effects of the probability and amount parts; NULL for one-part.';
+COMMENT ON COLUMN store.usual_intake_distribution.model_reason IS 'Why this model: the share of days with none eaten against the two-part threshold, or a model forced by the spec.';
 COMMENT ON COLUMN store.usual_intake_distribution.status IS 'estimated, or "not estimable: <reason>" (too few persons with a repeat recall, all days zero, a domain too small, no convergence, between-person variance 0).';
 
 CREATE TABLE IF NOT EXISTS store.participant_usual_intake (

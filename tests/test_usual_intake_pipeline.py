@@ -26,7 +26,7 @@ PARTICIPANT_COLUMNS = {"participant_id": "participant", "sex": "sex", "age_years
 
 def _diary(n_persons: int, second_recall_share: float, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Recall days of demo foods: each person eats oatmeal (fibre) every day, around a person-level mean,
-    and blueberries on some days; a share of the persons has a second recall."""
+    and blueberries on 60 % of days (anthocyanidins: episodic); a share of the persons has a second recall."""
     rng = np.random.default_rng(seed)
     rows = []
     people = []
@@ -40,7 +40,7 @@ def _diary(n_persons: int, second_recall_share: float, seed: int) -> tuple[pl.Da
         for day in range(1, days + 1):
             rows.append((pid, day, "99000005", round(float(np.exp(5.2 + person_effect + rng.normal(0, 0.45))), 1)))
             rows.append((pid, day, "99000018", round(float(np.exp(5.0 + rng.normal(0, 0.3))), 1)))   # rice: energy
-            if rng.random() < 0.35:
+            if rng.random() < 0.6:
                 rows.append((pid, day, "99000012", round(float(rng.uniform(40, 160)), 1)))            # blueberries
     diary = pl.DataFrame(rows, schema=["participant", "day", "food_code", "grams"], orient="row")
     participants = pl.DataFrame(people, schema=["participant", "sex", "age"], orient="row")
@@ -61,8 +61,8 @@ def _spec(folder, name: str, n_persons: int = 160, second_recall_share: float = 
 def test_usual_intake_spec_key_is_validated_in_one_line(tmp_path):
     with pytest.raises(GutaxisError, match=r"field 'usual_intake.components'.*unknown component 'fibre'"):
         check_declarations({"usual_intake": {"components": ["fibre"]}}, tmp_path / "s.yaml")
-    with pytest.raises(GutaxisError, match=r"field 'usual_intake.nsim'"):
-        check_declarations({"usual_intake": {"nsim": 0}}, tmp_path / "s.yaml")
+    with pytest.raises(GutaxisError, match=r"field 'usual_intake.nsim': nsim 40: at least 100 pseudo-persons"):
+        check_declarations({"usual_intake": {"nsim": 40}}, tmp_path / "s.yaml")
     with pytest.raises(GutaxisError, match=r"usual-intake covariates and domains are participant attributes"):
         check_declarations({"usual_intake": {"covariates": ["fiber_mean_daily"]}}, tmp_path / "s.yaml")
     declared = check_declarations({"usual_intake": {"components": "all", "covariates": ["age_years", "sex"]}}, "s")
@@ -101,7 +101,7 @@ def _days_and_people(n_persons=200, share=0.9, seed=5):
 def test_each_component_gets_a_model_or_a_row_saying_why():
     days, people = _days_and_people()
     declared = UsualIntake(components=["fiber", "anthocyanidins", "inulin_fos"], covariates=["age_years"],
-                           domains=["site"], nsim=50, replicates=4)
+                           domains=["site"], nsim=100, replicates=4)
     tables = usual_intake_tables(days, people, declared, None, {"fiber": "g", "anthocyanidins": "mg", "inulin_fos": "g"}, "s")
     dist = tables.distribution
     fiber = dist.filter((pl.col("component_id") == "fiber") & (pl.col("unit") == "g") & (pl.col("domain") == "all"))
@@ -147,7 +147,7 @@ def test_with_a_design_the_weight_is_day_one_and_the_ses_come_from_brr():
     days, people = _days_and_people(n_persons=240)
     people = people.with_columns(stratum=pl.Series([p // 8 % 8 for p in range(240)]),
                                  psu=pl.Series([p % 2 + 1 for p in range(240)]), wt_day1=pl.lit(1000.0))
-    tables = usual_intake_tables(days, people, UsualIntake(components=["fiber"], scales=["amount"], nsim=30, replicates=16),
+    tables = usual_intake_tables(days, people, UsualIntake(components=["fiber"], scales=["amount"], nsim=100, replicates=16),
                                  Design(), {"fiber": "g"}, "s")
     fiber = tables.distribution.filter(pl.col("domain") == "all")
     assert fiber["status"].unique().to_list() == ["estimated"] and (fiber["se"] > 0).all()
@@ -158,13 +158,14 @@ def test_with_a_design_the_weight_is_day_one_and_the_ses_come_from_brr():
 @pytest.mark.slow
 def test_the_run_publishes_usual_intake_and_says_which_model_each_component_got(isolated, tmp_path, capsys):
     spec = _spec(tmp_path, "usual", usual_intake={"components": ["fiber", "anthocyanidins", "omega3_dha"],
-                                                  "covariates": ["age_years", "sex"], "nsim": 40, "replicates": 4,
+                                                  "covariates": ["age_years", "sex"], "nsim": 100, "replicates": 4,
                                                   "domains": ["sex"]})
     assert main(["run", "--cohort", str(spec)]) == 0
     out = capsys.readouterr().out
     assert "  usual intake one-part: fiber" in out.splitlines()
-    assert any(line.startswith("  usual intake no model (") and line.endswith(": anthocyanidins, omega3_dha")
-               or "omega3_dha" in line for line in out.splitlines() if "usual intake no model" in line)
+    lines = out.splitlines()
+    assert "  usual intake two-part: anthocyanidins" in lines  # blueberries on 60 % of days: episodic
+    assert "  usual intake no model (all 294 recall days are 0): omega3_dha" in lines
     with duckdb.connect(str(isolated / "warehouse.duckdb"), read_only=True) as conn:
         dist = conn.sql("SELECT * FROM marts.usual_intake_distribution WHERE cohort = 'usual'").pl()
         people = conn.sql("SELECT * FROM marts.participant_usual_intake WHERE cohort = 'usual'").pl()
@@ -178,6 +179,9 @@ def test_the_run_publishes_usual_intake_and_says_which_model_each_component_got(
     assert set(dist.filter(pl.col("component_id") == "fiber")["domain_value"]) == {"all", "female", "male"}
     assert people.filter(pl.col("component_id") == "fiber").height == 160
     assert len(checks) == 4 and all(ok for _, ok in checks)
+    berries = dist.filter((pl.col("component_id") == "anthocyanidins") & (pl.col("domain") == "all") & (pl.col("unit") == "mg"))
+    assert berries["model"][0] == "two-part" and berries["model_reason"][0].startswith("episodic: ")
+    assert berries["var_between_probability"][0] is not None
     assert comments == 0
 
 
@@ -198,7 +202,7 @@ def test_a_usual_scale_hypothesis_is_fitted_on_the_predictions_and_the_report_dr
                                  "unit": "pg/mL", "columns": {"participant_id": "participant", "value": "ot",
                                                               "sample_type": "matrix", "assay": "method",
                                                               "extraction": "extraction"}}],
-                      usual_intake={"components": ["fiber"], "covariates": ["age_years", "sex"], "nsim": 40,
+                      usual_intake={"components": ["fiber"], "covariates": ["age_years", "sex"], "nsim": 100,
                                     "replicates": 0},
                       analyses=[{"id": "fiber-usual-ot", "kind": "association", "outcome": "oxytocin", "model": "linear",
                                  "exposure": {"component": "fiber", "scale": "usual", "groups": "continuous"},
@@ -224,7 +228,7 @@ def test_an_analysis_file_on_the_usual_scale_with_an_extra_covariate_fails_the_r
         "exposure: {component: fiber, scale: usual, groups: continuous}\ncovariates: [age_years, sex]\n", encoding="utf-8")
     monkeypatch.setenv("GUTAXIS_ANALYSES_DIR", str(analyses))
     spec = _spec(tmp_path, "refused", usual_intake={"components": ["fiber"], "covariates": ["age_years"],
-                                                    "nsim": 20, "replicates": 0})
+                                                    "nsim": 100, "replicates": 0})
     assert main(["run", "--cohort", str(spec)]) == 1
     err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("gutaxis: stage ")]
     assert len(err) == 1 and "adjusts for sex, which the usual-intake model does not" in err[0]

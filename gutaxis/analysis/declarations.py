@@ -201,7 +201,7 @@ class UsualIntake(_Strict):
     covariates: list[str] = Field(default_factory=list)
     # recall_sequence: 1 on the 2nd and later recalls (the NCI macros' usual nuisance effect)
     nuisance: list[Literal["recall_sequence"]] = Field(default_factory=lambda: list(USUAL_NUISANCE))
-    nsim: int = Field(default=100, ge=1)
+    nsim: int = Field(default=100, ge=1)  # pseudo-persons per person; the engine's minimum is checked below
     replicates: int | None = Field(default=None, ge=0)
     domains: list[str] = Field(default_factory=list)
     # amount: the component per day; per_1000kcal: its daily density (the report plots this one)
@@ -215,6 +215,15 @@ class UsualIntake(_Strict):
             unknown = [c for c in v if c not in known_components()]
             if unknown:
                 raise ValueError(f"unknown component {unknown[0]!r}; use ids of data/reference/components.csv, or all")
+        return v
+
+    @field_validator("nsim")
+    @classmethod
+    def _enough_pseudo_persons(cls, v: int) -> int:
+        from gutaxis.analysis.usual_intake import MIN_NSIM
+
+        if v < MIN_NSIM:
+            raise ValueError(f"nsim {v}: at least {MIN_NSIM} pseudo-persons per person (DISTRIB's own minimum)")
         return v
 
     @field_validator("covariates", "domains")

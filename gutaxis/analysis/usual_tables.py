@@ -15,7 +15,8 @@ DISTRIBUTION_SCHEMA = {
     "component_id": pl.String, "unit": pl.String, "domain": pl.String, "domain_value": pl.String,
     "percentile": pl.Float64, "value": pl.Float64, "se": pl.Float64, "mean": pl.Float64, "model": pl.String,
     "lambda": pl.Float64, "var_within": pl.Float64, "var_between": pl.Float64, "n_persons": pl.Int64,
-    "n_with_repeat": pl.Int64, "status": pl.String,
+    "n_with_repeat": pl.Int64, "status": pl.String, "var_between_probability": pl.Float64, "corr_between": pl.Float64,
+    "model_reason": pl.String,
 }
 PER_PERSON_SCHEMA = {"participant_id": pl.String, "component_id": pl.String, "usual_intake": pl.Float64,
                      "unit": pl.String, "method": pl.String}
@@ -102,7 +103,8 @@ def _distribution_rows(component: str, unit: str, result) -> pl.DataFrame:
     component, as one row each with the reason."""
     if not result.estimated:
         return _not_estimable(component, unit, result.status.removeprefix("not estimable: "), result.domains)
-    rows = result.distribution.with_columns(pl.lit(unit).alias("unit"), pl.lit("estimated").alias("status"))
+    rows = result.distribution.with_columns(pl.lit(unit).alias("unit"), pl.lit("estimated").alias("status"),
+                                            pl.lit(result.model_reason or None, pl.String).alias("model_reason"))
     missing = result.domains.filter(pl.col("status") != "estimated")
     if missing.height:
         rows = pl.concat([rows.select(list(DISTRIBUTION_SCHEMA)), pl.DataFrame({
