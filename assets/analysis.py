@@ -29,7 +29,9 @@ def cohort_outcomes(context: dg.AssetExecutionContext, warehouse_db: WarehouseRe
     return _step(context, warehouse_db, "outcomes", steps.stage_outcomes)
 
 
-@dg.asset(partitions_def=cohort_partitions, group_name="analysis", deps=[cohort_exposures, cohort_participants],
+# After the outcomes although it does not read them: the steps form one chain, so that a failed step (which
+# drops the run's staging) skips every step after it instead of leaving one to find its tables gone.
+@dg.asset(partitions_def=cohort_partitions, group_name="analysis", deps=[cohort_exposures, cohort_participants, cohort_outcomes],
           description="marts.usual_intake_distribution and marts.participant_usual_intake: the NCI method (Box-Cox, "
                       "random person effect, pseudo-persons; INDIVINT predictions) for the components the spec's "
                       "usual_intake names, or a row saying why a component got no model.")

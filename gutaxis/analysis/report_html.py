@@ -23,7 +23,6 @@ TEMPLATE = Path(__file__).with_name("templates") / "cohort_report.html"
 # their shape and percentiles do not move visibly, and the report of a 6.7 M-day cohort stays seconds.
 MAX_PLOTTED_DAYS = 200_000
 TOP_FOODS = 10
-QUANTILE_STATISTICS = ("quantile",)
 
 
 def reports_dir(warehouse_file: str | Path | None = None) -> Path:
@@ -169,7 +168,7 @@ def _components(conn, cohort: str, days: pl.DataFrame, summary: CohortReport, us
         section = ComponentSection(component_id, name, unit, per_day, rows["low"].to_numpy(), rows.height,
                                    mean_coverage, float(low_share or 0.0),
                                    top_foods=[f[1:] for f in foods if f[0] == component_id])
-        _attach_usual(section, usual, usual_table, summary)
+        _attach_usual(section, usual, usual_table)
         sections.append(section)
     return sections
 
@@ -178,7 +177,7 @@ def _usual_rows(conn, cohort: str) -> pl.DataFrame:
     return _frame(conn, "SELECT * FROM marts.usual_intake_distribution WHERE cohort = ?", [cohort])
 
 
-def _attach_usual(section: ComponentSection, usual: pl.DataFrame, usual_table: str, summary: CohortReport) -> None:
+def _attach_usual(section: ComponentSection, usual: pl.DataFrame, usual_table: str) -> None:
     """The component's usual-intake percentiles on the plotted scale (the whole cohort), or why there are none."""
     if usual_table:
         section.usual_note = usual_table
