@@ -1,5 +1,5 @@
-"""A cohort's analysis: participants, outcomes, population estimates and associations, staged after its
-exposures and published with them (assets/publish.py), each with a blocking check."""
+"""A cohort's analysis: participants, outcomes, usual intake, population estimates and associations, staged
+after its exposures and published with them (assets/publish.py), each with a blocking check."""
 import dagster as dg
 
 from assets.exposures import cohort_exposures
@@ -29,7 +29,18 @@ def cohort_outcomes(context: dg.AssetExecutionContext, warehouse_db: WarehouseRe
     return _step(context, warehouse_db, "outcomes", steps.stage_outcomes)
 
 
-@dg.asset(partitions_def=cohort_partitions, group_name="analysis", deps=[cohort_participants, cohort_outcomes],
+# After the outcomes although it does not read them: the steps form one chain, so that a failed step (which
+# drops the run's staging) skips every step after it instead of leaving one to find its tables gone.
+@dg.asset(partitions_def=cohort_partitions, group_name="analysis", deps=[cohort_exposures, cohort_participants, cohort_outcomes],
+          description="marts.usual_intake_distribution and marts.participant_usual_intake: the NCI method (Box-Cox, "
+                      "random person effect, pseudo-persons; INDIVINT predictions) for the components the spec's "
+                      "usual_intake names, or a row saying why a component got no model.")
+def cohort_usual_intake(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource) -> dg.MaterializeResult:
+    return _step(context, warehouse_db, "usual-intake", steps.stage_usual_intake)
+
+
+@dg.asset(partitions_def=cohort_partitions, group_name="analysis",
+          deps=[cohort_participants, cohort_outcomes, cohort_usual_intake],
           description="marts.population_estimates and marts.association_estimates of the cohort's analyses "
                       "(svy, Taylor linearisation; the weight of the smallest subsample used).")
 def cohort_estimates(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource) -> dg.MaterializeResult:
@@ -49,6 +60,14 @@ def outcomes_valid(context: dg.AssetCheckExecutionContext, warehouse_db: Warehou
     return audited(context, warehouse_db, steps.check_outcomes)
 
 
+@dg.asset_check(asset=cohort_usual_intake, blocking=True,
+                description="A row per modelled component (estimated or why not); estimates from >= 50 persons with a "
+                            "repeat recall, a converged fit with between-person variance > 0, percentiles increasing.")
+def usual_intake_valid(context: dg.AssetCheckExecutionContext, warehouse_db: WarehouseResource) -> dg.AssetCheckResult:
+    log_stage(context, "audit-usual-intake")
+    return audited(context, warehouse_db, steps.check_usual_intake)
+
+
 @dg.asset_check(asset=cohort_estimates, blocking=True,
                 description="Estimates finite, CI containing them; lonely-PSU rule recorded where a stratum has one PSU.")
 def estimates_valid(context: dg.AssetCheckExecutionContext, warehouse_db: WarehouseResource) -> dg.AssetCheckResult:
@@ -56,5 +75,5 @@ def estimates_valid(context: dg.AssetCheckExecutionContext, warehouse_db: Wareho
     return audited(context, warehouse_db, steps.check_estimates)
 
 
-analysis_assets = [cohort_participants, cohort_outcomes, cohort_estimates]
-analysis_checks = [participants_valid, outcomes_valid, estimates_valid]
+analysis_assets = [cohort_participants, cohort_outcomes, cohort_usual_intake, cohort_estimates]
+analysis_checks = [participants_valid, outcomes_valid, usual_intake_valid, estimates_valid]

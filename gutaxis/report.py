@@ -18,6 +18,7 @@ class CohortReport:
     days: int = 0
     items: int = 0
     excluded_recalls: int = 0
+    excluded_reasons: list[tuple[str, int]] = field(default_factory=list)  # why recalls were excluded, most frequent first
     quarantined: int = 0
     top_quarantine: list[tuple[str, int]] = field(default_factory=list)
     unlinked_items: int = 0
@@ -31,6 +32,7 @@ class CohortReport:
     estimated: list[str] = field(default_factory=list)  # what the run's analyses estimated (gutaxis.analysis)
     # a day-totals cohort (nhanes-tot, tabular-totals): days but no items, hence no food contributions
     day_totals: bool = False
+    html_report: str = ""  # where the run's HTML report was written (or why not): pipelines.runner fills it
 
 
 # More unlinked items than this share is not a few missing foods but, most likely, the wrong source.
@@ -72,7 +74,10 @@ def cohort_report(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str, st
         from gutaxis.analysis.steps import analysis_summary
 
         rep.estimated = analysis_summary(conn, cohort, run_key)
-    rep.excluded_recalls = _one(conn, "SELECT count(*) FROM audit.inclusion WHERE run_id = ? AND NOT included", [run_key])
+    rep.excluded_reasons = conn.execute(
+        "SELECT coalesce(reason, 'no reason recorded'), count(*) n FROM audit.inclusion WHERE run_id = ? AND NOT included "
+        "GROUP BY ALL ORDER BY n DESC, 1", [run_key]).fetchall()
+    rep.excluded_recalls = sum(n for _, n in rep.excluded_reasons)
     rep.top_quarantine = conn.execute(
         "SELECT reason, count(*) n FROM audit.quarantine WHERE run_id = ? GROUP BY reason ORDER BY n DESC, reason LIMIT 3",
         [run_key]).fetchall()
@@ -134,6 +139,8 @@ def format_report(rep: CohortReport) -> str:
         from gutaxis.source_status import FNDDS, summary_lines
 
         lines += ["  " + line for line in summary_lines(FNDDS if FNDDS in rep.sources else "", rep.sources)]
+    if rep.html_report:
+        lines.append(f"  report: {rep.html_report}")
     lines.append(f"  checks: {rep.checks_passed} passed, {len(rep.checks_failed)} failed, {len(rep.checks_warned)} warned")
     lines += [f"  FAILED {c}" for c in rep.checks_failed]
     for label in rep.checks_warned:

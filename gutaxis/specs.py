@@ -64,6 +64,7 @@ class CohortSpec(BaseModel):
     outcomes: list[dict] | None = None
     design: dict | None = None
     analyses: list[dict] | None = None
+    usual_intake: dict | None = None  # the NCI usual-intake model (gutaxis.analysis.declarations.UsualIntake)
     spec_path: Path | None = Field(default=None, exclude=True)
 
     @field_validator("name")

@@ -43,6 +43,11 @@ COHORT_TABLES = {
     "marts.participant_exposure": ("cohort", "participant_id", "n_days", "component_id", "mean_daily", "per_1000kcal", "unit", "coverage", "low_coverage"),
     "marts.food_contributions": ("cohort", "component_id", "food_code", "description", "amount", "share"),
     "cohort.dietary_weights": ("cohort", "participant_id", "wt_day1", "wt_two_day", "wt_day1_variable", "wt_two_day_variable"),
+    "marts.usual_intake_distribution": ("cohort", "component_id", "domain", "domain_value", "percentile", "value", "se",
+                                        "mean", "model", "lambda", "var_within", "var_between", "n_persons",
+                                        "n_with_repeat", "unit", "status", "var_between_probability",
+                                        "corr_between", "model_reason"),
+    "marts.participant_usual_intake": ("cohort", "participant_id", "component_id", "usual_intake", "unit", "method"),
 }
 
 
@@ -70,10 +75,13 @@ PUBLISHED_KINDS = {
     "marts.population_estimates": "population_estimates",
     "marts.association_estimates": "association_estimates",
     "cohort.dietary_weights": "dietary_weights",
+    "marts.usual_intake_distribution": "usual_intake_distribution",
+    "marts.participant_usual_intake": "participant_usual_intake",
 }
 # Kinds a run stages only when its cohort declares analysis; publishing a run without them publishes none
 # (an empty table), so that a spec that drops its outcomes drops its published outcomes too.
-ANALYSIS_KINDS = ("outcomes", "population_estimates", "association_estimates")
+ANALYSIS_KINDS = ("outcomes", "population_estimates", "association_estimates", "usual_intake_distribution",
+                  "participant_usual_intake")
 # The schema files ensure_schema applies, in order.
 DDL_FILES = ("ddl.sql", "analysis_ddl.sql")
 

@@ -1,4 +1,4 @@
-"""The `gutaxis` command: run, cohort add | list | check, fetch, sources, sql, ui."""
+"""The `gutaxis` command: run, cohort add | list | check, fetch, sources, sql, report, ui."""
 from __future__ import annotations
 
 import argparse
@@ -304,6 +304,16 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from gutaxis.analysis.report_html import write_report
+
+    written = write_report(args.cohort, Path(args.out) if args.out else None)
+    shown = written.path.relative_to(PROJECT_ROOT) if written.path.resolve().is_relative_to(PROJECT_ROOT) else written.path
+    print(f"wrote {shown}: cohort {args.cohort}, {written.plots} plots, {written.size_bytes / 1e6:.1f} MB, self-contained "
+          "(open it in any browser, offline)")
+    return 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     from pipelines.ui import serve
 
@@ -393,6 +403,16 @@ def build_parser() -> argparse.ArgumentParser:
     shape.add_argument("--out", metavar="FILE", help="write every row to FILE.csv, FILE.json or FILE.parquet (by the suffix)")
     sql.add_argument("--max-rows", type=int, default=50, help="rows a table shows (default 50; -1 for all)")
     sql.set_defaults(func=cmd_sql)
+
+    report = sub.add_parser("report", help="write a cohort's self-contained HTML report from the published warehouse",
+                            description="Write one self-contained HTML file (plots as inline SVG; no network needed to "
+                                        "read it) from the published warehouse, read-only: the inclusion flow, coverage, "
+                                        "per component the one-day and usual-intake distributions and top food sources, "
+                                        "population estimates, a forest plot of the associations, methods and provenance.")
+    report.add_argument("cohort", help="a published cohort's name")
+    report.add_argument("--out", metavar="FILE.html",
+                        help="where to write it (default data/reports/COHORT.html, beside the warehouse)")
+    report.set_defaults(func=cmd_report)
 
     ui = sub.add_parser("ui", help="start the Dagster web UI and daemon on this project (dagster dev)",
                         description="Starts `dagster dev` on this project: the Dagster web UI (http://127.0.0.1:3000 "

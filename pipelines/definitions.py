@@ -7,6 +7,7 @@ from assets.diaries import cohort_diary_items, diary_items_valid
 from assets.exposures import cohort_exposures, exposures_valid
 from assets.publish import published_cohort
 from assets.reference import reference_components
+from assets.report import cohort_report
 from assets.resources import WarehouseResource
 from pipelines.jobs import cohort_job, reference_job
 from pipelines.schedules import daily_cohorts, daily_reference
@@ -14,7 +15,7 @@ from pipelines.sensors import cohort_spec_sensor
 
 defs = dg.Definitions(
     assets=[reference_components, *composition_assets, composition_fndds_derived, cohort_diary_items, cohort_exposures, *analysis_assets,
-            published_cohort],
+            published_cohort, cohort_report],
     asset_checks=[diary_items_valid, exposures_valid, *analysis_checks],
     jobs=[reference_job, cohort_job],
     schedules=[daily_reference, daily_cohorts],

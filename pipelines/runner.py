@@ -129,6 +129,8 @@ def _run_cohort(defs, instance: dg.DagsterInstance, spec: CohortSpec, one_off: b
     key = stages.run_key(result.run_id)
     with warehouse.open_writer() as conn:
         rep = cohort_report(conn, spec.name, key)
+    if rep.outcome == "published":
+        rep.html_report = _html_report(result, spec.name)
     if rep.outcome != "published" and interrupts.received() is None:
         before = len(errors)
         errors += _failure_lines(result, spec.name)
@@ -136,6 +138,25 @@ def _run_cohort(defs, instance: dg.DagsterInstance, spec: CohortSpec, one_off: b
         if len(errors) == before:
             errors.append(f"{spec.name}: not published ({rep.outcome})")
     return rep
+
+
+def _html_report(result: dg.ExecuteInProcessResult, cohort: str) -> str:
+    """Where the run's cohort_report step wrote the HTML report, or why it did not (the data are published
+    either way)."""
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_MATERIALIZATION" and event.asset_key == dg.AssetKey("cohort_report"):
+            path = event.materialization.metadata.get("path")
+            return _shown(path.value) if path is not None else "written"
+    failed = [line.split(": ", 2)[-1] for line in _failure_lines(result, cohort) if ": cohort_report: " in line]
+    return f"not written: {failed[0]} (`gutaxis report {cohort}` writes it)" if failed else ""
+
+
+def _shown(path: str) -> str:
+    from pathlib import Path
+
+    from gutaxis import PROJECT_ROOT
+
+    return str(Path(path).relative_to(PROJECT_ROOT)) if Path(path).is_relative_to(PROJECT_ROOT) else path
 
 
 def check_cohort(name_or_path: str) -> CohortReport:

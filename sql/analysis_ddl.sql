@@ -91,7 +91,7 @@ COMMENT ON TABLE store.association_estimates IS 'Survey-weighted regressions of 
 COMMENT ON COLUMN store.association_estimates.cohort IS 'Cohort name.';
 COMMENT ON COLUMN store.association_estimates.hypothesis_id IS 'The analysis id of the hypothesis.';
 COMMENT ON COLUMN store.association_estimates.exposure IS 'Component id of the exposure.';
-COMMENT ON COLUMN store.association_estimates.exposure_scale IS 'mean_daily | per_1000kcal.';
+COMMENT ON COLUMN store.association_estimates.exposure_scale IS 'mean_daily | per_1000kcal | usual (the predicted usual intake of marts.participant_usual_intake: regression calibration).';
 COMMENT ON COLUMN store.association_estimates.contrast IS 'Group against the lowest (Q5 vs Q1, T3 vs T1), consumers vs non-consumers, or per unit.';
 COMMENT ON COLUMN store.association_estimates.outcome IS 'Outcome id (oxytocin is modelled on the natural log scale).';
 COMMENT ON COLUMN store.association_estimates.model IS 'logistic (estimate = log odds ratio; OR = exp) | linear.';
@@ -108,3 +108,41 @@ COMMENT ON COLUMN store.association_estimates.df IS 'Degrees of freedom: design 
 COMMENT ON COLUMN store.association_estimates.weight IS 'Weight used (see population_estimates.weight).';
 COMMENT ON COLUMN store.association_estimates.method IS 'Variance method, svy version and lonely-PSU rule.';
 COMMENT ON COLUMN store.association_estimates.status IS 'estimated, or "not computable: missing X" (the cohort lacks the exposure or outcome).';
+
+-- Usual intake (NCI method; gutaxis.analysis.usual_intake), staged with the analysis and published with it.
+CREATE TABLE IF NOT EXISTS store.usual_intake_distribution (
+    cohort VARCHAR NOT NULL, component_id VARCHAR NOT NULL, domain VARCHAR, domain_value VARCHAR, percentile DOUBLE,
+    value DOUBLE, se DOUBLE, mean DOUBLE, model VARCHAR, "lambda" DOUBLE, var_within DOUBLE, var_between DOUBLE,
+    n_persons BIGINT, n_with_repeat BIGINT, unit VARCHAR, status VARCHAR, var_between_probability DOUBLE,
+    corr_between DOUBLE, model_reason VARCHAR);
+COMMENT ON TABLE store.usual_intake_distribution IS 'Usual-intake distributions by the NCI method (MIXTRAN/DISTRIB-type): one row per percentile of a component, scale and domain; one row with the reason where no model could be fitted.';
+COMMENT ON COLUMN store.usual_intake_distribution.cohort IS 'Cohort name.';
+COMMENT ON COLUMN store.usual_intake_distribution.component_id IS 'Component id (reference.components).';
+COMMENT ON COLUMN store.usual_intake_distribution.domain IS 'Domain variable (a participant attribute of usual_intake domains), or all.';
+COMMENT ON COLUMN store.usual_intake_distribution.domain_value IS 'Domain level, or all.';
+COMMENT ON COLUMN store.usual_intake_distribution.percentile IS 'Percentile, 1-99 (P1, P5, P10, P25, P50, P75, P90, P95, P99); NULL on a not-estimable row.';
+COMMENT ON COLUMN store.usual_intake_distribution.value IS 'Usual intake at that percentile, in unit.';
+COMMENT ON COLUMN store.usual_intake_distribution.se IS 'Standard error of value: Fay BRR (factor 0.3) from the design''s strata and PSUs, else a bootstrap over persons; NULL when no replicates were asked for.';
+COMMENT ON COLUMN store.usual_intake_distribution.mean IS 'Mean usual intake of the domain, in unit (the same on every percentile row).';
+COMMENT ON COLUMN store.usual_intake_distribution.model IS 'one-part | two-part | none (not estimable).';
+COMMENT ON COLUMN store.usual_intake_distribution."lambda" IS 'Box-Cox lambda of the amount model, chosen by maximum likelihood.';
+COMMENT ON COLUMN store.usual_intake_distribution.var_within IS 'Within-person variance on the transformed scale (REML; the amount part of a two-part model).';
+COMMENT ON COLUMN store.usual_intake_distribution.var_between IS 'Between-person variance on the transformed scale (REML); > 0 on every estimated row.';
+COMMENT ON COLUMN store.usual_intake_distribution.n_persons IS 'Persons in the domain that the model used.';
+COMMENT ON COLUMN store.usual_intake_distribution.n_with_repeat IS 'Of them, persons with 2 or more recalls.';
+COMMENT ON COLUMN store.usual_intake_distribution.unit IS 'Unit of value and mean: the component''s unit per day, or per 1000 kcal (the daily density, modelled on its own).';
+COMMENT ON COLUMN store.usual_intake_distribution.var_between_probability IS 'Two-part model: between-person variance of the probability part (logit scale); NULL for one-part.';
+COMMENT ON COLUMN store.usual_intake_distribution.corr_between IS 'Two-part model: correlation of the person effects of the probability and amount parts; NULL for one-part.';
+COMMENT ON COLUMN store.usual_intake_distribution.model_reason IS 'Why this model: the share of days with none eaten against the two-part threshold, or a model forced by the spec.';
+COMMENT ON COLUMN store.usual_intake_distribution.status IS 'estimated, or "not estimable: <reason>" (too few persons with a repeat recall, all days zero, a domain too small, no convergence, between-person variance 0).';
+
+CREATE TABLE IF NOT EXISTS store.participant_usual_intake (
+    cohort VARCHAR NOT NULL, participant_id VARCHAR NOT NULL, component_id VARCHAR NOT NULL, usual_intake DOUBLE,
+    unit VARCHAR, method VARCHAR);
+COMMENT ON TABLE store.participant_usual_intake IS 'Each participant''s predicted usual intake (INDIVINT-type): for regression calibration (hypotheses with scale: usual).';
+COMMENT ON COLUMN store.participant_usual_intake.cohort IS 'Cohort name.';
+COMMENT ON COLUMN store.participant_usual_intake.participant_id IS 'Participant id (as in cohort.participants).';
+COMMENT ON COLUMN store.participant_usual_intake.component_id IS 'Component id (reference.components).';
+COMMENT ON COLUMN store.participant_usual_intake.usual_intake IS 'Conditional expectation of the person''s usual intake given their recalls and covariates, per day, in unit.';
+COMMENT ON COLUMN store.participant_usual_intake.unit IS 'Unit per day (reference.components.unit).';
+COMMENT ON COLUMN store.participant_usual_intake.method IS 'Model (NCI one-part or two-part) and its covariates: an outcome model using this value must adjust for no covariate outside them.';

@@ -101,13 +101,15 @@ def choose_weight(frame: pl.DataFrame, design: Design | None, variables: list[st
             raise GutaxisError(f"design: weight column {design.weight!r} is missing from the participants; map it in a "
                                "participants table or use weight: auto")
         return design.weight
-    dietary = any(v.endswith(("_mean_daily", "_per_1000kcal")) for v in variables)
+    dietary = any(v.endswith(("_mean_daily", "_per_1000kcal", "_usual")) for v in variables)
+    # a predicted usual intake exists for every person with one recall or more: the day-1 weight's subsample
+    means = any(v.endswith(("_mean_daily", "_per_1000kcal")) for v in variables)
 
     def usable(column: str) -> bool:
         return column in frame.columns and frame.filter(pl.col(column) > 0).height > 0
 
     if dietary:
-        two_days = "n_days" in frame.columns and frame.filter(pl.col("n_days") >= 2).height > 0
+        two_days = means and "n_days" in frame.columns and frame.filter(pl.col("n_days") >= 2).height > 0
         for column in (("wt_two_day", "wt_day1") if two_days else ("wt_day1",)):
             if usable(column):
                 return column
@@ -235,6 +237,8 @@ def run_association(cohort: str, frame: pl.DataFrame, design: Design | None, ana
 
 def _missing(data: pl.DataFrame, column: str, outcome: str, component: str) -> str | None:
     if column not in data.columns or data[column].null_count() == data.height:
+        if column.endswith("_usual"):
+            return (f"missing usual intake of {component} (not estimated: marts.usual_intake_distribution says why)")
         return f"missing {component} (the cohort's exposures do not carry it)"
     if outcome not in data.columns or data[outcome].null_count() == data.height:
         return f"missing {outcome} (declare the outcome table that gives it)"

@@ -27,7 +27,7 @@ DESIGN_COLUMNS = ("stratum", "psu", "wt_interview", "wt_mec", "wt_day1", "wt_two
 # columns, or any other name (kept as an extra attribute).
 OUTCOME_COLUMNS = ("participant_id", "value", "sample_type", "assay", "extraction", "kit", "lod", "below_lod",
                    "fasting", "collected_at")
-SCALES = ("mean_daily", "per_1000kcal")
+SCALES = ("mean_daily", "per_1000kcal", "usual")
 GROUPINGS = ("quintiles", "tertiles", "consumer", "continuous")
 STATISTICS = ("mean", "proportion", "ratio", "quantile")
 ANALYSES_DIR_ENV = "GUTAXIS_ANALYSES_DIR"
@@ -110,7 +110,8 @@ class Design(_Strict):
 
 class Exposure(_Strict):
     component: str
-    scale: Literal["mean_daily", "per_1000kcal"] = "per_1000kcal"
+    # usual: the person's predicted usual intake (regression calibration), from the cohort's usual_intake
+    scale: Literal["mean_daily", "per_1000kcal", "usual"] = "per_1000kcal"
     groups: Literal["quintiles", "tertiles", "consumer", "continuous"] = "quintiles"
 
 
@@ -181,7 +182,7 @@ class Analysis(_Strict):
 def _known_variable(name: str, components: set[str], outcomes: set[str]) -> bool:
     """Outcomes, components and the fixed attributes are checked; other names may be mapped attributes
     (checked against the data at run time)."""
-    base = name.removesuffix("_mean_daily").removesuffix("_per_1000kcal")
+    base = name.removesuffix("_mean_daily").removesuffix("_per_1000kcal").removesuffix("_usual")
     if name in outcomes or base in components or name in ATTRIBUTES or name in DESIGN_COLUMNS:
         return True
     if name == "oxytocin_method":
@@ -190,11 +191,90 @@ def _known_variable(name: str, components: set[str], outcomes: set[str]) -> bool
     return not (name.startswith(("fg_", "phq9", "oxytocin")) or name.endswith(("_mean_daily", "_per_1000kcal")))
 
 
+USUAL_NUISANCE = ("recall_sequence",)
+USUAL_SCALES = ("amount", "per_1000kcal")
+
+
+class UsualIntake(_Strict):
+    """`usual_intake:` of a cohort spec: which components get the NCI model, with which covariates."""
+    components: Literal["all"] | list[str] = "all"
+    covariates: list[str] = Field(default_factory=list)
+    # recall_sequence: 1 on the 2nd and later recalls (the NCI macros' usual nuisance effect)
+    nuisance: list[Literal["recall_sequence"]] = Field(default_factory=lambda: list(USUAL_NUISANCE))
+    nsim: int = Field(default=100, ge=1)  # pseudo-persons per person; the engine's minimum is checked below
+    replicates: int | None = Field(default=None, ge=0)
+    domains: list[str] = Field(default_factory=list)
+    # amount: the component per day; per_1000kcal: its daily density (the report plots this one)
+    scales: list[Literal["amount", "per_1000kcal"]] = Field(default_factory=lambda: list(USUAL_SCALES))
+    seed: int = 20061575
+
+    @field_validator("components")
+    @classmethod
+    def _known_components(cls, v):
+        if v != "all":
+            unknown = [c for c in v if c not in known_components()]
+            if unknown:
+                raise ValueError(f"unknown component {unknown[0]!r}; use ids of data/reference/components.csv, or all")
+        return v
+
+    @field_validator("nsim")
+    @classmethod
+    def _enough_pseudo_persons(cls, v: int) -> int:
+        from gutaxis.analysis.usual_intake import MIN_NSIM
+
+        if v < MIN_NSIM:
+            raise ValueError(f"nsim {v}: at least {MIN_NSIM} pseudo-persons per person (DISTRIB's own minimum)")
+        return v
+
+    @field_validator("covariates", "domains")
+    @classmethod
+    def _attributes(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if name.endswith(("_mean_daily", "_per_1000kcal", "_usual")) or name in known_outcomes():
+                raise ValueError(f"{name!r}: usual-intake covariates and domains are participant attributes "
+                                 f"(e.g. {', '.join(ATTRIBUTES[:2])}), not exposures or outcomes")
+        return v
+
+    def component_list(self, available: list[str]) -> list[str]:
+        """The components to model: every one the run computed (all), or those listed."""
+        return list(available) if self.components == "all" else list(self.components)
+
+
 class AnalysisDeclarations(_Strict):
     participants: list[AttributeTable] = Field(default_factory=list)
     outcomes: list[OutcomeTable] = Field(default_factory=list)
     design: Design | None = None
     analyses: list[Analysis] = Field(default_factory=list)
+    usual_intake: UsualIntake | None = None
+
+    @model_validator(mode="after")
+    def _calibration_covariates(self):
+        for analysis in self.analyses:
+            refusal = usual_covariates_refusal(analysis, self.usual_intake)
+            if refusal:
+                raise ValueError(refusal)
+        return self
+
+
+def usual_covariates_refusal(analysis: Analysis, usual: UsualIntake | None) -> str:
+    """Why a hypothesis on the usual scale cannot use this cohort's usual intake, or ''. Regression
+    calibration needs every covariate of the outcome model in the usual-intake model too (Kipnis et
+    al., Biometrics 2009;65:1003): otherwise the prediction is not E[usual | what the outcome model
+    conditions on] and the calibrated estimate is biased."""
+    if analysis.kind != "association" or analysis.exposure.scale != "usual":
+        return ""
+    if usual is None:
+        return (f"hypothesis {analysis.id!r} uses scale: usual, but the cohort declares no usual_intake; add "
+                f"usual_intake: {{components: [{analysis.exposure.component}], covariates: [...]}} to the cohort spec")
+    missing = [c for c in analysis.covariates if c not in usual.covariates]
+    if missing:
+        return (f"hypothesis {analysis.id!r} adjusts for {', '.join(missing)}, which the usual-intake model does not: "
+                f"regression calibration needs the outcome model's covariates in usual_intake covariates "
+                f"(now {usual.covariates or 'none'}); add them there or drop them from the hypothesis")
+    if usual.components != "all" and analysis.exposure.component not in usual.components:
+        return (f"hypothesis {analysis.id!r} uses the usual intake of {analysis.exposure.component}, which usual_intake "
+                "components does not list; add it there")
+    return ""
 
 
 def _one_line(where: Path | str, exc: ValidationError, prefix: str = "") -> GutaxisError:
@@ -206,7 +286,7 @@ def _one_line(where: Path | str, exc: ValidationError, prefix: str = "") -> Guta
 
 def check_declarations(data: dict, where: Path | str) -> AnalysisDeclarations:
     """The analysis keys of a cohort spec, validated; one line for the first problem."""
-    keys = {k: data[k] for k in ("participants", "outcomes", "design", "analyses") if data.get(k) is not None}
+    keys = {k: data[k] for k in ("participants", "outcomes", "design", "analyses", "usual_intake") if data.get(k) is not None}
     try:
         declared = AnalysisDeclarations(**keys)
     except ValidationError as exc:

@@ -11,9 +11,10 @@ from gutaxis import GutaxisError, warehouse
 from gutaxis.analysis.analyses import (ASSOCIATION_SCHEMA, POPULATION_SCHEMA, analysis_frame, finite_with_ci,
                                        run_association, run_estimates)
 from gutaxis.analysis.cohort_tables import DIARY_ID_COLUMN, build_outcomes, build_participants, dietary_weights
-from gutaxis.analysis.declarations import AnalysisDeclarations, analyses_for, check_declarations
+from gutaxis.analysis.declarations import AnalysisDeclarations, analyses_for, check_declarations, usual_covariates_refusal
 from gutaxis.analysis.outcomes import outcome_registry
 from gutaxis.analysis.participants import PARTICIPANT_SCHEMA
+from gutaxis.analysis.usual_tables import model_summary, usual_intake_tables
 from gutaxis.components import units
 from gutaxis.specs import CohortSpec
 
@@ -23,13 +24,14 @@ PHQ9_RANGE = (0, 27)
 
 def declarations(spec: CohortSpec) -> AnalysisDeclarations:
     data = {"participants": spec.participants, "outcomes": spec.outcomes, "design": spec.design,
-            "analyses": spec.analyses}
+            "analyses": spec.analyses, "usual_intake": spec.usual_intake}
     return check_declarations(data, spec.spec_path or spec.name)
 
 
 def declares_analysis(spec: CohortSpec) -> bool:
     declared = declarations(spec)
-    return bool(declared.participants or declared.outcomes or declared.design or analyses_for(spec.name, declared.analyses))
+    return bool(declared.participants or declared.outcomes or declared.design or declared.usual_intake
+                or analyses_for(spec.name, declared.analyses))
 
 
 def stage_participants(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> dict:
@@ -111,6 +113,13 @@ def staged_analysis_frame(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run
         else pl.DataFrame(schema={"participant_id": pl.String, "outcome_id": pl.String, "value": pl.Float64})
     kinds = dict(outcome_registry().select("outcome_id", "kind").iter_rows())
     frame = analysis_frame(participants, exposures, outcomes, kinds)
+    usual_table = warehouse.staging_table("participant_usual_intake", spec.name, run_key)
+    if warehouse.table_exists(conn, usual_table):
+        usual = conn.sql(f"SELECT participant_id, component_id, usual_intake FROM {usual_table}").pl()
+        if usual.height:  # `<component>_usual`: the predicted usual intake, for hypotheses with scale: usual
+            wide = usual.pivot(on="component_id", index="participant_id", values="usual_intake", aggregate_function="first")
+            frame = frame.join(wide.rename({c: f"{c}_usual" for c in wide.columns if c != "participant_id"}),
+                               on="participant_id", how="left")
     return frame, outcomes.filter(pl.col("outcome_id") == "oxytocin")
 
 
@@ -118,6 +127,10 @@ def stage_estimates(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: 
     """Run the cohort's analyses (inline and data/analyses/*.yaml naming it) and stage their rows."""
     declared = declarations(spec)
     chosen = analyses_for(spec.name, declared.analyses)
+    for analysis in chosen:  # analysis files naming the cohort: checked against its usual_intake here
+        refusal = usual_covariates_refusal(analysis, declared.usual_intake)
+        if refusal:
+            raise GutaxisError(f"{spec.spec_path or spec.name}: {refusal}")
     population = [pl.DataFrame(schema=POPULATION_SCHEMA)]
     associations = [pl.DataFrame(schema=ASSOCIATION_SCHEMA)]
     if chosen:
@@ -137,6 +150,34 @@ def stage_estimates(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: 
     return {"analyses": len(chosen), "population estimates": population_rows.height,
             "association rows": association_rows.height - not_computable.height,
             "hypotheses not computable": not_computable.height}
+
+
+def stage_usual_intake(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> dict:
+    """The NCI usual intake of the components the spec's usual_intake names, from the run's staged recall
+    days and participants; staged as marts.usual_intake_distribution and marts.participant_usual_intake rows
+    (a component without a model gets a row saying why)."""
+    declared = declarations(spec)
+    usual = declared.usual_intake
+    distribution_table = warehouse.staging_table("usual_intake_distribution", spec.name, run_key)
+    per_person_table = warehouse.staging_table("participant_usual_intake", spec.name, run_key)
+    if usual is None:
+        for table in (distribution_table, per_person_table):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+        return {"usual intake": "not declared (usual_intake in the cohort spec)"}
+    day_table = warehouse.staging_table("day_exposure", spec.name, run_key).split(".", 1)[1].strip('"')
+    selects = warehouse._published_selects(conn, "marts.participant_day_exposure", spec.name, day_table, units())
+    days = conn.sql("WITH days AS (" + " UNION ALL ".join(selects) + ") "
+                    "SELECT d.participant_id, d.recall_day, d.component_id, d.amount, e.amount AS energy "
+                    "FROM days d LEFT JOIN days e ON e.component_id = 'energy_kcal' "
+                    "AND e.participant_id = d.participant_id AND e.recall_day = d.recall_day").pl()
+    participants = conn.sql(f"SELECT * FROM {warehouse.staging_table('participants', spec.name, run_key)}").pl()
+    tables = usual_intake_tables(days, participants, usual, declared.design, units(), spec.spec_path or spec.name)
+    warehouse.stage_parts(conn, "usual_intake_distribution", spec.name, run_key, [({"cohort": spec.name}, tables.distribution)],
+                          warehouse.COHORT_TABLES["marts.usual_intake_distribution"])
+    warehouse.stage_parts(conn, "participant_usual_intake", spec.name, run_key, [({"cohort": spec.name}, tables.per_person)],
+                          warehouse.COHORT_TABLES["marts.participant_usual_intake"])
+    return {"usual intake": "; ".join(model_summary(tables.distribution)) or "no component",
+            "distribution rows": tables.distribution.height, "per-person predictions": tables.per_person.height}
 
 
 # --- blocking checks -------------------------------------------------------------------------------
@@ -225,6 +266,43 @@ def check_estimates(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: 
     return _record(conn, spec, run_key, "analysis_estimates", rows)
 
 
+def check_usual_intake(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> pl.DataFrame:
+    """Every modelled component has rows (estimated, or one saying why not); estimated rows rest on at least
+    MIN_PERSONS_WITH_REPEAT persons with a repeat recall, a converged fit with a between-person variance above
+    0, and percentiles that do not decrease."""
+    from gutaxis.analysis.usual_intake import MIN_PERSONS_WITH_REPEAT
+
+    table = warehouse.staging_table("usual_intake_distribution", spec.name, run_key)
+    usual = declarations(spec).usual_intake
+    if usual is None or not warehouse.table_exists(conn, table):
+        return _record(conn, spec, run_key, "usual_intake", [])
+    frame = conn.sql(f"SELECT * FROM {table}").pl()
+    estimated = frame.filter(pl.col("status") == "estimated")
+    listed = [] if usual.components == "all" else usual.components
+    absent = [c for c in listed if c not in set(frame["component_id"].to_list())]
+    few = estimated.filter(pl.col("domain") == "all").filter(pl.col("n_with_repeat") < MIN_PERSONS_WITH_REPEAT)
+    unfit = estimated.filter(~(pl.col("var_between") > 0) | ~(pl.col("var_within") > 0)
+                             | ~pl.col("lambda").is_finite() | ~pl.col("value").is_finite())
+    decreasing = (estimated.sort("component_id", "unit", "domain", "domain_value", "percentile")
+                  .with_columns(pl.col("value").diff().over("component_id", "unit", "domain", "domain_value").alias("step"))
+                  .filter(pl.col("step") < 0))
+
+    def first(rows: pl.DataFrame) -> str:
+        return "" if rows.is_empty() else f" (first: {rows['component_id'][0]}, {rows['unit'][0]})"
+
+    rows = [
+        _result("a row per component, estimated or why not", "component_id", len(absent), len(listed),
+                f"no usual-intake row for {', '.join(absent)}", table),
+        _result(f">= {MIN_PERSONS_WITH_REPEAT} persons with 2+ recalls", "n_with_repeat", few.height, estimated.height,
+                f"an estimate from too few repeat recalls{first(few)}", table),
+        _result("model converged, between-person variance > 0", "var_between", unfit.height, estimated.height,
+                f"an estimated row without a converged fit{first(unfit)}", table),
+        _result("percentiles increasing", "value", decreasing.height, estimated.height,
+                f"a percentile below the one before it{first(decreasing)}", table),
+    ]
+    return _record(conn, spec, run_key, "usual_intake", rows)
+
+
 def unrecorded_lonely_psu(estimates: pl.DataFrame, participants: pl.DataFrame, design) -> int:
     """Estimate rows whose weight's subsample has a stratum with fewer than 2 PSUs but whose method does not
     record the lonely-PSU rule and those strata."""
@@ -259,4 +337,8 @@ def analysis_summary(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str)
                 f"string_agg(DISTINCT status, '; ') FILTER (WHERE status <> 'estimated') FROM {associations} "
                 "GROUP BY hypothesis_id ORDER BY hypothesis_id").fetchall():
             lines.append(f"hypothesis {hypothesis}: " + (f"{n} contrasts" if n else status))
+    usual = warehouse.staging_table("usual_intake_distribution", cohort, run_key)
+    if warehouse.table_exists(conn, usual):
+        distribution = conn.sql(f"SELECT * FROM {usual}").pl()
+        lines += [f"usual intake {line}" for line in model_summary(distribution)]
     return lines
