@@ -55,6 +55,18 @@ def test_spec_check_refuses_a_bad_design_key_and_a_tabular_outcome_without_regis
         load_cohort_spec(spec)
 
 
+def test_a_tabular_binary_outcome_needs_no_unit_and_a_scored_one_does(tmp_path):
+    (tmp_path / "phq.csv").write_text("id,ge10,total\n1,1,12\n2,0,3\n")
+    binary = check_declarations({"outcomes": [{"format": "tabular", "path": "phq.csv", "outcome": "phq9_ge10",
+                                               "columns": {"participant_id": "id", "value": "ge10"}}]},
+                                tmp_path / "spec.yaml").outcomes
+    outcomes = build_outcomes("c", tmp_path, binary)
+    assert outcomes["value"].to_list() == [1.0, 0.0] and outcomes["outcome_id"].to_list() == ["phq9_ge10"] * 2
+    with pytest.raises(GutaxisError, match="a tabular outcome needs outcome: .* and unit:"):
+        check_declarations({"outcomes": [{"format": "tabular", "path": "phq.csv", "outcome": "phq9_total",
+                                          "columns": {"participant_id": "id", "value": "total"}}]}, tmp_path / "spec.yaml")
+
+
 def test_the_shipped_hypothesis_set_loads_and_covers_the_mechanism_components():
     from gutaxis.analysis.declarations import analysis_files, load_analysis_file
 

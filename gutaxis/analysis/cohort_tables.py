@@ -209,7 +209,7 @@ def _tabular_outcome(cohort: str, path: Path, table: OutcomeTable, entry: dict) 
     if table.outcome == "oxytocin":
         converted, lod = oxytocin_pg_per_ml(value, table.unit, source), oxytocin_pg_per_ml(
             pl.col("lod").cast(pl.Float64, strict=False), table.unit, source)
-    elif table.unit != (entry["unit"] or ""):
+    elif (table.unit or "") != (entry["unit"] or ""):
         raise GutaxisError(f"{source}: unit {table.unit!r} differs from the registry's {entry['unit']!r} and no "
                            "conversion is known; give the values in the registry's unit")
     else:
