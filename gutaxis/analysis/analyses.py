@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import polars as pl
 
 from gutaxis import GutaxisError
@@ -39,13 +40,18 @@ OXYTOCIN_LOG = "oxytocin_log"  # linear models on oxytocin use its natural log (
 def analysis_frame(participants: pl.DataFrame, exposures: pl.DataFrame, outcomes: pl.DataFrame,
                    outcome_kinds: dict[str, str]) -> pl.DataFrame:
     """One row per participant: design and attributes, `<component>_mean_daily` / `_per_1000kcal`, n_days,
-    and one column per outcome (the mean of its measurements; oxytocin with `oxytocin_method`)."""
+    and one column per outcome (the mean of its measurements; oxytocin with `oxytocin_method`).
+
+    exposures: long (participant_id, n_days, component_id, mean_daily, per_1000kcal), or already one row per
+    participant with those columns (warehouse.wide_participant_exposure_select)."""
     frame = participants
-    if exposures.height:
+    if exposures.height and "component_id" in exposures.columns:
         wide = exposures.pivot(on="component_id", index=["participant_id", "n_days"],
                                values=["mean_daily", "per_1000kcal"], aggregate_function="first")
         wide = wide.rename({c: _exposure_column(c) for c in wide.columns if c not in ("participant_id", "n_days")})
         frame = frame.join(wide, on="participant_id", how="left")
+    elif exposures.height:
+        frame = frame.join(exposures, on="participant_id", how="left")
     for outcome_id, rows in outcomes.partition_by("outcome_id", as_dict=True).items() if outcomes.height else []:
         outcome_id = outcome_id[0]
         if outcome_id == "oxytocin":
@@ -295,17 +301,14 @@ def _reference_level(data: pl.DataFrame, column: str, complete: pl.Expr) -> str:
 def _weighted_cutpoints(frame: pl.DataFrame, column: str, weight: str, k: int) -> list[float]:
     """Cut points at the weighted j/k quantiles (smallest value whose weighted CDF reaches j/k), so that the
     groups are quantiles of the population the weights represent; tied values share a group."""
-    ordered = frame.filter(pl.col(weight) > 0).select(column, weight).sort(column)
+    ordered = frame.select(column, weight).filter(pl.col(weight) > 0).sort(column)
     if ordered.height == 0:
         return []
-    cdf = (ordered[weight].cum_sum() / ordered[weight].sum()).to_list()
-    values = ordered[column].to_list()
-    cuts, position = [], 0
-    for j in range(1, k):
-        while position < len(cdf) - 1 and cdf[position] < j / k:
-            position += 1
-        cuts.append(values[position])
-    return sorted(set(cuts))
+    cdf = (ordered[weight].cum_sum() / ordered[weight].sum()).to_numpy()
+    # the first position whose CDF reaches j/k (the last row if rounding leaves the CDF just short of it)
+    positions = np.minimum(np.searchsorted(cdf, [j / k for j in range(1, k)], side="left"), len(cdf) - 1)
+    values = ordered[column].gather(positions).to_list()
+    return sorted(set(values))
 
 
 def _row(base: dict, term: dict, contrast: str, p_trend: float | None) -> dict:

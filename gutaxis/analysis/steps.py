@@ -103,9 +103,13 @@ def staged_analysis_frame(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run
     participants = participants.drop("extra_attributes", "external_id", "cohort", strict=False)
     table = warehouse.staging_table("participant_exposure", spec.name, run_key)
     name = table.split(".", 1)[1].strip('"')
-    selects = warehouse._published_selects(conn, "marts.participant_exposure", spec.name, name, units())
-    exposures = conn.sql("SELECT participant_id, n_days, component_id, mean_daily, per_1000kcal FROM ("
-                         + " UNION ALL ".join(selects) + ")").pl()
+    wide = warehouse.wide_participant_exposure_select(conn, name, units())
+    if wide is not None:
+        exposures = conn.sql(wide).pl()
+    else:
+        selects = warehouse._published_selects(conn, "marts.participant_exposure", spec.name, name, units())
+        exposures = conn.sql("SELECT participant_id, n_days, component_id, mean_daily, per_1000kcal FROM ("
+                             + " UNION ALL ".join(selects) + ")").pl()
     outcomes_table = warehouse.staging_table("outcomes", spec.name, run_key)
     outcomes = conn.sql(f"SELECT * FROM {outcomes_table}").pl() if warehouse.table_exists(conn, outcomes_table) \
         else pl.DataFrame(schema={"participant_id": pl.String, "outcome_id": pl.String, "value": pl.Float64})
