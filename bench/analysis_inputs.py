@@ -119,15 +119,17 @@ def write_inputs(diary: Path, seed: int) -> tuple[Path, Path]:
     return participants_path, phq_path
 
 
-def spec_keys(participants_path: Path, phq_path: Path, components: list[str]) -> dict:
-    """The analysis keys of the bench cohort spec: participants, outcomes, design, and analyses like the
-    project's shipped hypothesis set (each computed component per 1000 kcal in quintiles against
-    phq9_ge10 in adults 20+ not pregnant, adjusted) plus descriptive estimates by sex."""
+def spec_keys(participants_path: Path, phq_path: Path, components: list[str], hypotheses: int | None = None) -> dict:
+    """The analysis keys of the bench cohort spec: participants, outcomes, design, descriptive estimates by
+    sex, and hypotheses shaped like the project's shipped set (a computed component per 1000 kcal in
+    quintiles against phq9_ge10 in adults 20+ not pregnant, adjusted): the first `hypotheses` of them
+    (fiber first), or one per computed component when None."""
     outcomes = [{"format": "tabular", "path": str(phq_path), "outcome": "phq9_total", "unit": "points",
                  "columns": {"participant_id": "SEQN", "value": "phq9_total"}},
                 {"format": "tabular", "path": str(phq_path), "outcome": "phq9_ge10",  # binary: no unit
                  "columns": {"participant_id": "SEQN", "value": "phq9_ge10"}}]
     covariates = ["age_years", "sex", "race_ethnicity", "income_poverty_ratio", "energy_kcal_mean_daily"]
+    exposures = sorted((c for c in components if c != "energy_kcal"), key=lambda c: (c != "fiber", c))
     analyses = [{"id": "bench-phq9-by-sex", "kind": "estimates", "variables": ["phq9_ge10", "phq9_total", "energy_kcal_mean_daily"],
                  "statistics": ["mean", "quantile"], "quantiles": [0.5], "by": ["sex"],
                  "domain": "age_years >= 20"}]
@@ -135,7 +137,7 @@ def spec_keys(participants_path: Path, phq_path: Path, components: list[str]) ->
                   "exposure": {"component": c, "scale": "per_1000kcal", "groups": "quintiles"},
                   "outcome": "phq9_ge10", "model": "logistic", "covariates": covariates,
                   "domain": "age_years >= 20 and not pregnant"}
-                 for c in components if c != "energy_kcal"]
+                 for c in exposures[:hypotheses]]
     return {"participants": [{"format": "tabular", "path": str(participants_path), "columns": PARTICIPANT_COLUMNS}],
             "outcomes": outcomes,
             "design": {"weight": "auto", "strata": "stratum", "psu": "psu", "cycles": 1, "lonely_psu": "adjust"},

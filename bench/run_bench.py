@@ -345,7 +345,8 @@ def run_measured(command: list[str], env: dict, echo_prefix: str, limit_bytes: f
 
 
 def make_workspace(out_dir: Path, diary: Path, all_components: bool = False,
-                   analysis_inputs: tuple[Path, Path] | None = None) -> tuple[Path, dict, Path, Path, float]:
+                   analysis_inputs: tuple[Path, Path] | None = None,
+                   hypotheses: int | None = None) -> tuple[Path, dict, Path, Path, float]:
     """A fresh warehouse, raw dir (FNDDS fetched through the CLI) and Dagster dir; returns (root, env,
     spec, the per-food table of the fair floor, seconds the preparation took).
 
@@ -380,7 +381,7 @@ def make_workspace(out_dir: Path, diary: Path, all_components: bool = False,
     body = {"name": COHORT, "format": "tabular", "path": str(diary.resolve()), "composition": SOURCE_ID,
             "columns": columns}
     if analysis_inputs:
-        body.update(analysis_spec_keys(*analysis_inputs, per_food_components(per_food)))
+        body.update(analysis_spec_keys(*analysis_inputs, per_food_components(per_food), hypotheses))
     spec.write_text(json.dumps(body, indent=2) + "\n")  # JSON is YAML
     return root, env, spec, per_food, time.monotonic() - started
 
@@ -554,7 +555,8 @@ def format_table(result: dict) -> str:
     code, targets = result["code"], result["targets"]
     lines = [f"gutaxis benchmark: {result['rows']:,} rows, {floor['participants']:,} participants, "
              f"{mode_label(result)}, {floor['components']} components (floor = the pipeline's), "
-             f"{'with' if result.get('analysis') else 'without'} analysis, seed {result['seed']}; code {code['commit']}"
+             + (f"with analysis ({hypotheses_label(result)}), " if result.get("analysis") else "without analysis, ")
+             + f"seed {result['seed']}; code {code['commit']}"
              + (f" + {len(code['uncommitted'])} uncommitted files" if code["uncommitted"] else ""),
              f"{'stage':<22}{'wall s':>9}{'cpu s':>9}{'cores':>7}{'peak RSS GB':>13}"]
 
@@ -609,6 +611,11 @@ def format_table(result: dict) -> str:
                  f"{' '.join(result['machine']['loadavg_at_start'])} at start; CPU seconds used by other processes "
                  f"during the runs: {', '.join(noise)} (near 0 when idle)")
     return "\n".join(lines)
+
+
+def hypotheses_label(result: dict) -> str:
+    count = result.get("hypotheses")
+    return "a hypothesis per component" if count is None else f"{count} hypothes{'is' if count == 1 else 'es'}"
 
 
 def mode_label(result: dict) -> str:
@@ -668,6 +675,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all-components", action="store_true", help="the same as --modes all")
     parser.add_argument("--no-analysis", action="store_true",
                         help="a cohort without participants, outcomes or analyses (the analysis stages do nothing)")
+    parser.add_argument("--hypotheses", default="1", metavar="N|all",
+                        help="association hypotheses of the bench cohort (each two survey-weighted logistic fits over "
+                             "every participant): N (default 1, fiber first) or all (one per computed component, the "
+                             "shape of the shipped set)")
     parser.add_argument("--pandas", action="store_true",
                         help="also run a researcher's pandas merge + group-by of the same data (bench/pandas_script.py)")
     parser.add_argument("--repeat", type=int, default=1, metavar="N",
@@ -680,6 +691,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     modes = parse_modes(args.modes, args.all_components, parser)
+    if args.hypotheses != "all" and not (args.hypotheses.isdigit()):
+        parser.error("--hypotheses takes a whole number or all")
+    args.hypotheses = None if args.hypotheses == "all" else int(args.hypotheses)
     out_dir = args.out.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     limit_bytes = args.max_rss_gb * GB if args.max_rss_gb else 0.75 * meminfo("MemAvailable")
@@ -713,7 +727,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     for all_components in modes:
         common = {"rows": args.rows, "seed": args.seed, "grams_decimals": args.grams_decimals,
-                  "all_components": all_components, "analysis": analysis_inputs is not None, "diary": str(diary),
+                  "all_components": all_components, "analysis": analysis_inputs is not None,
+                  "hypotheses": args.hypotheses, "diary": str(diary),
                   "generation": generation, "machine": machine, "code": code}
         report = out_dir / (diary.name.replace("diary-", "bench-", 1).removesuffix(".parquet")
                             + ("-all" if all_components else "") + ("-noanalysis" if args.no_analysis else ""))
@@ -759,7 +774,7 @@ def measure_round(args: argparse.Namespace, common: dict, diary: Path, compositi
     """One round in a fresh workspace: the floor (the pipeline's components), the bare six-component floor,
     the pandas script (if asked), then the pipeline, then their comparison."""
     workspace, env, spec, per_food, preparation_s = make_workspace(args.out.resolve(), diary, all_components,
-                                                                   analysis_inputs)
+                                                                   analysis_inputs, args.hypotheses)
     failed = False
     try:
         def contender(name: str, script: str, table: Path, label: str) -> tuple[Measured, Path]:

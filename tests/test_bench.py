@@ -132,6 +132,8 @@ def test_the_bench_spec_declares_participants_outcomes_a_design_and_one_hypothes
     assert sorted(a["exposure"]["component"] for a in hypotheses) == ["fiber", "tryptophan"]
     assert {o["outcome"] for o in spec.outcomes} == {"phq9_total", "phq9_ge10"}
     assert spec.design["strata"] == "stratum"
+    one = analysis_inputs.spec_keys(participants, phq, ["energy_kcal", "tryptophan", "fiber"], hypotheses=1)
+    assert [a["exposure"]["component"] for a in one["analyses"] if a["kind"] == "association"] == ["fiber"]
 
 
 def test_modes_parse_in_order_and_refuse_unknown_names():
