@@ -267,7 +267,8 @@ def _fit_groups(data, sdesign, analysis, column, outcome, covariates, complete, 
         return [_row(base, term, "consumers vs non-consumers", None)]
     k = GROUP_COUNTS[groups]
     label = "Q" if groups == "quintiles" else "T"
-    cuts = _weighted_cutpoints(data.filter(complete), column, weight, k)
+    # masks and narrow selects, not data.filter(...): each filter of the analysis frame copied all its columns
+    cuts = _weighted_cutpoints(data.select(column, weight).filter(data.select(complete).to_series()), column, weight, k)
     group = pl.lit(1)
     for cut in cuts:
         group = group + (pl.col(column) > cut).cast(pl.Int32)
@@ -277,9 +278,10 @@ def _fit_groups(data, sdesign, analysis, column, outcome, covariates, complete, 
         return [{**base, "status": f"not computable: {column} has fewer than 2 distinct {groups} in the domain"}]
     data = data.with_columns(pl.format(f"{label}{{}}", pl.col("_group_number")).alias("_group"))
     # the median exposure of each group, as a continuous term, gives the p for trend
-    medians = (data.filter(complete).group_by("_group_number")
-               .agg(pl.col(column).median().alias("_group_median")))
-    data = data.join(medians, on="_group_number", how="left")
+    medians = (data.select("_group_number", column).filter(pl.col("_group_number").is_not_null())
+               .group_by("_group_number").agg(pl.col(column).median()))
+    data = data.with_columns(pl.col("_group_number").replace_strict(
+        medians["_group_number"], medians[column], default=None, return_dtype=pl.Float64).alias("_group_median"))
     fitted = fit_regression(data, sdesign, outcome, ["_group", *covariates], model=analysis.model,
                             categorical={"_group": f"{label}{present[0]}", **categorical}, domain=complete, source=source)
     trend = fit_regression(data, sdesign, outcome, ["_group_median", *covariates], model=analysis.model,
@@ -294,7 +296,8 @@ def _fit_groups(data, sdesign, analysis, column, outcome, covariates, complete, 
 
 
 def _reference_level(data: pl.DataFrame, column: str, complete: pl.Expr) -> str:
-    levels = sorted(data.filter(complete)[column].drop_nulls().cast(pl.String).unique().to_list())
+    levels = sorted(data.select(column).filter(data.select(complete).to_series())[column].drop_nulls()
+                    .cast(pl.String).unique().to_list())
     return levels[0] if levels else ""
 
 

@@ -59,7 +59,8 @@ class SurveyDesign:
 
 def lonely_strata(frame: pl.DataFrame, design: SurveyDesign) -> list:
     """Strata with a single PSU among the rows of the design (weight > 0)."""
-    in_design = frame.filter(pl.col(design.weight).fill_null(0) > 0)
+    # the three design columns only: filtering the whole analysis frame copied every column of it
+    in_design = frame.select(design.strata, design.psu, design.weight).filter(pl.col(design.weight).fill_null(0) > 0)
     counts = in_design.group_by(design.strata).agg(pl.col(design.psu).n_unique().alias("psus"))
     return sorted(counts.filter(pl.col("psus") < 2)[design.strata].to_list())
 
