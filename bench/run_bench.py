@@ -43,8 +43,11 @@ import pyarrow.parquet as pq
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(PROJECT_ROOT))
+sys.path.insert(0, str(BENCH_DIR))
 
 from gutaxis.formats.fndds import read_table  # noqa: E402
+
+from analysis_inputs import spec_keys as analysis_spec_keys, write_inputs as write_analysis_inputs  # noqa: E402
 
 REALDATA = PROJECT_ROOT.parent / "shared" / "realdata"
 FNDDS_XLSX = REALDATA / "usda" / "fndds-2017-2018" / "2017-2018 FNDDS At A Glance - FNDDS Nutrient Values.xlsx"
@@ -72,6 +75,12 @@ PORTION_KCAL = 150.0
 TARGET_RATIO = 3.0
 TARGET_PEAK_BYTES = 6e9
 RELATIVE_TOLERANCE = 1e-9
+ABSOLUTE_TOLERANCE = 1e-7  # 200 items a day, each rounded to 10^-9 of its unit (compare_means)
+# Stages of the exposure pipeline (analysis_stage_names takes the others after the exposures' audit).
+EXPOSURES_AUDIT_STAGE = "audit-exposures"
+NOT_ANALYSIS_STAGES = {"publish", "report + exit"}
+TARGET_ALL_COMPONENTS_RATIO = 2.5  # issue 15: all components <= 2.5 x the fair floor at 100 M items
+TARGET_ANALYSIS_SHARE = 0.25  # issue 13: the analysis stages add at most 25 % to end to end
 SAMPLE_INTERVAL_S = 0.05
 TREE_RESCAN_S = 0.5
 GB = 1e9
@@ -335,16 +344,20 @@ def run_measured(command: list[str], env: dict, echo_prefix: str, limit_bytes: f
 # Workspace, floor, pipeline
 
 
-def make_workspace(out_dir: Path, diary: Path, all_components: bool = False) -> tuple[Path, dict, Path, float]:
+def make_workspace(out_dir: Path, diary: Path, all_components: bool = False,
+                   analysis_inputs: tuple[Path, Path] | None = None,
+                   hypotheses: int | None = None) -> tuple[Path, dict, Path, Path, float]:
     """A fresh warehouse, raw dir (FNDDS fetched through the CLI) and Dagster dir; returns (root, env,
-    spec, seconds the preparation took).
+    spec, the per-food table of the fair floor, seconds the preparation took).
 
     The composition is loaded into the warehouse beforehand, by a run of the demo cohort: like
     the floor, whose per-100 g table is extracted from the xlsx before it is timed, the measured
     run starts from its reference data in place, as every run after a source's first does.
     all_components: also fetch the mechanism sources, so that the measured run computes all
     sixteen components, not the seven FNDDS gives directly (their one-off derivation is part of
-    that preparatory run).
+    that preparatory run). The per-food table the pipeline will use (composition.food_components of
+    the FNDDS foods) is then extracted for the floor, as the pipeline finds it in the warehouse.
+    analysis_inputs: (participants, PHQ) files: the spec then declares them, a design and analyses.
     """
     root = Path(tempfile.mkdtemp(prefix="work-", dir=out_dir))
     env = dict(os.environ)
@@ -361,11 +374,40 @@ def make_workspace(out_dir: Path, diary: Path, all_components: bool = False) -> 
         done = subprocess.run([str(gutaxis_command()), *command], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True)
         if done.returncode != 0:
             raise SystemExit(f"bench: `gutaxis {' '.join(command[:2])}` failed:\n{done.stderr}")
+    per_food = root / "per-food.parquet"
+    per_food_table(Path(env["GUTAXIS_WAREHOUSE"])).write_parquet(per_food)
     spec = root / "bench.yaml"
     columns = {c: c for c in ("participant_id", "recall_day", "food_code", "grams")}
-    spec.write_text(json.dumps({"name": COHORT, "format": "tabular", "path": str(diary.resolve()),
-                                "composition": SOURCE_ID, "columns": columns}, indent=2) + "\n")  # JSON is YAML
-    return root, env, spec, time.monotonic() - started
+    body = {"name": COHORT, "format": "tabular", "path": str(diary.resolve()), "composition": SOURCE_ID,
+            "columns": columns}
+    if analysis_inputs:
+        body.update(analysis_spec_keys(*analysis_inputs, per_food_components(per_food), hypotheses))
+    spec.write_text(json.dumps(body, indent=2) + "\n")  # JSON is YAML
+    return root, env, spec, per_food, time.monotonic() - started
+
+
+def per_food_table(warehouse: Path) -> pl.DataFrame:
+    """food_code (Int64) and a column per component (amount per 100 g) of the FNDDS foods, as
+    composition.food_components holds them: every component the pipeline computes for the bench diary
+    (it has no reported values), whatever the route (analytical, disaggregated, literature, matched)."""
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        long = conn.sql(
+            "SELECT CAST(food_code AS BIGINT) AS food_code, component_id, amount_per_100g "
+            "FROM composition.food_components WHERE source = $1 AND amount_per_100g IS NOT NULL",
+            params=[SOURCE_ID]).pl()
+    duplicated = long.group_by("food_code", "component_id").len().filter(pl.col("len") > 1)
+    if duplicated.height:
+        raise SystemExit(f"bench: composition.food_components has {duplicated.height} (food, component) pairs twice "
+                         f"for {SOURCE_ID}; the floor needs one value per pair")
+    components = sorted(long["component_id"].unique().to_list())
+    wide = long.pivot(on="component_id", index="food_code", values="amount_per_100g")
+    return wide.select("food_code", *components).sort("food_code")
+
+
+def per_food_components(per_food: Path) -> list[str]:
+    return [c for c in pl.read_parquet_schema(per_food) if c != "food_code"]
 
 
 def gutaxis_command() -> Path:
@@ -380,7 +422,8 @@ def warm_page_cache(path: Path) -> None:
 
 
 def stage_windows(run: Measured, publish_end_epoch: float | None) -> list[dict]:
-    """startup, the five stages, and the tail (report and exit), from the stage lines' timestamps."""
+    """startup, the stages, and the tail (report and exit), from the stage lines' timestamps; each
+    stage says whether it is an analysis stage (analysis_stage_names)."""
     marks = [("startup", run.started)]
     for mono, _epoch, line in run.stderr_lines:
         match = STAGE_LINE.match(line)
@@ -391,11 +434,29 @@ def stage_windows(run: Measured, publish_end_epoch: float | None) -> list[dict]:
         if marks[-1][1] <= publish_end <= run.finished:
             marks.append(("report + exit", publish_end))
     marks.append(("end", run.finished))
+    analysis = analysis_stage_names([name for name, _ in marks[:-1]])
     rows = []
     for (name, start), (_next, end) in zip(marks, marks[1:]):
         peak, cpu = run.monitor.window(start, end)
-        rows.append({"stage": name, "wall_s": end - start, "cpu_s": cpu, "peak_rss_bytes": peak})
+        rows.append({"stage": name, "wall_s": end - start, "cpu_s": cpu, "peak_rss_bytes": peak,
+                     "analysis": name in analysis})
     return rows
+
+
+def analysis_stage_names(stages: list[str]) -> set[str]:
+    """The analysis stages of a run, in the order its stage lines came: every stage after the exposures'
+    audit except publish and the tail. So participants, outcomes, estimates and their checks, and any
+    analysis asset added later (usual intake, diet indices) whether it runs before publish or after,
+    are timed as analysis without the bench naming them; ingest and exposure stages (per shard or
+    not) come before the exposures' audit."""
+    if EXPOSURES_AUDIT_STAGE not in stages:
+        return set()
+    after = stages[stages.index(EXPOSURES_AUDIT_STAGE) + 1:]
+    return {name for name in after if name not in NOT_ANALYSIS_STAGES}
+
+
+def analysis_seconds(stages: list[dict]) -> float:
+    return sum(stage["wall_s"] for stage in stages if stage.get("analysis"))
 
 
 def publish_end(warehouse: Path, run_key: str) -> float | None:
@@ -418,43 +479,71 @@ def publish_end(warehouse: Path, run_key: str) -> float | None:
 # Comparison
 
 
-def compare_sample(warehouse: Path, floor_result: Path, sample_size: int, seed: int) -> dict:
-    """Sampled participants' mean_daily: pipeline (published marts) vs floor, relative difference."""
+def published_means(warehouse: Path, participant_ids: pl.Series, components: list[str]) -> tuple[pl.DataFrame, int]:
+    """(participant_id Int64 + a mean_daily column per component, for the given participants; the number of
+    participants published), read from marts.participant_exposure."""
     import duckdb
 
-    floor = pl.read_parquet(floor_result)
-    sample = floor.sample(n=min(sample_size, floor.height), seed=seed)
-    ids = sample.select(pl.col("participant_id").cast(pl.String))
+    ids = pl.DataFrame({"participant_id": participant_ids.cast(pl.String)})
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         conn.register("sample_ids", ids)
         published = conn.sql(
             "SELECT participant_id, component_id, mean_daily FROM marts.participant_exposure "
             "WHERE cohort = $1 AND component_id IN (SELECT unnest($2)) "
-            "AND participant_id IN (SELECT participant_id FROM sample_ids)", params=[COHORT, list(COMPONENTS)]).pl()
-        published_participants = conn.execute(
+            "AND participant_id IN (SELECT participant_id FROM sample_ids)", params=[COHORT, components]).pl()
+        count = conn.execute(
             "SELECT count(*) FROM marts.participant_exposure WHERE cohort = ? AND component_id = 'energy_kcal'",
             [COHORT]).fetchall()[0][0]
-    pipeline = (published.pivot(on="component_id", index="participant_id", values="mean_daily")
-                .with_columns(pl.col("participant_id").cast(pl.Int64)))
-    for c in COMPONENTS:
-        if c not in pipeline.columns:
-            pipeline = pipeline.with_columns(pl.lit(None, dtype=pl.Float64).alias(c))
-    both = sample.join(pipeline, on="participant_id", how="left", suffix="__pipeline")
-    differences = []
-    worst = 0.0
-    for c in COMPONENTS:
-        a, b = both[c], both[f"{c}__pipeline"]
-        scale = np.maximum(np.abs(a.to_numpy()), np.abs(b.to_numpy()))
+    wide = (published.pivot(on="component_id", index="participant_id", values="mean_daily")
+            .with_columns(pl.col("participant_id").cast(pl.Int64)))
+    return wide.with_columns(pl.lit(None, pl.Float64).alias(c) for c in components if c not in wide.columns), count
+
+
+def compare_means(reference: pl.DataFrame, other: pl.DataFrame, other_participants: int, components: list[str]) -> dict:
+    """Per participant and component, the reference's mean_daily (the floor's) against another's.
+
+    Equal when |a - b| <= RELATIVE_TOLERANCE x max(|a|, |b|) + ABSOLUTE_TOLERANCE: the pipeline rounds each
+    item's amount to 10^-9 of its unit (its fixed-point sums), exact for the FNDDS values (at most 3
+    decimals per 100 g) but not for derived ones (amino acids, flavonoids, with many decimals), where a
+    day of n items may differ by n x 0.5 x 10^-9; ABSOLUTE_TOLERANCE allows 200 items."""
+    both = reference.select("participant_id", *components).join(other, on="participant_id", how="left",
+                                                                  suffix="__other")
+    differences, worst = [], 0.0
+    for c in components:
+        a, b = both[c].to_numpy(), both[f"{c}__other"].to_numpy()
+        a_null, b_null = both[c].is_null().to_numpy(), both[f"{c}__other"].is_null().to_numpy()
+        a, b = np.nan_to_num(a.astype(np.float64), nan=0.0), np.nan_to_num(b.astype(np.float64), nan=0.0)
+        scale = np.maximum(np.abs(a), np.abs(b))
+        gap = np.abs(a - b)
         with np.errstate(invalid="ignore", divide="ignore"):
-            rel = np.where(scale > 0, np.abs(a.to_numpy() - b.to_numpy()) / scale, 0.0)
-        bad = (a.is_null() != b.is_null()).to_numpy() | (np.nan_to_num(rel, nan=1.0) > RELATIVE_TOLERANCE)
-        worst = max(worst, float(np.nanmax(rel)) if rel.size else 0.0)
+            rel = np.where(scale > 0, gap / scale, 0.0)
+        bad = (a_null != b_null) | (gap > RELATIVE_TOLERANCE * scale + ABSOLUTE_TOLERANCE)
+        worst = max(worst, float(np.max(np.where(gap > ABSOLUTE_TOLERANCE, rel, 0.0))) if rel.size else 0.0)
         for row in both.filter(pl.Series(bad)).head(5).iter_rows(named=True):
-            differences.append(f"participant {row['participant_id']} {c}: floor {row[c]!r} pipeline {row[c + '__pipeline']!r}")
-    return {"sampled": sample.height, "components": list(COMPONENTS), "max_relative_difference": worst,
-            "tolerance": RELATIVE_TOLERANCE, "differences": differences,
-            "participants_floor": floor.height, "participants_published": published_participants,
-            "ok": not differences and floor.height == published_participants}
+            differences.append(f"participant {row['participant_id']} {c}: floor {row[c]!r} other {row[c + '__other']!r}")
+    return {"sampled": both.height, "components": list(components), "max_relative_difference": worst,
+            "tolerance": RELATIVE_TOLERANCE, "absolute_tolerance": ABSOLUTE_TOLERANCE, "differences": differences,
+            "participants_floor": reference.height, "participants_published": other_participants,
+            "ok": not differences and reference.height == other_participants}
+
+
+def compare_sample(warehouse: Path, floor_result: Path, sample_size: int, seed: int) -> dict:
+    """Sampled participants' mean_daily of every floor component: pipeline (published marts) vs floor."""
+    floor = pl.read_parquet(floor_result)
+    components = [c for c in floor.columns if c != "participant_id"]
+    sample = floor.sample(n=min(sample_size, floor.height), seed=seed)
+    published, count = published_means(warehouse, sample["participant_id"], components)
+    result = compare_means(sample, published, count, components)
+    result["participants_floor"] = floor.height
+    result["ok"] = not result["differences"] and floor.height == count
+    return result
+
+
+def compare_pandas(floor_result: Path, pandas_result: Path) -> dict:
+    """Every participant's means from the pandas script against the floor's."""
+    floor, other = pl.read_parquet(floor_result), pl.read_parquet(pandas_result)
+    components = [c for c in floor.columns if c != "participant_id"]
+    return compare_means(floor, other.with_columns(pl.col("participant_id").cast(pl.Int64)), other.height, components)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -463,46 +552,74 @@ def compare_sample(warehouse: Path, floor_result: Path, sample_size: int, seed: 
 
 def format_table(result: dict) -> str:
     pipe, floor, cmp = result["pipeline"], result["floor"], result["comparison"]
-    code = result["code"]
+    code, targets = result["code"], result["targets"]
     lines = [f"gutaxis benchmark: {result['rows']:,} rows, {floor['participants']:,} participants, "
-             f"{len(COMPONENTS)} components (floor), "
-             f"pipeline {'all 16 components (mechanism sources fetched)' if result.get('all_components') else 'FNDDS only'}, "
-             f"seed {result['seed']}; code {code['commit']}"
+             f"{mode_label(result)}, {floor['components']} components (floor = the pipeline's), "
+             + (f"with analysis ({hypotheses_label(result)}), " if result.get("analysis") else "without analysis, ")
+             + f"seed {result['seed']}; code {code['commit']}"
              + (f" + {len(code['uncommitted'])} uncommitted files" if code["uncommitted"] else ""),
-             f"{'stage':<18}{'wall s':>9}{'cpu s':>9}{'cores':>7}{'peak RSS GB':>13}"]
+             f"{'stage':<22}{'wall s':>9}{'cpu s':>9}{'cores':>7}{'peak RSS GB':>13}"]
 
     def row(name: str, wall: float, cpu: float, peak: int) -> str:
         cores = cpu / wall if wall > 0 else 0.0
-        return f"{name:<18}{wall:>9.2f}{cpu:>9.2f}{cores:>7.2f}{peak / GB:>13.2f}"
+        return f"{name:<22}{wall:>9.2f}{cpu:>9.2f}{cores:>7.2f}{peak / GB:>13.2f}"
 
     for stage in pipe["stages"]:
-        lines.append(row("  " + stage["stage"], stage["wall_s"], stage["cpu_s"], stage["peak_rss_bytes"]))
+        lines.append(row(("  * " if stage.get("analysis") else "  ") + stage["stage"], stage["wall_s"], stage["cpu_s"],
+                         stage["peak_rss_bytes"]))
     lines.append(row("end to end", pipe["wall_s"], pipe["cpu_s"], pipe["peak_rss_bytes"]))
-    lines.append(row("floor (polars)", floor["wall_s"], floor["cpu_s"], floor["peak_rss_bytes"]))
+    analysis_s = targets["analysis_s"]
+    lines.append(f"  * analysis stages: {analysis_s:.2f} s, adding {100 * targets['analysis_share']:.1f} % to the "
+                 f"{pipe['wall_s'] - analysis_s:.2f} s without them (target <= {100 * TARGET_ANALYSIS_SHARE:g} %: "
+                 f"{'met' if targets['analysis_met'] else 'NOT met'})")
+    lines.append(row(f"floor ({floor['components']} comp.)", floor["wall_s"], floor["cpu_s"], floor["peak_rss_bytes"]))
     lines.append(f"  floor inside: import {floor['import_s']:.2f} s, join + group-by {floor['compute_s']:.2f} s, "
                  f"write {floor['write_s']:.2f} s")
+    bare = result.get("bare_floor")
+    if bare:
+        lines.append(row(f"bare floor ({bare['components']} comp.)", bare["wall_s"], bare["cpu_s"], bare["peak_rss_bytes"]))
+    pandas = result.get("pandas")
+    if pandas:
+        lines.append(row("pandas script", pandas["wall_s"], pandas["cpu_s"], pandas["peak_rss_bytes"]))
+        lines.append(f"  pandas: gutaxis end to end {pipe['wall_s']:.2f} s vs pandas {pandas['wall_s']:.2f} s: gutaxis "
+                     f"{'FASTER' if pipe['wall_s'] < pandas['wall_s'] else 'SLOWER'} ({pandas['wall_s'] / pipe['wall_s']:.2f} x); "
+                     f"pandas results {'EQUAL' if pandas['comparison']['ok'] else 'DIFFERENT'} to the floor's "
+                     f"(max relative difference {pandas['comparison']['max_relative_difference']:.1e})")
     lines.append(f"  not measured: preparation {result['preparation_s']:.2f} s (fetch FNDDS"
                  f"{' and the mechanism sources' if result.get('all_components') else ''}, a demo run that loads "
-                 "the composition once)")
+                 "the composition once, the per-food table extracted for the floor)")
     if pipe["outcome"] != "published":
         lines.append(f"PIPELINE NOT PUBLISHED: {pipe['outcome']}; the figures above stop there (lower bounds)")
-    targets = result["targets"]
     at_least = "" if pipe["outcome"] == "published" else ">= "
-    lines.append(f"ratio to floor: wall {at_least}{targets['wall_ratio']:.2f} x (target <= {TARGET_RATIO:g} x: "
-                 f"{'met' if targets['wall_met'] else 'NOT met'}), peak memory {at_least}{pipe['peak_rss_bytes'] / GB:.2f} GB"
-                 f" = {targets['memory_ratio']:.2f} x floor (target <= {TARGET_PEAK_BYTES / GB:g} GB: "
-                 f"{'met' if targets['memory_met'] else 'NOT met'})")
+    lines.append(f"ratio to floor: wall {at_least}{targets['wall_ratio']:.2f} x end to end, "
+                 f"{at_least}{targets['wall_ratio_without_analysis']:.2f} x without the analysis stages (target <= "
+                 f"{targets['wall_max_ratio']:g} x: {'met' if targets['wall_met'] else 'NOT met'}); peak memory "
+                 f"{at_least}{pipe['peak_rss_bytes'] / GB:.2f} GB = {targets['memory_ratio']:.2f} x floor (target <= "
+                 f"{TARGET_PEAK_BYTES / GB:g} GB: {'met' if targets['memory_met'] else 'NOT met'})")
+    if bare:
+        lines.append(f"  against the bare floor ({bare['components']} components, as before issue 15): "
+                     f"{pipe['wall_s'] / bare['wall_s']:.2f} x end to end")
     if cmp:
         lines.append(f"results: {cmp['sampled']} sampled participants x {len(cmp['components'])} components, max "
-                     f"relative difference {cmp['max_relative_difference']:.2e} (tolerance {cmp['tolerance']:g}); "
-                     f"participants floor {cmp['participants_floor']:,} published {cmp['participants_published']:,}: "
-                     f"{'EQUAL' if cmp['ok'] else 'DIFFERENT'}")
+                     f"relative difference {cmp['max_relative_difference']:.2e} (tolerance {cmp['tolerance']:g} + "
+                     f"{cmp['absolute_tolerance']:g} absolute); participants floor {cmp['participants_floor']:,} "
+                     f"published {cmp['participants_published']:,}: {'EQUAL' if cmp['ok'] else 'DIFFERENT'}")
     else:
         lines.append("results: not compared (the pipeline published nothing)")
     noise = [f"{name} {result[name]['other_cpu_s']:.1f}" for name in ("floor", "pipeline")]
-    lines.append(f"machine: {os.cpu_count()} cores, {result['machine']['mem_total_bytes'] / GB:.1f} GB; CPU seconds "
-                 f"used by other processes during the runs: {', '.join(noise)} (near 0 when idle)")
+    lines.append(f"machine: {os.cpu_count()} cores, {result['machine']['mem_total_bytes'] / GB:.1f} GB, load average "
+                 f"{' '.join(result['machine']['loadavg_at_start'])} at start; CPU seconds used by other processes "
+                 f"during the runs: {', '.join(noise)} (near 0 when idle)")
     return "\n".join(lines)
+
+
+def hypotheses_label(result: dict) -> str:
+    count = result.get("hypotheses")
+    return "a hypothesis per component" if count is None else f"{count} hypothes{'is' if count == 1 else 'es'}"
+
+
+def mode_label(result: dict) -> str:
+    return "all components (mechanism sources fetched)" if result.get("all_components") else "FNDDS only"
 
 
 def code_state() -> dict:
@@ -552,10 +669,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="decimals of the generated grams (default 1; NHANES prints 2, ASA24 more)")
     parser.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
                         help="before each measured run, wait up to SECONDS for the machine to be idle (a shared machine)")
-    parser.add_argument("--all-components", action="store_true",
-                        help="also fetch the mechanism sources (SR28, FDA FDD, flavonoids, FNDDS ingredients): 16 components")
+    parser.add_argument("--modes", default=None, metavar="MODES",
+                        help="comma-separated: fndds (FNDDS only), all (all components: SR28, FDA FDD, flavonoids, "
+                             "FNDDS ingredients fetched); default fndds")
+    parser.add_argument("--all-components", action="store_true", help="the same as --modes all")
+    parser.add_argument("--no-analysis", action="store_true",
+                        help="a cohort without participants, outcomes or analyses (the analysis stages do nothing)")
+    parser.add_argument("--hypotheses", default="1", metavar="N|all",
+                        help="association hypotheses of the bench cohort (each two survey-weighted logistic fits over "
+                             "every participant): N (default 1, fiber first) or all (one per computed component, the "
+                             "shape of the shipped set)")
+    parser.add_argument("--pandas", action="store_true",
+                        help="also run a researcher's pandas merge + group-by of the same data (bench/pandas_script.py)")
     parser.add_argument("--repeat", type=int, default=1, metavar="N",
-                        help="rounds of floor + pipeline, each in a fresh workspace; reports the median ratio (default 1)")
+                        help="rounds of floors + pipeline per mode, each in a fresh workspace; reports the median ratio")
     parser.add_argument("--max-rss-gb", type=float, default=None,
                         help="kill a measured run whose RSS passes this (default 75%% of the memory available at start)")
     args = parser.parse_args(argv)
@@ -563,6 +690,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--rows must be at least 30")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    modes = parse_modes(args.modes, args.all_components, parser)
+    if args.hypotheses != "all" and not (args.hypotheses.isdigit()):
+        parser.error("--hypotheses takes a whole number or all")
+    args.hypotheses = None if args.hypotheses == "all" else int(args.hypotheses)
     out_dir = args.out.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     limit_bytes = args.max_rss_gb * GB if args.max_rss_gb else 0.75 * meminfo("MemAvailable")
@@ -583,54 +714,85 @@ def main(argv: list[str] | None = None) -> int:
         generation = generate_diary(diary, args.rows, args.seed, composition["food_code"].to_numpy(),
                                     composition["energy_kcal"].to_numpy(), args.grams_decimals)
         print(f"bench: generated in {generation['seconds']:.1f} s", file=sys.stderr)
+    analysis_inputs = None
+    if not args.no_analysis:
+        analysis_inputs = write_analysis_inputs(diary, args.seed)
+        print(f"bench: participants and PHQ outcomes in {analysis_inputs[0].name}, {analysis_inputs[1].name}",
+              file=sys.stderr)
     generation["peak_rss_bytes_of_bench_process"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     generation["file_bytes"] = diary.stat().st_size
     warm_page_cache(diary)
 
     code = code_state()
-    common = {"rows": args.rows, "seed": args.seed, "grams_decimals": args.grams_decimals,
-              "all_components": args.all_components, "diary": str(diary), "generation": generation,
-              "machine": machine, "code": code}
-    report = out_dir / (diary.name.replace("diary-", "bench-", 1).removesuffix(".parquet")
-                        + ("-all" if args.all_components else ""))
-    rounds = []
-    for number in range(1, args.repeat + 1):
-        if args.repeat > 1:
-            print(f"bench: round {number} of {args.repeat}", file=sys.stderr)
-        result, table = measure_round(args, common, diary, composition_file, limit_bytes)
-        rounds.append(result)
-        print(table)
-        if result["failed"]:
+    failed = False
+    for all_components in modes:
+        common = {"rows": args.rows, "seed": args.seed, "grams_decimals": args.grams_decimals,
+                  "all_components": all_components, "analysis": analysis_inputs is not None,
+                  "hypotheses": args.hypotheses, "diary": str(diary),
+                  "generation": generation, "machine": machine, "code": code}
+        report = out_dir / (diary.name.replace("diary-", "bench-", 1).removesuffix(".parquet")
+                            + ("-all" if all_components else "") + ("-noanalysis" if args.no_analysis else ""))
+        rounds = []
+        for number in range(1, args.repeat + 1):
+            print(f"bench: {'all components' if all_components else 'FNDDS only'}, round {number} of {args.repeat}",
+                  file=sys.stderr)
+            result, table = measure_round(args, common, diary, composition_file, limit_bytes, all_components,
+                                          analysis_inputs)
+            rounds.append(result)
+            print(table)
+            if result["failed"]:
+                break
+        passed = [r for r in rounds if not r["failed"]]  # a failed round's ratio is only a lower bound
+        if len(rounds) > 1:
+            overall = {**rounds[-1], "rounds": rounds, "repeat": median_of_rounds(passed) if len(passed) > 1 else None}
+            lines = [format_table(r) for r in rounds]
+            if overall["repeat"]:
+                lines.append(format_repeat(overall["repeat"], rounds[-1]))
+                print(lines[-1])
+        else:
+            overall, lines = rounds[0], [format_table(rounds[0])]
+        report.with_suffix(".json").write_text(json.dumps(overall, indent=2) + "\n")
+        report.with_suffix(".txt").write_text("\n\n".join(lines) + "\n")
+        print(f"bench: wrote {report.with_suffix('.json')} and .txt", file=sys.stderr)
+        failed = failed or rounds[-1]["failed"]
+        if failed:
             break
-    passed = [r for r in rounds if not r["failed"]]  # a failed round's ratio is only a lower bound
-    if len(rounds) > 1:
-        overall = {**rounds[-1], "rounds": rounds, "repeat": median_of_rounds(passed) if len(passed) > 1 else None}
-        lines = [format_table(r) for r in rounds]
-        if overall["repeat"]:
-            lines.append(format_repeat(overall["repeat"]))
-            print(lines[-1])
-    else:
-        overall, lines = rounds[0], [format_table(rounds[0])]
-    report.with_suffix(".json").write_text(json.dumps(overall, indent=2) + "\n")
-    report.with_suffix(".txt").write_text("\n\n".join(lines) + "\n")
-    print(f"bench: wrote {report.with_suffix('.json')} and .txt", file=sys.stderr)
-    return 1 if rounds[-1]["failed"] else 0
+    return 1 if failed else 0
 
 
-def measure_round(args: argparse.Namespace, common: dict, diary: Path, composition_file: Path,
-                  limit_bytes: float) -> tuple[dict, str]:
-    """One round in a fresh workspace: the floor, then the pipeline, then their comparison."""
-    workspace, env, spec, preparation_s = make_workspace(args.out.resolve(), diary, args.all_components)
+def parse_modes(modes: str | None, all_components: bool, parser: argparse.ArgumentParser) -> list[bool]:
+    """--modes as a list of all_components flags, in the order given."""
+    names = [m.strip() for m in (modes or ("all" if all_components else "fndds")).split(",") if m.strip()]
+    unknown = [m for m in names if m not in ("fndds", "all")]
+    if unknown or not names:
+        parser.error(f"--modes takes fndds and/or all, comma-separated (got {modes!r})")
+    return [m == "all" for m in dict.fromkeys(names)]
+
+
+def measure_round(args: argparse.Namespace, common: dict, diary: Path, composition_file: Path, limit_bytes: float,
+                  all_components: bool, analysis_inputs: tuple[Path, Path] | None) -> tuple[dict, str]:
+    """One round in a fresh workspace: the floor (the pipeline's components), the bare six-component floor,
+    the pandas script (if asked), then the pipeline, then their comparison."""
+    workspace, env, spec, per_food, preparation_s = make_workspace(args.out.resolve(), diary, all_components,
+                                                                   analysis_inputs, args.hypotheses)
     failed = False
     try:
-        floor_result = workspace / "floor-result.parquet"
-        print("bench: floor (bare polars join + group-by) ...", file=sys.stderr)
-        if args.wait_idle:
-            print(f"bench: waited {wait_until_idle(args.wait_idle):.0f} s for an idle machine", file=sys.stderr)
-        floor = run_measured([sys.executable, str(BENCH_DIR / "floor.py"), str(diary), str(composition_file),
-                              str(floor_result)], env, "floor", limit_bytes)
-        if floor.returncode != 0:
-            raise SystemExit(f"bench: the floor failed (exit {floor.returncode})")
+        def contender(name: str, script: str, table: Path, label: str) -> tuple[Measured, Path]:
+            result_path = workspace / f"{name}-result.parquet"
+            print(f"bench: {label} ...", file=sys.stderr)
+            if args.wait_idle:
+                print(f"bench: waited {wait_until_idle(args.wait_idle):.0f} s for an idle machine", file=sys.stderr)
+            run = run_measured([sys.executable, str(BENCH_DIR / script), str(diary), str(table), str(result_path)],
+                               env, name, limit_bytes)
+            if run.returncode != 0:
+                raise SystemExit(f"bench: the {label} failed (exit {run.returncode})")
+            return run, result_path
+
+        floor, floor_result = contender("floor", "floor.py", per_food, "floor (polars join + group-by, the pipeline's components)")
+        bare, _ = contender("bare-floor", "floor.py", composition_file, "bare floor (the six FNDDS components)")
+        pandas = None
+        if args.pandas:
+            pandas, pandas_result = contender("pandas", "pandas_script.py", per_food, "pandas script (merge + group-by)")
 
         print(f"bench: pipeline (gutaxis run --cohort {spec}) ...", file=sys.stderr)
         if args.wait_idle:
@@ -648,21 +810,35 @@ def measure_round(args: argparse.Namespace, common: dict, diary: Path, compositi
         published = outcome == "published"
         finished_epoch = publish_end(warehouse, run_keys[-1]) if published and run_keys else None
         comparison = compare_sample(warehouse, floor_result, args.sample, args.seed) if published else None
+        stages = stage_windows(pipeline, finished_epoch)
+        analysis_s = analysis_seconds(stages)
+        without_analysis = pipeline.wall_s - analysis_s
+        max_ratio = TARGET_ALL_COMPONENTS_RATIO if all_components else TARGET_RATIO
 
         result = {
-            **common, "preparation_s": preparation_s,
+            **common, "all_components": all_components, "preparation_s": preparation_s,
             "floor": {**summary(floor), **json.loads(floor.stdout.strip().splitlines()[-1])},
-            "pipeline": {**summary(pipeline), "outcome": outcome, "stages": stage_windows(pipeline, finished_epoch),
+            "bare_floor": {**summary(bare), **json.loads(bare.stdout.strip().splitlines()[-1])},
+            "pipeline": {**summary(pipeline), "outcome": outcome, "stages": stages,
                          "run_key": run_keys[-1] if run_keys else None, "report": pipeline.stdout},
             "comparison": comparison,
             "targets": {
-                "wall_ratio": pipeline.wall_s / floor.wall_s, "wall_max_ratio": TARGET_RATIO,
-                "wall_met": published and pipeline.wall_s <= TARGET_RATIO * floor.wall_s,
+                "wall_ratio": pipeline.wall_s / floor.wall_s,
+                "wall_ratio_without_analysis": without_analysis / floor.wall_s,
+                "wall_max_ratio": max_ratio,
+                "wall_met": published and without_analysis <= max_ratio * floor.wall_s,
+                "analysis_s": analysis_s,
+                "analysis_share": analysis_s / without_analysis if without_analysis > 0 else 0.0,
+                "analysis_met": published and analysis_s <= TARGET_ANALYSIS_SHARE * without_analysis,
                 "memory_ratio": pipeline.peak_rss_bytes / floor.peak_rss_bytes,
                 "memory_max_bytes": TARGET_PEAK_BYTES,
                 "memory_met": published and pipeline.peak_rss_bytes <= TARGET_PEAK_BYTES,
             },
         }
+        if pandas is not None:
+            result["pandas"] = {**summary(pandas), **json.loads(pandas.stdout.strip().splitlines()[-1]),
+                                "comparison": compare_pandas(floor_result, pandas_result),
+                                "gutaxis_faster": published and pipeline.wall_s < pandas.wall_s}
         if not published:
             print(f"bench: FAILED: the pipeline was {outcome}", file=sys.stderr)
             failed = True
@@ -689,22 +865,37 @@ def measure_round(args: argparse.Namespace, common: dict, diary: Path, compositi
 def median_of_rounds(rounds: list[dict]) -> dict:
     """Medians over the rounds: on a machine whose speed drifts (the floor alone took 6.6 to 10.2 s
     within an hour here), one round's ratio says less than the median of several."""
-    ratios = [r["targets"]["wall_ratio"] for r in rounds]
+    ratios = [r["targets"]["wall_ratio_without_analysis"] for r in rounds]
+    shares = [r["targets"]["analysis_share"] for r in rounds]
+    pandas = [r["pandas"]["wall_s"] for r in rounds if r.get("pandas")]
     return {"rounds": len(rounds), "wall_ratio_median": statistics.median(ratios), "wall_ratio_min": min(ratios),
             "wall_ratio_max": max(ratios),
+            "end_to_end_ratio_median": statistics.median([r["targets"]["wall_ratio"] for r in rounds]),
+            "analysis_share_median": statistics.median(shares),
+            "analysis_s_median": statistics.median([r["targets"]["analysis_s"] for r in rounds]),
             "pipeline_wall_s_median": statistics.median([r["pipeline"]["wall_s"] for r in rounds]),
             "floor_wall_s_median": statistics.median([r["floor"]["wall_s"] for r in rounds]),
+            "bare_floor_wall_s_median": statistics.median([r["bare_floor"]["wall_s"] for r in rounds]),
+            "pandas_wall_s_median": statistics.median(pandas) if pandas else None,
             "peak_rss_bytes_max": max(r["pipeline"]["peak_rss_bytes"] for r in rounds),
-            "wall_met_by_median": statistics.median(ratios) <= TARGET_RATIO,
+            "wall_max_ratio": rounds[0]["targets"]["wall_max_ratio"],
+            "wall_met_by_median": statistics.median(ratios) <= rounds[0]["targets"]["wall_max_ratio"],
+            "analysis_met_by_median": statistics.median(shares) <= TARGET_ANALYSIS_SHARE,
             "memory_met_every_round": all(r["targets"]["memory_met"] for r in rounds)}
 
 
-def format_repeat(repeat: dict) -> str:
-    return (f"over {repeat['rounds']} rounds: ratio to floor median {repeat['wall_ratio_median']:.2f} x (min "
-            f"{repeat['wall_ratio_min']:.2f}, max {repeat['wall_ratio_max']:.2f}; target <= {TARGET_RATIO:g} x: "
-            f"{'met' if repeat['wall_met_by_median'] else 'NOT met'}), pipeline median "
-            f"{repeat['pipeline_wall_s_median']:.2f} s, floor median {repeat['floor_wall_s_median']:.2f} s, peak "
-            f"memory at most {repeat['peak_rss_bytes_max'] / GB:.2f} GB (target <= {TARGET_PEAK_BYTES / GB:g} GB: "
+def format_repeat(repeat: dict, last: dict) -> str:
+    pandas = (f", pandas script median {repeat['pandas_wall_s_median']:.2f} s" if repeat.get("pandas_wall_s_median")
+              else "")
+    return (f"{mode_label(last)} over {repeat['rounds']} rounds: ratio to floor without the analysis stages median "
+            f"{repeat['wall_ratio_median']:.2f} x (min {repeat['wall_ratio_min']:.2f}, max {repeat['wall_ratio_max']:.2f}; "
+            f"target <= {repeat['wall_max_ratio']:g} x: {'met' if repeat['wall_met_by_median'] else 'NOT met'}), end to "
+            f"end {repeat['end_to_end_ratio_median']:.2f} x; analysis stages median {repeat['analysis_s_median']:.2f} s = "
+            f"+{100 * repeat['analysis_share_median']:.1f} % (target <= {100 * TARGET_ANALYSIS_SHARE:g} %: "
+            f"{'met' if repeat['analysis_met_by_median'] else 'NOT met'}); pipeline median "
+            f"{repeat['pipeline_wall_s_median']:.2f} s, floor median {repeat['floor_wall_s_median']:.2f} s, bare floor "
+            f"median {repeat['bare_floor_wall_s_median']:.2f} s{pandas}; peak memory at most "
+            f"{repeat['peak_rss_bytes_max'] / GB:.2f} GB (target <= {TARGET_PEAK_BYTES / GB:g} GB: "
             f"{'met' if repeat['memory_met_every_round'] else 'NOT met'})")
 
 

@@ -337,6 +337,27 @@ def _published_selects(conn: duckdb.DuckDBPyConnection, view: str, cohort: str, 
     return selects
 
 
+def wide_participant_exposure_select(conn: duckdb.DuckDBPyConnection, table: str, units: dict[str, str],
+                                     measures: tuple[str, ...] = ("mean_daily", "per_1000kcal")) -> str | None:
+    """A SELECT of one wide participant-exposure store table giving participant_id (text, as the contract
+    view shows it), n_days and `<component>_<measure>` for every registry component, each derived as
+    marts.participant_exposure derives it (_measure): the view's rows pivoted to one per participant,
+    without building the long rows (16 per participant) and pivoting them back. None for a table stored
+    long (published before exposures were stored wide)."""
+    stored = dict(conn.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'store' "
+                               "AND table_name = ? ORDER BY column_index", [table]).fetchall())
+    if "component_id" in stored:
+        return None
+    settings = conn.execute("SELECT low_coverage_threshold FROM store.exposure_settings WHERE table_name = ?",
+                            [table]).fetchall()
+    threshold = settings[0][0] if settings else None
+    participant = ("participant_id" if stored.get("participant_id") == "VARCHAR"
+                   else "CAST(participant_id AS VARCHAR)")
+    exprs = [f"{participant} AS participant_id", "n_days"]
+    exprs += [f"{_measure(m, c, stored, threshold)} AS {ident(f'{c}_{m}')}" for c in units for m in measures]
+    return f"SELECT {', '.join(exprs)} FROM store.{ident(table)}"
+
+
 def _measure(measure: str, component: str, stored: dict[str, str], threshold: float | None) -> str:
     """One component's measure in a contract view: its stored column, or what the stored ones imply
     (Exposures.stored_day_table / stored_participant_table keep only what cannot be derived)."""

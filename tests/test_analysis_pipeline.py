@@ -55,6 +55,18 @@ def test_spec_check_refuses_a_bad_design_key_and_a_tabular_outcome_without_regis
         load_cohort_spec(spec)
 
 
+def test_a_tabular_binary_outcome_needs_no_unit_and_a_scored_one_does(tmp_path):
+    (tmp_path / "phq.csv").write_text("id,ge10,total\n1,1,12\n2,0,3\n")
+    binary = check_declarations({"outcomes": [{"format": "tabular", "path": "phq.csv", "outcome": "phq9_ge10",
+                                               "columns": {"participant_id": "id", "value": "ge10"}}]},
+                                tmp_path / "spec.yaml").outcomes
+    outcomes = build_outcomes("c", tmp_path, binary)
+    assert outcomes["value"].to_list() == [1.0, 0.0] and outcomes["outcome_id"].to_list() == ["phq9_ge10"] * 2
+    with pytest.raises(GutaxisError, match="a tabular outcome needs outcome: .* and unit:"):
+        check_declarations({"outcomes": [{"format": "tabular", "path": "phq.csv", "outcome": "phq9_total",
+                                          "columns": {"participant_id": "id", "value": "total"}}]}, tmp_path / "spec.yaml")
+
+
 def test_the_shipped_hypothesis_set_loads_and_covers_the_mechanism_components():
     from gutaxis.analysis.declarations import analysis_files, load_analysis_file
 
@@ -343,3 +355,44 @@ def test_a_mapped_column_the_attribute_file_lacks_is_one_line_naming_it(tmp_path
     table = AttributeTable(format="tabular", path="cov.csv", columns={"participant_id": "id", "stratum": "SDMVSTRA"})
     with pytest.raises(GutaxisError, match=r"cov.csv: column 'SDMVSTRA' is missing \(the file has id, age\)"):
         build_participants("c", tmp_path, [table], pl.Series(["1"]), pl.Series(["1"]), pl.DataFrame())
+
+
+def test_the_analysis_frame_reads_exposures_wide_as_the_long_view_shows_them(isolated):
+    from gutaxis import warehouse
+    from gutaxis.components import units
+
+    reports, errors = run_cohorts(["demo"])
+    assert errors == [] and reports[0].outcome == "published"
+    conn = duckdb.connect(str(isolated / "warehouse.duckdb"), read_only=True)
+    table = conn.execute("SELECT table_name FROM store.published WHERE cohort = 'demo' AND kind = 'participant_exposure'"
+                         ).fetchall()[0][0]
+    wide = conn.sql(warehouse.wide_participant_exposure_select(conn, table, units())).pl()
+    long = conn.sql("SELECT participant_id, n_days, component_id, mean_daily, per_1000kcal FROM ("
+                    + " UNION ALL ".join(warehouse._published_selects(conn, "marts.participant_exposure", "demo", table,
+                                                                      units())) + ")").pl()
+    conn.close()
+    participants = long.select("participant_id").unique()
+    from_long = analysis_frame(participants, long, pl.DataFrame(), {})
+    from_wide = analysis_frame(participants, wide, pl.DataFrame(), {})
+    assert long["mean_daily"].null_count() < long.height and long["per_1000kcal"].null_count() < long.height
+    assert sorted(from_wide.columns) == sorted(from_long.columns)
+    assert from_wide.select(sorted(from_wide.columns)).sort("participant_id").equals(
+        from_long.select(sorted(from_long.columns)).sort("participant_id"))
+
+
+def test_weighted_cutpoints_are_the_smallest_values_whose_weighted_cdf_reaches_j_over_k():
+    import numpy as np
+
+    from gutaxis.analysis.analyses import _weighted_cutpoints
+
+    rng = np.random.default_rng(3)
+    frame = pl.DataFrame({"x": np.round(rng.lognormal(0, 1, 5000), 1), "w": rng.uniform(0, 3, 5000)})
+    frame = frame.with_columns(pl.when(pl.int_range(pl.len()) % 7 == 0).then(0.0).otherwise(pl.col("w")).alias("w"))
+    ordered = frame.filter(pl.col("w") > 0).sort("x")
+    cdf = (ordered["w"].cum_sum() / ordered["w"].sum()).to_list()
+    for k in (3, 5):
+        expected = set()
+        for j in range(1, k):  # the definition, row by row
+            expected.add(next((v for v, c in zip(ordered["x"], cdf) if c >= j / k), ordered["x"][-1]))
+        assert _weighted_cutpoints(frame, "x", "w", k) == sorted(expected)
+    assert _weighted_cutpoints(frame.with_columns(pl.lit(0.0).alias("w")), "x", "w", 5) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import polars as pl
 
 from gutaxis import GutaxisError
@@ -39,13 +40,18 @@ OXYTOCIN_LOG = "oxytocin_log"  # linear models on oxytocin use its natural log (
 def analysis_frame(participants: pl.DataFrame, exposures: pl.DataFrame, outcomes: pl.DataFrame,
                    outcome_kinds: dict[str, str]) -> pl.DataFrame:
     """One row per participant: design and attributes, `<component>_mean_daily` / `_per_1000kcal`, n_days,
-    and one column per outcome (the mean of its measurements; oxytocin with `oxytocin_method`)."""
+    and one column per outcome (the mean of its measurements; oxytocin with `oxytocin_method`).
+
+    exposures: long (participant_id, n_days, component_id, mean_daily, per_1000kcal), or already one row per
+    participant with those columns (warehouse.wide_participant_exposure_select)."""
     frame = participants
-    if exposures.height:
+    if exposures.height and "component_id" in exposures.columns:
         wide = exposures.pivot(on="component_id", index=["participant_id", "n_days"],
                                values=["mean_daily", "per_1000kcal"], aggregate_function="first")
         wide = wide.rename({c: _exposure_column(c) for c in wide.columns if c not in ("participant_id", "n_days")})
         frame = frame.join(wide, on="participant_id", how="left")
+    elif exposures.height:
+        frame = frame.join(exposures, on="participant_id", how="left")
     for outcome_id, rows in outcomes.partition_by("outcome_id", as_dict=True).items() if outcomes.height else []:
         outcome_id = outcome_id[0]
         if outcome_id == "oxytocin":
@@ -265,7 +271,8 @@ def _fit_groups(data, sdesign, analysis, column, outcome, covariates, complete, 
         return [_row(base, term, "consumers vs non-consumers", None)]
     k = GROUP_COUNTS[groups]
     label = "Q" if groups == "quintiles" else "T"
-    cuts = _weighted_cutpoints(data.filter(complete), column, weight, k)
+    # masks and narrow selects, not data.filter(...): each filter of the analysis frame copied all its columns
+    cuts = _weighted_cutpoints(data.select(column, weight).filter(data.select(complete).to_series()), column, weight, k)
     group = pl.lit(1)
     for cut in cuts:
         group = group + (pl.col(column) > cut).cast(pl.Int32)
@@ -275,9 +282,10 @@ def _fit_groups(data, sdesign, analysis, column, outcome, covariates, complete, 
         return [{**base, "status": f"not computable: {column} has fewer than 2 distinct {groups} in the domain"}]
     data = data.with_columns(pl.format(f"{label}{{}}", pl.col("_group_number")).alias("_group"))
     # the median exposure of each group, as a continuous term, gives the p for trend
-    medians = (data.filter(complete).group_by("_group_number")
-               .agg(pl.col(column).median().alias("_group_median")))
-    data = data.join(medians, on="_group_number", how="left")
+    medians = (data.select("_group_number", column).filter(pl.col("_group_number").is_not_null())
+               .group_by("_group_number").agg(pl.col(column).median()))
+    data = data.with_columns(pl.col("_group_number").replace_strict(
+        medians["_group_number"], medians[column], default=None, return_dtype=pl.Float64).alias("_group_median"))
     fitted = fit_regression(data, sdesign, outcome, ["_group", *covariates], model=analysis.model,
                             categorical={"_group": f"{label}{present[0]}", **categorical}, domain=complete, source=source)
     trend = fit_regression(data, sdesign, outcome, ["_group_median", *covariates], model=analysis.model,
@@ -292,24 +300,22 @@ def _fit_groups(data, sdesign, analysis, column, outcome, covariates, complete, 
 
 
 def _reference_level(data: pl.DataFrame, column: str, complete: pl.Expr) -> str:
-    levels = sorted(data.filter(complete)[column].drop_nulls().cast(pl.String).unique().to_list())
+    levels = sorted(data.select(column).filter(data.select(complete).to_series())[column].drop_nulls()
+                    .cast(pl.String).unique().to_list())
     return levels[0] if levels else ""
 
 
 def _weighted_cutpoints(frame: pl.DataFrame, column: str, weight: str, k: int) -> list[float]:
     """Cut points at the weighted j/k quantiles (smallest value whose weighted CDF reaches j/k), so that the
     groups are quantiles of the population the weights represent; tied values share a group."""
-    ordered = frame.filter(pl.col(weight) > 0).select(column, weight).sort(column)
+    ordered = frame.select(column, weight).filter(pl.col(weight) > 0).sort(column)
     if ordered.height == 0:
         return []
-    cdf = (ordered[weight].cum_sum() / ordered[weight].sum()).to_list()
-    values = ordered[column].to_list()
-    cuts, position = [], 0
-    for j in range(1, k):
-        while position < len(cdf) - 1 and cdf[position] < j / k:
-            position += 1
-        cuts.append(values[position])
-    return sorted(set(cuts))
+    cdf = (ordered[weight].cum_sum() / ordered[weight].sum()).to_numpy()
+    # the first position whose CDF reaches j/k (the last row if rounding leaves the CDF just short of it)
+    positions = np.minimum(np.searchsorted(cdf, [j / k for j in range(1, k)], side="left"), len(cdf) - 1)
+    values = ordered[column].gather(positions).to_list()
+    return sorted(set(values))
 
 
 def _row(base: dict, term: dict, contrast: str, p_trend: float | None) -> dict:

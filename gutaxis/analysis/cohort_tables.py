@@ -161,8 +161,9 @@ def build_participants(cohort: str, base_dir: Path, tables: list[AttributeTable]
     if weights.height:
         present = [c for c in ("wt_day1", "wt_two_day") if c in frame.columns]
         frame = frame.drop(present).join(weights, on="participant_id", how="left")
-    usable = set(usable_ids.cast(pl.String).to_list())
-    frame = frame.with_columns(pl.col("participant_id").is_in(list(usable)).alias("has_usable_recall"),
+    # a Series, not a Python list: building a list of 3 M ids and a literal from it took seconds
+    usable = usable_ids.cast(pl.String).unique().implode()
+    frame = frame.with_columns(pl.col("participant_id").is_in(usable).alias("has_usable_recall"),
                                pl.lit(cohort).alias("cohort"))
     for name, dtype in PARTICIPANT_SCHEMA.items():
         if name not in frame.columns:
@@ -209,7 +210,7 @@ def _tabular_outcome(cohort: str, path: Path, table: OutcomeTable, entry: dict) 
     if table.outcome == "oxytocin":
         converted, lod = oxytocin_pg_per_ml(value, table.unit, source), oxytocin_pg_per_ml(
             pl.col("lod").cast(pl.Float64, strict=False), table.unit, source)
-    elif table.unit != (entry["unit"] or ""):
+    elif (table.unit or "") != (entry["unit"] or ""):
         raise GutaxisError(f"{source}: unit {table.unit!r} differs from the registry's {entry['unit']!r} and no "
                            "conversion is known; give the values in the registry's unit")
     else:

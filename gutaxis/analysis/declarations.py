@@ -48,6 +48,13 @@ def known_outcomes() -> set[str]:
     return set(outcome_registry()["outcome_id"].to_list())
 
 
+def unitless_outcomes() -> dict[str, bool]:
+    """outcome_id -> whether the registry gives it no unit (binary outcomes)."""
+    from gutaxis.analysis.outcomes import outcome_registry
+
+    return {outcome: not unit for outcome, unit in outcome_registry().select("outcome_id", "unit").iter_rows()}
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -86,11 +93,14 @@ class OutcomeTable(_Strict):
     @model_validator(mode="after")
     def _tabular_needs_outcome(self):
         if self.format == "tabular":
-            if not self.outcome or not self.unit:
+            if not self.outcome:
                 raise ValueError("a tabular outcome needs outcome: (an id of data/reference/outcomes.csv) and unit:")
             if self.outcome not in known_outcomes():
                 raise ValueError(f"unknown outcome {self.outcome!r}; known: {', '.join(sorted(known_outcomes()))} "
                                  "(add it to data/reference/outcomes.csv)")
+            # a binary outcome (phq9_ge10) has no unit in the registry: nothing to state or convert
+            if not self.unit and unitless_outcomes().get(self.outcome) is False:
+                raise ValueError("a tabular outcome needs outcome: (an id of data/reference/outcomes.csv) and unit:")
             missing = [c for c in ("participant_id", "value") if c not in self.columns]
             if missing:
                 raise ValueError(f"a tabular outcome needs columns: {{{missing[0]}: YOUR_COLUMN, ...}}")

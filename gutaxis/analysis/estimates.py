@@ -59,17 +59,21 @@ class SurveyDesign:
 
 def lonely_strata(frame: pl.DataFrame, design: SurveyDesign) -> list:
     """Strata with a single PSU among the rows of the design (weight > 0)."""
-    in_design = frame.filter(pl.col(design.weight).fill_null(0) > 0)
+    # the three design columns only: filtering the whole analysis frame copied every column of it
+    in_design = frame.select(design.strata, design.psu, design.weight).filter(pl.col(design.weight).fill_null(0) > 0)
     counts = in_design.group_by(design.strata).agg(pl.col(design.psu).n_unique().alias("psus"))
     return sorted(counts.filter(pl.col("psus") < 2)[design.strata].to_list())
 
 
 def survey_sample(frame: pl.DataFrame, design: SurveyDesign, domain: pl.Expr | None = None,
-                  source: str = "analysis") -> svy.Sample:
+                  source: str = "analysis", columns: Sequence[str] | None = None) -> svy.Sample:
     """The frame bound to its design, with a 0/1 domain column; every row stays in the design.
 
     A null weight is 0: the participant is outside the subsample the weight belongs to (NHANES gives
-    interview-only participants MEC weight 0 and no dietary weight), kept so that its PSU still counts."""
+    interview-only participants MEC weight 0 and no dietary weight), kept so that its PSU still counts.
+    columns: the analysed columns; the sample then holds only them and the design's (svy describes every
+    column of its frame when it is built: with all exposures, attributes and text ids of a large cohort,
+    that took as long as the fit itself)."""
     for role, column in (("weight", design.weight), ("strata", design.strata), ("psu", design.psu)):
         if column not in frame.columns:
             raise GutaxisError(f"{source}: the design's {role} column {column} is missing; "
@@ -86,6 +90,8 @@ def survey_sample(frame: pl.DataFrame, design: SurveyDesign, domain: pl.Expr | N
     prepared = frame.with_columns(
         (weight.fill_null(0.0) / design.cycles).alias(design.weight),
         (domain.fill_null(False) if domain is not None else pl.lit(True)).cast(pl.Int8).alias(_IN_DOMAIN))
+    if columns is not None:
+        prepared = prepared.select(list(dict.fromkeys([design.strata, design.psu, design.weight, _IN_DOMAIN, *columns])))
     if prepared.filter((pl.col(_IN_DOMAIN) == 1) & (pl.col(design.weight) > 0)).height == 0:
         raise GutaxisError(f"{source}: no participant of the domain has a {design.weight} > 0; "
                            "check the domain and that the weight is the one of the subsample analysed")
@@ -134,7 +140,7 @@ def estimate(frame: pl.DataFrame, design: SurveyDesign, variable: str, statistic
     data = frame.with_columns(pl.col(c).cast(pl.String) for c in by)
     if statistic in ("mean", "proportion"):
         data = data.with_columns(pl.col(variable).cast(pl.Float64))
-    sample = survey_sample(data, design, domain, source)
+    sample = survey_sample(data, design, domain, source, columns)
     refuse_unweighted_members(data, design, domain, columns, source)
     by_arg = list(by) or None
     common = dict(by=by_arg, where=_where(), drop_nulls=True, alpha=ALPHA)
@@ -212,7 +218,7 @@ def fit_regression(frame: pl.DataFrame, design: SurveyDesign, outcome: str, pred
                               *(pl.col(c).cast(pl.String) for c in categorical))
     if model == "logistic":
         _refuse_non_binary(data, outcome, source)
-    sample = survey_sample(data, design, domain, source)
+    sample = survey_sample(data, design, domain, source, [outcome, *predictors])
     refuse_unweighted_members(data, design, domain, [outcome, *predictors], source)
     terms = [svy.Cat(c, ref=categorical[c]) if c in categorical else c for c in predictors]
     fitted = sample.glm.fit(outcome, x=terms, family=families[model], where=_where(), alpha=ALPHA,
@@ -228,10 +234,11 @@ def fit_regression(frame: pl.DataFrame, design: SurveyDesign, outcome: str, pred
 
 
 def _rows_used(frame, design, outcome, predictors, domain) -> int:
-    used = frame.filter(pl.col(design.weight).fill_null(0) > 0)
+    inside = pl.col(design.weight).fill_null(0) > 0
     if domain is not None:
-        used = used.filter(domain.fill_null(False))
-    return used.drop_nulls([outcome, *predictors]).height
+        inside = inside & domain.fill_null(False)
+    return frame.select(pl.all_horizontal(inside, *(pl.col(c).is_not_null() for c in (outcome, *predictors)))
+                        .sum()).item()
 
 
 def nchs_proportion_flag(p: float, se: float, n: int, df: int, ci_low: float, ci_high: float) -> str | None:

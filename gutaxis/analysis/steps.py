@@ -105,9 +105,13 @@ def staged_analysis_frame(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run
     participants = participants.drop("extra_attributes", "external_id", "cohort", strict=False)
     table = warehouse.staging_table("participant_exposure", spec.name, run_key)
     name = table.split(".", 1)[1].strip('"')
-    selects = warehouse._published_selects(conn, "marts.participant_exposure", spec.name, name, units())
-    exposures = conn.sql("SELECT participant_id, n_days, component_id, mean_daily, per_1000kcal FROM ("
-                         + " UNION ALL ".join(selects) + ")").pl()
+    wide = warehouse.wide_participant_exposure_select(conn, name, units())
+    if wide is not None:
+        exposures = conn.sql(wide).pl()
+    else:
+        selects = warehouse._published_selects(conn, "marts.participant_exposure", spec.name, name, units())
+        exposures = conn.sql("SELECT participant_id, n_days, component_id, mean_daily, per_1000kcal FROM ("
+                             + " UNION ALL ".join(selects) + ")").pl()
     outcomes_table = warehouse.staging_table("outcomes", spec.name, run_key)
     outcomes = conn.sql(f"SELECT * FROM {outcomes_table}").pl() if warehouse.table_exists(conn, outcomes_table) \
         else pl.DataFrame(schema={"participant_id": pl.String, "outcome_id": pl.String, "value": pl.Float64})
@@ -198,13 +202,21 @@ def _record(conn, spec: CohortSpec, run_key: str, suite: str, rows: list[dict]) 
     return results
 
 
+def _checked_participants(conn: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame:
+    """The staged participants without their text-only columns (extra attributes as JSON, external ids),
+    which no check reads: at 3 M participants they were most of what the checks fetched."""
+    present = conn.sql(f"SELECT * FROM {table} LIMIT 0").columns
+    skipped = [c for c in ("extra_attributes", "external_id") if c in present]
+    return conn.sql(f"SELECT * {'EXCLUDE (' + ', '.join(skipped) + ')' if skipped else ''} FROM {table}").pl()
+
+
 def check_participants(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> pl.DataFrame:
     """Where a design is declared: every participant has its stratum and PSU, and the design's weight
     (the named one, else the interview weight) present and > 0; no weight is negative or infinite."""
     if not declares_analysis(spec):  # the diary's own participants: ids only, nothing to check
         return _record(conn, spec, run_key, "analysis_participants", [])
     table = warehouse.staging_table("participants", spec.name, run_key)
-    frame = conn.sql(f"SELECT * FROM {table}").pl()
+    frame = _checked_participants(conn, table)
     design = declarations(spec).design
     rows = []
     if design is not None and "stratum" in frame.columns:
@@ -233,7 +245,7 @@ def check_participants(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_ke
 def check_outcomes(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> pl.DataFrame:
     """PHQ-9 totals within 0-27, and every outcome within its registry range."""
     table = warehouse.staging_table("outcomes", spec.name, run_key)
-    frame = conn.sql(f"SELECT * FROM {table}").pl()
+    frame = conn.sql(f"SELECT outcome_id, value FROM {table}").pl()  # all the checks read
     phq = frame.filter(pl.col("outcome_id") == "phq9_total")
     bad = phq.filter(~pl.col("value").is_between(*PHQ9_RANGE))
     rows = [_result("phq9_total within 0-27", "value", bad.height, phq.height, "PHQ-9 total outside 0-27", table)]
@@ -252,7 +264,7 @@ def check_estimates(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: 
     if not declares_analysis(spec):
         return _record(conn, spec, run_key, "analysis_estimates", [])
     design = declarations(spec).design
-    participants = conn.sql(f"SELECT * FROM {warehouse.staging_table('participants', spec.name, run_key)}").pl()
+    participants = _checked_participants(conn, warehouse.staging_table('participants', spec.name, run_key))
     for kind in ("population_estimates", "association_estimates"):
         table = warehouse.staging_table(kind, spec.name, run_key)
         frame = conn.sql(f"SELECT * FROM {table}").pl()
