@@ -44,7 +44,10 @@ def published(realdata, isolated_session, tmp_path_factory):
     conn.close()
 
 
-ASA24_COMPONENTS = {"energy_kcal": "KCAL", "fiber": "FIBE", "choline": "CHOLN", "omega3_epa": "P205", "omega3_dha": "P226"}
+ASA24_COMPONENTS = {"energy_kcal": "KCAL", "fiber": "FIBE", "choline": "CHOLN", "omega3_epa": "P205", "omega3_dha": "P226",
+                    # the HEI's nutrients, reported per item by ASA24
+                    "sodium": "SODI", "saturated_fat": "SFAT", "monounsaturated_fat": "MFAT",
+                    "polyunsaturated_fat": "PFAT"}
 
 
 def test_asa24_recall_totals_equal_totals_csv(published, realdata):
