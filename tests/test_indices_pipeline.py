@@ -99,3 +99,18 @@ def test_scale_index_names_an_index_or_one_of_its_components(tmp_path):
         check_declarations({"analyses": [{**base, "exposure": {"component": "fiber", "scale": "index"}}]}, tmp_path)
     with pytest.raises(GutaxisError, match="unknown variable 'hei2016_index'"):
         check_declarations({"analyses": [{"id": "e", "kind": "estimates", "variables": ["hei2016_index"]}]}, tmp_path)
+
+
+def test_a_source_loaded_by_older_reader_code_is_loaded_again(isolated, tmp_path, monkeypatch):
+    """A checkout whose readers read more (FNDDS' sodium and fatty acids for the HEI) reloads a source that
+    an older checkout loaded; unchanged code and files leave it as it is."""
+    from gutaxis import stages, warehouse
+
+    reader = tmp_path / "reader.py"
+    reader.write_text("# the reader as it was\n")
+    monkeypatch.setattr(stages, "READER_CODE", (reader,))
+    with warehouse.open_writer() as conn:
+        assert stages.load_source(conn, "demo")["status"] == "loaded"
+        assert stages.load_source(conn, "demo")["status"] == "up to date"
+        reader.write_text("# the reader, now reading sodium\n")
+        assert stages.load_source(conn, "demo")["status"] == "loaded"
