@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from gutaxis import GutaxisError
 from gutaxis.indices import INDICES, available_components, participant_means
 from gutaxis.indices import hei2015, hei2020
 
@@ -127,6 +128,9 @@ def test_not_computable_names_what_is_missing():
     frame = pl.DataFrame({"participant_id": ["a"], "recall_day": [1], "sodium": [None], "fiber": [2.0]},
                          schema_overrides={"sodium": pl.Float64})
     assert available_components(frame) == ["fiber"]
+    # asked anyway (a notebook): one line naming what is missing, not a polars column error
+    with pytest.raises(GutaxisError, match="hei2015: not computable: missing .*sodium"):
+        HEI.day_scores(pl.DataFrame([day()]).drop("sodium"))
 
 
 def test_hei2015_leaves_out_children_under_two():

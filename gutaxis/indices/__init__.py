@@ -14,6 +14,7 @@ from typing import Callable, Iterable
 
 import polars as pl
 
+from gutaxis import GutaxisError
 from gutaxis.indices import hei2015, hei2020
 from gutaxis.indices.scoring import KEYS, SCORE_SCHEMA, TOTAL, participant_means
 
@@ -36,13 +37,20 @@ class IndexDefinition:
 
     def day_scores(self, days: pl.DataFrame, participants: pl.DataFrame | None = None) -> pl.DataFrame:
         """Scores per participant-day."""
-        return self.score(_inputs(days, self.required), participants)
+        return self.score(self._inputs(days), participants)
 
     def participant_scores(self, days: pl.DataFrame, participants: pl.DataFrame | None = None) -> pl.DataFrame:
         """Scores per participant on the participant's mean intakes over the days (recall_day NULL): the
         "simple HEI score" of NCI, a ratio of mean intakes rather than a mean of daily scores."""
-        means = participant_means(_inputs(days, self.required).drop_nulls(list(self.required)))
+        means = participant_means(self._inputs(days).drop_nulls(list(self.required)))
         return self.score(means, participants)
+
+    def _inputs(self, days: pl.DataFrame) -> pl.DataFrame:
+        reason = self.not_computable(available_components(days))
+        if reason:
+            raise GutaxisError(f"{self.index_id}: {reason}; give the days a column (with values) for each")
+        return days.select(pl.col("participant_id").cast(pl.String), pl.col("recall_day").cast(pl.Int32),
+                           *self.required)
 
 
 def definition(module: ModuleType) -> IndexDefinition:
@@ -55,10 +63,6 @@ INDICES: dict[str, IndexDefinition] = {m.INDEX_ID: definition(m) for m in _MODUL
 def available_components(days: pl.DataFrame) -> list[str]:
     """Components of `days` with at least one value (a column that is all NULL had no source)."""
     return [c for c in days.columns if c not in KEYS and days[c].null_count() < days.height]
-
-
-def _inputs(days: pl.DataFrame, required: tuple[str, ...]) -> pl.DataFrame:
-    return days.select(pl.col("participant_id").cast(pl.String), pl.col("recall_day").cast(pl.Int32), *required)
 
 
 __all__ = ["INDICES", "IndexDefinition", "SCORE_SCHEMA", "TOTAL", "available_components", "definition",
