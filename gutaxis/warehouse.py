@@ -398,7 +398,8 @@ def _comment_wide_view(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 def _analysis_participant_view(conn: duckdb.DuckDBPyConnection) -> None:
-    """marts.analysis_participant: a column pair per registry component and a column per registered outcome."""
+    """marts.analysis_participant: a column pair per registry component, a column per registered index (its
+    total) and a column per registered outcome."""
     exposure = "".join(
         f", max(mean_daily) FILTER (WHERE component_id = '{c}') AS {ident(c + '_mean_daily')}"
         f", max(per_1000kcal) FILTER (WHERE component_id = '{c}') AS {ident(c + '_per_1000kcal')}"
@@ -412,7 +413,12 @@ def _analysis_participant_view(conn: duckdb.DuckDBPyConnection) -> None:
                     "THEN avg(value) FILTER (WHERE outcome_id = 'oxytocin') END AS oxytocin"
                     f", CASE WHEN count(DISTINCT {method}) FILTER (WHERE outcome_id = 'oxytocin') > 1 THEN 'several methods' "
                     f"ELSE min({method}) FILTER (WHERE outcome_id = 'oxytocin') END AS oxytocin_method")
-    run_sql_file(conn, "analysis_views.sql", exposure_columns=exposure, outcome_columns=outcome)
+    from gutaxis.indices import INDICES
+
+    # each registered index's total on the participant's mean intakes, named as analyses name it (scale: index)
+    index = "".join(f", max(score) FILTER (WHERE index_id = '{i}' AND component = 'total') AS {ident(i + '_index')}"
+                    for i in INDICES if IDENTIFIER.match(i))
+    run_sql_file(conn, "analysis_views.sql", exposure_columns=exposure, outcome_columns=outcome, index_columns=index)
 
 
 def load_outcome_registry(conn: duckdb.DuckDBPyConnection) -> int:

@@ -56,9 +56,14 @@ def test_a_day_totals_cohort_publishes_index_tables_with_totals_the_sums_of_comp
         none = conn.sql("SELECT count(*) FROM marts.participant_index WHERE cohort = 'no-sodium'").fetchall()
         estimates = conn.sql("SELECT analysis_id, variable, statistic, domain, estimate, se, weight "
                              "FROM marts.population_estimates WHERE cohort = 'hei-days'").pl()
+        wide = conn.sql("SELECT participant_id, hei2015_index, hei2020_index FROM marts.analysis_participant "
+                        "WHERE cohort = 'hei-days' ORDER BY participant_id").pl()
         comments = conn.sql("SELECT column_name, comment FROM duckdb_columns() WHERE schema_name = 'marts' "
                             "AND table_name = 'participant_index'").fetchall()
     assert none == [(0,)]
+    # analysts' one row per participant carries each index's total
+    totals = people.filter((pl.col("index_id") == "hei2015") & (pl.col("component") == "total")).sort("participant_id")
+    assert wide["hei2015_index"].to_list() == pytest.approx(totals["score"].to_list())
     assert days.height == 2 * 6 * 14 and people.height == 2 * 3 * 14
     assert all(comment for _, comment in comments)
     for table, keys in ((days, ["participant_id", "recall_day", "index_id"]), (people, ["participant_id", "index_id"])):
