@@ -48,6 +48,8 @@ COHORT_TABLES = {
                                         "n_with_repeat", "unit", "status", "var_between_probability",
                                         "corr_between", "model_reason"),
     "marts.participant_usual_intake": ("cohort", "participant_id", "component_id", "usual_intake", "unit", "method"),
+    "marts.participant_day_index": ("cohort", "participant_id", "recall_day", "index_id", "component", "score", "max_score"),
+    "marts.participant_index": ("cohort", "participant_id", "index_id", "component", "score", "max_score"),
 }
 
 
@@ -77,13 +79,17 @@ PUBLISHED_KINDS = {
     "cohort.dietary_weights": "dietary_weights",
     "marts.usual_intake_distribution": "usual_intake_distribution",
     "marts.participant_usual_intake": "participant_usual_intake",
+    "marts.participant_day_index": "day_index",
+    "marts.participant_index": "participant_index",
 }
 # Kinds a run stages only when its cohort declares analysis; publishing a run without them publishes none
 # (an empty table), so that a spec that drops its outcomes drops its published outcomes too.
 ANALYSIS_KINDS = ("outcomes", "population_estimates", "association_estimates", "usual_intake_distribution",
                   "participant_usual_intake")
+# Kinds the index step stages (gutaxis.indices.steps); a run published without them publishes none.
+INDEX_KINDS = ("day_index", "participant_index")
 # The schema files ensure_schema applies, in order.
-DDL_FILES = ("ddl.sql", "analysis_ddl.sql")
+DDL_FILES = ("ddl.sql", "analysis_ddl.sql", "index_ddl.sql")
 
 
 def staging_table(kind: str, cohort: str, run_key: str) -> str:
@@ -421,7 +427,8 @@ def _comment_wide_view(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 def _analysis_participant_view(conn: duckdb.DuckDBPyConnection) -> None:
-    """marts.analysis_participant: a column pair per registry component and a column per registered outcome."""
+    """marts.analysis_participant: a column pair per registry component, a column per registered index (its
+    total) and a column per registered outcome."""
     exposure = "".join(
         f", max(mean_daily) FILTER (WHERE component_id = '{c}') AS {ident(c + '_mean_daily')}"
         f", max(per_1000kcal) FILTER (WHERE component_id = '{c}') AS {ident(c + '_per_1000kcal')}"
@@ -435,7 +442,12 @@ def _analysis_participant_view(conn: duckdb.DuckDBPyConnection) -> None:
                     "THEN avg(value) FILTER (WHERE outcome_id = 'oxytocin') END AS oxytocin"
                     f", CASE WHEN count(DISTINCT {method}) FILTER (WHERE outcome_id = 'oxytocin') > 1 THEN 'several methods' "
                     f"ELSE min({method}) FILTER (WHERE outcome_id = 'oxytocin') END AS oxytocin_method")
-    run_sql_file(conn, "analysis_views.sql", exposure_columns=exposure, outcome_columns=outcome)
+    from gutaxis.indices import INDICES
+
+    # each registered index's total on the participant's mean intakes, named as analyses name it (scale: index)
+    index = "".join(f", max(score) FILTER (WHERE index_id = '{i}' AND component = 'total') AS {ident(i + '_index')}"
+                    for i in INDICES if IDENTIFIER.match(i))
+    run_sql_file(conn, "analysis_views.sql", exposure_columns=exposure, outcome_columns=outcome, index_columns=index)
 
 
 def load_outcome_registry(conn: duckdb.DuckDBPyConnection) -> int:
@@ -671,7 +683,7 @@ def publish_cohort(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str) -
         conn.execute("DELETE FROM store.pending_publish WHERE cohort = ?", [cohort])
         for view, kind in PUBLISHED_KINDS.items():
             table = staging_table(kind, cohort, run_key)
-            if kind in ANALYSIS_KINDS and not table_exists(conn, table):
+            if kind in (*ANALYSIS_KINDS, *INDEX_KINDS) and not table_exists(conn, table):
                 conn.execute(f"CREATE TABLE {table} AS SELECT * FROM store.{ident(kind)} LIMIT 0")
             counts[view] = conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
             old = conn.execute("SELECT table_name, run_id, published_at FROM store.published WHERE cohort = ? AND kind = ?",
@@ -794,7 +806,7 @@ def published_run(conn: duckdb.DuckDBPyConnection, cohort: str) -> str | None:
 def append_audit(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, **constants: object) -> None:
     """Append rows to an audit.* table, adding constant columns (run_id, cohort) by name."""
     if table not in {"audit.validations", "audit.quarantine", "audit.inclusion", "audit.linkage", "audit.reach",
-                     "audit.unreached_foods", "audit.warned_rows"}:
+                     "audit.unreached_foods", "audit.warned_rows", "audit.index_status"}:
         raise ValueError(table)
     if frame.height == 0:
         return

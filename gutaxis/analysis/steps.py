@@ -116,7 +116,11 @@ def staged_analysis_frame(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run
     outcomes = conn.sql(f"SELECT * FROM {outcomes_table}").pl() if warehouse.table_exists(conn, outcomes_table) \
         else pl.DataFrame(schema={"participant_id": pl.String, "outcome_id": pl.String, "value": pl.Float64})
     kinds = dict(outcome_registry().select("outcome_id", "kind").iter_rows())
-    frame = analysis_frame(participants, exposures, outcomes, kinds)
+    index_table = warehouse.staging_table("participant_index", spec.name, run_key)
+    indices = conn.sql(f"SELECT CAST(participant_id AS VARCHAR) AS participant_id, index_id, component, score "
+                       f"FROM {index_table}").pl() if warehouse.table_exists(conn, index_table) else None
+    participants = participants.with_columns(pl.col("participant_id").cast(pl.String))
+    frame = analysis_frame(participants, exposures, outcomes, kinds, indices)
     usual_table = warehouse.staging_table("participant_usual_intake", spec.name, run_key)
     if warehouse.table_exists(conn, usual_table):
         usual = conn.sql(f"SELECT participant_id, component_id, usual_intake FROM {usual_table}").pl()
@@ -145,6 +149,7 @@ def stage_estimates(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: 
                 population.append(run_estimates(spec.name, frame, declared.design, analysis, kinds, oxytocin))
             else:
                 associations.append(run_association(spec.name, frame, declared.design, analysis, kinds, units()))
+    population.append(_index_population_rows(conn, spec, run_key, declared.design))
     population_rows, association_rows = pl.concat(population), pl.concat(associations)
     warehouse.stage_parts(conn, "population_estimates", spec.name, run_key, [({}, population_rows)],
                           warehouse.COHORT_TABLES["marts.population_estimates"])
@@ -182,6 +187,14 @@ def stage_usual_intake(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_ke
                           warehouse.COHORT_TABLES["marts.participant_usual_intake"])
     return {"usual intake": "; ".join(model_summary(tables.distribution)) or "no component",
             "distribution rows": tables.distribution.height, "per-person predictions": tables.per_person.height}
+
+
+def _index_population_rows(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, design) -> pl.DataFrame:
+    """The indices' population-ratio rows (gutaxis.indices.steps), for every cohort whose indices were scored."""
+    from gutaxis.indices.steps import index_population_rows  # the index step imports this module's checks
+
+    participants = conn.sql(f"SELECT * FROM {warehouse.staging_table('participants', spec.name, run_key)}").pl()
+    return index_population_rows(conn, spec.name, run_key, design if declares_analysis(spec) else None, participants)
 
 
 # --- blocking checks -------------------------------------------------------------------------------

@@ -17,11 +17,11 @@ from gutaxis.formats import fped
 SOURCE = "fped-2017-2018"
 # component id -> FPED component short name (per-food table column; day totals DRxT_<name>)
 FPED_GROUPS = {
-    "fg_fruit": "F_TOTAL", "fg_fruit_juice": "F_JUICE", "fg_vegetables": "V_TOTAL", "fg_dark_green_veg": "V_DRKGR",
+    "fg_fruit": "F_TOTAL", "fg_fruit_juice": "F_JUICE", "fg_citrus_melons_berries": "F_CITMLB", "fg_other_fruit": "F_OTHER", "fg_vegetables": "V_TOTAL", "fg_dark_green_veg": "V_DRKGR",
     "fg_other_veg": "V_OTHER", "fg_potatoes": "V_STARCHY_POTATO", "fg_legumes": "V_LEGUMES",
     "fg_whole_grains": "G_WHOLE", "fg_refined_grains": "G_REFINED", "fg_poultry": "PF_POULT",
     "fg_organ_meat": "PF_ORGAN", "fg_eggs": "PF_EGGS", "fg_seafood_high_n3": "PF_SEAFD_HI",
-    "fg_seafood_low_n3": "PF_SEAFD_LOW", "fg_soy": "PF_SOY", "fg_nuts_seeds": "PF_NUTSDS", "fg_dairy": "D_TOTAL",
+    "fg_seafood_low_n3": "PF_SEAFD_LOW", "fg_meat_poultry_seafood": "PF_MPS_TOTAL", "fg_legumes_protein": "PF_LEGUMES", "fg_soy": "PF_SOY", "fg_nuts_seeds": "PF_NUTSDS", "fg_dairy": "D_TOTAL",
     "fg_yogurt": "D_YOGURT", "fg_cheese": "D_CHEESE", "fg_added_sugars": "ADD_SUGARS", "fg_alcoholic_drinks": "A_DRINKS",
 }
 # FPED publishes its own per-food values (its recipe disaggregation): one confidence for all.
