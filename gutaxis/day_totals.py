@@ -1,4 +1,4 @@
-"""Day-totals diaries (nhanes-tot, tabular-totals): files of one row per participant-day whose
+"""Day-totals diaries (nhanes-tot, asa24-totals, tabular-totals): files of one row per participant-day whose
 values are already the day's totals, read, judged and turned into the exposure tables directly.
 
 There are no items, so no composition is linked and no food contributions exist; a component
@@ -14,21 +14,24 @@ from dataclasses import dataclass
 import polars as pl
 
 from gutaxis import GutaxisError, dietary_weights
-from gutaxis.diaries import FILE_ERRORS, nothing_included, nothing_usable
+from gutaxis.diaries import FILE_ERRORS, INSTRUMENT_VALID_STATUS, nothing_included, nothing_usable
 from gutaxis.diary_rules import DEFAULT_RECALL_DAY_MAX, INCLUSION_SCHEMA, PARTICIPANTS_SCHEMA, QUARANTINE_SCHEMA, ROW, _identifier, _number, _small_int
 from gutaxis.exposure import REPORTED
-from gutaxis.formats import REPORTED_PREFIX, nhanes_tot, tabular_totals
+from gutaxis.formats import REPORTED_PREFIX, asa24_totals, nhanes_tot, tabular_totals
 from gutaxis.formats.tabular import concat_raw
 from gutaxis.formats.totals import TotalsFile
 from gutaxis.specs import CohortSpec
 
-READERS = {"nhanes-tot": nhanes_tot.read_file, "tabular-totals": tabular_totals.read_file}
+READERS = {"nhanes-tot": nhanes_tot.read_file, "asa24-totals": asa24_totals.read_file,
+           "tabular-totals": tabular_totals.read_file}
 TOTALS_FORMATS = tuple(READERS)
-VALID_STATUS = {"nhanes-tot": [1]}  # NHANES DRxDRSTZ: 1 = reliable and met the minimum criteria
-RECALL_DAY_MAX = {"nhanes-tot": 2, "tabular-totals": DEFAULT_RECALL_DAY_MAX}  # as for item diaries
+# The instrument's codes of a usable recall, as for its item files (NHANES DRxDRSTZ 1, ASA24 RecallStatus 2)
+VALID_STATUS = {"nhanes-tot": INSTRUMENT_VALID_STATUS["nhanes-iff"], "asa24-totals": INSTRUMENT_VALID_STATUS["asa24-items"]}
+RECALL_DAY_MAX = {"nhanes-tot": 2, "asa24-totals": DEFAULT_RECALL_DAY_MAX, "tabular-totals": DEFAULT_RECALL_DAY_MAX}
 DAY_KEYS = ["participant_id", "recall_day"]
 WEIGHTS_SCHEMA = dietary_weights.SCHEMA
 _WHAT = {"nhanes-tot": "NHANES DR1TOT/DR2TOT (XPT) or FPED fped_dr1tot (SAS7BDAT or CSV) file",
+         "asa24-totals": "ASA24 Totals CSV file",
          "tabular-totals": "CSV, TSV or Parquet file"}
 
 
@@ -176,8 +179,13 @@ def judge(raw: pl.DataFrame, origins: dict[str, str], *, cohort: str, valid_stat
     days = good.filter("__ok").sort("__pid", "__day").select(
         pl.col("__pid").alias("participant_id"), pl.col("__day").cast(pl.Int32).alias("recall_day"),
         *(pl.col(f"__{REPORTED_PREFIX}{c}").alias(c) for c in components))
-    participants = days.select(pl.lit(cohort).alias("cohort"), "participant_id",
-                               pl.lit(None, dtype=pl.String).alias("external_id")).unique("participant_id", maintain_order=True)
+    external = (good.filter("__ok").group_by("__pid").agg(_identifier("external_id", schema["external_id"]).drop_nulls().first()
+                                                         .alias("external_id"))
+                if "external_id" in raw.columns else None)
+    participants = days.select(pl.lit(cohort).alias("cohort"), "participant_id").unique("participant_id", maintain_order=True)
+    participants = (participants.join(external.rename({"__pid": "participant_id"}), on="participant_id", how="left",
+                                       maintain_order="left")
+                    if external is not None else participants.with_columns(pl.lit(None, dtype=pl.String).alias("external_id")))
     weights = dietary_weights.table(rows.filter(pl.col("__pid").is_not_null()), weight_variables or {})
     return DayTotals(days, components, quarantine, inclusion, participants.cast(PARTICIPANTS_SCHEMA), weights)
 

@@ -97,7 +97,7 @@ def nothing_included(spec: CohortSpec, files: list[Path], inclusion: pl.DataFram
     if not inclusion.height:
         return GutaxisError(f"{where}: no item is usable; fix the file and run again")
     reason, count, first = _commonest_reason(inclusion)
-    if spec.format in INSTRUMENT_VALID_STATUS:
+    if "recall_status" not in spec.columns:  # an instrument's own status codes (NHANES, ASA24), items or totals
         fix = "the file holds no complete recall: check that it is the intended file"
     else:
         fix = f"if this file marks its complete recalls with another code, set valid_recall_status in {spec.spec_path}"

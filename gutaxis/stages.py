@@ -34,7 +34,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 NOT_IN_SOURCE = "not in the composition source"  # audit.linkage.reason of a code the source lacks
 # recall_day upper bound per format (None: only >= 1)
-RECALL_DAY_MAX = {"nhanes-iff": 2, "asa24-items": None, "tabular": None, "nhanes-tot": 2, "tabular-totals": None}
+RECALL_DAY_MAX = {"nhanes-iff": 2, "asa24-items": None, "tabular": None, "nhanes-tot": 2, "asa24-totals": None,
+                  "tabular-totals": None}
 
 
 def run_key(dagster_run_id: str) -> str:

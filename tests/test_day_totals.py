@@ -202,3 +202,35 @@ def test_tabular_totals_maps_dietary_weights(tmp_path):
                                                      "wt_two_day": "w2"}}))
     weights = read_day_totals(spec, component_ids()).weights
     assert weights.rows() == [("a", 10.5, None, "w1", "w2"), ("b", 3.0, None, "w1", "w2")]
+
+
+ASA24_TOTALS_HEADER = ("UserName,UserID,RecallNo,RecallAttempt,RecallStatus,KCAL,FIBE,CHOLE,CHOLN,P183,P205,P225,P226,"
+                       "F_TOTAL,D_YOGURT,G_WHOLE\n")
+
+
+def test_asa24_totals_reads_the_instruments_keys_nutrients_and_fped_groups(tmp_path):
+    (tmp_path / "Totals.csv").write_text(
+        ASA24_TOTALS_HEADER
+        + "THR01,u-1,1.0,0.0,2.0,2019.1,23.6,320.1,216.9,1.5,0.0003,0.02,0.12,1.54,0.5,0.7\n"
+        + "THR01,u-1,2.0,0.0,2.0,1800,20,300,200,1.0,0.0,0.0,0.1,1.0,0.0,1.0\n"
+        + "THR02,u-2,1.0,0.0,5.0,900,5,100,80,0.5,0,0,0,0,0,0\n")  # RecallStatus 5: not complete
+    spec = _spec(tmp_path, "asa", format="asa24-totals", path="Totals.csv")
+    totals = read_day_totals(spec, component_ids())
+    assert totals.components == ("energy_kcal", "fiber", "choline", "omega3_ala", "omega3_epa", "omega3_dha",
+                                 "omega3_total", "fg_fruit", "fg_whole_grains", "fg_yogurt")
+    day1 = totals.days.row(0, named=True)
+    assert (day1["participant_id"], day1["recall_day"]) == ("THR01", 1)
+    assert day1["choline"] == 216.9  # CHOLN; CHOLE (cholesterol) is not choline
+    assert day1["omega3_total"] == pytest.approx(1.5 + 0.0003 + 0.02 + 0.12)
+    assert day1["fg_yogurt"] == 0.5 and day1["fg_whole_grains"] == 0.7
+    assert totals.days["recall_day"].to_list() == [1, 2]
+    excluded = totals.inclusion.filter(~pl.col("included"))
+    assert excluded.select("participant_id", "recall_status").rows() == [("THR02", 5)]
+    assert totals.participants.select("participant_id", "external_id").rows() == [("THR01", "u-1")]
+    assert totals.weights.height == 0  # ASA24 carries no survey weights
+
+
+def test_asa24_totals_names_a_missing_key_column_and_the_fix(tmp_path):
+    (tmp_path / "Totals.csv").write_text("UserName,RecallNo,KCAL\nTHR01,1,2000\n")
+    with pytest.raises(GutaxisError, match=r"Totals.csv: column 'RecallStatus' is missing.*ASA24 researcher Totals file"):
+        read_day_totals(_spec(tmp_path, "asa", format="asa24-totals", path="Totals.csv"), component_ids())

@@ -22,7 +22,7 @@ OUTCOME_SCHEMA = {
 # and the 2017-March 2020 pre-pandemic names (DR1IFF/DR1TOT codebooks).
 DIETARY_WEIGHTS = {"wt_day1": ("WTDRD1", "WTDRD1PP"), "wt_two_day": ("WTDR2D", "WTDR2DPP")}
 # Diary formats whose participant id column is fixed (tabular formats take the spec's map).
-DIARY_ID_COLUMN = {"nhanes-iff": "SEQN", "asa24-items": "UserName", "nhanes-tot": "SEQN"}
+DIARY_ID_COLUMN = {"nhanes-iff": "SEQN", "asa24-items": "UserName", "nhanes-tot": "SEQN", "asa24-totals": "UserName"}
 _TYPES = {name: dtype for name, dtype in PARTICIPANT_SCHEMA.items()}
 
 
