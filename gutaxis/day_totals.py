@@ -9,17 +9,16 @@ usable is refused with one line.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
-from gutaxis import GutaxisError, dietary_weights
-from gutaxis.diaries import FILE_ERRORS, INSTRUMENT_VALID_STATUS, nothing_included, nothing_usable
+from gutaxis import dietary_weights
+from gutaxis.diaries import FILE_ERRORS, INSTRUMENT_VALID_STATUS, nothing_included, nothing_usable, open_checked, unreadable
 from gutaxis.diary_rules import DEFAULT_RECALL_DAY_MAX, INCLUSION_SCHEMA, PARTICIPANTS_SCHEMA, QUARANTINE_SCHEMA, ROW, _identifier, _number, _small_int
 from gutaxis.exposure import REPORTED
 from gutaxis.formats import REPORTED_PREFIX, asa24_totals, nhanes_tot, tabular_totals
 from gutaxis.formats.tabular import concat_raw
-from gutaxis.formats.totals import TotalsFile
 from gutaxis.specs import CohortSpec
 
 READERS = {"nhanes-tot": nhanes_tot.read_file, "asa24-totals": asa24_totals.read_file,
@@ -30,9 +29,6 @@ VALID_STATUS = {"nhanes-tot": INSTRUMENT_VALID_STATUS["nhanes-iff"], "asa24-tota
 RECALL_DAY_MAX = {"nhanes-tot": 2, "asa24-totals": DEFAULT_RECALL_DAY_MAX, "tabular-totals": DEFAULT_RECALL_DAY_MAX}
 DAY_KEYS = ["participant_id", "recall_day"]
 WEIGHTS_SCHEMA = dietary_weights.SCHEMA
-_WHAT = {"nhanes-tot": "NHANES DR1TOT/DR2TOT (XPT) or FPED fped_dr1tot (SAS7BDAT or CSV) file",
-         "asa24-totals": "ASA24 Totals CSV file",
-         "tabular-totals": "CSV, TSV or Parquet file"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +39,12 @@ class DayTotals:
     inclusion: pl.DataFrame     # INCLUSION_SCHEMA (n_items NULL: a totals row has no items)
     participants: pl.DataFrame  # PARTICIPANTS_SCHEMA: those with an included day
     weights: pl.DataFrame       # dietary_weights.SCHEMA: every participant the files give a dietary weight for
+    rows_read: int = 0          # data rows the files hold (their readers' count): each a day, quarantined or excluded
+
+    @property
+    def excluded_rows(self) -> int:
+        """Rows of recalls their status excludes (one row per recall day)."""
+        return self.inclusion.filter(~pl.col("included")).height
 
 
 def is_day_totals(spec: CohortSpec) -> bool:
@@ -58,7 +60,7 @@ def valid_recall_status(spec: CohortSpec) -> list[int] | None:
 def read_day_totals(spec: CohortSpec, component_order: list[str]) -> DayTotals:
     """Every file the spec names, stacked and judged; refused when no day is usable."""
     files = spec.data_files()
-    opened = [_open(path, spec) for path in files]
+    opened = [open_checked(READERS[spec.format], path, spec, "per-day rows") for path in files]
     try:
         raw = concat_raw([t.frame for t in opened]).collect()
     except FILE_ERRORS as exc:
@@ -66,41 +68,19 @@ def read_day_totals(spec: CohortSpec, component_order: list[str]) -> DayTotals:
             try:
                 totals.frame.collect()
             except FILE_ERRORS as file_exc:
-                raise unreadable_totals(path, spec.format, file_exc) from None
-        raise unreadable_totals(files[0], spec.format, exc) from None
+                raise unreadable(path, spec.format, file_exc) from None
+        raise unreadable(files[0], spec.format, exc) from None
     origins = {k: v for t in opened for k, v in t.origins.items()}
     result = judge(raw, origins, cohort=spec.name, valid_status=valid_recall_status(spec),
                    day_max=RECALL_DAY_MAX[spec.format], component_order=component_order,
                    weight_variables={k: v for t in opened for k, v in t.weight_variables.items()})
+    result = replace(result, rows_read=sum(t.rows for t in opened))
     if result.days.height == 0:
         by_status = result.inclusion.filter(~pl.col("included"))
         if result.quarantine.height and result.quarantine.height >= by_status.height:
             raise nothing_usable(files, result.quarantine)
         raise nothing_included(spec, files, by_status)
     return result
-
-
-def _open(path, spec: CohortSpec) -> TotalsFile:
-    try:
-        totals = READERS[spec.format](path, spec)
-        empty = totals.frame.head(1).collect().height == 0
-    except pl.exceptions.NoDataError:
-        empty = True
-    except GutaxisError:
-        raise
-    except FILE_ERRORS as exc:
-        raise unreadable_totals(path, spec.format, exc) from None
-    if empty:
-        raise GutaxisError(f"{path}: has no data rows; give the file with its per-day rows "
-                           "(a header alone is not enough) or leave it out of the cohort's path")
-    return totals
-
-
-def unreadable_totals(path, format: str, exc: BaseException) -> GutaxisError:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    detail = lines[0][:200] if lines else type(exc).__name__
-    return GutaxisError(f"{path}: cannot be read as {format} ({detail}); check that it is an undamaged {_WHAT[format]} "
-                        "(delimiter, quoting, encoding) or fix 'format'/'path' in the cohort spec")
 
 
 def judge(raw: pl.DataFrame, origins: dict[str, str], *, cohort: str, valid_status: list[int] | None,

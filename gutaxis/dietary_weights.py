@@ -2,20 +2,19 @@
 
 NHANES prints the day-1 and two-day dietary weights (WTDRD1, WTDR2D; WTDRD1PP, WTDR2DPP in the
 2017-March 2020 pre-pandemic files) on every row of its individual-foods and totals files; a
-tabular spec may map them (`columns: {wt_day1: ..., wt_two_day: ...}`). They are kept in
-cohort.dietary_weights for every participant of the files, with a usable recall or not (a
-design-based estimate needs them all), and cohort.participants takes them from there.
+tabular spec may map them (`columns: {wt_day1: ..., wt_two_day: ...}`). They are read once, with
+the diary, and kept in cohort.participants (wt_day1, wt_two_day) for every participant of the
+files, with a usable recall or not: a design-based estimate needs them all (`with_participants`).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import polars as pl
-import pyreadstat
 
 from gutaxis import GutaxisError
 from gutaxis.diary_rules import _identifier
-from gutaxis.formats.nhanes_iff import XPT_ZERO_EPS, is_xpt
+from gutaxis.formats.nhanes_iff import is_xpt, read_sas
 from gutaxis.formats.tabular import PARQUET_SUFFIXES, ROW_INDEX, ROW_PROBLEM, TextFile, checked_rows, open_text
 from gutaxis.formats.totals import WEIGHT_PREFIX, WEIGHTS
 from gutaxis.specs import CohortSpec
@@ -75,15 +74,8 @@ def of_item_diary(spec: CohortSpec) -> pl.DataFrame:
 
 def _scan(path: Path, spec: CohortSpec) -> tuple[pl.LazyFrame | TextFile, list[str]]:
     if is_xpt(path):
-        _, meta = pyreadstat.read_xport(str(path), metadataonly=True)
-        columns = list(meta.column_names)
-        wanted = [c for c in ("SEQN", *(v for vs in NHANES_WEIGHT_VARIABLES.values() for v in vs)) if c in columns]
-        data, _ = pyreadstat.read_xport(str(path), usecols=wanted)
-        frame = pl.from_pandas(data, nan_to_null=True)
-        # a weight of 0 (no usable recall) can arrive as ~5.4e-79 from an IBM-float zero
-        frame = frame.with_columns(pl.when(pl.col(c).abs() < XPT_ZERO_EPS).then(0.0).otherwise(pl.col(c)).alias(c)
-                                   for c, dtype in frame.schema.items() if dtype.is_float())
-        return frame.with_row_index(ROW_INDEX, offset=1).lazy(), columns
+        frame, columns, _ = read_sas(path, lambda names: ["SEQN", *(v for vs in NHANES_WEIGHT_VARIABLES.values() for v in vs)])
+        return frame, columns
     if path.suffix.lower() in PARQUET_SUFFIXES:
         frame = pl.scan_parquet(path, row_index_name=ROW_INDEX, row_index_offset=1, glob=False)
         return frame, frame.collect_schema().names()
@@ -125,3 +117,17 @@ def _weight(rows: pl.DataFrame, column: str) -> pl.Expr:
         return pl.col(column).cast(pl.Float64)
     text = pl.col(column).cast(pl.String).str.strip_chars()
     return pl.when(text.is_in(["", "NA", "."])).then(None).otherwise(text).cast(pl.Float64, strict=False)
+
+
+def with_participants(participants: pl.DataFrame, weights: pl.DataFrame, inclusion: pl.DataFrame) -> pl.DataFrame:
+    """The staged participants of a diary: its participants (cohort, participant_id, external_id) and
+    those the files give only a dietary weight for, each with wt_day1, wt_two_day and has_usable_recall
+    (an included recall in `inclusion`, audit.inclusion's rows)."""
+    cohort = participants["cohort"][0] if participants.height else (inclusion["cohort"][0] if inclusion.height else None)
+    usable = inclusion.filter(pl.col("included"))["participant_id"].unique()
+    merged = participants.drop("cohort").join(weights.select("participant_id", *WEIGHTS), on="participant_id", how="full",
+                                              coalesce=True, maintain_order="left_right")
+    return merged.select(
+        pl.lit(cohort, dtype=pl.String).alias("cohort"), "participant_id", "external_id", *WEIGHTS,
+        pl.col("participant_id").is_in(usable.implode()).alias("has_usable_recall"),
+    ).sort("participant_id")

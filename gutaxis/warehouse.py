@@ -42,7 +42,6 @@ COHORT_TABLES = {
     "marts.participant_day_exposure": ("cohort", "participant_id", "recall_day", "component_id", "amount", "unit", "coverage", "source"),
     "marts.participant_exposure": ("cohort", "participant_id", "n_days", "component_id", "mean_daily", "per_1000kcal", "unit", "coverage", "low_coverage"),
     "marts.food_contributions": ("cohort", "component_id", "food_code", "description", "amount", "share"),
-    "cohort.dietary_weights": ("cohort", "participant_id", "wt_day1", "wt_two_day", "wt_day1_variable", "wt_two_day_variable"),
 }
 
 
@@ -69,7 +68,6 @@ PUBLISHED_KINDS = {
     "cohort.outcomes": "outcomes",
     "marts.population_estimates": "population_estimates",
     "marts.association_estimates": "association_estimates",
-    "cohort.dietary_weights": "dietary_weights",
 }
 # Kinds a run stages only when its cohort declares analysis; publishing a run without them publishes none
 # (an empty table), so that a spec that drops its outcomes drops its published outcomes too.

@@ -242,6 +242,38 @@ def test_demo_publishes_estimates_and_bad_analysis_input_changes_nothing(isolate
         assert _published(isolated / "warehouse.duckdb") == before, name
 
 
+def test_cohort_check_runs_and_audits_the_analysis_and_publishes_nothing(isolated, tmp_path):
+    from gutaxis.report import format_report
+    from pipelines.runner import check_cohort
+
+    report = check_cohort("demo")
+    assert report.outcome == "checked (not published)" and report.checks_failed == []
+    assert any(line.startswith("hypothesis oxytocin-tryptophan") for line in report.estimated)
+    assert "hypothesis oxytocin-tryptophan" in format_report(report)
+    conn = duckdb.connect(str(isolated / "warehouse.duckdb"), read_only=True)
+    try:
+        suites = {suite for (suite,) in conn.execute(
+            "SELECT DISTINCT suite FROM audit.validations WHERE run_id = ?", [report.run_key]).fetchall()}
+        assert {"analysis_participants", "analysis_outcomes", "analysis_estimates"} <= suites
+        assert all(conn.execute(f"SELECT count(*) FROM {t} WHERE cohort = 'demo'").fetchall() == [(0,)] for t in ESTIMATED)
+    finally:
+        conn.close()
+
+    # a failed analysis check fails the check, as it would fail the run
+    shutil.copytree(DATA_DIR / "demo", tmp_path / "demo")
+    spec = load_cohort_spec(DATA_DIR / "cohorts" / "demo.yaml").model_dump(exclude_none=True, exclude={"spec_path"})
+    (tmp_path / "demo" / "participants.csv").write_text("participant,site,unit,wt\n" + "".join(
+        f"demo-{p:03d},{1 + p % 2},{1 + p % 3},{0 if p == 5 else 100 + p}\n" for p in range(1, 25)))
+    body = {**spec, "path": "demo/diary.csv", "design": {"weight": "wt_interview", "strata": "stratum", "psu": "psu"},
+            "participants": [{"format": "tabular", "path": "demo/participants.csv", "columns": {
+                "participant_id": "participant", "stratum": "site", "psu": "unit", "wt_interview": "wt"}}],
+            "outcomes": [{**table, "path": table["path"].replace("../demo/", "demo/")} for table in spec["outcomes"]]}
+    path = write_spec(tmp_path, "demo", **{k: v for k, v in body.items() if k != "name"})
+    failed = check_cohort(str(path))
+    assert failed.checks_failed == ["analysis_participants.design weight present and > 0 (1 unexpected)"]
+    assert failed.estimated == []  # the estimates wait for the participants' check, as in a run
+
+
 def test_a_new_or_changed_analysis_file_naming_a_cohort_triggers_its_run(isolated, tmp_path, monkeypatch):
     monkeypatch.setenv("GUTAXIS_ANALYSES_DIR", str(tmp_path))
     instance = dg.DagsterInstance.ephemeral()

@@ -118,7 +118,7 @@ def _published(path) -> dict:
     try:
         return {view: conn.execute(f"SELECT * FROM {view} WHERE cohort = 'tot' ORDER BY ALL").fetchall()
                 for view in ("marts.participant_day_exposure", "marts.participant_exposure", "cohort.participants",
-                             "cohort.diary_items", "marts.food_contributions", "cohort.dietary_weights")}
+                             "cohort.diary_items", "marts.food_contributions")}
     finally:
         conn.close()
 
@@ -142,6 +142,15 @@ def test_tabular_totals_run_end_to_end_publishes_exposures_directly(isolated, tm
     assert published["cohort.diary_items"] == [] and published["marts.food_contributions"] == []
     # cohort, participant_id, external_id (the analysis attributes follow, NULL without participants:)
     assert [row[:3] for row in published["cohort.participants"]] == [("tot", "a", None)]
+    conn = duckdb.connect(str(isolated / "warehouse.duckdb"), read_only=True)
+    try:  # every row of the file accounted for: 2 days published, b's two copies quarantined, checked by a blocking check
+        counts = conn.execute("SELECT rows_read, rows_published, rows_quarantined, rows_excluded FROM audit.runs "
+                              "WHERE run_id = ?", [reports[0].run_key]).fetchall()
+        accounted = conn.execute("""SELECT severity, success FROM audit.validations WHERE run_id = ? AND suite = 'day_totals'
+                                    AND "check" LIKE 'rows read = %'""", [reports[0].run_key]).fetchall()
+    finally:
+        conn.close()
+    assert counts == [(4, 2, 2, 0)] and accounted == [("block", True)]
 
     # a failed run (a mapped column gone) leaves every published table exactly as it was
     (tmp_path / "days.csv").write_text("id,day,kcal\na,1,999\n")
@@ -228,9 +237,22 @@ def test_asa24_totals_reads_the_instruments_keys_nutrients_and_fped_groups(tmp_p
     assert excluded.select("participant_id", "recall_status").rows() == [("THR02", 5)]
     assert totals.participants.select("participant_id", "external_id").rows() == [("THR01", "u-1")]
     assert totals.weights.height == 0  # ASA24 carries no survey weights
+    assert (totals.rows_read, totals.days.height, totals.quarantine.height, totals.excluded_rows) == (3, 2, 0, 1)
 
 
 def test_asa24_totals_names_a_missing_key_column_and_the_fix(tmp_path):
     (tmp_path / "Totals.csv").write_text("UserName,RecallNo,KCAL\nTHR01,1,2000\n")
     with pytest.raises(GutaxisError, match=r"Totals.csv: column 'RecallStatus' is missing.*ASA24 researcher Totals file"):
         read_day_totals(_spec(tmp_path, "asa", format="asa24-totals", path="Totals.csv"), component_ids())
+
+
+def test_participants_keep_the_dietary_weights_of_everyone_the_files_name(tmp_path):
+    from gutaxis import dietary_weights
+
+    (tmp_path / "days.csv").write_text("id,day,status,kcal,w1,w2\na,1,1,2000,10.5,8\nb,1,2,1500,3,\n")
+    spec = _spec(tmp_path, **(TABULAR | {"reported": {"energy_kcal": "kcal"}, "columns": {
+        "participant_id": "id", "recall_day": "day", "recall_status": "status", "wt_day1": "w1", "wt_two_day": "w2"}}))
+    totals = read_day_totals(spec, component_ids())
+    staged = dietary_weights.with_participants(totals.participants, totals.weights, totals.inclusion)
+    # b's only recall is excluded by its status: b stays, with its weight, flagged (domain estimation needs b)
+    assert staged.rows() == [("tot", "a", None, 10.5, 8.0, True), ("tot", "b", None, 3.0, None, False)]

@@ -147,9 +147,10 @@ def test_nhanes1718_yogurt_consumer_hypothesis_equals_r_svyglm(realdata):
         pl.col("SEQN").cast(pl.Int64).cast(pl.String).alias("participant_id"), pl.lit(1).alias("n_days"),
         pl.lit("fg_yogurt").alias("component_id"), pl.col("DR1T_D_YOGURT").alias("mean_daily"),
         pl.lit(None, pl.Float64).alias("per_1000kcal"))
-    from gutaxis.analysis.cohort_tables import dietary_weights
-
-    weights = dietary_weights([fped], "nhanes-tot", "SEQN", None)
+    weights_data, _ = pyreadstat.read_sas7bdat(str(fped), usecols=["SEQN", "WTDRD1", "WTDR2D"])
+    weights = pl.from_pandas(weights_data, nan_to_null=True).select(
+        pl.col("SEQN").cast(pl.Int64).cast(pl.String).alias("participant_id"), pl.col("WTDRD1").alias("wt_day1"),
+        pl.col("WTDR2D").alias("wt_two_day"))
     participants = build_participants("nhanes1718", folder, [AttributeTable(format="nhanes-demo", path="DEMO_J.xpt")],
                                       day1["participant_id"], day1["participant_id"], weights)
     outcomes = build_outcomes("nhanes1718", folder, [OutcomeTable(format="nhanes-dpq", path="DPQ_J.xpt")])

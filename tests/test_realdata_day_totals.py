@@ -62,9 +62,10 @@ def test_components_the_file_lacks_are_null_and_there_are_no_items_or_contributi
 
 def test_dietary_weights_are_kept_for_every_participant_of_the_file(published, fped_file):
     _, conn = published
-    weights = conn.sql("""SELECT participant_id, wt_day1, wt_two_day, wt_day1_variable FROM cohort.dietary_weights
+    weights = conn.sql("""SELECT participant_id, wt_day1, wt_two_day, has_usable_recall FROM cohort.participants
                           WHERE cohort = 'fped-dr1tot-1718'""").pl()
-    assert weights.height == 8704 and set(weights["wt_day1_variable"]) == {"WTDRD1"}
+    # every participant of the file, usable recall or not (flagged), in cohort.participants only
+    assert weights.height == 8704 and weights["has_usable_recall"].sum() == 7484
     merged = fped_file.select(pl.col("SEQN").alias("participant_id"), "WTDRD1", "WTDR2D").join(weights, on="participant_id")
     assert (merged["wt_day1"] == merged["WTDRD1"]).all()
     assert merged.filter(pl.col("WTDR2D").is_not_null()).select((pl.col("wt_two_day") == pl.col("WTDR2D")).all()).item()

@@ -10,7 +10,7 @@ import polars as pl
 from gutaxis import GutaxisError, warehouse
 from gutaxis.analysis.analyses import (ASSOCIATION_SCHEMA, POPULATION_SCHEMA, analysis_frame, finite_with_ci,
                                        run_association, run_estimates)
-from gutaxis.analysis.cohort_tables import DIARY_ID_COLUMN, build_outcomes, build_participants, dietary_weights
+from gutaxis.analysis.cohort_tables import build_outcomes, build_participants
 from gutaxis.analysis.declarations import AnalysisDeclarations, analyses_for, check_declarations
 from gutaxis.analysis.outcomes import outcome_registry
 from gutaxis.analysis.participants import PARTICIPANT_SCHEMA
@@ -40,15 +40,17 @@ def stage_participants(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_ke
     if not declares_analysis(spec):
         return {"participants": "diary only (no analysis declared)"}
     table = warehouse.staging_table("participants", spec.name, run_key)
-    diary = conn.sql(f"SELECT participant_id, external_id FROM {table}").pl()
+    # the ingest staged the diary's participants with the dietary weights its files carry (read once, there)
+    diary = conn.sql(f"SELECT participant_id, external_id, wt_day1, wt_two_day FROM {table}").pl()
     usable = conn.sql(f"SELECT DISTINCT participant_id FROM "
                       f"{warehouse.staging_table('participant_exposure', spec.name, run_key)}").pl()["participant_id"]
-    id_column = spec.columns.get("participant_id") if spec.format not in DIARY_ID_COLUMN else DIARY_ID_COLUMN[spec.format]
-    weights = dietary_weights(spec.data_files(), spec.format, id_column, spec.delimiter)
+    weights = diary.select("participant_id", "wt_day1", "wt_two_day").filter(
+        pl.col("wt_day1").is_not_null() | pl.col("wt_two_day").is_not_null())
     participants = build_participants(spec.name, spec.base_dir, declared.participants, diary["participant_id"],
                                       usable, weights)
     _refuse_missing_design_columns(participants, declared, spec)
-    stored = _stored_participants(participants.join(diary, on="participant_id", how="left"))
+    stored = _stored_participants(participants.join(diary.select("participant_id", "external_id"), on="participant_id",
+                                                    how="left"))
     warehouse.stage_parts(conn, "participants", spec.name, run_key, [({}, stored)], STORED_PARTICIPANT_COLUMNS)
     without_recall = stored.filter(~pl.col("has_usable_recall")).height
     return {"participants": stored.height, "without usable recall (kept, flagged)": without_recall,
@@ -159,9 +161,8 @@ def _record(conn, spec: CohortSpec, run_key: str, suite: str, rows: list[dict]) 
 
 def check_participants(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> pl.DataFrame:
     """Where a design is declared: every participant has its stratum and PSU, and the design's weight
-    (the named one, else the interview weight) present and > 0; no weight is negative or infinite."""
-    if not declares_analysis(spec):  # the diary's own participants: ids only, nothing to check
-        return _record(conn, spec, run_key, "analysis_participants", [])
+    (the named one, else the interview weight) present and > 0; no weight is negative or infinite (also
+    the dietary weights of a cohort that declares no analysis: its diary files carry them)."""
     table = warehouse.staging_table("participants", spec.name, run_key)
     frame = conn.sql(f"SELECT * FROM {table}").pl()
     design = declarations(spec).design
@@ -260,3 +261,8 @@ def analysis_summary(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str)
                 "GROUP BY hypothesis_id ORDER BY hypothesis_id").fetchall():
             lines.append(f"hypothesis {hypothesis}: " + (f"{n} contrasts" if n else status))
     return lines
+
+
+# Each analysis step with its blocking check, in the order a run takes them (assets/analysis.py wires the same).
+STAGES_AND_CHECKS = ((stage_participants, check_participants), (stage_outcomes, check_outcomes),
+                     (stage_estimates, check_estimates))

@@ -16,7 +16,8 @@ import polars as pl
 from gutaxis import GutaxisError
 from gutaxis.components.food_groups import FPED_GROUPS
 from gutaxis.formats import REPORTED_PREFIX, asa24_items
-from gutaxis.formats.tabular import base_columns, checked_rows, missing_column_error, omega3_total, open_text, row_shape_columns
+from gutaxis.formats.tabular import (base_columns, checked_rows, omega3_total, open_text, require_columns,
+                                     row_shape_columns)
 from gutaxis.formats.totals import TotalsFile
 from gutaxis.specs import CohortSpec
 
@@ -33,9 +34,7 @@ def read_file(path: Path, spec: CohortSpec) -> TotalsFile:
     """One Totals file as a raw day-totals frame (gutaxis.formats.totals)."""
     text = open_text(path, spec.delimiter)
     columns = text.columns
-    for column in REQUIRED.values():
-        if column not in columns:
-            raise missing_column_error(path, column, columns, FIX)
+    require_columns(path, columns, ((column, FIX) for column in REQUIRED.values()))
     origins = {f"{REPORTED_PREFIX}{cid}": column for cid, column in REPORTED.items() if column in columns}
     exprs = {name: pl.col(column) for name, column in origins.items()}
     parts = asa24_items.OMEGA3_PARTS
@@ -46,7 +45,8 @@ def read_file(path: Path, spec: CohortSpec) -> TotalsFile:
         raise GutaxisError(f"{path}: no totals column found (looked for KCAL, FIBE, CHOLN, ..., F_TOTAL, D_YOGURT, ...); {FIX}")
     external = [pl.col(EXTERNAL_ID).alias("external_id")] if EXTERNAL_ID in columns else []
     used = [*REQUIRED.values(), *origins.values(), *parts, EXTERNAL_ID]
-    frame = checked_rows(text, [c for c in dict.fromkeys(used) if c in columns]).frame
+    checked = checked_rows(text, [c for c in dict.fromkeys(used) if c in columns])
+    frame = checked.frame
     raw = frame.select(
         *base_columns(path),
         *(pl.col(column).alias(canonical) for canonical, column in REQUIRED.items()),
@@ -54,4 +54,4 @@ def read_file(path: Path, spec: CohortSpec) -> TotalsFile:
         *row_shape_columns(frame),
         *(expr.alias(name) for name, expr in exprs.items()),
     )
-    return TotalsFile(raw, origins)
+    return TotalsFile(raw, checked.rows, origins)
