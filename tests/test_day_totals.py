@@ -200,6 +200,15 @@ def test_item_diaries_keep_the_dietary_weights_their_files_carry(tmp_path):
     spec = _spec(tmp_path, "items", format="tabular", path="items.csv",
                  columns={"participant_id": "id", "recall_day": "day", "food_code": "code", "grams": "g", "wt_day1": "w1"})
     assert dietary_weights.of_item_diary(spec).rows() == [("p1", 7.5, None, "w1", None), ("p2", 9.0, None, "w1", None)]
+    # unmapped: the NHANES names of a re-saved NHANES file are taken
+    (tmp_path / "resaved.csv").write_text("SEQN,day,code,g,WTDRD1,WTDR2D\n83732,1,11111000,100,7.5,\n")
+    resaved = _spec(tmp_path, "resaved", format="tabular", path="resaved.csv",
+                    columns={"participant_id": "SEQN", "recall_day": "day", "food_code": "code", "grams": "g"})
+    assert dietary_weights.of_item_diary(resaved).rows() == [("83732", 7.5, None, "WTDRD1", "WTDR2D")]
+    # the same weight printed to different precision on different rows (as the 2015-16 women file has it) is one weight
+    (tmp_path / "resaved.csv").write_text("SEQN,day,code,g,WTDRD1,WTDR2D\n83732,1,11111000,100,13236.42,\n"
+                                          "83732,1,11111000,5,13236.419347,\n83732,2,11111000,5,13236.42,\n")
+    assert dietary_weights.of_item_diary(resaved)["wt_day1"].to_list() == [13236.419347]
     (tmp_path / "items.csv").write_text("id,day,code,g,w1\np1,1,11111000,100,7.5\np1,1,11111000,20,8\n")
     with pytest.raises(GutaxisError, match="items.csv: participant p1 has different dietary weights in different rows"):
         dietary_weights.of_item_diary(spec)

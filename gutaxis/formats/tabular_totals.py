@@ -7,6 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
+from gutaxis.dietary_weights import nhanes_weight_columns
 from gutaxis.formats import REPORTED_PREFIX
 from gutaxis.formats.tabular import base_columns, open_mapped, row_shape_columns
 from gutaxis.formats.totals import WEIGHT_PREFIX, WEIGHTS, TotalsFile
@@ -19,7 +20,8 @@ def read_file(path: Path, spec: CohortSpec) -> TotalsFile:
     wanted = {**{c: spec.columns[c] for c in keys}, **{f"{REPORTED_PREFIX}{cid}": column for cid, column in spec.reported.items()}}
     records = open_mapped(path, spec, wanted)
     frame = records.frame
-    weights = {w: spec.columns[w] for w in WEIGHTS if w in spec.columns}
+    # without a map, the NHANES weights of a re-saved NHANES file (gutaxis.dietary_weights)
+    weights = {w: spec.columns[w] for w in WEIGHTS if w in spec.columns} or nhanes_weight_columns(frame.collect_schema().names())
     status = pl.col(wanted["recall_status"]) if "recall_status" in wanted else pl.lit(None, dtype=pl.String)
     raw = frame.select(
         *base_columns(path),
