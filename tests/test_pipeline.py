@@ -233,3 +233,29 @@ def test_the_schema_is_applied_once_per_ddl_text(tmp_path):
     assert conn.execute("SELECT count(*) FROM duckdb_tables()").fetchall() == tables
     assert conn.execute("SELECT count(*) FROM store.schema_applied").fetchall() == [(1,)]
     conn.close()
+
+
+def test_cohorts_whose_names_differ_only_by_dash_and_underscore_keep_their_own_staging(tmp_path):
+    from gutaxis import warehouse
+
+    conn = duckdb.connect(str(tmp_path / "w.duckdb"))
+    warehouse.ensure_schema(conn)
+    cohorts = ("a-b", "a_b", "x__a_b", "_a", "0a", "a")
+    names = {cohort: warehouse.staging_table("diary_items", cohort, "run1") for cohort in cohorts}
+    assert len(set(names.values())) == len(cohorts)  # one table name per cohort
+    for name in names.values():
+        conn.execute(f"CREATE TABLE {name} (x INTEGER)")
+    folder = warehouse._temp_folder(conn)
+    folder.mkdir(exist_ok=True)
+    for name in names.values():  # a killed run's hand-off files, named after its tables
+        (folder / f"{name.replace('.', '_').replace(chr(34), '')}.incoming.parquet").write_bytes(b"")
+    for cohort in cohorts:
+        own = names[cohort].split(".", 1)[1].strip('"')
+        assert warehouse.unpublished_tables(conn, cohort) == [own], cohort
+    warehouse.drop_staging(conn, "a_b")
+    left = {name for (name,) in conn.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'store' "
+                                             "AND table_name LIKE 'diary_items%' AND table_name <> 'diary_items'").fetchall()}
+    assert left == {names[c].split(".", 1)[1].strip('"') for c in cohorts if c != "a_b"}
+    assert sorted(p.name for p in folder.glob("store_*")) == sorted(
+        f"{names[c].replace('.', '_').replace(chr(34), '')}.incoming.parquet" for c in cohorts if c != "a_b")
+    conn.close()

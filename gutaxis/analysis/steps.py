@@ -106,7 +106,7 @@ def staged_analysis_frame(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run
     table = warehouse.staging_table("participant_exposure", spec.name, run_key)
     name = table.split(".", 1)[1].strip('"')
     selects = warehouse._published_selects(conn, "marts.participant_exposure", spec.name, name, units())
-    exposures = conn.sql("SELECT participant_id, n_days, component_id, mean_daily, per_1000kcal FROM ("
+    exposures = conn.sql("SELECT participant_id, n_days, component_id, mean_daily, per_1000kcal, low_coverage FROM ("
                          + " UNION ALL ".join(selects) + ")").pl()
     outcomes_table = warehouse.staging_table("outcomes", spec.name, run_key)
     outcomes = conn.sql(f"SELECT * FROM {outcomes_table}").pl() if warehouse.table_exists(conn, outcomes_table) \
