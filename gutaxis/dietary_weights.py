@@ -2,10 +2,10 @@
 
 NHANES prints the day-1 and two-day dietary weights (WTDRD1, WTDR2D; WTDRD1PP, WTDR2DPP in the
 2017-March 2020 pre-pandemic files) on every row of its individual-foods and totals files; a
-tabular spec may map them (`columns: {wt_day1: ..., wt_two_day: ...}`). They are read once, with
-the diary, and kept in cohort.participants (wt_day1, wt_two_day) for every participant of the
-files, with a usable recall or not: a design-based estimate needs them all (`with_participants`). A tabular file whose spec maps no
-weight gives the columns it has under the NHANES names (an NHANES file re-saved as text).
+tabular spec may map them (`columns: {wt_day1: ..., wt_two_day: ...}`); one that maps none gives
+the columns it has under the NHANES names (an NHANES file re-saved as text). They are read once,
+with the diary, and kept in cohort.participants (wt_day1, wt_two_day) for every participant of
+the files, with a usable recall or not: a design-based estimate needs them all (`with_participants`).
 """
 from __future__ import annotations
 

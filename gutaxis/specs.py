@@ -35,7 +35,7 @@ TOTALS_REQUIRED = ("participant_id", "recall_day")
 # Canonical columns a tabular spec may map; participant_id, recall_day, food_code, grams are required.
 TABULAR_REQUIRED = ("participant_id", "recall_day", "food_code", "grams")
 TABULAR_OPTIONAL = ("recall_status",)
-# Dietary survey weights a tabular file may carry (kept in cohort.dietary_weights: gutaxis.dietary_weights).
+# Dietary survey weights a tabular file may carry (kept in cohort.participants: gutaxis.dietary_weights).
 WEIGHT_COLUMNS = ("wt_day1", "wt_two_day")
 DEFAULT_LOW_COVERAGE = 0.8
 
