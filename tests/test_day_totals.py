@@ -265,3 +265,10 @@ def test_participants_keep_the_dietary_weights_of_everyone_the_files_name(tmp_pa
     staged = dietary_weights.with_participants(totals.participants, totals.weights, totals.inclusion)
     # b's only recall is excluded by its status: b stays, with its weight, flagged (domain estimation needs b)
     assert staged.rows() == [("tot", "a", None, 10.5, 8.0, True), ("tot", "b", None, 3.0, None, False)]
+
+
+def test_a_totals_file_without_a_complete_recall_says_so_not_to_change_valid_recall_status(tmp_path):
+    (tmp_path / "Totals.csv").write_text(ASA24_TOTALS_HEADER + "THR02,u-2,1.0,0.0,5.0,900,5,100,80,0.5,0,0,0,0,0,0\n")
+    with pytest.raises(GutaxisError, match=r"Totals.csv: no recall is usable: all 1 were excluded.*the file holds no "
+                                           r"complete recall: check that it is the intended file"):
+        read_day_totals(_spec(tmp_path, "asa", format="asa24-totals", path="Totals.csv"), component_ids())
