@@ -1,4 +1,4 @@
-"""Day-totals diaries (nhanes-tot, tabular-totals): files of one row per participant-day whose
+"""Day-totals diaries (nhanes-tot, asa24-totals, tabular-totals): files of one row per participant-day whose
 values are already the day's totals, read, judged and turned into the exposure tables directly.
 
 There are no items, so no composition is linked and no food contributions exist; a component
@@ -9,27 +9,26 @@ usable is refused with one line.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
-from gutaxis import GutaxisError, dietary_weights
-from gutaxis.diaries import FILE_ERRORS, nothing_included, nothing_usable
+from gutaxis import dietary_weights
+from gutaxis.diaries import FILE_ERRORS, INSTRUMENT_VALID_STATUS, nothing_included, nothing_usable, open_checked, unreadable
 from gutaxis.diary_rules import DEFAULT_RECALL_DAY_MAX, INCLUSION_SCHEMA, PARTICIPANTS_SCHEMA, QUARANTINE_SCHEMA, ROW, _identifier, _number, _small_int
 from gutaxis.exposure import REPORTED
-from gutaxis.formats import REPORTED_PREFIX, nhanes_tot, tabular_totals
+from gutaxis.formats import REPORTED_PREFIX, asa24_totals, nhanes_tot, tabular_totals
 from gutaxis.formats.tabular import concat_raw
-from gutaxis.formats.totals import TotalsFile
 from gutaxis.specs import CohortSpec
 
-READERS = {"nhanes-tot": nhanes_tot.read_file, "tabular-totals": tabular_totals.read_file}
+READERS = {"nhanes-tot": nhanes_tot.read_file, "asa24-totals": asa24_totals.read_file,
+           "tabular-totals": tabular_totals.read_file}
 TOTALS_FORMATS = tuple(READERS)
-VALID_STATUS = {"nhanes-tot": [1]}  # NHANES DRxDRSTZ: 1 = reliable and met the minimum criteria
-RECALL_DAY_MAX = {"nhanes-tot": 2, "tabular-totals": DEFAULT_RECALL_DAY_MAX}  # as for item diaries
+# The instrument's codes of a usable recall, as for its item files (NHANES DRxDRSTZ 1, ASA24 RecallStatus 2)
+VALID_STATUS = {"nhanes-tot": INSTRUMENT_VALID_STATUS["nhanes-iff"], "asa24-totals": INSTRUMENT_VALID_STATUS["asa24-items"]}
+RECALL_DAY_MAX = {"nhanes-tot": 2, "asa24-totals": DEFAULT_RECALL_DAY_MAX, "tabular-totals": DEFAULT_RECALL_DAY_MAX}
 DAY_KEYS = ["participant_id", "recall_day"]
 WEIGHTS_SCHEMA = dietary_weights.SCHEMA
-_WHAT = {"nhanes-tot": "NHANES DR1TOT/DR2TOT (XPT) or FPED fped_dr1tot (SAS7BDAT or CSV) file",
-         "tabular-totals": "CSV, TSV or Parquet file"}
 
 
 @dataclass(frozen=True)
@@ -40,6 +39,12 @@ class DayTotals:
     inclusion: pl.DataFrame     # INCLUSION_SCHEMA (n_items NULL: a totals row has no items)
     participants: pl.DataFrame  # PARTICIPANTS_SCHEMA: those with an included day
     weights: pl.DataFrame       # dietary_weights.SCHEMA: every participant the files give a dietary weight for
+    rows_read: int = 0          # data rows the files hold (their readers' count): each a day, quarantined or excluded
+
+    @property
+    def excluded_rows(self) -> int:
+        """Rows of recalls their status excludes (one row per recall day)."""
+        return self.inclusion.filter(~pl.col("included")).height
 
 
 def is_day_totals(spec: CohortSpec) -> bool:
@@ -55,7 +60,7 @@ def valid_recall_status(spec: CohortSpec) -> list[int] | None:
 def read_day_totals(spec: CohortSpec, component_order: list[str]) -> DayTotals:
     """Every file the spec names, stacked and judged; refused when no day is usable."""
     files = spec.data_files()
-    opened = [_open(path, spec) for path in files]
+    opened = [open_checked(READERS[spec.format], path, spec, "per-day rows") for path in files]
     try:
         raw = concat_raw([t.frame for t in opened]).collect()
     except FILE_ERRORS as exc:
@@ -63,41 +68,19 @@ def read_day_totals(spec: CohortSpec, component_order: list[str]) -> DayTotals:
             try:
                 totals.frame.collect()
             except FILE_ERRORS as file_exc:
-                raise unreadable_totals(path, spec.format, file_exc) from None
-        raise unreadable_totals(files[0], spec.format, exc) from None
+                raise unreadable(path, spec.format, file_exc) from None
+        raise unreadable(files[0], spec.format, exc) from None
     origins = {k: v for t in opened for k, v in t.origins.items()}
     result = judge(raw, origins, cohort=spec.name, valid_status=valid_recall_status(spec),
                    day_max=RECALL_DAY_MAX[spec.format], component_order=component_order,
                    weight_variables={k: v for t in opened for k, v in t.weight_variables.items()})
+    result = replace(result, rows_read=sum(t.rows for t in opened))
     if result.days.height == 0:
         by_status = result.inclusion.filter(~pl.col("included"))
         if result.quarantine.height and result.quarantine.height >= by_status.height:
             raise nothing_usable(files, result.quarantine)
         raise nothing_included(spec, files, by_status)
     return result
-
-
-def _open(path, spec: CohortSpec) -> TotalsFile:
-    try:
-        totals = READERS[spec.format](path, spec)
-        empty = totals.frame.head(1).collect().height == 0
-    except pl.exceptions.NoDataError:
-        empty = True
-    except GutaxisError:
-        raise
-    except FILE_ERRORS as exc:
-        raise unreadable_totals(path, spec.format, exc) from None
-    if empty:
-        raise GutaxisError(f"{path}: has no data rows; give the file with its per-day rows "
-                           "(a header alone is not enough) or leave it out of the cohort's path")
-    return totals
-
-
-def unreadable_totals(path, format: str, exc: BaseException) -> GutaxisError:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    detail = lines[0][:200] if lines else type(exc).__name__
-    return GutaxisError(f"{path}: cannot be read as {format} ({detail}); check that it is an undamaged {_WHAT[format]} "
-                        "(delimiter, quoting, encoding) or fix 'format'/'path' in the cohort spec")
 
 
 def judge(raw: pl.DataFrame, origins: dict[str, str], *, cohort: str, valid_status: list[int] | None,
@@ -176,8 +159,13 @@ def judge(raw: pl.DataFrame, origins: dict[str, str], *, cohort: str, valid_stat
     days = good.filter("__ok").sort("__pid", "__day").select(
         pl.col("__pid").alias("participant_id"), pl.col("__day").cast(pl.Int32).alias("recall_day"),
         *(pl.col(f"__{REPORTED_PREFIX}{c}").alias(c) for c in components))
-    participants = days.select(pl.lit(cohort).alias("cohort"), "participant_id",
-                               pl.lit(None, dtype=pl.String).alias("external_id")).unique("participant_id", maintain_order=True)
+    external = (good.filter("__ok").group_by("__pid").agg(_identifier("external_id", schema["external_id"]).drop_nulls().first()
+                                                         .alias("external_id"))
+                if "external_id" in raw.columns else None)
+    participants = days.select(pl.lit(cohort).alias("cohort"), "participant_id").unique("participant_id", maintain_order=True)
+    participants = (participants.join(external.rename({"__pid": "participant_id"}), on="participant_id", how="left",
+                                       maintain_order="left")
+                    if external is not None else participants.with_columns(pl.lit(None, dtype=pl.String).alias("external_id")))
     weights = dietary_weights.table(rows.filter(pl.col("__pid").is_not_null()), weight_variables or {})
     return DayTotals(days, components, quarantine, inclusion, participants.cast(PARTICIPANTS_SCHEMA), weights)
 

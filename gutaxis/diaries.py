@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 import pyreadstat
@@ -14,14 +15,18 @@ from gutaxis.formats import asa24_items, nhanes_iff, tabular
 from gutaxis.specs import CohortSpec
 
 Reader = Callable[[Path, CohortSpec], tabular.Records]
+T = TypeVar("T")
 READERS: dict[str, Reader] = {"nhanes-iff": nhanes_iff.open_file, "asa24-items": asa24_items.open_file,
                               "tabular": tabular.open_file}
 # The codes each instrument uses for a complete, usable recall (NHANES DRxDRSTZ, ASA24 RecallStatus).
 INSTRUMENT_VALID_STATUS = {"nhanes-iff": [1], "asa24-items": [2]}
 FILE_ERRORS = (pl.exceptions.PolarsError, OSError, UnicodeError, ValueError,
                pyreadstat.ReadstatError, pyreadstat.PyreadstatError)
+# what each format's file is, for the message when one cannot be read
 _WHAT = {"nhanes-iff": "NHANES DR1IFF/DR2IFF file (.XPT or delimited text)",
-         "asa24-items": "ASA24 Items CSV file", "tabular": "CSV, TSV or Parquet file"}
+         "asa24-items": "ASA24 Items CSV file", "tabular": "CSV, TSV or Parquet file",
+         "nhanes-tot": "NHANES DR1TOT/DR2TOT (XPT) or FPED fped_dr1tot (SAS7BDAT or CSV) file",
+         "asa24-totals": "ASA24 Totals CSV file", "tabular-totals": "CSV, TSV or Parquet file"}
 
 
 def valid_recall_status(spec: CohortSpec) -> list[int] | None:
@@ -41,7 +46,7 @@ def read_diary(spec: CohortSpec, code_width: int, *, require_usable: bool = True
     """
     files = spec.data_files()
     reader = READERS[spec.format]
-    opened = [_open(reader, path, spec) for path in files]
+    opened = [open_checked(reader, path, spec, "diary rows") for path in files]
     frames = [records.frame for records in opened]
     try:
         diary = canonicalize(tabular.concat_raw(frames), cohort=spec.name, format=spec.format,
@@ -97,7 +102,7 @@ def nothing_included(spec: CohortSpec, files: list[Path], inclusion: pl.DataFram
     if not inclusion.height:
         return GutaxisError(f"{where}: no item is usable; fix the file and run again")
     reason, count, first = _commonest_reason(inclusion)
-    if spec.format in INSTRUMENT_VALID_STATUS:
+    if "recall_status" not in spec.columns:  # an instrument's own status codes (NHANES, ASA24), items or totals
         fix = "the file holds no complete recall: check that it is the intended file"
     else:
         fix = f"if this file marks its complete recalls with another code, set valid_recall_status in {spec.spec_path}"
@@ -111,10 +116,12 @@ def _commonest_reason(rows: pl.DataFrame) -> tuple[str, int, dict]:
     return reason, count, rows.filter(pl.col("reason") == reason).row(0, named=True)
 
 
-def _open(reader: Reader, path: Path, spec: CohortSpec) -> tabular.Records:
+def open_checked(reader: Callable[[Path, CohortSpec], T], path: Path, spec: CohortSpec, rows: str) -> T:
+    """reader(path, spec) (a frame and more), with a file that cannot be read, or holds no data row,
+    refused in one line; rows: what a data row of the format is, for that message."""
     try:
-        records = reader(path, spec)
-        empty = records.frame.head(1).collect().height == 0
+        opened = reader(path, spec)
+        empty = opened.frame.head(1).collect().height == 0
     except pl.exceptions.NoDataError:
         empty = True
     except GutaxisError:
@@ -122,9 +129,9 @@ def _open(reader: Reader, path: Path, spec: CohortSpec) -> tabular.Records:
     except FILE_ERRORS as exc:
         raise unreadable(path, spec.format, exc) from None
     if empty:
-        raise GutaxisError(f"{path}: has no data rows; give the file with its diary rows "
+        raise GutaxisError(f"{path}: has no data rows; give the file with its {rows} "
                            "(a header alone is not enough) or leave it out of the cohort's path")
-    return records
+    return opened
 
 
 def unreadable(path: Path, format: str, exc: BaseException) -> GutaxisError:

@@ -29,13 +29,13 @@ SLUG = re.compile(r"^[a-z0-9_-]+$")
 NAME_MAX = 64
 # How a spec may write the tab; any other delimiter is one character, not a quote or line end.
 DELIMITER_ALIASES = {"\\t": "\t", "tab": "\t", "TAB": "\t"}
-DIARY_FORMATS = ("asa24-items", "nhanes-iff", "tabular", "nhanes-tot", "tabular-totals")
+DIARY_FORMATS = ("asa24-items", "nhanes-iff", "tabular", "nhanes-tot", "asa24-totals", "tabular-totals")
 # Day-totals formats: one row per participant-day (gutaxis.day_totals); their columns map has no food_code or grams.
 TOTALS_REQUIRED = ("participant_id", "recall_day")
 # Canonical columns a tabular spec may map; participant_id, recall_day, food_code, grams are required.
 TABULAR_REQUIRED = ("participant_id", "recall_day", "food_code", "grams")
 TABULAR_OPTIONAL = ("recall_status",)
-# Dietary survey weights a tabular file may carry (kept in cohort.dietary_weights: gutaxis.dietary_weights).
+# Dietary survey weights a tabular file may carry (kept in cohort.participants: gutaxis.dietary_weights).
 WEIGHT_COLUMNS = ("wt_day1", "wt_two_day")
 DEFAULT_LOW_COVERAGE = 0.8
 
@@ -44,7 +44,7 @@ class CohortSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    format: Literal["asa24-items", "nhanes-iff", "tabular", "nhanes-tot", "tabular-totals"]
+    format: Literal[DIARY_FORMATS]
     path: str
     composition: str = "fndds-2017-2018"
     delimiter: str | None = None

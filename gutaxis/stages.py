@@ -34,7 +34,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 NOT_IN_SOURCE = "not in the composition source"  # audit.linkage.reason of a code the source lacks
 # recall_day upper bound per format (None: only >= 1)
-RECALL_DAY_MAX = {"nhanes-iff": 2, "asa24-items": None, "tabular": None, "nhanes-tot": 2, "tabular-totals": None}
+RECALL_DAY_MAX = {"nhanes-iff": 2, "asa24-items": None, "tabular": None, "nhanes-tot": 2, "asa24-totals": None,
+                  "tabular-totals": None}
 
 
 def run_key(dagster_run_id: str) -> str:
@@ -247,10 +248,10 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
     items_table = warehouse.stage_parts(conn, "diary_items", spec.name, run_key, _handing_over({}, holder), item_columns,
                                         compression=item_compression(items_schema, n_items, diary.item_runs))
     warehouse.record_item_source(conn, items_table, spec.composition, width)
-    # the diary gives ids only; gutaxis.analysis.steps.stage_participants adds attributes and design
-    warehouse.stage_parts(conn, "participants", spec.name, run_key, [({}, diary.participants)],
-                          tuple(diary.participants.columns))
-    _stage_dietary_weights(conn, spec, run_key, dietary_weights.of_item_diary(spec))
+    # the diary gives ids and dietary weights; gutaxis.analysis.steps.stage_participants adds attributes and design
+    weights = dietary_weights.of_item_diary(spec)
+    weights_read = _stage_participants(conn, spec, run_key,
+                                       dietary_weights.with_participants(diary.participants, weights, diary.inclusion), weights)
     faults.point("ingest")
     warehouse.append_audit(conn, "audit.quarantine", diary.quarantine, run_id=run_key, cohort=spec.name)
     warehouse.append_audit(conn, "audit.inclusion", diary.inclusion, run_id=run_key, cohort=spec.name)
@@ -258,12 +259,19 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
     # adds the codes the composition lacks)
     warehouse.append_audit(conn, "audit.linkage", diary.untrusted_codes, food_source=spec.composition,
                            run_id=run_key, cohort=spec.name)
-    # Checked against the stored tables by quality.rows_accounted, a blocking check of the audit.
-    conn.execute("UPDATE audit.runs SET rows_read = ?, rows_published = ?, rows_quarantined = ?, rows_excluded = ? "
-                 "WHERE run_id = ?", [diary.rows_read, n_items, diary.quarantine.height, diary.excluded_rows, run_key])
+    _record_row_counts(conn, run_key, diary.rows_read, n_items, diary.quarantine.height, diary.excluded_rows)
     excluded = diary.inclusion.filter(~pl.col("included")).height
     return {"items": n_items, "participants": diary.participants.height,
-            "quarantined": diary.quarantine.height, "excluded_recalls": excluded, "rows_read": diary.rows_read}
+            "quarantined": diary.quarantine.height, "excluded_recalls": excluded, "rows_read": diary.rows_read,
+            "dietary weights": weights_read}
+
+
+def _record_row_counts(conn: duckdb.DuckDBPyConnection, run_key: str, read: int, published: int, quarantined: int,
+                       excluded: int) -> None:
+    """The run's row accounting in audit.runs (items, or days of a day-totals file, as rows published);
+    checked against the stored tables by quality.rows_accounted, a blocking check of the audit."""
+    conn.execute("UPDATE audit.runs SET rows_read = ?, rows_published = ?, rows_quarantined = ?, rows_excluded = ? "
+                 "WHERE run_id = ?", [read, published, quarantined, excluded, run_key])
 
 
 @contextmanager
@@ -280,9 +288,13 @@ def _files_kept(files: list[Path]) -> Iterator[None]:
                            "put it back, or fix the spec's 'path', and run again") from None
 
 
-def _stage_dietary_weights(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, weights: pl.DataFrame) -> None:
-    columns = tuple(c for c in warehouse.COHORT_TABLES["cohort.dietary_weights"] if c != "cohort")  # the view adds it
-    warehouse.stage_parts(conn, "dietary_weights", spec.name, run_key, [({}, weights)], columns)
+def _stage_participants(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, participants: pl.DataFrame,
+                        weights: pl.DataFrame) -> str:
+    """Stage the diary's participants with their dietary weights; says which file variable each weight came from."""
+    warehouse.stage_parts(conn, "participants", spec.name, run_key, [({}, participants)], tuple(participants.columns))
+    found = [f"{w} from {weights[f'{w}_variable'][0]}" for w in dietary_weights.WEIGHTS
+             if weights.height and weights[f"{w}_variable"][0] is not None]
+    return ", ".join(found) or "none"
 
 
 def _ingest_day_totals(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dagster_run_id: str | None) -> dict:
@@ -309,17 +321,17 @@ def _ingest_day_totals(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_ke
     warehouse.record_item_source(conn, items_table, spec.composition, code_width(load_source_spec(spec.composition)))
     warehouse.stage_parts(conn, "day_exposure", spec.name, run_key, [({}, day_totals.day_table(totals))],
                           tuple(day_totals.day_table(totals).columns))
-    # ids only, as for item diaries; gutaxis.analysis.steps.stage_participants adds attributes and design
-    warehouse.stage_parts(conn, "participants", spec.name, run_key, [({}, totals.participants)],
-                          tuple(totals.participants.columns))
-    _stage_dietary_weights(conn, spec, run_key, totals.weights)
+    # ids and dietary weights, as for item diaries; gutaxis.analysis.steps.stage_participants adds attributes and design
+    weights_read = _stage_participants(conn, spec, run_key, dietary_weights.with_participants(
+        totals.participants, totals.weights, totals.inclusion), totals.weights)
     faults.point("ingest")
     warehouse.append_audit(conn, "audit.quarantine", totals.quarantine, run_id=run_key, cohort=spec.name)
     warehouse.append_audit(conn, "audit.inclusion", totals.inclusion, run_id=run_key, cohort=spec.name)
-    return {"items": 0, "days": totals.days.height, "participants": totals.participants.height,
+    _record_row_counts(conn, run_key, totals.rows_read, totals.days.height, totals.quarantine.height, totals.excluded_rows)
+    return {"items": 0, "days": totals.days.height, "rows_read": totals.rows_read, "participants": totals.participants.height,
             "quarantined": totals.quarantine.height,
             "excluded_recalls": totals.inclusion.filter(~pl.col("included")).height,
-            "components": ", ".join(totals.components)}
+            "components": ", ".join(totals.components), "dietary weights": weights_read}
 
 
 def _day_totals_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> dict:
@@ -484,7 +496,8 @@ def _record_warned_rows(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_k
 
 def audit_diary_items(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> pl.DataFrame:
     if day_totals.is_day_totals(spec):  # the staged input is the day table itself
-        return _validate(conn, spec, run_key, "day_exposure", quality.day_totals_suite(RECALL_DAY_MAX[spec.format]), "day_totals")
+        suite = [*quality.day_totals_suite(RECALL_DAY_MAX[spec.format]), quality.rows_accounted(run_key)]
+        return _validate(conn, spec, run_key, "day_exposure", suite, "day_totals")
     suite = [*quality.diary_items_suite(RECALL_DAY_MAX[spec.format]), quality.rows_accounted(run_key)]
     return _validate(conn, spec, run_key, "diary_items", suite, "diary_items")
 

@@ -42,7 +42,6 @@ COHORT_TABLES = {
     "marts.participant_day_exposure": ("cohort", "participant_id", "recall_day", "component_id", "amount", "unit", "coverage", "source"),
     "marts.participant_exposure": ("cohort", "participant_id", "n_days", "component_id", "mean_daily", "per_1000kcal", "unit", "coverage", "low_coverage"),
     "marts.food_contributions": ("cohort", "component_id", "food_code", "description", "amount", "share"),
-    "cohort.dietary_weights": ("cohort", "participant_id", "wt_day1", "wt_two_day", "wt_day1_variable", "wt_two_day_variable"),
     "marts.usual_intake_distribution": ("cohort", "component_id", "domain", "domain_value", "percentile", "value", "se",
                                         "mean", "model", "lambda", "var_within", "var_between", "n_persons",
                                         "n_with_repeat", "unit", "status", "var_between_probability",
@@ -76,7 +75,6 @@ PUBLISHED_KINDS = {
     "cohort.outcomes": "outcomes",
     "marts.population_estimates": "population_estimates",
     "marts.association_estimates": "association_estimates",
-    "cohort.dietary_weights": "dietary_weights",
     "marts.usual_intake_distribution": "usual_intake_distribution",
     "marts.participant_usual_intake": "participant_usual_intake",
     "marts.participant_day_index": "day_index",
@@ -95,8 +93,20 @@ DDL_FILES = ("ddl.sql", "analysis_ddl.sql", "index_ddl.sql")
 def staging_table(kind: str, cohort: str, run_key: str) -> str:
     """Run-scoped table a run stages into, e.g. store."diary_items__demo__1a2b3c4d"; publishing makes it
     the cohort's published table without copying a row."""
-    safe_cohort = cohort.replace("-", "_")
-    return "store." + ident(f"{kind}__{safe_cohort}__{run_key}")
+    return "store." + ident(f"{kind}__{cohort_in_names(cohort)}__{run_key}")
+
+
+def cohort_in_names(cohort: str) -> str:
+    """The cohort as it is written in table and file names: `_` as `_0`, `-` as `_1`. One name per cohort
+    (a-b, a_b and a__b stay apart, where mapping - to _ made the first two one), and never a `__`, the
+    separator of kind, cohort and run key."""
+    return cohort.replace("_", "_0").replace("-", "_1")
+
+
+def _of_cohort(cohort: str) -> str:
+    """A regular expression matching exactly the cohort's run-scoped names (kind__COHORT__runkey): a kind is
+    lowercase words joined by single `_`, a run key letters and digits."""
+    return rf"[a-z]+(_[a-z]+)*__{re.escape(cohort_in_names(cohort))}__[a-z0-9]+"
 
 
 _lock_state = threading.local()
@@ -646,9 +656,9 @@ def exported_chunks(conn: duckdb.DuckDBPyConnection, table: str, columns: str, k
 
 def unpublished_tables(conn: duckdb.DuckDBPyConnection, cohort: str | None = None) -> list[str]:
     """store tables that runs staged and no publish adopted (a failed, killed or running run's)."""
-    pattern = f"%\\_\\_{cohort.replace('-', '_')}\\_\\_%" if cohort else "%\\_\\_%\\_\\_%"
+    pattern = f"^{_of_cohort(cohort)}$" if cohort else "__.*__"
     rows = conn.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'store' AND table_name LIKE ? ESCAPE '\\' "
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'store' AND regexp_matches(table_name, ?) "
         "AND table_name NOT IN (SELECT table_name FROM store.published) "
         # a pending publish's previous tables are kept until its snapshot is confirmed or undone
         "AND table_name NOT IN (SELECT previous_table FROM store.pending_publish WHERE previous_table IS NOT NULL) "
@@ -662,9 +672,10 @@ def drop_staging(conn: duckdb.DuckDBPyConnection, cohort: str) -> list[str]:
     for name in dropped:
         conn.execute(f"DROP TABLE IF EXISTS store.{ident(name)}")
     _forget_dropped_table_notes(conn)
-    safe_cohort = cohort.replace("-", "_")
-    for leftover in _temp_folder(conn).glob(f"store_*__{safe_cohort}__*"):  # a killed run's hand-off files
-        shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
+    hand_off = re.compile(rf"store_{_of_cohort(cohort)}\..*")
+    for leftover in _temp_folder(conn).glob("store_*"):  # a killed run's hand-off files
+        if hand_off.fullmatch(leftover.name):
+            shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
     return dropped
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from gutaxis import PROJECT_ROOT, GutaxisError
 
-FORMATS = ("asa24-items", "nhanes-iff", "tabular", "nhanes-tot", "tabular-totals")
+FORMATS = ("asa24-items", "nhanes-iff", "tabular", "nhanes-tot", "asa24-totals", "tabular-totals")  # gutaxis.specs.DIARY_FORMATS, not imported: it costs 0.6 s
 
 
 class _Parser(argparse.ArgumentParser):

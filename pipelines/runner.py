@@ -160,7 +160,9 @@ def _shown(path: str) -> str:
 
 
 def check_cohort(name_or_path: str) -> CohortReport:
-    """Ingest, compute and audit a cohort without publishing; staging is dropped afterwards."""
+    """Ingest, compute and audit a cohort and its analysis (participants, outcomes, estimates) without
+    publishing; staging is dropped afterwards."""
+    from gutaxis.analysis import steps as analysis_steps
     from pipelines.definitions import defs
 
     spec = resolve_cohort(name_or_path)
@@ -174,7 +176,13 @@ def check_cohort(name_or_path: str) -> CohortReport:
                 results = stages.audit_diary_items(conn, spec, key)
                 if stages.blocking_failures(results).height == 0:
                     stages.compute_exposures(conn, spec, key)
-                    stages.audit_exposures(conn, spec, key)
+                    results = stages.audit_exposures(conn, spec, key)
+                # then the analysis steps, as a run takes them, each only after its predecessors' checks passed
+                for stage, audit in analysis_steps.STAGES_AND_CHECKS:
+                    if stages.blocking_failures(results).height:
+                        break
+                    stage(conn, spec, key)
+                    results = audit(conn, spec, key)
                 rep = cohort_report(conn, spec.name, key, staged=True)
                 warehouse.record_run(conn, key, cohort=spec.name, outcome="checked (not published)", finished=True)
                 rep.outcome = "checked (not published)"

@@ -25,9 +25,9 @@ COMMENT ON COLUMN store.participants.stratum IS 'Masked variance stratum (NHANES
 COMMENT ON COLUMN store.participants.psu IS 'Masked variance PSU, nested in its stratum (NHANES SDMVPSU).';
 COMMENT ON COLUMN store.participants.wt_interview IS 'Interview weight (WTINT2YR; WTINTPRP in 2017-March 2020).';
 COMMENT ON COLUMN store.participants.wt_mec IS 'Examination (MEC) weight (WTMEC2YR; WTMECPRP); 0 = interviewed, not examined.';
-COMMENT ON COLUMN store.participants.wt_day1 IS 'Day-1 dietary weight (WTDRD1; WTDRD1PP) from the diary files that carry it.';
+COMMENT ON COLUMN store.participants.wt_day1 IS 'Day-1 dietary weight (WTDRD1; WTDRD1PP, or a tabular spec''s columns.wt_day1) from the diary files that carry it, read once with the diary.';
 COMMENT ON COLUMN store.participants.wt_two_day IS 'Two-day dietary weight (WTDR2D; WTDR2DPP) from the diary files that carry it; 0 = no usable day 2.';
-COMMENT ON COLUMN store.participants.has_usable_recall IS 'TRUE when the participant has at least one included recall day; FALSE participants stay for domain estimation. NULL when the cohort declares no analysis.';
+COMMENT ON COLUMN store.participants.has_usable_recall IS 'TRUE when the participant has at least one included recall day; FALSE participants (those the diary files give only a dietary weight for, or whose every recall was excluded) stay for domain estimation.';
 COMMENT ON COLUMN store.participants.extra_attributes IS 'Other attributes that a tabular participants table maps, as a JSON object (name -> text value).';
 
 CREATE TABLE IF NOT EXISTS store.outcomes (

@@ -63,17 +63,6 @@ COMMENT ON COLUMN store.participants.cohort IS 'Cohort name.';
 COMMENT ON COLUMN store.participants.participant_id IS 'Participant id as in cohort.diary_items.';
 COMMENT ON COLUMN store.participants.external_id IS 'Another id the instrument gives (ASA24 UserID); NULL if none.';
 
-CREATE TABLE IF NOT EXISTS store.dietary_weights (
-    cohort VARCHAR NOT NULL, participant_id VARCHAR NOT NULL, wt_day1 DOUBLE, wt_two_day DOUBLE,
-    wt_day1_variable VARCHAR, wt_two_day_variable VARCHAR);
-COMMENT ON TABLE store.dietary_weights IS 'The dietary survey weights that a cohort''s diary files carry (NHANES day-totals files), one row per participant; cohort.participants takes its wt_day1 and wt_two_day from here.';
-COMMENT ON COLUMN store.dietary_weights.cohort IS 'Cohort name.';
-COMMENT ON COLUMN store.dietary_weights.participant_id IS 'Participant id as in the exposure tables; every participant of the files, with a usable recall or not.';
-COMMENT ON COLUMN store.dietary_weights.wt_day1 IS 'Day-1 dietary weight (NHANES WTDRD1, or WTDRD1PP in 2017-March 2020 files); 0 for participants without a usable day-1 recall; NULL if the file has none.';
-COMMENT ON COLUMN store.dietary_weights.wt_two_day IS 'Two-day dietary weight (NHANES WTDR2D, or WTDR2DPP); NULL if the file has none for the participant.';
-COMMENT ON COLUMN store.dietary_weights.wt_day1_variable IS 'The file variable wt_day1 was read from (WTDRD1 or WTDRD1PP).';
-COMMENT ON COLUMN store.dietary_weights.wt_two_day_variable IS 'The file variable wt_two_day was read from (WTDR2D or WTDR2DPP).';
-
 CREATE TABLE IF NOT EXISTS store.day_exposure (
     cohort VARCHAR NOT NULL, participant_id VARCHAR NOT NULL, recall_day INTEGER NOT NULL,
     component_id VARCHAR NOT NULL, amount DOUBLE, unit VARCHAR, coverage DOUBLE, source VARCHAR);
@@ -133,9 +122,9 @@ ALTER TABLE audit.runs ADD COLUMN IF NOT EXISTS rows_published BIGINT;
 ALTER TABLE audit.runs ADD COLUMN IF NOT EXISTS rows_quarantined BIGINT;
 ALTER TABLE audit.runs ADD COLUMN IF NOT EXISTS rows_excluded BIGINT;
 COMMENT ON COLUMN audit.runs.rows_read IS 'Data rows the input files hold, counted apart from the CSV parser (lines less the header and blank lines; a Parquet or XPT file''s rows); NULL if the run failed before reading them.';
-COMMENT ON COLUMN audit.runs.rows_published IS 'Rows kept as items: cohort.diary_items rows of this run once it is published.';
+COMMENT ON COLUMN audit.runs.rows_published IS 'Rows kept: cohort.diary_items rows of this run once it is published, or for a day-totals cohort its participant-days (marts.participant_day_exposure rows per component).';
 COMMENT ON COLUMN audit.runs.rows_quarantined IS 'Rows in audit.quarantine for this run (one per rejected row).';
-COMMENT ON COLUMN audit.runs.rows_excluded IS 'Rows of recalls their recall status excludes (audit.inclusion), not quarantined.';
+COMMENT ON COLUMN audit.runs.rows_excluded IS 'Rows of recalls their recall status excludes (audit.inclusion), not quarantined; for a day-totals cohort one per excluded recall day.';
 -- added after the first release: ALTER keeps warehouses made before it (new columns go last)
 ALTER TABLE audit.runs ADD COLUMN IF NOT EXISTS spec_sha256 VARCHAR;
 COMMENT ON COLUMN audit.runs.spec_sha256 IS 'sha256 of the cohort spec file the run read (with input_sha256: a cohort whose spec and data hash the same as its published run''s is unchanged, and the sensor does not run it again).';
@@ -322,3 +311,9 @@ COMMENT ON COLUMN store.exposure_settings.low_coverage_threshold IS 'The cohort 
 CREATE TABLE IF NOT EXISTS store.schema_applied (ddl_sha256 VARCHAR);
 COMMENT ON TABLE store.schema_applied IS 'sha256 of the sql/ddl.sql text last applied to this database: a writer that finds the same text skips it.';
 COMMENT ON COLUMN store.schema_applied.ddl_sha256 IS 'Hex sha256 of sql/ddl.sql.';
+
+-- The dietary weights live in cohort.participants (wt_day1, wt_two_day); a warehouse from before keeps
+-- no second copy: its published weight tables become unpublished, dropped by the cohort's next run.
+DROP VIEW IF EXISTS cohort.dietary_weights;
+DROP TABLE IF EXISTS store.dietary_weights;
+DELETE FROM store.published WHERE kind = 'dietary_weights';

@@ -725,7 +725,7 @@ def _spec_limits(good: bytes, csv_spec: dict) -> list[Case]:
         Case("low-coverage-threshold-above-one", "spec", {"d.csv": good}, {**csv_spec, "low_coverage_threshold": 1.5},
              Refused(("field 'low_coverage_threshold'", "less than or equal to 1"))),
         Case("unknown-format", "spec", {"d.csv": good}, {**csv_spec, "format": "csv"},
-             Refused(("field 'format'", "'asa24-items', 'nhanes-iff', 'tabular', 'nhanes-tot' or 'tabular-totals'"))),
+             Refused(("field 'format'", "'asa24-items', 'nhanes-iff', 'tabular', 'nhanes-tot', 'asa24-totals' or 'tabular-totals'"))),
         Case("tabular-without-grams-mapping", "spec", {"d.csv": good},
              {**csv_spec, "columns": {k: v for k, v in csv_spec["columns"].items() if k != "grams"}},
              Refused(("tabular spec lacks columns mapping for ['grams']",))),

@@ -160,6 +160,38 @@ def test_two_day_estimate_records_its_weight_and_keeps_day1_only_participants_ou
     assert rows.height == 2
 
 
+def test_low_coverage_exposures_stay_out_of_that_components_estimates_and_are_counted():
+    frame, oxytocin = _frame()
+    n = frame.height
+    # participants 1, 2 and 3: tryptophan covers too little of what they ate; 3 also lacks energy coverage
+    ids = [str(i) for i in range(n)]
+    exposures = pl.DataFrame({
+        "participant_id": ids * 2, "n_days": [2] * (2 * n), "component_id": ["tryptophan"] * n + ["energy_kcal"] * n,
+        "mean_daily": [500.0 + 13 * (i % 7) for i in range(n)] + [2000.0] * n,
+        "per_1000kcal": [300.0 + 7 * ((i * 3) % 11) for i in range(n)] + [None] * n,
+        "low_coverage": [i in (1, 2) for i in range(n)] + [i in (3,) for i in range(n)]})
+    participants = frame.select("participant_id", "sex", "age_years", "pregnant", "stratum", "psu", "wt_interview",
+                                "wt_mec", "wt_day1", "wt_two_day")
+    flagged = analysis_frame(participants, exposures, oxytocin.clear(), {})
+    assert flagged.filter(pl.col("tryptophan_mean_daily").is_null())["participant_id"].to_list() == ["1", "2"]
+    # per 1000 kcal also needs energy: participant 3's ratio is left out too
+    assert flagged.filter(pl.col("tryptophan_per_1000kcal").is_null())["participant_id"].to_list() == ["1", "2", "3"]
+    analysis = Analysis(id="a", kind="estimates", variables=["tryptophan_mean_daily", "age_years"], statistics=["mean"],
+                        by=["sex"])
+    rows = run_estimates("c", flagged, Design(weight="wt_day1"), analysis, {}, oxytocin.clear())
+    tryptophan = {r["domain_value"]: r for r in rows.filter(pl.col("variable") == "tryptophan_mean_daily").iter_rows(named=True)}
+    assert tryptophan["female"]["n"] == 29 and tryptophan["female"]["method"].endswith("; low coverage excluded: 1")
+    assert tryptophan["male"]["n"] == 29 and tryptophan["male"]["method"].endswith("; low coverage excluded: 1")
+    age = rows.filter(pl.col("variable") == "age_years")
+    assert age["n"].to_list() == [30, 30] and not age["method"].str.contains("low coverage").any()  # not an exposure
+    flagged = flagged.with_columns((pl.col("age_years") > 50).cast(pl.Int8).alias("older"))
+    hypothesis = Analysis(id="h", kind="association", outcome="phq9_ge10", model="logistic",
+                          exposure={"component": "tryptophan", "scale": "per_1000kcal", "groups": "continuous"})
+    association = run_association("c", flagged.with_columns(pl.col("older").alias("phq9_ge10")), Design(weight="wt_day1"),
+                                  hypothesis, {"phq9_ge10": "binary"}, {"tryptophan": "mg"}).row(0, named=True)
+    assert association["n"] == n - 3 and association["method"].endswith("; low coverage excluded: 3")
+
+
 def test_oxytocin_of_two_methods_is_refused_unless_stratified_by_method():
     frame, oxytocin = _frame()
     pooled = Analysis(id="ot", kind="estimates", variables=["oxytocin"])
@@ -252,6 +284,38 @@ def test_demo_publishes_estimates_and_bad_analysis_input_changes_nothing(isolate
         assert (len(errors) == 1 and message in errors[0]) or (message in errors[-1] and "check failed" in message), \
             (name, errors)
         assert _published(isolated / "warehouse.duckdb") == before, name
+
+
+def test_cohort_check_runs_and_audits_the_analysis_and_publishes_nothing(isolated, tmp_path):
+    from gutaxis.report import format_report
+    from pipelines.runner import check_cohort
+
+    report = check_cohort("demo")
+    assert report.outcome == "checked (not published)" and report.checks_failed == []
+    assert any(line.startswith("hypothesis oxytocin-tryptophan") for line in report.estimated)
+    assert "hypothesis oxytocin-tryptophan" in format_report(report)
+    conn = duckdb.connect(str(isolated / "warehouse.duckdb"), read_only=True)
+    try:
+        suites = {suite for (suite,) in conn.execute(
+            "SELECT DISTINCT suite FROM audit.validations WHERE run_id = ?", [report.run_key]).fetchall()}
+        assert {"analysis_participants", "analysis_outcomes", "analysis_estimates"} <= suites
+        assert all(conn.execute(f"SELECT count(*) FROM {t} WHERE cohort = 'demo'").fetchall() == [(0,)] for t in ESTIMATED)
+    finally:
+        conn.close()
+
+    # a failed analysis check fails the check, as it would fail the run
+    shutil.copytree(DATA_DIR / "demo", tmp_path / "demo")
+    spec = load_cohort_spec(DATA_DIR / "cohorts" / "demo.yaml").model_dump(exclude_none=True, exclude={"spec_path"})
+    (tmp_path / "demo" / "participants.csv").write_text("participant,site,unit,wt\n" + "".join(
+        f"demo-{p:03d},{1 + p % 2},{1 + p % 3},{0 if p == 5 else 100 + p}\n" for p in range(1, 25)))
+    body = {**spec, "path": "demo/diary.csv", "design": {"weight": "wt_interview", "strata": "stratum", "psu": "psu"},
+            "participants": [{"format": "tabular", "path": "demo/participants.csv", "columns": {
+                "participant_id": "participant", "stratum": "site", "psu": "unit", "wt_interview": "wt"}}],
+            "outcomes": [{**table, "path": table["path"].replace("../demo/", "demo/")} for table in spec["outcomes"]]}
+    path = write_spec(tmp_path, "demo", **{k: v for k, v in body.items() if k != "name"})
+    failed = check_cohort(str(path))
+    assert failed.checks_failed == ["analysis_participants.design weight present and > 0 (1 unexpected)"]
+    assert failed.estimated == []  # the estimates wait for the participants' check, as in a run
 
 
 def test_a_new_or_changed_analysis_file_naming_a_cohort_triggers_its_run(isolated, tmp_path, monkeypatch):

@@ -298,13 +298,13 @@ def test_a_data_file_deleted_mid_run_is_named(when, home, tmp_path, monkeypatch,
             return real_read(spec, *args, **kwargs)
         monkeypatch.setattr(stages, "read_diary", read_diary)
     else:  # opened (lazily) by the reader, gone before its rows are read
-        real_open = diaries._open
+        real_open = diaries.open_checked
 
-        def _open(reader, path, spec):
-            frame = real_open(reader, path, spec)
+        def open_checked(reader, path, spec, rows):
+            frame = real_open(reader, path, spec, rows)
             path.unlink()
             return frame
-        monkeypatch.setattr(diaries, "_open", _open)
+        monkeypatch.setattr(diaries, "open_checked", open_checked)
     assert main(["run", "--cohort", str(spec)]) == 1
     line = _one_line(capsys.readouterr().err)
     assert line == (f"gutaxis: corpus: cohort_diary_items: {spec.parent / 'd.csv'}: the data file disappeared while the run "

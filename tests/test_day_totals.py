@@ -118,7 +118,7 @@ def _published(path) -> dict:
     try:
         return {view: conn.execute(f"SELECT * FROM {view} WHERE cohort = 'tot' ORDER BY ALL").fetchall()
                 for view in ("marts.participant_day_exposure", "marts.participant_exposure", "cohort.participants",
-                             "cohort.diary_items", "marts.food_contributions", "cohort.dietary_weights")}
+                             "cohort.diary_items", "marts.food_contributions")}
     finally:
         conn.close()
 
@@ -142,6 +142,15 @@ def test_tabular_totals_run_end_to_end_publishes_exposures_directly(isolated, tm
     assert published["cohort.diary_items"] == [] and published["marts.food_contributions"] == []
     # cohort, participant_id, external_id (the analysis attributes follow, NULL without participants:)
     assert [row[:3] for row in published["cohort.participants"]] == [("tot", "a", None)]
+    conn = duckdb.connect(str(isolated / "warehouse.duckdb"), read_only=True)
+    try:  # every row of the file accounted for: 2 days published, b's two copies quarantined, checked by a blocking check
+        counts = conn.execute("SELECT rows_read, rows_published, rows_quarantined, rows_excluded FROM audit.runs "
+                              "WHERE run_id = ?", [reports[0].run_key]).fetchall()
+        accounted = conn.execute("""SELECT severity, success FROM audit.validations WHERE run_id = ? AND suite = 'day_totals'
+                                    AND "check" LIKE 'rows read = %'""", [reports[0].run_key]).fetchall()
+    finally:
+        conn.close()
+    assert counts == [(4, 2, 2, 0)] and accounted == [("block", True)]
 
     # a failed run (a mapped column gone) leaves every published table exactly as it was
     (tmp_path / "days.csv").write_text("id,day,kcal\na,1,999\n")
@@ -191,6 +200,15 @@ def test_item_diaries_keep_the_dietary_weights_their_files_carry(tmp_path):
     spec = _spec(tmp_path, "items", format="tabular", path="items.csv",
                  columns={"participant_id": "id", "recall_day": "day", "food_code": "code", "grams": "g", "wt_day1": "w1"})
     assert dietary_weights.of_item_diary(spec).rows() == [("p1", 7.5, None, "w1", None), ("p2", 9.0, None, "w1", None)]
+    # unmapped: the NHANES names of a re-saved NHANES file are taken
+    (tmp_path / "resaved.csv").write_text("SEQN,day,code,g,WTDRD1,WTDR2D\n83732,1,11111000,100,7.5,\n")
+    resaved = _spec(tmp_path, "resaved", format="tabular", path="resaved.csv",
+                    columns={"participant_id": "SEQN", "recall_day": "day", "food_code": "code", "grams": "g"})
+    assert dietary_weights.of_item_diary(resaved).rows() == [("83732", 7.5, None, "WTDRD1", "WTDR2D")]
+    # the same weight printed to different precision on different rows (as the 2015-16 women file has it) is one weight
+    (tmp_path / "resaved.csv").write_text("SEQN,day,code,g,WTDRD1,WTDR2D\n83732,1,11111000,100,13236.42,\n"
+                                          "83732,1,11111000,5,13236.419347,\n83732,2,11111000,5,13236.42,\n")
+    assert dietary_weights.of_item_diary(resaved)["wt_day1"].to_list() == [13236.419347]
     (tmp_path / "items.csv").write_text("id,day,code,g,w1\np1,1,11111000,100,7.5\np1,1,11111000,20,8\n")
     with pytest.raises(GutaxisError, match="items.csv: participant p1 has different dietary weights in different rows"):
         dietary_weights.of_item_diary(spec)
@@ -214,3 +232,55 @@ def test_nhanes_tot_reads_the_heis_sodium_and_fatty_acids(tmp_path):
     first = totals.days.sort("participant_id").row(0, named=True)
     assert (first["sodium"], first["saturated_fat"], first["monounsaturated_fat"], first["polyunsaturated_fat"]) == \
         pytest.approx((1923.0, 14.328, 13.789, 11.543))
+
+
+ASA24_TOTALS_HEADER = ("UserName,UserID,RecallNo,RecallAttempt,RecallStatus,KCAL,FIBE,CHOLE,CHOLN,P183,P205,P225,P226,"
+                       "F_TOTAL,D_YOGURT,G_WHOLE\n")
+
+
+def test_asa24_totals_reads_the_instruments_keys_nutrients_and_fped_groups(tmp_path):
+    (tmp_path / "Totals.csv").write_text(
+        ASA24_TOTALS_HEADER
+        + "THR01,u-1,1.0,0.0,2.0,2019.1,23.6,320.1,216.9,1.5,0.0003,0.02,0.12,1.54,0.5,0.7\n"
+        + "THR01,u-1,2.0,0.0,2.0,1800,20,300,200,1.0,0.0,0.0,0.1,1.0,0.0,1.0\n"
+        + "THR02,u-2,1.0,0.0,5.0,900,5,100,80,0.5,0,0,0,0,0,0\n")  # RecallStatus 5: not complete
+    spec = _spec(tmp_path, "asa", format="asa24-totals", path="Totals.csv")
+    totals = read_day_totals(spec, component_ids())
+    assert totals.components == ("energy_kcal", "fiber", "choline", "omega3_ala", "omega3_epa", "omega3_dha",
+                                 "omega3_total", "fg_fruit", "fg_whole_grains", "fg_yogurt")
+    day1 = totals.days.row(0, named=True)
+    assert (day1["participant_id"], day1["recall_day"]) == ("THR01", 1)
+    assert day1["choline"] == 216.9  # CHOLN; CHOLE (cholesterol) is not choline
+    assert day1["omega3_total"] == pytest.approx(1.5 + 0.0003 + 0.02 + 0.12)
+    assert day1["fg_yogurt"] == 0.5 and day1["fg_whole_grains"] == 0.7
+    assert totals.days["recall_day"].to_list() == [1, 2]
+    excluded = totals.inclusion.filter(~pl.col("included"))
+    assert excluded.select("participant_id", "recall_status").rows() == [("THR02", 5)]
+    assert totals.participants.select("participant_id", "external_id").rows() == [("THR01", "u-1")]
+    assert totals.weights.height == 0  # ASA24 carries no survey weights
+    assert (totals.rows_read, totals.days.height, totals.quarantine.height, totals.excluded_rows) == (3, 2, 0, 1)
+
+
+def test_asa24_totals_names_a_missing_key_column_and_the_fix(tmp_path):
+    (tmp_path / "Totals.csv").write_text("UserName,RecallNo,KCAL\nTHR01,1,2000\n")
+    with pytest.raises(GutaxisError, match=r"Totals.csv: column 'RecallStatus' is missing.*ASA24 researcher Totals file"):
+        read_day_totals(_spec(tmp_path, "asa", format="asa24-totals", path="Totals.csv"), component_ids())
+
+
+def test_participants_keep_the_dietary_weights_of_everyone_the_files_name(tmp_path):
+    from gutaxis import dietary_weights
+
+    (tmp_path / "days.csv").write_text("id,day,status,kcal,w1,w2\na,1,1,2000,10.5,8\nb,1,2,1500,3,\n")
+    spec = _spec(tmp_path, **(TABULAR | {"reported": {"energy_kcal": "kcal"}, "columns": {
+        "participant_id": "id", "recall_day": "day", "recall_status": "status", "wt_day1": "w1", "wt_two_day": "w2"}}))
+    totals = read_day_totals(spec, component_ids())
+    staged = dietary_weights.with_participants(totals.participants, totals.weights, totals.inclusion)
+    # b's only recall is excluded by its status: b stays, with its weight, flagged (domain estimation needs b)
+    assert staged.rows() == [("tot", "a", None, 10.5, 8.0, True), ("tot", "b", None, 3.0, None, False)]
+
+
+def test_a_totals_file_without_a_complete_recall_says_so_not_to_change_valid_recall_status(tmp_path):
+    (tmp_path / "Totals.csv").write_text(ASA24_TOTALS_HEADER + "THR02,u-2,1.0,0.0,5.0,900,5,100,80,0.5,0,0,0,0,0,0\n")
+    with pytest.raises(GutaxisError, match=r"Totals.csv: no recall is usable: all 1 were excluded.*the file holds no "
+                                           r"complete recall: check that it is the intended file"):
+        read_day_totals(_spec(tmp_path, "asa", format="asa24-totals", path="Totals.csv"), component_ids())

@@ -233,3 +233,48 @@ def test_the_schema_is_applied_once_per_ddl_text(tmp_path):
     assert conn.execute("SELECT count(*) FROM duckdb_tables()").fetchall() == tables
     assert conn.execute("SELECT count(*) FROM store.schema_applied").fetchall() == [(1,)]
     conn.close()
+
+
+def test_cohorts_whose_names_differ_only_by_dash_and_underscore_keep_their_own_staging(tmp_path):
+    from gutaxis import warehouse
+
+    conn = duckdb.connect(str(tmp_path / "w.duckdb"))
+    warehouse.ensure_schema(conn)
+    cohorts = ("a-b", "a_b", "x__a_b", "_a", "0a", "a")
+    names = {cohort: warehouse.staging_table("diary_items", cohort, "run1") for cohort in cohorts}
+    assert len(set(names.values())) == len(cohorts)  # one table name per cohort
+    for name in names.values():
+        conn.execute(f"CREATE TABLE {name} (x INTEGER)")
+    folder = warehouse._temp_folder(conn)
+    folder.mkdir(exist_ok=True)
+    for name in names.values():  # a killed run's hand-off files, named after its tables
+        (folder / f"{name.replace('.', '_').replace(chr(34), '')}.incoming.parquet").write_bytes(b"")
+    for cohort in cohorts:
+        own = names[cohort].split(".", 1)[1].strip('"')
+        assert warehouse.unpublished_tables(conn, cohort) == [own], cohort
+    warehouse.drop_staging(conn, "a_b")
+    left = {name for (name,) in conn.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'store' "
+                                             "AND table_name LIKE 'diary_items%' AND table_name <> 'diary_items'").fetchall()}
+    assert left == {names[c].split(".", 1)[1].strip('"') for c in cohorts if c != "a_b"}
+    assert sorted(p.name for p in folder.glob("store_*")) == sorted(
+        f"{names[c].replace('.', '_').replace(chr(34), '')}.incoming.parquet" for c in cohorts if c != "a_b")
+    conn.close()
+
+
+def test_an_older_warehouse_loses_its_second_copy_of_the_dietary_weights(tmp_path):
+    from gutaxis import warehouse
+
+    conn = duckdb.connect(str(tmp_path / "w.duckdb"))
+    warehouse.ensure_schema(conn)
+    # what a warehouse of the previous release held: weights published beside cohort.participants
+    conn.execute("CREATE TABLE store.dietary_weights (cohort VARCHAR, participant_id VARCHAR, wt_day1 DOUBLE)")
+    conn.execute("CREATE TABLE store.dietary_weights__c__run1 AS SELECT 'p1' AS participant_id, 5.0 AS wt_day1")
+    conn.execute("CREATE VIEW cohort.dietary_weights AS SELECT * FROM store.dietary_weights")
+    conn.execute("INSERT INTO store.published VALUES ('c', 'dietary_weights', 'dietary_weights__c__run1', 'run1', now())")
+    conn.execute("UPDATE store.schema_applied SET ddl_sha256 = 'the previous text'")
+    warehouse.ensure_schema(conn)
+    assert conn.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'dietary_weights'").fetchall() == [(0,)]
+    assert conn.execute("SELECT count(*) FROM store.published WHERE kind = 'dietary_weights'").fetchall() == [(0,)]
+    warehouse.drop_staging(conn, "c")  # the cohort's next run drops the now unpublished table
+    assert conn.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE 'dietary_weights%'").fetchall() == [(0,)]
+    conn.close()

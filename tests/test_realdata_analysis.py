@@ -17,6 +17,7 @@ from tests.test_survey_estimates import assert_matches_r, reference
 
 pytestmark = pytest.mark.realdata
 FNDDS_XLSX = "2017-2018 FNDDS At A Glance - FNDDS Nutrient Values.xlsx"
+TRYPTOPHAN_PER_1000KCAL = (350, 550)  # mg; see test_women_two_day_tryptophan_per_1000kcal_is_weighted_by_wtdr2d
 
 
 def _quiet(*args) -> None:
@@ -27,7 +28,10 @@ def _quiet(*args) -> None:
 def women(realdata, isolated_session, tmp_path_factory):
     """The 2015-16 women file (tabular, both days) with DEMO_I and a design, run as a one-off spec."""
     fetch("fndds-2017-2018", realdata / "usda" / "fndds-2017-2018" / FNDDS_XLSX, log=_quiet)
+    # tryptophan comes from SR28's amino acids through the FDA FDD disaggregation of FNDDS foods to SR
+    # ingredients (gutaxis.components.amino_acids): without both, it is the few linked foods' and far too low
     fetch("sr28", realdata / "usda" / "sr28", log=_quiet)
+    fetch("fda-fdd-3.1", realdata / "fda-fdd" / "FDA_FDD_All_Records_v_3.1.xlsx", log=_quiet)
     fetch("fndds-ingredients-2017-2018", realdata / "usda" / "fndds-2017-2018" / "FNDDS_ingredients_2017_2018_SSB_subset.csv",
           log=_quiet)
     folder = realdata / "nhanes" / "2015-2016"
@@ -59,6 +63,10 @@ def test_women_two_day_tryptophan_per_1000kcal_is_weighted_by_wtdr2d(women, real
         "WHERE cohort = 'women-analysis' AND wt_two_day > 0 AND tryptophan_per_1000kcal IS NOT NULL").fetchall()[0]
     assert row["weight"] == "wt_two_day" and row["df"] == psus - strata and row["se"] > 0
     assert row["ci_low"] < row["estimate"] < row["ci_high"]
+    # Plausible: adults' usual tryptophan intake is 826 mg/day (Lieberman et al., J Nutr 2016;146:2609S, NHANES
+    # 2001-2012), ~400 mg per 1000 kcal at the ~2,100 kcal/day adults eat; 441 here (CI 397-486) with SR28 and the
+    # FDA FDD; a missing amino-acid route gave 11.
+    assert TRYPTOPHAN_PER_1000KCAL[0] <= row["estimate"] <= TRYPTOPHAN_PER_1000KCAL[1], row["estimate"]
     # the point estimate is the WTDR2D-weighted mean of the published per-participant values
     iff = pl.read_csv(realdata / "nhanes" / "2015-2016" / "IFF_day1_day2_women40s.tsv", separator="\t",
                       infer_schema_length=0)
@@ -147,9 +155,10 @@ def test_nhanes1718_yogurt_consumer_hypothesis_equals_r_svyglm(realdata):
         pl.col("SEQN").cast(pl.Int64).cast(pl.String).alias("participant_id"), pl.lit(1).alias("n_days"),
         pl.lit("fg_yogurt").alias("component_id"), pl.col("DR1T_D_YOGURT").alias("mean_daily"),
         pl.lit(None, pl.Float64).alias("per_1000kcal"))
-    from gutaxis.analysis.cohort_tables import dietary_weights
-
-    weights = dietary_weights([fped], "nhanes-tot", "SEQN", None)
+    weights_data, _ = pyreadstat.read_sas7bdat(str(fped), usecols=["SEQN", "WTDRD1", "WTDR2D"])
+    weights = pl.from_pandas(weights_data, nan_to_null=True).select(
+        pl.col("SEQN").cast(pl.Int64).cast(pl.String).alias("participant_id"), pl.col("WTDRD1").alias("wt_day1"),
+        pl.col("WTDR2D").alias("wt_two_day"))
     participants = build_participants("nhanes1718", folder, [AttributeTable(format="nhanes-demo", path="DEMO_J.xpt")],
                                       day1["participant_id"], day1["participant_id"], weights)
     outcomes = build_outcomes("nhanes1718", folder, [OutcomeTable(format="nhanes-dpq", path="DPQ_J.xpt")])

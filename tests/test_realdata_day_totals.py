@@ -62,9 +62,10 @@ def test_components_the_file_lacks_are_null_and_there_are_no_items_or_contributi
 
 def test_dietary_weights_are_kept_for_every_participant_of_the_file(published, fped_file):
     _, conn = published
-    weights = conn.sql("""SELECT participant_id, wt_day1, wt_two_day, wt_day1_variable FROM cohort.dietary_weights
+    weights = conn.sql("""SELECT participant_id, wt_day1, wt_two_day, has_usable_recall FROM cohort.participants
                           WHERE cohort = 'fped-dr1tot-1718'""").pl()
-    assert weights.height == 8704 and set(weights["wt_day1_variable"]) == {"WTDRD1"}
+    # every participant of the file, usable recall or not (flagged), in cohort.participants only
+    assert weights.height == 8704 and weights["has_usable_recall"].sum() == 7484
     merged = fped_file.select(pl.col("SEQN").alias("participant_id"), "WTDRD1", "WTDR2D").join(weights, on="participant_id")
     assert (merged["wt_day1"] == merged["WTDRD1"]).all()
     assert merged.filter(pl.col("WTDR2D").is_not_null()).select((pl.col("wt_two_day") == pl.col("WTDR2D")).all()).item()
@@ -87,3 +88,38 @@ def test_gx_audits_ran_on_the_day_totals(published):
         "day_totals": True, "participant_day_exposure": True, "participant_exposure": True, "food_contributions": True,
         "indices": True}
     assert all(suites.values()), suites
+
+
+ASA24_EXAMPLE = ("asa24", "dietaryindex-example")
+# The Totals columns the registry takes (gutaxis.formats.asa24_totals), and the component each becomes
+ASA24_TOTALS_COLUMNS = {"KCAL": "energy_kcal", "FIBE": "fiber", "CHOLN": "choline", "P183": "omega3_ala",
+                        "P205": "omega3_epa", "P226": "omega3_dha", **{name: cid for cid, name in FPED_GROUPS.items()}}
+
+
+def test_asa24_totals_of_the_real_recalls_equal_the_sums_of_their_items(realdata, isolated, tmp_path):
+    folder = realdata.joinpath(*ASA24_EXAMPLE)
+    spec = write_spec(tmp_path, "asa24-totals-example", format="asa24-totals", path=str(folder / "Totals.csv"))
+    reports, errors = run_cohorts([str(spec)])
+    assert errors == [] and reports[0].outcome == "published" and reports[0].items == 0
+    # 42 rows: the 21 real recall-1 totals and 21 synthetic RecallNo 2 rows (../shared/realdata/README.md); both are read
+    assert (reports[0].participants, reports[0].days, reports[0].quarantined, reports[0].excluded_recalls) == (21, 42, 0, 0)
+    conn = duckdb.connect(str(isolated / "warehouse.duckdb"), read_only=True)
+    try:
+        ours = conn.sql("""SELECT p.external_id AS UserID, d.component_id, d.amount FROM marts.participant_day_exposure d
+                           JOIN cohort.participants p USING (cohort, participant_id)
+                           WHERE d.cohort = 'asa24-totals-example' AND d.recall_day = 1""").pl()
+        carried = conn.sql("""SELECT DISTINCT component_id FROM marts.participant_day_exposure
+                              WHERE cohort = 'asa24-totals-example' AND amount IS NOT NULL""").pl()["component_id"]
+    finally:
+        conn.close()
+    assert set(carried) == {*ASA24_TOTALS_COLUMNS.values(), "omega3_total"}  # everything else NULL
+    items = pl.read_csv(folder / "Items.csv", infer_schema_length=None)
+    sums = (items.group_by("UserID").agg(pl.col(c).sum() for c in ASA24_TOTALS_COLUMNS)
+            .unpivot(index="UserID", variable_name="column", value_name="item_sum")
+            .with_columns(pl.col("column").replace_strict(ASA24_TOTALS_COLUMNS).alias("component_id")))
+    compared = sums.join(ours, on=["UserID", "component_id"], how="left")
+    assert compared.height == 21 * len(ASA24_TOTALS_COLUMNS) and compared["amount"].null_count() == 0
+    # the Totals are rounded to 6 decimals (../shared/realdata/README.md)
+    relative = (pl.col("amount") - pl.col("item_sum")).abs() / pl.max_horizontal(pl.lit(1.0), pl.col("item_sum").abs())
+    worst = compared.with_columns(relative.alias("difference")).sort("difference", descending=True).row(0, named=True)
+    assert worst["difference"] < 1e-5, worst

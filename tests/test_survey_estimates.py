@@ -34,6 +34,8 @@ def assert_matches_r(ours: dict, r: dict, ci: bool = True) -> None:
     assert ours["estimate"] == pytest.approx(r["estimate"], rel=ESTIMATE_RTOL, abs=1e-12)
     assert ours["se"] == pytest.approx(r["se"], rel=SE_RTOL)
     assert ours["n"] == r["n"] and ours["df"] == r["df"]
+    if r.get("p_value") is not None:
+        assert ours["p_value"] == pytest.approx(r["p_value"], rel=SE_RTOL)
     if ci and r["ci_low"] is not None:
         assert ours["ci_low"] == pytest.approx(r["ci_low"], rel=SE_RTOL, abs=1e-9)
         assert ours["ci_high"] == pytest.approx(r["ci_high"], rel=SE_RTOL, abs=1e-9)
@@ -146,6 +148,25 @@ def test_survey_weighted_regression_on_yogurt_equals_r_svyglm(nhanes1718, check,
     assert sorted(R_TERMS[t] for t in ours["term"]) == sorted(r_rows["term"])
     for mine in ours.iter_rows(named=True):
         assert_matches_r(mine, r_rows.filter(pl.col("term") == R_TERMS[mine["term"]]).row(0, named=True))
+
+
+def test_regression_coefficients_are_tested_on_the_design_df_however_many_covariates():
+    # 4 strata x 2 PSUs: design df 4. svyglm's default would leave 4 - 5 + 1 = 0 df to 5 coefficients.
+    rows = 64
+    frame = pl.DataFrame({"stratum": [1 + i % 4 for i in range(rows)], "psu": [1 + (i // 4) % 2 for i in range(rows)],
+                          "weight": [1.0 + (i * 7) % 5 for i in range(rows)],
+                          **{f"x{k}": [((i * (k + 3)) % 11) / 3.0 for i in range(rows)] for k in range(4)}})
+    frame = frame.with_columns((pl.col("x0") + 0.5 * pl.col("x1") - pl.col("x3") + pl.Series([(i * 13) % 7 / 2 for i in range(rows)]))
+                               .alias("y"))
+    fitted = fit_regression(frame, SurveyDesign("weight"), "y", ["x0", "x1", "x2", "x3"], model="linear")
+    from scipy import stats
+
+    assert set(fitted["df"]) == {4}
+    for row in fitted.iter_rows(named=True):
+        half = stats.t.ppf(0.975, 4) * row["se"]
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((row["estimate"] - half, row["estimate"] + half))
+        assert row["p_value"] == pytest.approx(2 * stats.t.sf(abs(row["estimate"] / row["se"]), 4))
+        assert "t on design df" in row["method"]
 
 
 # --- the lonely-PSU rule and domains (small fixtures, pinned against R) --------------------------

@@ -4,6 +4,7 @@ the smallest subsample each one uses."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
@@ -34,6 +35,8 @@ SRS_WEIGHT, SRS_STRATUM, SRS_PSU = "_srs_weight", "_srs_stratum", "_srs_psu"
 # guidelines 2011-2014, and "Data Presentation Standards", Parker et al., Vital Health Stat 2(175), 2017).
 RSE_UNRELIABLE = 0.30
 GROUP_COUNTS = {"quintiles": 5, "tertiles": 3}
+# suffix of the analysis frame's flag `<component>_<measure>_low_coverage` (see analysis_frame)
+LOW_COVERAGE = "_low_coverage"
 OXYTOCIN_LOG = "oxytocin_log"  # linear models on oxytocin use its natural log (skewed, multiplicative errors)
 
 
@@ -44,16 +47,32 @@ def analysis_frame(participants: pl.DataFrame, exposures: pl.DataFrame, outcomes
     participant's index scores (marts.participant_index rows) as `<index_id>_index` (the total) and
     `<index_id>_<component>_index`.
 
-    exposures: long (participant_id, n_days, component_id, mean_daily, per_1000kcal), or already one row per
-    participant with those columns (warehouse.wide_participant_exposure_select)."""
+    exposures: long (participant_id, n_days, component_id, mean_daily, per_1000kcal[, low_coverage]), or
+    already one row per participant (warehouse.wide_participant_exposure_select: `<component>_<measure>`
+    and `<component>_low_coverage`).
+
+    Where the exposures carry low coverage, a participant's value of a component whose coverage is low
+    (most of the grams eaten without a value: the sum would understate intake) is NULL, and
+    `<component>_<measure>_low_coverage` says so: the participant stays in the design and out of that
+    component's estimates, and the rows count them (`low_coverage_excluded`). per_1000kcal also needs energy's
+    coverage."""
     frame = participants
     if exposures.height and "component_id" in exposures.columns:
+        measures = ["mean_daily", "per_1000kcal"]
+        if "low_coverage" in exposures.columns:
+            low = pl.col("low_coverage").fill_null(False)
+            energy_low = exposures.filter((pl.col("component_id") == "energy_kcal") & low)["participant_id"]
+            flags = {"mean_daily": low, "per_1000kcal": low | pl.col("participant_id").is_in(energy_low.implode())}
+            exposures = exposures.with_columns(
+                *(pl.when(flag).then(None).otherwise(pl.col(m)).alias(m) for m, flag in flags.items()),
+                *(flag.alias(f"{m}{LOW_COVERAGE}") for m, flag in flags.items()))
+            measures += [f"{m}{LOW_COVERAGE}" for m in flags]
         wide = exposures.pivot(on="component_id", index=["participant_id", "n_days"],
-                               values=["mean_daily", "per_1000kcal"], aggregate_function="first")
+                               values=measures, aggregate_function="first")
         wide = wide.rename({c: _exposure_column(c) for c in wide.columns if c not in ("participant_id", "n_days")})
         frame = frame.join(wide, on="participant_id", how="left")
     elif exposures.height:
-        frame = frame.join(exposures, on="participant_id", how="left")
+        frame = frame.join(_wide_with_low_coverage(exposures), on="participant_id", how="left")
     if indices is not None and indices.height:
         named = indices.with_columns(
             (pl.when(pl.col("component") == "total").then(pl.col("index_id"))
@@ -81,14 +100,53 @@ def analysis_frame(participants: pl.DataFrame, exposures: pl.DataFrame, outcomes
     return frame
 
 
+def _wide_with_low_coverage(wide: pl.DataFrame) -> pl.DataFrame:
+    """The wide exposures with analysis_frame's low-coverage rule applied: `<component>_low_coverage` becomes
+    `<component>_<measure>_low_coverage` flags, and the flagged values NULL (per_1000kcal also on energy's flag)."""
+    components = [c[:-len(LOW_COVERAGE)] for c in wide.columns if c.endswith(LOW_COVERAGE)]
+    if not components:
+        return wide
+    energy_low = (pl.col(f"energy_kcal{LOW_COVERAGE}").fill_null(False) if "energy_kcal" in components
+                  else pl.lit(False))
+    exprs = []
+    for component in components:
+        low = pl.col(f"{component}{LOW_COVERAGE}").fill_null(False)
+        for measure, flag in (("mean_daily", low), ("per_1000kcal", low | energy_low)):
+            column = f"{component}_{measure}"
+            if column in wide.columns:
+                exprs += [pl.when(flag).then(None).otherwise(pl.col(column)).alias(column),
+                          flag.alias(f"{column}{LOW_COVERAGE}")]
+    return wide.with_columns(exprs).drop([f"{c}{LOW_COVERAGE}" for c in components])
+
+
 def _exposure_column(pivoted: str) -> str:
     measure, _, component = pivoted.partition("_component_id_") if "_component_id_" in pivoted else ("", "", "")
     if component:
         return f"{component}_{measure}"
-    for measure in ("mean_daily", "per_1000kcal"):
+    for measure in (f"mean_daily{LOW_COVERAGE}", f"per_1000kcal{LOW_COVERAGE}", "mean_daily", "per_1000kcal"):
         if pivoted.startswith(measure + "_"):
             return f"{pivoted[len(measure) + 1:]}_{measure}"
     return pivoted
+
+
+def low_coverage_excluded(data: pl.DataFrame, variables: list[str], domain: pl.Expr, by: Sequence[str] = ()
+                          ) -> dict[str, int] | None:
+    """How many participants of the domain have a value of an exposure variable left out for low coverage
+    (see analysis_frame), per `by` domain value as the estimate rows write it ("all" without by); None when
+    no variable is such an exposure."""
+    flags = [f"{v}{LOW_COVERAGE}" for v in variables if f"{v}{LOW_COVERAGE}" in data.columns]
+    if not flags:
+        return None
+    excluded = data.filter(domain.fill_null(False) & pl.any_horizontal(pl.col(f).fill_null(False) for f in flags))
+    if not by:
+        return {"all": excluded.height}
+    key = pl.concat_str([pl.col(c).cast(pl.String).fill_null("None") for c in by], separator=" x ")
+    return dict(excluded.group_by(key.alias("domain_value")).len().iter_rows())
+
+
+def low_coverage_note(count: int) -> str:
+    """What a row's method says of the participants left out for low coverage."""
+    return f"; low coverage excluded: {count}"
 
 
 def survey_design(design: Design | None, weight: str) -> SurveyDesign:
@@ -176,6 +234,12 @@ def run_estimates(cohort: str, frame: pl.DataFrame, design: Design | None, analy
             found = estimate(data, sdesign, variable, chosen, by=analysis.by, domain=domain,
                              quantiles=analysis.quantiles, source=source,
                              denominator=analysis.denominator if chosen == "ratio" else None)
+            excluded = low_coverage_excluded(data, [variable, *([analysis.denominator] if chosen == "ratio" else [])],
+                                             domain, analysis.by)
+            if excluded is not None:
+                notes = {value: low_coverage_note(n) for value, n in excluded.items()}
+                found = found.with_columns(pl.col("method") + pl.col("domain_value").replace_strict(
+                    notes, default=low_coverage_note(0), return_dtype=pl.String))
             rows.append(found.with_columns(pl.lit(cohort).alias("cohort"), pl.lit(analysis.id).alias("analysis_id"),
                                            pl.lit(_weight_label(weight, design)).alias("weight"),
                                            _mean_flag(chosen)))
@@ -243,9 +307,12 @@ def run_association(cohort: str, frame: pl.DataFrame, design: Design | None, ana
         if subpopulation != "all":
             domain = domain & (pl.col("oxytocin_method") == subpopulation)
         complete = domain & pl.all_horizontal(pl.col(c).is_not_null() for c in (column, outcome, *covariates))
-        rows += _fit_groups(data, sdesign, analysis, column, outcome, covariates, complete,
-                            {**base, "subpopulation": subpopulation, "covariates": ", ".join(covariates),
-                             "weight": _weight_label(weight, design)}, units.get(exposure.component))
+        fitted = _fit_groups(data, sdesign, analysis, column, outcome, covariates, complete,
+                             {**base, "subpopulation": subpopulation, "covariates": ", ".join(covariates),
+                              "weight": _weight_label(weight, design)}, units.get(exposure.component))
+        excluded = low_coverage_excluded(data, [column], domain)
+        note = low_coverage_note(excluded["all"]) if excluded is not None else ""
+        rows += [{**row, "method": row["method"] + note} if row.get("method") else row for row in fitted]
     return _rows(rows)
 
 

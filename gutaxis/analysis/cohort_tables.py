@@ -1,28 +1,22 @@
 """A cohort's `cohort.participants` and `cohort.outcomes` rows from the attribute and outcome tables its
-spec declares, the diary's participants and the dietary weights its files carry."""
+spec declares, and the diary's participants with the dietary weights its files carry (staged by the ingest)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import polars as pl
-import pyreadstat
 
 from gutaxis import GutaxisError
 from gutaxis.analysis.declarations import AttributeTable, OutcomeTable, resolve_path
 from gutaxis.analysis.outcomes import outcome_registry, oxytocin_pg_per_ml, read_nhanes_dpq
 from gutaxis.analysis.participants import PARTICIPANT_SCHEMA, read_nhanes_demo
-from gutaxis.analysis.xpt import read_xpt_columns, refuse_duplicate_ids
+from gutaxis.analysis.xpt import refuse_duplicate_ids
 
 OUTCOME_SCHEMA = {
     "cohort": pl.String, "participant_id": pl.String, "outcome_id": pl.String, "value": pl.Float64,
     "unit": pl.String, "sample_type": pl.String, "assay": pl.String, "extraction": pl.String, "kit": pl.String,
     "lod": pl.Float64, "below_lod": pl.Boolean, "fasting": pl.Boolean, "collected_at": pl.String,
 }
-# NHANES dietary weights in the files that carry them (the IFF and day-totals files): day 1 and two-day,
-# and the 2017-March 2020 pre-pandemic names (DR1IFF/DR1TOT codebooks).
-DIETARY_WEIGHTS = {"wt_day1": ("WTDRD1", "WTDRD1PP"), "wt_two_day": ("WTDR2D", "WTDR2DPP")}
-# Diary formats whose participant id column is fixed (tabular formats take the spec's map).
-DIARY_ID_COLUMN = {"nhanes-iff": "SEQN", "asa24-items": "UserName", "nhanes-tot": "SEQN"}
 _TYPES = {name: dtype for name, dtype in PARTICIPANT_SCHEMA.items()}
 
 
@@ -88,52 +82,6 @@ def read_tabular_attributes(path: Path, table: AttributeTable, cohort: str) -> p
             expr = pl.col(key).cast(pl.String)
         typed.append(expr.alias(key))
     return frame.select("participant_id", *typed).with_columns(pl.lit(cohort).alias("cohort"))
-
-
-def dietary_weights(files: list[Path], diary_format: str, id_column: str | None, delimiter: str | None) -> pl.DataFrame:
-    """participant_id, wt_day1, wt_two_day from the diary files that carry the NHANES dietary weights
-    (one value per participant; empty when no file has them)."""
-    parts = []
-    for path in files:
-        names = _column_names(path, delimiter)
-        if names is None or id_column not in names:
-            continue
-        found = {key: next((n for n in candidates if n in names), None) for key, candidates in DIETARY_WEIGHTS.items()}
-        if not any(found.values()):
-            continue
-        wanted = [id_column, *(n for n in found.values() if n)]
-        if path.suffix.lower() == ".xpt":
-            raw = read_xpt_columns(path, wanted, [], "give the NHANES dietary file with its original column names")
-        elif path.suffix.lower() == ".sas7bdat":  # the FPED day-totals files
-            data, _ = pyreadstat.read_sas7bdat(str(path), usecols=wanted)
-            raw = pl.from_pandas(data, nan_to_null=True)
-        else:
-            raw = read_table_file(path, delimiter, wanted, "keep the dietary weight columns as NHANES names them")
-        parts.append(raw.select(id_text(id_column), *(
-            (pl.col(name).cast(pl.Float64, strict=False) if name else pl.lit(None, pl.Float64)).alias(key)
-            for key, name in found.items())))
-    if not parts:
-        return pl.DataFrame(schema={"participant_id": pl.String, "wt_day1": pl.Float64, "wt_two_day": pl.Float64})
-    stacked = pl.concat(parts)
-    return stacked.group_by("participant_id").agg(pl.col("wt_day1").drop_nulls().max(),
-                                                  pl.col("wt_two_day").drop_nulls().max())
-
-
-def _column_names(path: Path, delimiter: str | None) -> list[str] | None:
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".xpt":
-            _, meta = pyreadstat.read_xport(str(path), metadataonly=True)
-            return list(meta.column_names)
-        if suffix == ".parquet":
-            return list(pl.read_parquet_schema(path))
-        if suffix == ".sas7bdat":
-            _, meta = pyreadstat.read_sas7bdat(str(path), metadataonly=True)
-            return list(meta.column_names)
-        separator = delimiter or ("\t" if suffix in (".tsv", ".tab") else ",")
-        return pl.read_csv(path, separator=separator, n_rows=0, infer_schema=False).columns
-    except Exception:  # the diary reader has already judged the file; weights are then simply absent
-        return None
 
 
 def build_participants(cohort: str, base_dir: Path, tables: list[AttributeTable], diary_ids: pl.Series,

@@ -10,6 +10,7 @@ from typing import Sequence
 
 import polars as pl
 import svy
+from scipy import stats
 
 from gutaxis import GutaxisError
 
@@ -24,6 +25,12 @@ REGRESSION_TOLERANCE = 1e-12
 # svy's "higher" rule: the smallest value whose weighted CDF reaches p, R svyquantile's qrule = "math";
 # the interval is Woodruff's (R interval.type = "mean"), with t on the design df.
 QUANTILE_RULE = "higher"
+# Regression coefficients are tested (t) and given CIs on the design df of the model's rows, PSUs minus
+# strata, not on R svyglm's default df.residual (design df - coefficients + 1), which leaves 2 df to a
+# fully adjusted NHANES model (15 - 14 + 1): the NCHS analytic guidelines (Johnson et al., Vital Health
+# Stat 2(161), 2013) take the design df for such tests, as SUDAAN and Stata's svy do; the subtraction
+# belongs to multi-parameter Wald F tests (Korn & Graubard, Analysis of Health Surveys, 1999, 5.2).
+MODEL_DF = "t on design df (PSUs - strata of the model's rows)"
 METHOD = "Taylor linearisation, PSUs nested in strata, with replacement (svy {version}); lonely PSU: {rule}"
 _IN_DOMAIN = "_gutaxis_in_domain"
 ESTIMATE_SCHEMA = {
@@ -224,21 +231,38 @@ def fit_regression(frame: pl.DataFrame, design: SurveyDesign, outcome: str, pred
     fitted = sample.glm.fit(outcome, x=terms, family=families[model], where=_where(), alpha=ALPHA,
                            tol=REGRESSION_TOLERANCE)
     table = fitted.to_polars()
-    n = _rows_used(data, design, outcome, predictors, domain)
-    label = method_label(data, design)
+    used = _rows_used(data, design, outcome, predictors, domain)
+    df = design_df(used, design)
+    label = f"{method_label(data, design)}; {MODEL_DF}"
     return pl.DataFrame([{
         "outcome": outcome, "model": model, "term": row["term"], "subpopulation": subpopulation,
-        "estimate": row["estimate"], "se": row["std_err"], "ci_low": row["conf_low"], "ci_high": row["conf_high"],
-        "p_value": row["p_value"], "n": n, "df": int(row["df"]), "weight": design.weight, "method": label,
+        "estimate": row["estimate"], "se": row["std_err"], **_t_inference(row["estimate"], row["std_err"], df),
+        "n": used.height, "df": df, "weight": design.weight, "method": label,
     } for row in table.iter_rows(named=True)], schema=ASSOCIATION_SCHEMA)
 
 
-def _rows_used(frame, design, outcome, predictors, domain) -> int:
+def design_df(rows: pl.DataFrame, design: SurveyDesign) -> int:
+    """PSUs minus strata among the rows an estimate uses (R survey's degf() of its domain)."""
+    return rows.select(pl.struct(design.strata, design.psu).n_unique()).item() - rows[design.strata].n_unique()
+
+
+def _t_inference(estimate: float, se: float, df: int) -> dict:
+    """95 % CI and two-sided p of a coefficient from t on `df` (see MODEL_DF)."""
+    if df < 1 or not (se > 0):
+        return {"ci_low": None, "ci_high": None, "p_value": None}
+    half = stats.t.ppf(1 - ALPHA / 2, df) * se
+    return {"ci_low": estimate - half, "ci_high": estimate + half,
+            "p_value": float(2 * stats.t.sf(abs(estimate / se), df))}
+
+
+def _rows_used(frame, design, outcome, predictors, domain) -> pl.DataFrame:
+    """The strata and PSUs of the rows a fit uses: only those columns (the analysis frame holds every
+    participant's exposures, and a filter of it copied them all)."""
     inside = pl.col(design.weight).fill_null(0) > 0
     if domain is not None:
         inside = inside & domain.fill_null(False)
-    return frame.select(pl.all_horizontal(inside, *(pl.col(c).is_not_null() for c in (outcome, *predictors)))
-                        .sum()).item()
+    inside = pl.all_horizontal(inside, *(pl.col(c).is_not_null() for c in (outcome, *predictors)))
+    return frame.select(design.strata, design.psu, inside.alias("_used")).filter(pl.col("_used")).drop("_used")
 
 
 def nchs_proportion_flag(p: float, se: float, n: int, df: int, ci_low: float, ci_high: float) -> str | None:

@@ -10,7 +10,7 @@ import polars as pl
 from gutaxis import GutaxisError, warehouse
 from gutaxis.analysis.analyses import (ASSOCIATION_SCHEMA, POPULATION_SCHEMA, analysis_frame, finite_with_ci,
                                        run_association, run_estimates)
-from gutaxis.analysis.cohort_tables import DIARY_ID_COLUMN, build_outcomes, build_participants, dietary_weights
+from gutaxis.analysis.cohort_tables import build_outcomes, build_participants
 from gutaxis.analysis.declarations import AnalysisDeclarations, analyses_for, check_declarations, usual_covariates_refusal
 from gutaxis.analysis.outcomes import outcome_registry
 from gutaxis.analysis.participants import PARTICIPANT_SCHEMA
@@ -42,15 +42,17 @@ def stage_participants(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_ke
     if not declares_analysis(spec):
         return {"participants": "diary only (no analysis declared)"}
     table = warehouse.staging_table("participants", spec.name, run_key)
-    diary = conn.sql(f"SELECT participant_id, external_id FROM {table}").pl()
+    # the ingest staged the diary's participants with the dietary weights its files carry (read once, there)
+    diary = conn.sql(f"SELECT participant_id, external_id, wt_day1, wt_two_day FROM {table}").pl()
     usable = conn.sql(f"SELECT DISTINCT participant_id FROM "
                       f"{warehouse.staging_table('participant_exposure', spec.name, run_key)}").pl()["participant_id"]
-    id_column = spec.columns.get("participant_id") if spec.format not in DIARY_ID_COLUMN else DIARY_ID_COLUMN[spec.format]
-    weights = dietary_weights(spec.data_files(), spec.format, id_column, spec.delimiter)
+    weights = diary.select("participant_id", "wt_day1", "wt_two_day").filter(
+        pl.col("wt_day1").is_not_null() | pl.col("wt_two_day").is_not_null())
     participants = build_participants(spec.name, spec.base_dir, declared.participants, diary["participant_id"],
                                       usable, weights)
     _refuse_missing_design_columns(participants, declared, spec)
-    stored = _stored_participants(participants.join(diary, on="participant_id", how="left"))
+    stored = _stored_participants(participants.join(diary.select("participant_id", "external_id"), on="participant_id",
+                                                    how="left"))
     warehouse.stage_parts(conn, "participants", spec.name, run_key, [({}, stored)], STORED_PARTICIPANT_COLUMNS)
     without_recall = stored.filter(~pl.col("has_usable_recall")).height
     return {"participants": stored.height, "without usable recall (kept, flagged)": without_recall,
@@ -105,12 +107,13 @@ def staged_analysis_frame(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run
     participants = participants.drop("extra_attributes", "external_id", "cohort", strict=False)
     table = warehouse.staging_table("participant_exposure", spec.name, run_key)
     name = table.split(".", 1)[1].strip('"')
-    wide = warehouse.wide_participant_exposure_select(conn, name, units())
+    wide = warehouse.wide_participant_exposure_select(conn, name, units(),
+                                                      measures=("mean_daily", "per_1000kcal", "low_coverage"))
     if wide is not None:
         exposures = conn.sql(wide).pl()
     else:
         selects = warehouse._published_selects(conn, "marts.participant_exposure", spec.name, name, units())
-        exposures = conn.sql("SELECT participant_id, n_days, component_id, mean_daily, per_1000kcal FROM ("
+        exposures = conn.sql("SELECT participant_id, n_days, component_id, mean_daily, per_1000kcal, low_coverage FROM ("
                              + " UNION ALL ".join(selects) + ")").pl()
     outcomes_table = warehouse.staging_table("outcomes", spec.name, run_key)
     outcomes = conn.sql(f"SELECT * FROM {outcomes_table}").pl() if warehouse.table_exists(conn, outcomes_table) \
@@ -225,9 +228,8 @@ def _checked_participants(conn: duckdb.DuckDBPyConnection, table: str) -> pl.Dat
 
 def check_participants(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> pl.DataFrame:
     """Where a design is declared: every participant has its stratum and PSU, and the design's weight
-    (the named one, else the interview weight) present and > 0; no weight is negative or infinite."""
-    if not declares_analysis(spec):  # the diary's own participants: ids only, nothing to check
-        return _record(conn, spec, run_key, "analysis_participants", [])
+    (the named one, else the interview weight) present and > 0; no weight is negative or infinite (also
+    the dietary weights of a cohort that declares no analysis: its diary files carry them)."""
     table = warehouse.staging_table("participants", spec.name, run_key)
     frame = _checked_participants(conn, table)
     design = declarations(spec).design
@@ -367,3 +369,8 @@ def analysis_summary(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str)
         distribution = conn.sql(f"SELECT * FROM {usual}").pl()
         lines += [f"usual intake {line}" for line in model_summary(distribution)]
     return lines
+
+
+# Each analysis step with its blocking check, in the order a run takes them (assets/analysis.py wires the same).
+STAGES_AND_CHECKS = ((stage_participants, check_participants), (stage_outcomes, check_outcomes),
+                     (stage_estimates, check_estimates))

@@ -12,8 +12,8 @@ from pathlib import Path
 import polars as pl
 
 from gutaxis.formats import REPORTED_PREFIX
-from gutaxis.formats.tabular import (Records, base_columns, checked_rows, concat_raw, missing_column_error,
-                                     omega3_total, open_text, row_shape_columns)
+from gutaxis.formats.tabular import (Records, base_columns, checked_rows, concat_raw, omega3_total, open_text,
+                                     require_columns, row_shape_columns)
 from gutaxis.specs import CohortSpec
 
 REQUIRED = {"participant_id": "UserName", "recall_day": "RecallNo", "food_code": "FoodCode",
@@ -38,9 +38,7 @@ def open_file(path: Path, spec: CohortSpec) -> Records:
     """The raw diary frame of one Items file, and the data rows the file holds."""
     text = open_text(path, spec.delimiter)
     columns = text.columns
-    for column in REQUIRED.values():
-        if column not in columns:
-            raise missing_column_error(path, column, columns, FIX)
+    require_columns(path, columns, ((column, FIX) for column in REQUIRED.values()))
     used = [*REQUIRED.values(), *REPORTED.values(), *OMEGA3_PARTS, "UserID", *ITEM_KEY]
     checked = checked_rows(text, [c for c in used if c in columns])
     frame = checked.frame

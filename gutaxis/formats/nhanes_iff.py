@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import mmap
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -18,7 +19,7 @@ import pyreadstat
 from gutaxis import GutaxisError
 from gutaxis.formats import REPORTED_PREFIX
 from gutaxis.formats.tabular import (ROW_INDEX, Records, base_columns, checked_rows, concat_raw, missing_column_error,
-                                     omega3_total, open_text, row_shape_columns)
+                                     omega3_total, open_text, require_columns, row_shape_columns)
 from gutaxis.specs import CohortSpec
 
 # Version 5 (what NHANES publishes) says LIBRARY, version 8 LIBV8.
@@ -33,7 +34,6 @@ REPORTED_SUFFIXES = {"energy_kcal": "KCAL", "fiber": "FIBE", "choline": "CHL",
                      "omega3_ala": "P183", "omega3_epa": "P205", "omega3_dha": "P226",
                      "sodium": "SODI", "saturated_fat": "SFAT", "monounsaturated_fat": "MFAT", "polyunsaturated_fat": "PFAT"}
 OMEGA3_SUFFIXES = ("P183", "P205", "P225", "P226")
-_FILE_DAY = re.compile(r"DR([12])IFF", re.IGNORECASE)
 FIX = ("give the official NHANES DR1IFF/DR2IFF file with its original column names "
        "(SEQN, DRxIFDCD, DRxIGRMS, DRxDRSTZ), or use format: tabular with a columns map")
 
@@ -45,32 +45,42 @@ def is_xpt(path: Path) -> bool:
 
 def recall_day(path: Path, columns: list[str]) -> int:
     """1 or 2, from the food-code column's prefix, checked against a DR1IFF/DR2IFF file name."""
-    days = [d for d in (1, 2) if f"DR{d}IFDCD" in columns]
+    return day_of_file(path, columns, "IFDCD", "IFF", FIX)
+
+
+def day_of_file(path: Path, columns: list[str], marker: str, kind: str, fix: str) -> int:
+    """The recall day (1 or 2) of an NHANES dietary file: which of DR1<marker> / DR2<marker> its columns
+    have, checked against a DR1<kind> / DR2<kind> file name (a renamed or mixed-up file is refused)."""
+    names = {day: f"DR{day}{marker}" for day in (1, 2)}
+    days = [day for day, name in names.items() if name in columns]
     if len(days) == 2:
-        raise GutaxisError(f"{path}: has both DR1IFDCD and DR2IFDCD columns; give day 1 and day 2 as separate DR1IFF/DR2IFF files")
+        raise GutaxisError(f"{path}: has both {names[1]} and {names[2]} columns; give day 1 and day 2 as separate "
+                           f"DR1{kind}/DR2{kind} files")
     if not days:
-        raise missing_column_error(path, "DR1IFDCD", columns, FIX, alternative="DR2IFDCD")
-    day = days[0]
-    named = _FILE_DAY.search(path.name)
-    if named and int(named.group(1)) != day:
-        raise GutaxisError(f"{path}: the file name says day {named.group(1)} but its columns are DR{day}I*; rename the file or check that it is the right one")
-    return day
+        raise missing_column_error(path, names[1], columns, fix, alternative=names[2])
+    named = re.search(rf"DR([12]){kind}", path.name, re.IGNORECASE)
+    if named and int(named.group(1)) != days[0]:
+        raise GutaxisError(f"{path}: the file name says day {named.group(1)} but its columns are DR{days[0]}* ({names[days[0]]}); "
+                           "rename the file or check that it is the right one")
+    return days[0]
 
 
-def _read_xpt(path: Path) -> tuple[pl.LazyFrame, list[str]]:
-    _, meta = pyreadstat.read_xport(str(path), metadataonly=True)
-    stated_rows = _check_not_cut_short(path, sum(meta.variable_storage_width.values()))
+def read_sas(path: Path, wanted: Callable[[list[str]], list[str]]) -> tuple[pl.LazyFrame, list[str], int]:
+    """An XPT (or SAS7BDAT) file: the columns wanted(its columns) names, SAS missing as null, XPT's
+    near-zero floats as 0; its column names; and its rows as read (an XPT file's checked against its header)."""
+    xpt = is_xpt(path)
+    read = pyreadstat.read_xport if xpt else pyreadstat.read_sas7bdat
+    _, meta = read(str(path), metadataonly=True)
+    stated_rows = _check_not_cut_short(path, sum(meta.variable_storage_width.values())) if xpt else None
     columns = list(meta.column_names)
-    wanted = [c for c in _wanted_columns(recall_day(path, columns)) if c in columns]
-    data, _ = pyreadstat.read_xport(str(path), usecols=wanted)
+    data, _ = read(str(path), usecols=[c for c in wanted(columns) if c in columns])
     if stated_rows is not None and len(data) != stated_rows:
         raise _cut_short(path, f"{len(data):,} rows where its header states {stated_rows:,}")
     frame = pl.from_pandas(data, nan_to_null=True)  # SAS missing arrives as NaN
-    frame = frame.with_columns(
-        pl.when(pl.col(c).abs() < XPT_ZERO_EPS).then(0.0).otherwise(pl.col(c)).alias(c)
-        for c, dtype in frame.schema.items() if dtype.is_float()
-    ).with_row_index(ROW_INDEX, offset=1)
-    return frame.lazy(), columns
+    if xpt:
+        frame = frame.with_columns(pl.when(pl.col(c).abs() < XPT_ZERO_EPS).then(0.0).otherwise(pl.col(c)).alias(c)
+                                   for c, dtype in frame.schema.items() if dtype.is_float())
+    return frame.with_row_index(ROW_INDEX, offset=1).lazy(), columns, frame.height
 
 
 def _check_not_cut_short(path: Path, row_width: int) -> int | None:
@@ -112,8 +122,7 @@ def read_file(path: Path, spec: CohortSpec) -> pl.LazyFrame:
 def open_file(path: Path, spec: CohortSpec) -> Records:
     """read_file's frame, and the data rows the file holds (an XPT file's rows as read: checked against its header)."""
     if is_xpt(path):
-        frame, columns = _read_xpt(path)
-        rows = frame.select(pl.len()).collect().item()
+        frame, columns, rows = read_sas(path, lambda names: _wanted_columns(recall_day(path, names)))
         numeric = True
     else:
         text = open_text(path, spec.delimiter)
@@ -123,9 +132,7 @@ def open_file(path: Path, spec: CohortSpec) -> Records:
     item = f"DR{day}I"
     required = {"participant_id": "SEQN", "food_code": f"{item}FDCD", "grams": f"{item}GRMS",
                 "recall_status": f"DR{day}DRSTZ"}
-    for column in required.values():
-        if column not in columns:
-            raise missing_column_error(path, column, columns, FIX)
+    require_columns(path, columns, ((column, FIX) for column in required.values()))
     reported = {f"{REPORTED_PREFIX}{cid}": pl.col(item + suffix)
                 for cid, suffix in REPORTED_SUFFIXES.items() if item + suffix in columns}
     omega3_parts = [item + s for s in OMEGA3_SUFFIXES]

@@ -9,41 +9,29 @@ passed on for the participants table.
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import polars as pl
-import pyreadstat
 
 from gutaxis import GutaxisError
 from gutaxis.dietary_weights import NHANES_WEIGHT_VARIABLES, nhanes_weight_columns
 from gutaxis.components.food_groups import FPED_GROUPS
 from gutaxis.formats import REPORTED_PREFIX
-from gutaxis.formats.nhanes_iff import OMEGA3_SUFFIXES, REPORTED_SUFFIXES, XPT_ZERO_EPS, _check_not_cut_short, _cut_short, is_xpt
-from gutaxis.formats.tabular import (ROW_INDEX, base_columns, checked_rows, missing_column_error, omega3_total,
+from gutaxis.formats.nhanes_iff import OMEGA3_SUFFIXES, REPORTED_SUFFIXES, day_of_file, is_xpt, read_sas
+from gutaxis.formats.tabular import (base_columns, checked_rows, missing_column_error, omega3_total,
                                      open_text, row_shape_columns)
 from gutaxis.formats.totals import WEIGHT_PREFIX, TotalsFile
 from gutaxis.specs import CohortSpec
 
 SAS7BDAT_MAGIC_OFFSET = 32  # a SAS7BDAT file starts with 32 bytes of its magic number
 SAS7BDAT_SUFFIX = ".sas7bdat"
-_FILE_DAY = re.compile(r"DR([12])TOT", re.IGNORECASE)
 FIX = ("give an NHANES DR1TOT/DR2TOT or FPED fped_dr1tot/fped_dr2tot file with its original column names "
        "(SEQN, DRxDRSTZ, DRxTKCAL ... or DRxT_F_TOTAL ...), or use format: tabular-totals with a columns map")
 
 
 def recall_day(path: Path, columns: list[str]) -> int:
     """1 or 2, from the status column's prefix, checked against a DR1TOT/DR2TOT file name."""
-    days = [d for d in (1, 2) if f"DR{d}DRSTZ" in columns]
-    if len(days) == 2:
-        raise GutaxisError(f"{path}: has both DR1DRSTZ and DR2DRSTZ columns; give day 1 and day 2 as separate files")
-    if not days:
-        raise missing_column_error(path, "DR1DRSTZ", columns, FIX, alternative="DR2DRSTZ")
-    named = _FILE_DAY.search(path.name)
-    if named and int(named.group(1)) != days[0]:
-        raise GutaxisError(f"{path}: the file name says day {named.group(1)} but its columns are DR{days[0]}*; "
-                           "rename the file or check that it is the right one")
-    return days[0]
+    return day_of_file(path, columns, "DRSTZ", "TOT", FIX)
 
 
 def component_columns(day: int) -> dict[str, str]:
@@ -56,25 +44,6 @@ def _is_sas7bdat(path: Path) -> bool:
     return path.suffix.lower() == SAS7BDAT_SUFFIX
 
 
-def _read_binary(path: Path) -> tuple[pl.LazyFrame, list[str]]:
-    """An XPT or SAS7BDAT file: only the columns used, SAS missing as null, XPT's near-zero floats as 0."""
-    xpt = is_xpt(path)
-    read = pyreadstat.read_xport if xpt else pyreadstat.read_sas7bdat
-    _, meta = read(str(path), metadataonly=True)
-    columns = list(meta.column_names)
-    stated_rows = _check_not_cut_short(path, sum(meta.variable_storage_width.values())) if xpt else None
-    day = recall_day(path, columns)
-    wanted = _wanted(day, columns)
-    data, _ = read(str(path), usecols=wanted)
-    if stated_rows is not None and len(data) != stated_rows:
-        raise _cut_short(path, f"{len(data):,} rows where its header states {stated_rows:,}")
-    frame = pl.from_pandas(data, nan_to_null=True)
-    if xpt:
-        frame = frame.with_columns(pl.when(pl.col(c).abs() < XPT_ZERO_EPS).then(0.0).otherwise(pl.col(c)).alias(c)
-                                   for c, dtype in frame.schema.items() if dtype.is_float())
-    return frame.with_row_index(ROW_INDEX, offset=1).lazy(), columns
-
-
 def _wanted(day: int, columns: list[str]) -> list[str]:
     candidates = ["SEQN", f"DR{day}DRSTZ", *component_columns(day).values(),
                   *(f"DR{day}T{s}" for s in OMEGA3_SUFFIXES), *(v for vs in NHANES_WEIGHT_VARIABLES.values() for v in vs)]
@@ -84,7 +53,7 @@ def _wanted(day: int, columns: list[str]) -> list[str]:
 def read_file(path: Path, spec: CohortSpec) -> TotalsFile:
     """One NHANES or FPED per-day totals file as a raw day-totals frame (gutaxis.formats.totals)."""
     if is_xpt(path) or _is_sas7bdat(path):
-        frame, columns = _read_binary(path)
+        frame, columns, rows = read_sas(path, lambda names: _wanted(recall_day(path, names), names))
         numeric = True
     else:
         text = open_text(path, spec.delimiter)
@@ -105,7 +74,8 @@ def read_file(path: Path, spec: CohortSpec) -> TotalsFile:
     weights = nhanes_weight_columns(columns)
     if not numeric:
         used = ["SEQN", f"DR{day}DRSTZ", *(c for c in reported.values() if c in columns), *omega3_parts, *weights.values()]
-        frame = checked_rows(text, [c for c in used if c in columns]).frame
+        checked = checked_rows(text, [c for c in used if c in columns])
+        frame, rows = checked.frame, checked.rows
     raw = frame.select(
         *base_columns(path),
         pl.col("SEQN").alias("participant_id"),
@@ -115,4 +85,4 @@ def read_file(path: Path, spec: CohortSpec) -> TotalsFile:
         *(expr.alias(name) for name, expr in exprs.items()),
         *(pl.col(variable).alias(f"{WEIGHT_PREFIX}{canonical}") for canonical, variable in weights.items()),
     )
-    return TotalsFile(raw, reported, weights)
+    return TotalsFile(raw, rows, reported, weights)

@@ -476,24 +476,8 @@ def open_file(path: Path, spec: CohortSpec) -> Records:
     """read_file's frame, and the number of data rows the file holds (`Records`)."""
     wanted = dict(spec.columns)
     wanted.update({f"{REPORTED_PREFIX}{cid}": col for cid, col in spec.reported.items()})
-    key = {canonical: f"columns.{canonical}" if canonical in spec.columns
-           else f"reported.{canonical.removeprefix(REPORTED_PREFIX)}" for canonical in wanted}
-    parquet = path.suffix.lower() in PARQUET_SUFFIXES
-    if parquet:
-        frame = pl.scan_parquet(path, row_index_name=ROW_INDEX, row_index_offset=1, glob=False)
-        available = frame.collect_schema().names()
-    else:
-        text = open_text(path, spec.delimiter)
-        frame, available = text.frame, text.columns
-    for canonical, column in wanted.items():
-        if column not in available:
-            raise missing_column_error(path, column, available, f"fix {key[canonical]} in the cohort spec to name a column of the file")
-    if parquet:
-        refuse_unusable_types(path, frame.collect_schema(), wanted, key)
-        rows = parquet_rows(path)
-    else:
-        checked = checked_rows(text, wanted.values())
-        frame, rows = checked.frame, checked.rows
+    records = open_mapped(path, spec, wanted)
+    frame = records.frame
     status = pl.col(spec.columns["recall_status"]) if "recall_status" in spec.columns else pl.lit(None, dtype=pl.String)
     return Records(frame.select(
         *base_columns(path),
@@ -502,7 +486,35 @@ def open_file(path: Path, spec: CohortSpec) -> Records:
         pl.lit(None, dtype=pl.Null).alias("external_id"),  # Null dtype: this format has no external id
         *row_shape_columns(frame),
         *(pl.col(col).alias(f"{REPORTED_PREFIX}{cid}") for cid, col in spec.reported.items()),
-    ), rows)
+    ), records.rows)
+
+
+def open_mapped(path: Path, spec: CohortSpec, wanted: dict[str, str]) -> Records:
+    """A CSV, TSV or Parquet file read through a spec's maps (wanted: canonical name -> the file's
+    column; reported__<id> for the `reported` map, the rest from `columns`): every mapped column
+    present and of a usable type, malformed text rows marked; and the data rows the file holds."""
+    key = {canonical: f"reported.{canonical.removeprefix(REPORTED_PREFIX)}" if canonical.startswith(REPORTED_PREFIX)
+           else f"columns.{canonical}" for canonical in wanted}
+    parquet = path.suffix.lower() in PARQUET_SUFFIXES
+    if parquet:
+        frame = pl.scan_parquet(path, row_index_name=ROW_INDEX, row_index_offset=1, glob=False)
+        available = frame.collect_schema().names()
+    else:
+        text = open_text(path, spec.delimiter)
+        available = text.columns
+    require_columns(path, available, ((column, f"fix {key[canonical]} in the cohort spec to name a column of the file")
+                                      for canonical, column in wanted.items()))
+    if parquet:
+        refuse_unusable_types(path, frame.collect_schema(), wanted, key)
+        return Records(frame, parquet_rows(path))
+    return checked_rows(text, wanted.values())
+
+
+def require_columns(path: Path, available: list[str], required: Iterable[tuple[str, str]]) -> None:
+    """The first of the required (column, what to do when it is missing) that the file lacks, refused in one line."""
+    for column, fix in required:
+        if column not in available:
+            raise missing_column_error(path, column, available, fix)
 
 
 def parquet_rows(path: Path) -> int:

@@ -48,11 +48,12 @@ day1 <- svydesign(ids = ~SDMVPSU, strata = ~SDMVSTRA, weights = ~WTDRD1, nest = 
 
 rows <- list()
 add <- function(check, variable, statistic, domain, domain_value, estimate, se, ci_low = NA, ci_high = NA,
-                n = NA, df = NA, quantile = NA, term = NA) {
+                n = NA, df = NA, quantile = NA, term = NA, p_value = NA) {
   rows[[length(rows) + 1]] <<- data.frame(
     check = check, variable = variable, statistic = statistic, quantile = quantile, domain = domain,
     domain_value = domain_value, term = term, estimate = unname(estimate), se = unname(se),
-    ci_low = unname(ci_low), ci_high = unname(ci_high), n = n, df = df, stringsAsFactors = FALSE)
+    ci_low = unname(ci_low), ci_high = unname(ci_high), n = n, df = df, p_value = unname(p_value),
+    stringsAsFactors = FALSE)
 }
 
 # The Korn-Graubard interval of the NCHS presentation standards for proportions (Parker et al., Vital
@@ -115,13 +116,17 @@ quantile_rows("fruit_day1_quantiles", day1, "DR1T_F_TOTAL", d$adult & d$day1, c(
 quantile_rows("phq9_total_quantiles", mec, "phq9_total", d$adult, c(0.5, 0.9))
 
 # Survey-weighted regressions on the day-1 dietary sample of adults with a complete PHQ-9.
+# t tests and CIs of each coefficient on the design df of the model's rows, degf() (PSUs minus strata), as
+# the NCHS analytic guidelines and SUDAAN / Stata / SAS do; svyglm's own default, df.residual = degf() -
+# coefficients + 1, leaves 2 df to a fully adjusted NHANES model (see the README, "Degrees of freedom").
 model_keep <- d$adult & d$day1 & !is.na(d$phq9_ge10)
 model_rows <- function(check, outcome, fit, keep, design) {
-  co <- summary(fit)$coefficients
-  ci <- confint(fit, ddf = fit$df.residual)
+  df <- degf(fit$survey.design)
+  co <- summary(fit, df.resid = df)$coefficients
+  ci <- confint(fit, ddf = df)
   for (term in rownames(co))
     add(check, outcome, "regression", "all", "all", co[term, 1], co[term, 2], ci[term, 1], ci[term, 2],
-        n = sum(keep & weights(design) > 0), df = fit$df.residual, term = term)
+        n = sum(keep & weights(design) > 0), df = df, term = term, p_value = co[term, 4])
 }
 sub <- day1[model_keep, ]
 # IRLS to a deviance change of 1e-12 (glm's default 1e-8 stops ~1e-6 short of the maximum in the
