@@ -19,7 +19,8 @@ from gutaxis.specs import CohortSpec
 REQUIRED = {"participant_id": "UserName", "recall_day": "RecallNo", "food_code": "FoodCode",
             "grams": "FoodAmt", "recall_status": "RecallStatus"}
 REPORTED = {"energy_kcal": "KCAL", "fiber": "FIBE", "choline": "CHOLN",
-            "omega3_ala": "P183", "omega3_epa": "P205", "omega3_dha": "P226"}
+            "omega3_ala": "P183", "omega3_epa": "P205", "omega3_dha": "P226",
+            "fat_total": "TFAT"}
 OMEGA3_PARTS = ["P183", "P205", "P225", "P226"]
 # The item key within a recall (UserName + RecallNo): CodeNum numbers the recall's food codes 1..n
 # (FoodNum numbers the foods, and one food can carry several codes); RecallAttempt keeps a

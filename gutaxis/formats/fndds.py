@@ -21,6 +21,7 @@ COMPONENT_COLUMNS = {
     "18:3 (g)": "omega3_ala",
     "20:5 n-3 (g)": "omega3_epa",
     "22:6 n-3 (g)": "omega3_dha",
+    "Total Fat (g)": "fat_total",
 }
 DPA_COLUMN = "22:5 n-3 (g)"
 OMEGA3_PARTS = ("omega3_ala", "omega3_epa", "dpa", "omega3_dha")

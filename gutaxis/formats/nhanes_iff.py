@@ -30,7 +30,8 @@ XPT_MEMBER_HEADER = b"HEADER RECORD*******MEMB"  # v5 "MEMBER  HEADER...", v8 "M
 XPT_ZERO_EPS = 1e-70
 # component_id -> column suffix after DRxI
 REPORTED_SUFFIXES = {"energy_kcal": "KCAL", "fiber": "FIBE", "choline": "CHL",
-                     "omega3_ala": "P183", "omega3_epa": "P205", "omega3_dha": "P226"}
+                     "omega3_ala": "P183", "omega3_epa": "P205", "omega3_dha": "P226",
+                     "fat_total": "TFAT"}
 OMEGA3_SUFFIXES = ("P183", "P205", "P225", "P226")
 _FILE_DAY = re.compile(r"DR([12])IFF", re.IGNORECASE)
 FIX = ("give the official NHANES DR1IFF/DR2IFF file with its original column names "

@@ -29,6 +29,7 @@ import polars as pl
 from gutaxis.components.digm_foods import component_id
 
 INDEX_ID = "digm"
+NAME = "Dietary Index for Gut Microbiota"
 # DI-GM component -> the registry component it scores (fat: fat_total with energy_kcal)
 BENEFICIAL = {
     "avocado": component_id("avocado"), "broccoli": component_id("broccoli"),
@@ -53,26 +54,30 @@ def not_computable(available) -> str | None:
     return f"not computable: missing {', '.join(missing)}" if missing else None
 
 
-def _keys(frame: pl.DataFrame) -> list[str]:
-    return ["participant_id", "recall_day"] if "recall_day" in frame.columns else ["participant_id"]
+KEYS = ["participant_id", "recall_day"]
+
+
+def _with_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    """participant_id as text and recall_day as Int32 (NULL for a row of participant means)."""
+    day = pl.col("recall_day") if "recall_day" in frame.columns else pl.lit(None)
+    return frame.with_columns(pl.col("participant_id").cast(pl.String), day.cast(pl.Int32).alias("recall_day"))
 
 
 def intakes(rows: pl.DataFrame, participants: pl.DataFrame | None) -> pl.DataFrame:
     """keys, sex_group, one column per scored component (daily amount; high_fat_diet: % energy from fat).
 
-    `rows`: participant_id[, recall_day] and the REQUIRED components as columns (daily amounts).
+    `rows`: participant_id, recall_day (NULL or absent for participant means) and the REQUIRED components as columns (daily amounts).
     `participants`: participant_id, sex (any coding; null or absent = unknown).
     """
-    keys = _keys(rows)
     sexes = (participants.select(pl.col("participant_id").cast(pl.String), sex=pl.col("sex").cast(pl.String))
              if participants is not None and "sex" in participants.columns
              else pl.DataFrame(schema={"participant_id": pl.String, "sex": pl.String}))
     energy = pl.col("energy_kcal").cast(pl.Float64)
     fat_pct = (pl.when(energy > 0).then(FAT_KCAL_PER_G * pl.col("fat_total").cast(pl.Float64) / energy * 100)
                .otherwise(0.0))  # a day without energy has no fat either: not a high-fat day
-    return (rows.with_columns(pl.col("participant_id").cast(pl.String))
+    return (_with_keys(rows)
             .join(sexes.unique("participant_id"), on="participant_id", how="left")
-            .select(*keys, sex_group=pl.col("sex").fill_null(UNKNOWN_SEX),
+            .select(*KEYS, sex_group=pl.col("sex").fill_null(UNKNOWN_SEX),
                     **{name: pl.col(cid).cast(pl.Float64) for name, cid in {**BENEFICIAL, **UNFAVOURABLE}.items()},
                     **{HIGH_FAT: fat_pct}))
 
@@ -93,7 +98,6 @@ def thresholds(scored: pl.DataFrame) -> pl.DataFrame:
 
 def component_scores(scored: pl.DataFrame) -> pl.DataFrame:
     """keys and a 0/1 column per component, scored against the sex-group medians of these rows."""
-    keys = _keys(scored)
     medians = thresholds(scored).pivot(on="component", index="sex", values="median")
     joined = scored.join(medians.rename({c: f"{c}__median" for c in medians.columns if c != "sex"}),
                          left_on="sex_group", right_on="sex", how="left")
@@ -107,18 +111,18 @@ def component_scores(scored: pl.DataFrame) -> pl.DataFrame:
     points[HIGH_FAT] = pl.when(pl.col(HIGH_FAT) < HIGH_FAT_CUT_PCT).then(1.0).otherwise(0.0)
     # a missing intake scores nothing rather than a guessed 0 or 1
     points = {name: pl.when(pl.col(name).is_null()).then(None).otherwise(expr) for name, expr in points.items()}
-    return joined.select(*keys, **points)
+    return joined.select(*KEYS, **points)
 
 
 def score(rows: pl.DataFrame, participants: pl.DataFrame | None) -> pl.DataFrame:
-    """participant_id[, recall_day], component, score, max_score: the 14 components and the total
-    ('total', null when a component is) for every row of `rows` (see `intakes`)."""
-    keys = _keys(rows)
+    """participant_id, recall_day, component, score, max_score: the 14 components and the total
+    ('total', null when a component is) for every row of `rows` (see `intakes`; recall_day NULL for a
+    row of participant means)."""
     wide = component_scores(intakes(rows, participants))
-    long = wide.unpivot(index=keys, variable_name="component", value_name="score")
-    total = wide.select(*keys, component=pl.lit("total"),
+    long = wide.unpivot(index=KEYS, variable_name="component", value_name="score")
+    total = wide.select(*KEYS, component=pl.lit("total"),
                         score=pl.when(pl.any_horizontal(pl.col(COMPONENTS).is_null())).then(None)
                         .otherwise(pl.sum_horizontal(COMPONENTS)).cast(pl.Float64))
     out = pl.concat([long, total.select(long.columns)])
     return (out.with_columns(max_score=pl.col("component").replace_strict(MAX_SCORES, return_dtype=pl.Float64))
-            .sort(*keys, "component"))
+            .sort(*KEYS, "component", nulls_last=True))

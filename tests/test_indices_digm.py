@@ -1,0 +1,200 @@
+"""DI-GM (Kase et al., Nutrients 2024;16:1045): the scoring rules per component on built fixtures, the
+FNDDS food classification's loader and precedence, and (realdata) what each DI-GM food matches in
+FNDDS 2017-2018."""
+from __future__ import annotations
+
+import re
+
+import polars as pl
+import pytest
+
+from gutaxis import GutaxisError
+from gutaxis.components import digm_foods
+from gutaxis.indices import digm
+
+NEUTRAL = {"digm_avocado": 0.0, "digm_broccoli": 0.0, "digm_chickpeas": 0.0, "digm_coffee": 0.0,
+           "digm_cranberries": 0.0, "digm_fermented_dairy": 0.0, "fiber": 0.0, "digm_green_tea": 0.0,
+           "digm_soybean": 0.0, "fg_whole_grains": 0.0, "fg_red_meat": 0.0, "fg_cured_meat": 0.0,
+           "fg_refined_grains": 0.0, "fat_total": 50.0, "energy_kcal": 2000.0}
+
+
+def _days(values: dict[str, list[float]], sexes: list[str] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    n = len(next(iter(values.values())))
+    rows = pl.DataFrame({"participant_id": [f"p{i}" for i in range(n)], "recall_day": [1] * n,
+                         **{c: values.get(c, [v] * n) for c, v in NEUTRAL.items()}})
+    participants = pl.DataFrame({"participant_id": [f"p{i}" for i in range(n)], "sex": sexes or ["2"] * n})
+    return rows, participants
+
+
+def _scores(rows: pl.DataFrame, participants: pl.DataFrame | None, component: str) -> list[float | None]:
+    scored = digm.score(rows, participants)
+    return scored.filter(pl.col("component") == component).sort("participant_id")["score"].to_list()
+
+
+@pytest.mark.parametrize("component,column", list(digm.BENEFICIAL.items()))
+def test_beneficial_component_scores_one_at_or_above_the_median_and_above_zero(component, column):
+    rows, participants = _days({column: [0.0, 1.0, 2.0, 3.0, 4.0]})  # median 2
+    assert _scores(rows, participants, component) == [0.0, 0.0, 1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("component,column", list(digm.BENEFICIAL.items()))
+def test_beneficial_component_with_a_zero_median_rewards_any_intake_but_not_none(component, column):
+    rows, participants = _days({column: [0.0, 0.0, 0.0, 5.0, 0.5]})  # median 0: most ate none
+    assert _scores(rows, participants, component) == [0.0, 0.0, 0.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("component,column", list(digm.UNFAVOURABLE.items()))
+def test_unfavourable_component_scores_one_below_the_median_or_at_zero(component, column):
+    rows, participants = _days({column: [0.0, 1.0, 2.0, 3.0, 4.0]})  # median 2
+    assert _scores(rows, participants, component) == [1.0, 1.0, 0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("component,column", list(digm.UNFAVOURABLE.items()))
+def test_unfavourable_component_with_a_zero_median_rewards_only_non_eaters(component, column):
+    rows, participants = _days({column: [0.0, 0.0, 0.0, 2.0, 0.1]})
+    assert _scores(rows, participants, component) == [1.0, 1.0, 1.0, 0.0, 0.0]
+
+
+def test_high_fat_diet_is_a_fixed_40_percent_of_energy_cut():
+    # 9 kcal per g of fat: 2000 kcal with 88.8 g fat = 39.96 %, 88.9 g = 40.005 %
+    rows, participants = _days({"fat_total": [0.0, 88.8, 88.9, 120.0, 10.0], "energy_kcal": [2000.0] * 4 + [0.0]})
+    assert _scores(rows, participants, "high_fat_diet") == [1.0, 1.0, 0.0, 0.0, 1.0]
+
+
+def test_medians_are_sex_specific():
+    # men eat more fibre: the same 20 g earns a woman the point and not a man
+    fiber = [10.0, 20.0, 30.0, 20.0, 30.0, 40.0]
+    rows, participants = _days({"fiber": fiber}, sexes=["2", "2", "2", "1", "1", "1"])
+    assert _scores(rows, participants, "fiber") == [0.0, 1.0, 1.0, 0.0, 1.0, 1.0]
+    medians = digm.thresholds(digm.intakes(rows, participants)).filter(pl.col("component") == "fiber")
+    assert dict(zip(medians["sex"], medians["median"])) == {"1": 30.0, "2": 20.0}
+    assert medians["n"].to_list() == [3, 3]
+
+
+def test_without_sex_every_row_is_scored_against_the_whole_cohort_median():
+    rows, _ = _days({"fiber": [10.0, 20.0, 30.0, 40.0, 50.0]})
+    assert _scores(rows, None, "fiber") == [0.0, 0.0, 1.0, 1.0, 1.0]
+    medians = digm.thresholds(digm.intakes(rows, None))
+    assert set(medians["sex"]) == {digm.UNKNOWN_SEX}
+
+
+def test_total_is_the_sum_of_the_fourteen_components_within_0_and_14():
+    rows, participants = _days({"fiber": [10.0, 30.0, 50.0], "digm_coffee": [0.0, 200.0, 400.0],
+                                "fg_red_meat": [3.0, 1.0, 0.0], "fat_total": [120.0, 60.0, 40.0]})
+    scored = digm.score(rows, participants)
+    wide = scored.pivot(on="component", index="participant_id", values="score").sort("participant_id")
+    assert (wide["total"] == wide.select(digm.COMPONENTS).sum_horizontal()).all()
+    # 2 points each from the unfavourable foods nobody ate (processed meat, refined grains)
+    assert wide["total"].to_list() == [2.0, 5.0, 6.0]
+    assert set(scored.filter(pl.col("component") == "total")["max_score"]) == {14.0}
+    assert set(scored.filter(pl.col("component") != "total")["max_score"]) == {1.0}
+    assert scored.filter(pl.col("component") != "total")["score"].is_in([0.0, 1.0]).all()
+    assert scored.schema["recall_day"] == pl.Int32
+
+
+def test_participant_means_are_scored_with_recall_day_null():
+    rows, participants = _days({"fiber": [10.0, 20.0, 30.0]})
+    means = rows.drop("recall_day").with_columns(recall_day=pl.lit(None, pl.Int32))
+    scored = digm.score(means, participants)
+    assert scored["recall_day"].is_null().all()
+    assert scored.filter(pl.col("component") == "total").height == 3
+
+
+def test_a_missing_intake_scores_nothing_rather_than_a_guess():
+    rows, participants = _days({"fiber": [10.0, None, 30.0]})
+    fiber = _scores(rows, participants, "fiber")
+    total = _scores(rows, participants, "total")
+    assert fiber[1] is None and total[1] is None
+    assert fiber[2] == 1.0 and total[2] is not None
+
+
+def test_not_computable_names_every_missing_input():
+    available = [c for c in digm.REQUIRED if c not in ("digm_avocado", "fat_total")]
+    assert digm.not_computable(available) == "not computable: missing digm_avocado, fat_total"
+    assert digm.not_computable(list(digm.REQUIRED)) is None
+
+
+# --- the food classification ------------------------------------------------------------------
+
+def _rules(tmp_path, body: str) -> pl.DataFrame:
+    path = tmp_path / "digm_foods.csv"
+    path.write_text(",".join(digm_foods.COLUMNS) + "\n" + body)
+    return digm_foods.load_classification(path)
+
+
+def test_classification_precedence_exact_code_then_longest_prefix_then_pattern(tmp_path):
+    rules = _rules(tmp_path, "\n".join([
+        "fermented_dairy,,(?i)yogurt,any yogurt,yes,r,c",
+        "fermented_dairy,114*,,yogurts,yes,r,c",
+        "fermented_dairy,1146*,,frozen yogurt,no,r,c",
+        "fermented_dairy,11461200,,frozen yogurt sandwich,yes,r,c",
+    ]) + "\n")
+    foods = pl.DataFrame({"food_code": ["11411100", "11460000", "11461200", "53100100", "99999999"],
+                          "description": ["Yogurt, plain", "Frozen yogurt", "Frozen yogurt sandwich",
+                                          "Cake with yogurt frosting", "Apple"]})
+    classified = digm_foods.classify(foods, rules).filter(pl.col("component") == "fermented_dairy")
+    decided = dict(zip(classified["food_code"], classified["rule"]))
+    counted = dict(zip(classified["food_code"], classified["counted"]))
+    assert decided == {"11411100": "yogurts", "11460000": "frozen yogurt", "11461200": "frozen yogurt sandwich",
+                       "53100100": "any yogurt", "99999999": None}
+    assert counted == {"11411100": True, "11460000": False, "11461200": True, "53100100": True, "99999999": False}
+
+
+def test_food_values_give_100_g_per_100_g_to_counted_foods_and_0_to_the_rest(tmp_path):
+    rules = _rules(tmp_path, "avocado,63105010,,Avocado,yes,r,c\n")
+    foods = pl.DataFrame({"food_code": ["63105010", "11111000"], "description": ["Avocado, raw", "Milk, whole"]})
+    values = digm_foods.food_values(foods, rules)
+    assert set(values["component_id"]) == set(digm_foods.COMPONENT_IDS)
+    avocado = values.filter(pl.col("component_id") == "digm_avocado")
+    assert dict(zip(avocado["food_code"], avocado["amount_per_100g"])) == {"63105010": 100.0, "11111000": 0.0}
+    assert values.filter(pl.col("food_code") == "11111000")["amount_per_100g"].sum() == 0.0
+
+
+@pytest.mark.parametrize("body,message", [
+    ("mango,63105010,,x,yes,r,c\n", "line 2: component is 'mango'"),
+    ("avocado,6310501,,x,yes,r,c\n", "line 2: code '6310501' is neither"),
+    ("avocado,,,x,yes,r,c\n", "line 2: a rule needs a code"),
+    ("avocado,63105010,,x,maybe,r,c\n", "line 2: counted is 'maybe'"),
+    ("avocado,63105010,,x,yes,,c\n", "line 2: every rule needs a rationale"),
+    ("avocado,,(?i)avocado(,x,yes,r,c\n", "line 2: description_pattern '(?i)avocado(' is not a valid"),
+])
+def test_a_bad_classification_rule_is_named_with_its_line(tmp_path, body, message):
+    with pytest.raises(GutaxisError, match=re.escape("digm_foods.csv: " + message)):
+        _rules(tmp_path, body)
+
+
+def test_the_committed_classification_loads_and_every_food_has_rules():
+    rules = digm_foods.load_classification()
+    assert set(rules["component"]) == set(digm_foods.FOODS)
+    assert rules["rationale"].is_not_null().all()
+
+
+# --- realdata: what each DI-GM food matches in FNDDS 2017-2018 ---------------------------------
+
+# component -> (number of FNDDS 2017-2018 foods counted, codes that must be among them, codes that must not)
+EXPECTED_MATCHES = {
+    "avocado": (5, {"63105010", "63409010", "89902000"}, {"58151170", "83112000"}),
+    "broccoli": (15, {"72201100", "72201212", "72203070", "72202030", "99997220"}, {"72103000", "72202010", "27415110"}),
+    "chickpeas": (8, {"41302020", "41302110", "41205070", "41205075"}, {"41209000", "41602020", "41205010"}),
+    "coffee": (109, {"92101000", "92101610", "92111010", "92161000", "92171000"}, {"92191100", "92201010", "93301400", "12210200"}),
+    "cranberries": (3, {"62109100", "63207010", "63207110"}, {"64105400", "92530510"}),
+    "fermented_dairy": (131, {"11411100", "11115400", "11115000", "14104100", "14201010", "12310100", "11440060"},
+                        {"11460000", "14640000", "14650100", "12320100", "42401100", "41420380", "11111000"}),
+    "green_tea": (14, {"92303010", "92305900", "92308520", "92309500"}, {"92302000", "92306000"}),
+    "soybean": (17, {"11320000", "41420010", "41420020", "41107010", "41420110"}, {"41420300", "82108000", "11720610"}),
+}
+
+
+@pytest.mark.realdata
+def test_classification_matches_in_fndds_2017_2018(realdata):
+    table = pl.read_csv(realdata / "usda" / "fndds-2017-2018" / "FNDDS_2017_2018_nutrient_values.csv",
+                        infer_schema=False).select(food_code="Food code", description="Main food description")
+    counted = digm_foods.classify(table).filter("counted")
+    for component, (n, members, outsiders) in EXPECTED_MATCHES.items():
+        codes = set(counted.filter(pl.col("component") == component)["food_code"])
+        assert len(codes) == n, (component, len(codes))
+        assert members <= codes, (component, members - codes)
+        assert not (outsiders & codes), (component, outsiders & codes)
+    # a food counts for at most one DI-GM food, except soy yogurt is not dairy and tofu is not cheese
+    per_food = counted.group_by("food_code").agg(pl.col("component").n_unique())
+    assert per_food["component"].max() == 1
