@@ -1,0 +1,65 @@
+"""Diet-quality indices computed from a cohort's registry components (no Dagster here).
+
+Each index is a module exposing INDEX_ID, NAME, REQUIRED (the registry components it needs), MAX_SCORES
+(component -> maximum score) and `score(days, participants)`: `days` holds one row per participant-day
+(participant_id, recall_day and a column per component amount, energy_kcal included), or one row per
+participant with recall_day NULL; it returns participant_id, recall_day, component, score, max_score,
+with `component = 'total'` for the total. Register a new index by adding its module to _MODULES.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Callable, Iterable
+
+import polars as pl
+
+from gutaxis.indices import hei2015, hei2020
+from gutaxis.indices.scoring import KEYS, SCORE_SCHEMA, TOTAL, participant_means
+
+_MODULES: tuple[ModuleType, ...] = (hei2015, hei2020)
+
+
+@dataclass(frozen=True)
+class IndexDefinition:
+    index_id: str
+    name: str
+    required: tuple[str, ...]
+    max_scores: dict[str, float]
+    score: Callable[[pl.DataFrame, pl.DataFrame | None], pl.DataFrame]
+
+    def not_computable(self, available: Iterable[str]) -> str | None:
+        """"not computable: missing X, Y" when the cohort lacks a component the index needs, else None."""
+        have = set(available)
+        missing = [c for c in self.required if c not in have]
+        return f"not computable: missing {', '.join(missing)}" if missing else None
+
+    def day_scores(self, days: pl.DataFrame, participants: pl.DataFrame | None = None) -> pl.DataFrame:
+        """Scores per participant-day."""
+        return self.score(_inputs(days, self.required), participants)
+
+    def participant_scores(self, days: pl.DataFrame, participants: pl.DataFrame | None = None) -> pl.DataFrame:
+        """Scores per participant on the participant's mean intakes over the days (recall_day NULL): the
+        "simple HEI score" of NCI, a ratio of mean intakes rather than a mean of daily scores."""
+        means = participant_means(_inputs(days, self.required).drop_nulls(list(self.required)))
+        return self.score(means, participants)
+
+
+def definition(module: ModuleType) -> IndexDefinition:
+    return IndexDefinition(module.INDEX_ID, module.NAME, tuple(module.REQUIRED), dict(module.MAX_SCORES), module.score)
+
+
+INDICES: dict[str, IndexDefinition] = {m.INDEX_ID: definition(m) for m in _MODULES}
+
+
+def available_components(days: pl.DataFrame) -> list[str]:
+    """Components of `days` with at least one value (a column that is all NULL had no source)."""
+    return [c for c in days.columns if c not in KEYS and days[c].null_count() < days.height]
+
+
+def _inputs(days: pl.DataFrame, required: tuple[str, ...]) -> pl.DataFrame:
+    return days.select(pl.col("participant_id").cast(pl.String), pl.col("recall_day").cast(pl.Int32), *required)
+
+
+__all__ = ["INDICES", "IndexDefinition", "SCORE_SCHEMA", "TOTAL", "available_components", "definition",
+           "participant_means"]

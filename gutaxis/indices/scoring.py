@@ -1,0 +1,78 @@
+"""Shared arithmetic of density-based diet-quality indices: intake densities, the linear scoring
+rules of the HEI family, the participant's mean intakes, and the long output shape.
+
+An index module's `score(days, participants)` takes one row per participant-day (or per participant,
+recall_day null) with a column per registry component amount, and gives one row per
+(participant_id, recall_day, component) with score and max_score; `component = 'total'` holds the sum.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import polars as pl
+
+KEYS = ("participant_id", "recall_day")
+SCORE_SCHEMA = {"participant_id": pl.String, "recall_day": pl.Int32, "component": pl.String,
+                "score": pl.Float64, "max_score": pl.Float64}
+TOTAL = "total"
+KCAL = "energy_kcal"
+
+
+def per_1000kcal(amount: pl.Expr, kcal: pl.Expr = pl.col(KCAL)) -> pl.Expr:
+    """Intake density per 1000 kcal (NULL when energy is 0: scored by the index's zero-energy rule)."""
+    return pl.when(kcal > 0).then(amount / (kcal / 1000))
+
+
+def adequacy(density: pl.Expr, standard: float, points: float) -> pl.Expr:
+    """Points in proportion to the density up to the standard for the maximum; 0 for none."""
+    return pl.when(density <= 0).then(0.0).otherwise(pl.min_horizontal(points * (density / standard), pl.lit(points)))
+
+
+def moderation(value: pl.Expr, best: float, worst: float, points: float) -> pl.Expr:
+    """Full points at or below `best`, none at or above `worst`, linear in between."""
+    return (pl.when(value <= best).then(points)
+            .when(value >= worst).then(0.0)
+            .otherwise(points - points * (value - best) / (worst - best)))
+
+
+def ratio_score(numerator: pl.Expr, denominator: pl.Expr, low: float, high: float, points: float) -> pl.Expr:
+    """Points for a ratio that should be high (the HEI fatty-acid ratio): none at or below `low`, full at or
+    above `high`; with no denominator, full points when there is a numerator and none when both are 0
+    (the NCI macro's rules)."""
+    ratio = numerator / denominator
+    return (pl.when((denominator == 0) & (numerator == 0)).then(0.0)
+            .when(denominator == 0).then(points)
+            .when(ratio >= high).then(points)
+            .when(ratio <= low).then(0.0)
+            .otherwise(points * (ratio - low) / (high - low)))
+
+
+def participant_means(days: pl.DataFrame) -> pl.DataFrame:
+    """One row per participant: the mean of each component over the participant's days, recall_day NULL
+    (the "simple HEI score" is scored on these means, a ratio of mean intakes)."""
+    components = [c for c in days.columns if c not in KEYS]
+    return (days.group_by("participant_id", maintain_order=True)
+            .agg(pl.col(components).mean())
+            .with_columns(pl.lit(None, pl.Int32).alias("recall_day"))
+            .select("participant_id", "recall_day", *components))
+
+
+def complete_rows(days: pl.DataFrame, required: tuple[str, ...]) -> pl.DataFrame:
+    """The rows on which every required component has a value (a row missing one is not scored: a NULL
+    means no source could compute it, and scoring it as 0 would give a wrong number)."""
+    return days.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in required))
+
+
+def long_scores(wide: pl.DataFrame, max_scores: Mapping[str, float]) -> pl.DataFrame:
+    """Component score columns (named as in max_scores) to long rows, plus the total as their sum."""
+    components = list(max_scores)
+    if not wide.height:
+        return pl.DataFrame(schema=SCORE_SCHEMA)
+    with_total = wide.with_columns(pl.sum_horizontal(components).alias(TOTAL))
+    maxima = {**max_scores, TOTAL: float(sum(max_scores.values()))}
+    return (with_total.select(pl.col("participant_id").cast(pl.String), pl.col("recall_day").cast(pl.Int32),
+                              *components, TOTAL)
+            .unpivot(index=list(KEYS), variable_name="component", value_name="score")
+            .with_columns(pl.col("component").replace_strict(maxima, return_dtype=pl.Float64).alias("max_score"))
+            .select(*SCORE_SCHEMA)
+            .sort("participant_id", "recall_day", "component", nulls_last=True))
