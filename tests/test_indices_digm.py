@@ -10,7 +10,7 @@ import pytest
 
 from gutaxis import GutaxisError
 from gutaxis.components import digm_foods
-from gutaxis.indices import digm
+from gutaxis.indices import INDICES, digm
 
 NEUTRAL = {"digm_avocado": 0.0, "digm_broccoli": 0.0, "digm_chickpeas": 0.0, "digm_coffee": 0.0,
            "digm_cranberries": 0.0, "digm_fermented_dairy": 0.0, "fiber": 0.0, "digm_green_tea": 0.0,
@@ -86,7 +86,7 @@ def test_total_is_the_sum_of_the_fourteen_components_within_0_and_14():
     assert (wide["total"] == wide.select(digm.COMPONENTS).sum_horizontal()).all()
     # 2 points each from the unfavourable foods nobody ate (processed meat, refined grains)
     assert wide["total"].to_list() == [2.0, 5.0, 6.0]
-    assert set(scored.filter(pl.col("component") == "total")["max_score"]) == {14.0}
+    assert set(scored.filter(pl.col("component") == "total")["max_score"]) == {14.0}  # 14 components of 1 point
     assert set(scored.filter(pl.col("component") != "total")["max_score"]) == {1.0}
     assert scored.filter(pl.col("component") != "total")["score"].is_in([0.0, 1.0]).all()
     assert scored.schema["recall_day"] == pl.Int32
@@ -100,18 +100,32 @@ def test_participant_means_are_scored_with_recall_day_null():
     assert scored.filter(pl.col("component") == "total").height == 3
 
 
-def test_a_missing_intake_scores_nothing_rather_than_a_guess():
-    rows, participants = _days({"fiber": [10.0, None, 30.0]})
-    fiber = _scores(rows, participants, "fiber")
-    total = _scores(rows, participants, "total")
-    assert fiber[1] is None and total[1] is None
-    assert fiber[2] == 1.0 and total[2] is not None
+def test_a_row_missing_an_input_is_not_scored_and_not_in_the_medians():
+    # p1 has no fibre value (no route computed it): scoring it 0 or 1 would be a guess
+    rows, participants = _days({"fiber": [10.0, None, 30.0, 40.0]})
+    scored = digm.score(rows, participants)
+    assert "p1" not in set(scored["participant_id"])
+    assert _scores(rows, participants, "fiber") == [0.0, 1.0, 1.0]  # median of 10, 30, 40 is 30
 
 
-def test_not_computable_names_every_missing_input():
+def test_digm_is_registered_and_not_computable_names_every_missing_input():
+    index = INDICES["digm"]
+    assert index.max_scores == {c: 1.0 for c in digm.COMPONENTS}
     available = [c for c in digm.REQUIRED if c not in ("digm_avocado", "fat_total")]
-    assert digm.not_computable(available) == "not computable: missing digm_avocado, fat_total"
-    assert digm.not_computable(list(digm.REQUIRED)) is None
+    assert index.not_computable(available) == "not computable: missing digm_avocado, fat_total"
+    assert index.not_computable(list(digm.REQUIRED)) is None
+
+
+def test_framework_scores_days_and_participant_means():
+    rows, participants = _days({"fiber": [10.0, 20.0, 30.0]})
+    second = rows.with_columns(recall_day=pl.lit(2, pl.Int64), fiber=pl.Series([30.0, 20.0, 10.0]))
+    days = pl.concat([rows, second])
+    index = INDICES["digm"]
+    per_day = index.day_scores(days, participants).filter(pl.col("component") == "fiber")
+    assert per_day.height == 6
+    per_person = index.participant_scores(days, participants).filter(pl.col("component") == "fiber")
+    # every mean is 20 g, the median too: everyone scores the point
+    assert per_person["score"].to_list() == [1.0, 1.0, 1.0] and per_person["recall_day"].is_null().all()
 
 
 # --- the food classification ------------------------------------------------------------------

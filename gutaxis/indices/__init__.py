@@ -14,10 +14,10 @@ from typing import Callable, Iterable
 
 import polars as pl
 
-from gutaxis.indices import hei2015, hei2020
+from gutaxis.indices import digm, hei2015, hei2020
 from gutaxis.indices.scoring import KEYS, SCORE_SCHEMA, TOTAL, participant_means
 
-_MODULES: tuple[ModuleType, ...] = (hei2015, hei2020)
+_MODULES: tuple[ModuleType, ...] = (hei2015, hei2020, digm)
 
 
 @dataclass(frozen=True)

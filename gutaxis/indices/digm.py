@@ -27,6 +27,7 @@ from __future__ import annotations
 import polars as pl
 
 from gutaxis.components.digm_foods import component_id
+from gutaxis.indices.scoring import KEYS, complete_rows, long_scores
 
 INDEX_ID = "digm"
 NAME = "Dietary Index for Gut Microbiota"
@@ -44,17 +45,8 @@ HIGH_FAT_CUT_PCT = 40.0  # % of energy from fat (Kase et al. 2024)
 FAT_KCAL_PER_G = 9.0
 REQUIRED = (*BENEFICIAL.values(), *UNFAVOURABLE.values(), "fat_total", "energy_kcal")
 COMPONENTS = (*BENEFICIAL, *UNFAVOURABLE, HIGH_FAT)
-MAX_SCORES = {**{c: 1.0 for c in COMPONENTS}, "total": float(len(COMPONENTS))}
+MAX_SCORES = {c: 1.0 for c in COMPONENTS}
 UNKNOWN_SEX = "all"
-
-
-def not_computable(available) -> str | None:
-    """'not computable: missing X, Y' when the cohort lacks an input; None when every input is there."""
-    missing = [c for c in REQUIRED if c not in set(available)]
-    return f"not computable: missing {', '.join(missing)}" if missing else None
-
-
-KEYS = ["participant_id", "recall_day"]
 
 
 def _with_keys(frame: pl.DataFrame) -> pl.DataFrame:
@@ -109,20 +101,11 @@ def component_scores(scored: pl.DataFrame) -> pl.DataFrame:
         amount, median = pl.col(name), pl.col(f"{name}__median")
         points[name] = pl.when((amount == 0) | (amount < median)).then(1.0).otherwise(0.0)
     points[HIGH_FAT] = pl.when(pl.col(HIGH_FAT) < HIGH_FAT_CUT_PCT).then(1.0).otherwise(0.0)
-    # a missing intake scores nothing rather than a guessed 0 or 1
-    points = {name: pl.when(pl.col(name).is_null()).then(None).otherwise(expr) for name, expr in points.items()}
     return joined.select(*KEYS, **points)
 
 
 def score(rows: pl.DataFrame, participants: pl.DataFrame | None) -> pl.DataFrame:
-    """participant_id, recall_day, component, score, max_score: the 14 components and the total
-    ('total', null when a component is) for every row of `rows` (see `intakes`; recall_day NULL for a
-    row of participant means)."""
-    wide = component_scores(intakes(rows, participants))
-    long = wide.unpivot(index=KEYS, variable_name="component", value_name="score")
-    total = wide.select(*KEYS, component=pl.lit("total"),
-                        score=pl.when(pl.any_horizontal(pl.col(COMPONENTS).is_null())).then(None)
-                        .otherwise(pl.sum_horizontal(COMPONENTS)).cast(pl.Float64))
-    out = pl.concat([long, total.select(long.columns)])
-    return (out.with_columns(max_score=pl.col("component").replace_strict(MAX_SCORES, return_dtype=pl.Float64))
-            .sort(*KEYS, "component", nulls_last=True))
+    """participant_id, recall_day, component, score, max_score: the 14 components and the total for every
+    row of `rows` that has all its inputs (see `intakes`; recall_day NULL for a row of participant means).
+    A row missing an input is not scored, and does not count towards the medians either."""
+    return long_scores(component_scores(intakes(complete_rows(rows, REQUIRED), participants)), MAX_SCORES)
