@@ -66,7 +66,7 @@ def test_medians_are_sex_specific():
     fiber = [10.0, 20.0, 30.0, 20.0, 30.0, 40.0]
     rows, participants = _days({"fiber": fiber}, sexes=["2", "2", "2", "1", "1", "1"])
     assert _scores(rows, participants, "fiber") == [0.0, 1.0, 1.0, 0.0, 1.0, 1.0]
-    medians = digm.thresholds(digm.intakes(rows, participants)).filter(pl.col("component") == "fiber")
+    medians = digm.thresholds(rows, participants).filter(pl.col("component") == "fiber")
     assert dict(zip(medians["sex"], medians["median"])) == {"1": 30.0, "2": 20.0}
     assert medians["n"].to_list() == [3, 3]
 
@@ -74,7 +74,7 @@ def test_medians_are_sex_specific():
 def test_without_sex_every_row_is_scored_against_the_whole_cohort_median():
     rows, _ = _days({"fiber": [10.0, 20.0, 30.0, 40.0, 50.0]})
     assert _scores(rows, None, "fiber") == [0.0, 0.0, 1.0, 1.0, 1.0]
-    medians = digm.thresholds(digm.intakes(rows, None))
+    medians = digm.thresholds(rows, None)
     assert set(medians["sex"]) == {digm.UNKNOWN_SEX}
 
 

@@ -73,7 +73,7 @@ def test_median_scored_components_give_the_point_to_about_half(women_days, parti
         assert share[component] < 0.25, (component, share[component])
     # fermented dairy eaten as such (cheese in pizza or sandwiches is not counted): half the women
     # ate some on one of the two days, so the median is 0 and every eater gets the point
-    medians = digm.thresholds(digm.intakes(_means(women_days), participants))
+    medians = digm.thresholds(_means(women_days), participants)
     assert medians.filter(pl.col("component") == "fermented_dairy")["median"].item() == 0
     assert 0.4 <= share["fermented_dairy"] <= 0.6
 

@@ -13,7 +13,7 @@ DI_GM() does (Zhan JJ et al., dietaryindex R package, R/DI_GM.R).
 
 Medians are of the rows scored: participant-days for the per-day index, participant mean intakes
 for the per-participant one (the paper scored the mean of the two NHANES recalls). They are
-returned by `thresholds` for the record (gutaxis keeps them in marts.index_thresholds). A
+returned by `thresholds` for the record. A
 participant without a recorded sex is scored against the median of everyone of unknown sex when
 there are any such rows: with no sex anywhere (a cohort without attributes) that is the
 whole-cohort median, recorded as sex 'all'.
@@ -74,9 +74,14 @@ def intakes(rows: pl.DataFrame, participants: pl.DataFrame | None) -> pl.DataFra
                     **{HIGH_FAT: fat_pct}))
 
 
-def thresholds(scored: pl.DataFrame) -> pl.DataFrame:
-    """index_id, sex, component, median, n: the cohort medians each component was scored against
-    (high_fat_diet: the fixed 40 % cut), from `intakes`' frame."""
+def thresholds(rows: pl.DataFrame, participants: pl.DataFrame | None) -> pl.DataFrame:
+    """index_id, sex, component, median, n: the cohort medians that `score` scores the same rows against
+    (high_fat_diet: the fixed 40 % cut), for the record."""
+    return sex_group_medians(intakes(complete_rows(rows, REQUIRED), participants))
+
+
+def sex_group_medians(scored: pl.DataFrame) -> pl.DataFrame:
+    """`thresholds` from `intakes`' frame."""
     medians = (scored.group_by("sex_group")
                .agg(n=pl.len(), **{c: pl.col(c).median() for c in (*BENEFICIAL, *UNFAVOURABLE)})
                .unpivot(index=["sex_group", "n"], variable_name="component", value_name="median"))
@@ -90,7 +95,7 @@ def thresholds(scored: pl.DataFrame) -> pl.DataFrame:
 
 def component_scores(scored: pl.DataFrame) -> pl.DataFrame:
     """keys and a 0/1 column per component, scored against the sex-group medians of these rows."""
-    medians = thresholds(scored).pivot(on="component", index="sex", values="median")
+    medians = sex_group_medians(scored).pivot(on="component", index="sex", values="median")
     joined = scored.join(medians.rename({c: f"{c}__median" for c in medians.columns if c != "sex"}),
                          left_on="sex_group", right_on="sex", how="left")
     points = {}
