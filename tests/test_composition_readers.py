@@ -96,7 +96,8 @@ def write_sr(folder: Path, nut_data: list[str], gz: bool = False, food_des: byte
     (folder / "NUTR_DEF.txt").write_bytes(b"".join(
         f"~{no}~^~{unit}~^~TAG~^~Desc~^~1~^~1~\r\n".encode("cp1252")
         for no, unit in [("208", "kcal"), ("291", "g"), ("421", "mg"), ("501", "g"), ("509", "g"),
-                         ("619", "g"), ("621", "g"), ("629", "g"), ("631", "g"), ("851", "g"), ("313", "\u00b5g")]
+                         ("619", "g"), ("621", "g"), ("629", "g"), ("631", "g"), ("851", "g"), ("313", "\u00b5g"),
+                         ("307", "mg"), ("606", "g"), ("645", "g"), ("646", "g")]
     ))
     data = "".join(f"{line}^0^^~1~^^^^^^^^^^^11/1976^\r\n" for line in nut_data).encode("cp1252")
     if gz:
@@ -180,6 +181,9 @@ def test_fndds_pins_salmon_raw_values_from_the_official_xlsx(fndds_xlsx):
     assert amounts(fndds_xlsx, "26137100") == pytest.approx({
         "energy_kcal": 127.0, "fiber": 0.0, "choline": 94.6, "omega3_ala": 0.047, "omega3_epa": 0.182,
         "omega3_dha": 0.333, "omega3_total": 0.047 + 0.182 + 0.047 + 0.333,  # 22:5 n-3 = 0.047
+        # the HEI's sodium and fatty acids
+        "sodium": 75.0, "saturated_fat": 0.81, "monounsaturated_fat": 1.348, "polyunsaturated_fat": 0.811,
+        "fat_total": 4.4,  # the DI-GM's high-fat component
     })
     assert fndds_xlsx.foods.height == 7083
     assert fndds_xlsx.foods["food_code"].str.contains(r"^\d{8}$").all()
@@ -216,6 +220,17 @@ def test_fndds_reads_a_titled_xlsx_matching_columns_by_name(tmp_path):
         "energy_kcal": 127.0, "fiber": 0.0, "choline": 94.6, "omega3_ala": 0.047, "omega3_epa": 0.182,
         "omega3_dha": 0.333, "omega3_total": 0.609})
     assert comp.foods["food_group"].to_list() == ["Human milk", "Fish"]
+
+
+def test_fndds_reads_sodium_and_fatty_acids_when_the_table_has_them(tmp_path):
+    header = [*FNDDS_HEADER, "Sodium\n(mg)", "Fatty acids, total saturated (g)",
+              "Fatty acids, total monounsaturated (g)", "Fatty acids, total polyunsaturated (g)"]
+    lines = [",".join(f'"{h}"' for h in header),
+             '26137100,"Salmon, raw",2202,Fish,0.333,127,0,94.6,0.047,0.182,0.047,70,75,0.81,1.348,0.811']
+    (tmp_path / "nutrient_values.csv").write_text("\n".join(lines) + "\n")
+    values = amounts(fndds.read(tmp_path, "fndds-tiny"), "26137100")
+    assert {c: values[c] for c in ("sodium", "saturated_fat", "monounsaturated_fat", "polyunsaturated_fat")} == \
+        pytest.approx({"sodium": 75.0, "saturated_fat": 0.81, "monounsaturated_fat": 1.348, "polyunsaturated_fat": 0.811})
 
 
 def test_fndds_csv_codes_printed_as_floats_become_eight_digit_text(tmp_path):

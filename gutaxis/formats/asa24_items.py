@@ -20,6 +20,7 @@ REQUIRED = {"participant_id": "UserName", "recall_day": "RecallNo", "food_code":
             "grams": "FoodAmt", "recall_status": "RecallStatus"}
 REPORTED = {"energy_kcal": "KCAL", "fiber": "FIBE", "choline": "CHOLN",
             "omega3_ala": "P183", "omega3_epa": "P205", "omega3_dha": "P226",
+            "sodium": "SODI", "saturated_fat": "SFAT", "monounsaturated_fat": "MFAT", "polyunsaturated_fat": "PFAT",
             "fat_total": "TFAT"}
 OMEGA3_PARTS = ["P183", "P205", "P225", "P226"]
 # The item key within a recall (UserName + RecallNo): CodeNum numbers the recall's food codes 1..n

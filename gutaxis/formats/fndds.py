@@ -21,6 +21,15 @@ COMPONENT_COLUMNS = {
     "18:3 (g)": "omega3_ala",
     "20:5 n-3 (g)": "omega3_epa",
     "22:6 n-3 (g)": "omega3_dha",
+}
+# Diet-quality nutrients (the HEI's sodium and fatty acids, the DI-GM's total fat): read when the table has them, as every official
+# FNDDS Nutrient Values table does; a cut-down copy without them leaves those components without a value
+# (the indices that need them are then reported not computable), instead of refusing the table.
+QUALITY_COLUMNS = {
+    "Sodium (mg)": "sodium",
+    "Fatty acids, total saturated (g)": "saturated_fat",
+    "Fatty acids, total monounsaturated (g)": "monounsaturated_fat",
+    "Fatty acids, total polyunsaturated (g)": "polyunsaturated_fat",
     "Total Fat (g)": "fat_total",
 }
 DPA_COLUMN = "22:5 n-3 (g)"
@@ -73,7 +82,8 @@ def read_table(path: Path, source_id: str) -> Composition:
         description=pl.col(by_key[DESCRIPTION_COLUMN.casefold()]).cast(pl.String),
         food_group=pl.col(group).cast(pl.String) if group else pl.lit(None, pl.String),
     )
-    parts = {**COMPONENT_COLUMNS, DPA_COLUMN: "dpa"}
+    quality = {c: cid for c, cid in QUALITY_COLUMNS.items() if c.casefold() in by_key}
+    parts = {**COMPONENT_COLUMNS, **quality, DPA_COLUMN: "dpa"}
     wide = table.select("row", food_code=codes, **{parts[c]: pl.col(by_key[c.casefold()]) for c in parts})
     wide = wide.with_columns(_to_float(wide, path, name, header) for header, name in parts.items())
     # A missing part counts as 0 when another part exists; all missing stays missing.
@@ -81,7 +91,7 @@ def read_table(path: Path, source_id: str) -> Composition:
         pl.sum_horizontal(OMEGA3_PARTS).round(6))
     food_components = (
         wide.with_columns(omega3_total=omega3_total)
-        .unpivot(index="food_code", on=[*COMPONENT_COLUMNS.values(), "omega3_total"],
+        .unpivot(index="food_code", on=[*COMPONENT_COLUMNS.values(), *quality.values(), "omega3_total"],
                  variable_name="component_id", value_name="amount_per_100g")
         .drop_nulls("amount_per_100g")
         .select(source=pl.lit(source_id), food_code="food_code", component_id="component_id",

@@ -31,6 +31,7 @@ XPT_ZERO_EPS = 1e-70
 # component_id -> column suffix after DRxI
 REPORTED_SUFFIXES = {"energy_kcal": "KCAL", "fiber": "FIBE", "choline": "CHL",
                      "omega3_ala": "P183", "omega3_epa": "P205", "omega3_dha": "P226",
+                     "sodium": "SODI", "saturated_fat": "SFAT", "monounsaturated_fat": "MFAT", "polyunsaturated_fat": "PFAT",
                      "fat_total": "TFAT"}
 OMEGA3_SUFFIXES = ("P183", "P205", "P225", "P226")
 _FILE_DAY = re.compile(r"DR([12])IFF", re.IGNORECASE)

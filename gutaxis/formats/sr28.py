@@ -19,6 +19,7 @@ NUT_DATA_COLUMNS = ("ndb_no", "nutr_no", "nutr_val")
 DIRECT_NUTRIENTS = {
     "208": "energy_kcal", "291": "fiber", "421": "choline", "501": "tryptophan",
     "509": "tyrosine", "629": "omega3_epa", "621": "omega3_dha",
+    "307": "sodium", "606": "saturated_fat", "645": "monounsaturated_fat", "646": "polyunsaturated_fat",
 }
 ALA_NUTRIENT = "851"           # 18:3 n-3 c,c,c (ALA)
 ALA_FALLBACK_NUTRIENT = "619"  # 18:3 undifferentiated
