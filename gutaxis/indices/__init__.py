@@ -8,16 +8,16 @@ with `component = 'total'` for the total. Register a new index by adding its mod
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Callable, Iterable
 
 import polars as pl
 
-from gutaxis.indices import digm, hei2015, hei2020
+from gutaxis.indices import ahei2010, amed, dii, digm, hei2015, hei2020
 from gutaxis.indices.scoring import KEYS, SCORE_SCHEMA, TOTAL, participant_means
 
-_MODULES: tuple[ModuleType, ...] = (hei2015, hei2020, digm)
+_MODULES: tuple[ModuleType, ...] = (hei2015, hei2020, digm, ahei2010, amed, dii)
 
 
 @dataclass(frozen=True)
@@ -27,26 +27,36 @@ class IndexDefinition:
     required: tuple[str, ...]
     max_scores: dict[str, float]
     score: Callable[[pl.DataFrame, pl.DataFrame | None], pl.DataFrame]
+    # components scored when the cohort has them (the DII's parameters); a module without OPTIONAL has none
+    optional: tuple[str, ...] = ()
+    # a component's lowest score when it is below 0 (the DII's anti-inflammatory parameters); else 0
+    min_scores: dict[str, float] = field(default_factory=dict)
+    # the module's own rule when "missing" is not all-or-nothing (the DII needs any one parameter)
+    own_not_computable: Callable[[Iterable[str]], str | None] | None = None
 
     def not_computable(self, available: Iterable[str]) -> str | None:
         """"not computable: missing X, Y" when the cohort lacks a component the index needs, else None."""
         have = set(available)
+        if self.own_not_computable is not None:
+            return self.own_not_computable(have)
         missing = [c for c in self.required if c not in have]
         return f"not computable: missing {', '.join(missing)}" if missing else None
 
     def day_scores(self, days: pl.DataFrame, participants: pl.DataFrame | None = None) -> pl.DataFrame:
         """Scores per participant-day."""
-        return self.score(_inputs(days, self.required), participants)
+        return self.score(_inputs(days, self.required, self.optional), participants)
 
     def participant_scores(self, days: pl.DataFrame, participants: pl.DataFrame | None = None) -> pl.DataFrame:
         """Scores per participant on the participant's mean intakes over the days (recall_day NULL): the
         "simple HEI score" of NCI, a ratio of mean intakes rather than a mean of daily scores."""
-        means = participant_means(_inputs(days, self.required).drop_nulls(list(self.required)))
+        means = participant_means(_inputs(days, self.required, self.optional).drop_nulls(list(self.required)))
         return self.score(means, participants)
 
 
 def definition(module: ModuleType) -> IndexDefinition:
-    return IndexDefinition(module.INDEX_ID, module.NAME, tuple(module.REQUIRED), dict(module.MAX_SCORES), module.score)
+    return IndexDefinition(module.INDEX_ID, module.NAME, tuple(module.REQUIRED), dict(module.MAX_SCORES), module.score,
+                           tuple(getattr(module, "OPTIONAL", ())), dict(getattr(module, "MIN_SCORES", {})),
+                           getattr(module, "not_computable", None))
 
 
 INDICES: dict[str, IndexDefinition] = {m.INDEX_ID: definition(m) for m in _MODULES}
@@ -57,8 +67,11 @@ def available_components(days: pl.DataFrame) -> list[str]:
     return [c for c in days.columns if c not in KEYS and days[c].null_count() < days.height]
 
 
-def _inputs(days: pl.DataFrame, required: tuple[str, ...]) -> pl.DataFrame:
-    return days.select(pl.col("participant_id").cast(pl.String), pl.col("recall_day").cast(pl.Int32), *required)
+def _inputs(days: pl.DataFrame, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> pl.DataFrame:
+    """The keys, the required components, and the optional ones that have at least one value."""
+    present = [c for c in optional if c not in required and c in days.columns and days[c].null_count() < days.height]
+    return days.select(pl.col("participant_id").cast(pl.String), pl.col("recall_day").cast(pl.Int32), *required,
+                       *present)
 
 
 __all__ = ["INDICES", "IndexDefinition", "SCORE_SCHEMA", "TOTAL", "available_components", "definition",
