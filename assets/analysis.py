@@ -9,7 +9,7 @@ from assets.results import audited, recorded_failure
 from gutaxis.analysis import steps
 
 
-def _step(context, warehouse_db: WarehouseResource, stage: str, step) -> dg.MaterializeResult:
+def step(context, warehouse_db: WarehouseResource, stage: str, step) -> dg.MaterializeResult:
     log_stage(context, stage)
     with warehouse_db.writer() as conn, recorded_failure(conn, partition_key(context), run_key(context)):
         summary = step(conn, cohort_spec(context), run_key(context))
@@ -20,20 +20,22 @@ def _step(context, warehouse_db: WarehouseResource, stage: str, step) -> dg.Mate
           description="cohort.participants rows: attributes and survey design from the declared tables, dietary "
                       "weights from the diary files, has_usable_recall (participants without one are kept).")
 def cohort_participants(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource) -> dg.MaterializeResult:
-    return _step(context, warehouse_db, "participants", steps.stage_participants)
+    return step(context, warehouse_db, "participants", steps.stage_participants)
 
 
 @dg.asset(partitions_def=cohort_partitions, group_name="analysis", deps=[cohort_participants],
           description="cohort.outcomes rows: PHQ-9 from NHANES DPQ, registered tabular outcomes (oxytocin in pg/mL).")
 def cohort_outcomes(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource) -> dg.MaterializeResult:
-    return _step(context, warehouse_db, "outcomes", steps.stage_outcomes)
+    return step(context, warehouse_db, "outcomes", steps.stage_outcomes)
 
 
-@dg.asset(partitions_def=cohort_partitions, group_name="analysis", deps=[cohort_participants, cohort_outcomes],
+@dg.asset(partitions_def=cohort_partitions, group_name="analysis",
+          deps=[cohort_participants, cohort_outcomes, dg.AssetKey("cohort_indices")],
           description="marts.population_estimates and marts.association_estimates of the cohort's analyses "
-                      "(svy, Taylor linearisation; the weight of the smallest subsample used).")
+                      "(svy, Taylor linearisation; the weight of the smallest subsample used), and the indices' "
+                      "population-ratio scores.")
 def cohort_estimates(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource) -> dg.MaterializeResult:
-    return _step(context, warehouse_db, "estimates", steps.stage_estimates)
+    return step(context, warehouse_db, "estimates", steps.stage_estimates)
 
 
 @dg.asset_check(asset=cohort_participants, blocking=True,

@@ -4,14 +4,15 @@ import dagster as dg
 from assets.analysis import analysis_assets
 from assets.diaries import cohort_diary_items
 from assets.exposures import cohort_exposures
+from assets.indices import cohort_indices
 from assets.partitions import cohort_partitions, cohort_spec, log_stage, partition_key, run_key
 from assets.resources import WarehouseResource
 from assets.results import recorded_failure
 from gutaxis import report, stages
 
 
-@dg.asset(partitions_def=cohort_partitions, group_name="cohort", deps=[cohort_diary_items, cohort_exposures, *analysis_assets],
-          description="The cohort's rows in cohort.* and marts.* (exposures, participants, outcomes, estimates), replaced "
+@dg.asset(partitions_def=cohort_partitions, group_name="cohort", deps=[cohort_diary_items, cohort_exposures, *analysis_assets, cohort_indices],
+          description="The cohort's rows in cohort.* and marts.* (exposures, participants, outcomes, indices, estimates), replaced "
                       "atomically once every blocking check passed.")
 def published_cohort(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource) -> dg.MaterializeResult:
     log_stage(context, "publish")

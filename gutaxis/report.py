@@ -29,6 +29,7 @@ class CohortReport:
     # warned check label -> its first offending rows (participant, day, food code, column, value)
     warned_rows: dict[str, list[tuple]] = field(default_factory=dict)
     estimated: list[str] = field(default_factory=list)  # what the run's analyses estimated (gutaxis.analysis)
+    indices: list[str] = field(default_factory=list)  # which indices were computed, which not and why (gutaxis.indices)
     # a day-totals cohort (nhanes-tot, tabular-totals): days but no items, hence no food contributions
     day_totals: bool = False
 
@@ -72,6 +73,9 @@ def cohort_report(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str, st
         from gutaxis.analysis.steps import analysis_summary
 
         rep.estimated = analysis_summary(conn, cohort, run_key)
+        from gutaxis.indices.steps import index_summary
+
+        rep.indices = index_summary(conn, cohort, run_key)
     rep.excluded_recalls = _one(conn, "SELECT count(*) FROM audit.inclusion WHERE run_id = ? AND NOT included", [run_key])
     rep.top_quarantine = conn.execute(
         "SELECT reason, count(*) n FROM audit.quarantine WHERE run_id = ? GROUP BY reason ORDER BY n DESC, reason LIMIT 3",
@@ -129,7 +133,7 @@ def format_report(rep: CohortReport) -> str:
         lines.append("  quarantined: " + "; ".join(f"{reason} x{n}" for reason, n in rep.top_quarantine))
     if rep.coverage:
         lines.append("  coverage: " + "  ".join(f"{c} {v:.0%}" for c, v in rep.coverage.items() if v is not None))
-    lines += [f"  {line}" for line in rep.estimated]
+    lines += [f"  {line}" for line in (*rep.indices, *rep.estimated)]
     if rep.sources:
         from gutaxis.source_status import FNDDS, summary_lines
 

@@ -43,6 +43,8 @@ COHORT_TABLES = {
     "marts.participant_exposure": ("cohort", "participant_id", "n_days", "component_id", "mean_daily", "per_1000kcal", "unit", "coverage", "low_coverage"),
     "marts.food_contributions": ("cohort", "component_id", "food_code", "description", "amount", "share"),
     "cohort.dietary_weights": ("cohort", "participant_id", "wt_day1", "wt_two_day", "wt_day1_variable", "wt_two_day_variable"),
+    "marts.participant_day_index": ("cohort", "participant_id", "recall_day", "index_id", "component", "score", "max_score"),
+    "marts.participant_index": ("cohort", "participant_id", "index_id", "component", "score", "max_score"),
 }
 
 
@@ -70,12 +72,16 @@ PUBLISHED_KINDS = {
     "marts.population_estimates": "population_estimates",
     "marts.association_estimates": "association_estimates",
     "cohort.dietary_weights": "dietary_weights",
+    "marts.participant_day_index": "day_index",
+    "marts.participant_index": "participant_index",
 }
 # Kinds a run stages only when its cohort declares analysis; publishing a run without them publishes none
 # (an empty table), so that a spec that drops its outcomes drops its published outcomes too.
 ANALYSIS_KINDS = ("outcomes", "population_estimates", "association_estimates")
+# Kinds the index step stages (gutaxis.indices.steps); a run published without them publishes none.
+INDEX_KINDS = ("day_index", "participant_index")
 # The schema files ensure_schema applies, in order.
-DDL_FILES = ("ddl.sql", "analysis_ddl.sql")
+DDL_FILES = ("ddl.sql", "analysis_ddl.sql", "index_ddl.sql")
 
 
 def staging_table(kind: str, cohort: str, run_key: str) -> str:
@@ -642,7 +648,7 @@ def publish_cohort(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str) -
         conn.execute("DELETE FROM store.pending_publish WHERE cohort = ?", [cohort])
         for view, kind in PUBLISHED_KINDS.items():
             table = staging_table(kind, cohort, run_key)
-            if kind in ANALYSIS_KINDS and not table_exists(conn, table):
+            if kind in (*ANALYSIS_KINDS, *INDEX_KINDS) and not table_exists(conn, table):
                 conn.execute(f"CREATE TABLE {table} AS SELECT * FROM store.{ident(kind)} LIMIT 0")
             counts[view] = conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
             old = conn.execute("SELECT table_name, run_id, published_at FROM store.published WHERE cohort = ? AND kind = ?",
@@ -765,7 +771,7 @@ def published_run(conn: duckdb.DuckDBPyConnection, cohort: str) -> str | None:
 def append_audit(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, **constants: object) -> None:
     """Append rows to an audit.* table, adding constant columns (run_id, cohort) by name."""
     if table not in {"audit.validations", "audit.quarantine", "audit.inclusion", "audit.linkage", "audit.reach",
-                     "audit.unreached_foods", "audit.warned_rows"}:
+                     "audit.unreached_foods", "audit.warned_rows", "audit.index_status"}:
         raise ValueError(table)
     if frame.height == 0:
         return

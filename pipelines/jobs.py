@@ -5,6 +5,7 @@ from assets.analysis import analysis_assets
 from assets.composition import composition_assets, composition_fndds_derived
 from assets.diaries import cohort_diary_items
 from assets.exposures import cohort_exposures
+from assets.indices import cohort_indices
 from assets.publish import published_cohort
 from assets.reference import reference_components
 
@@ -15,6 +16,7 @@ reference_job = dg.define_asset_job(
     description="Load the component registry and every fetched composition source.")
 
 cohort_job = dg.define_asset_job(
-    "cohort_job", selection=dg.AssetSelection.assets(cohort_diary_items, cohort_exposures, *analysis_assets, published_cohort),
+    "cohort_job", selection=dg.AssetSelection.assets(cohort_diary_items, cohort_exposures, *analysis_assets, cohort_indices,
+                                                     published_cohort),
     executor_def=dg.in_process_executor,
     description="Ingest, compute, audit and publish one cohort (partition = cohort name).")

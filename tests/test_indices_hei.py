@@ -40,9 +40,10 @@ def one(component: str, index=HEI, **amounts) -> float:
     ("total_vegetables", {"fg_vegetables": 3.0}, 5.0),
     ("greens_and_beans", {"fg_legumes": 0.1}, 2.5),
     ("greens_and_beans", {"fg_dark_green_veg": 0.2}, 5.0),
-    ("total_fruit", {"fg_fruit": 0.4, "fg_fruit_juice": 0.4}, 2.5),
-    ("whole_fruit", {"fg_fruit": 0.4, "fg_fruit_juice": 0.4}, 0.0),  # juice is not whole fruit
-    ("whole_fruit", {"fg_fruit": 0.5, "fg_fruit_juice": 0.1}, 5.0),
+    ("total_fruit", {"fg_fruit": 0.4}, 2.5),  # juice included
+    ("whole_fruit", {"fg_fruit": 0.4}, 0.0),  # juice alone is not whole fruit
+    ("whole_fruit", {"fg_citrus_melons_berries": 0.1, "fg_other_fruit": 0.1}, 2.5),
+    ("whole_fruit", {"fg_other_fruit": 0.4}, 5.0),
     ("whole_grains", {"fg_whole_grains": 0.75}, 5.0),
     ("whole_grains", {"fg_whole_grains": 1.5}, 10.0),
     ("dairy", {"fg_dairy": 1.3}, 10.0),
@@ -89,7 +90,7 @@ def test_a_day_without_energy_scores_zero_everywhere():
 
 
 def test_total_is_the_sum_of_the_components_and_each_within_its_maximum():
-    row = day(fg_vegetables=0.3, fg_fruit=0.9, fg_fruit_juice=0.2, fg_whole_grains=0.4, fg_dairy=2.0,
+    row = day(fg_vegetables=0.3, fg_fruit=0.9, fg_other_fruit=0.7, fg_whole_grains=0.4, fg_dairy=2.0,
               fg_meat_poultry_seafood=3.0, monounsaturated_fat=12.0, polyunsaturated_fat=8.0, saturated_fat=11.0,
               sodium=1700.0, fg_refined_grains=3.0, fg_added_sugars=9.0, energy_kcal=1800.0)
     out = HEI.day_scores(pl.DataFrame([row]).with_columns(pl.col("recall_day").cast(pl.Int32)))
@@ -167,7 +168,7 @@ def test_hei2020_equals_the_dietaryindex_validation_grid():
         pl.col("id").cast(pl.String).alias("participant_id"), pl.lit(1, pl.Int32).alias("recall_day"),
         kcal.cast(pl.Float64).alias("energy_kcal"),
         (pl.col("total_fruit") * kcal / 1000).alias("fg_fruit"),
-        ((pl.col("total_fruit") - pl.col("whole_fruit")) * kcal / 1000).alias("fg_fruit_juice"),
+        (pl.col("whole_fruit") * kcal / 1000).alias("fg_other_fruit"),
         (pl.col("total_vegetable") * kcal / 1000).alias("fg_vegetables"),
         (pl.col("green_and_bean") * kcal / 1000).alias("fg_dark_green_veg"),
         (pl.col("total_protein") * kcal / 1000).alias("fg_meat_poultry_seafood"),
@@ -178,7 +179,7 @@ def test_hei2020_equals_the_dietaryindex_validation_grid():
         (pl.col("sodium") * kcal).alias("sodium"),
         (pl.col("added_sugar") / 100 * kcal / 16).alias("fg_added_sugars"),
         sfa.alias("saturated_fat"), (pl.col("fatty_acid") * sfa).alias("monounsaturated_fat"),
-        *(pl.lit(0.0).alias(c) for c in ("fg_legumes", "fg_eggs", "fg_nuts_seeds", "fg_soy", "fg_legumes_protein",
+        *(pl.lit(0.0).alias(c) for c in ("fg_citrus_melons_berries", "fg_legumes", "fg_eggs", "fg_nuts_seeds", "fg_soy", "fg_legumes_protein",
                                           "fg_seafood_high_n3", "polyunsaturated_fat")))
     # (FPED's PF_MPS_TOTAL holds the seafood too: total protein is given whole as meat, poultry and seafood)
     participants = grid.select(pl.col("id").cast(pl.String).alias("participant_id"),

@@ -128,6 +128,7 @@ def stage_estimates(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: 
                 population.append(run_estimates(spec.name, frame, declared.design, analysis, kinds, oxytocin))
             else:
                 associations.append(run_association(spec.name, frame, declared.design, analysis, kinds, units()))
+    population.append(_index_population_rows(conn, spec, run_key, declared.design))
     population_rows, association_rows = pl.concat(population), pl.concat(associations)
     warehouse.stage_parts(conn, "population_estimates", spec.name, run_key, [({}, population_rows)],
                           warehouse.COHORT_TABLES["marts.population_estimates"])
@@ -137,6 +138,14 @@ def stage_estimates(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: 
     return {"analyses": len(chosen), "population estimates": population_rows.height,
             "association rows": association_rows.height - not_computable.height,
             "hypotheses not computable": not_computable.height}
+
+
+def _index_population_rows(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, design) -> pl.DataFrame:
+    """The indices' population-ratio rows (gutaxis.indices.steps), for every cohort whose indices were scored."""
+    from gutaxis.indices.steps import index_population_rows  # the index step imports this module's checks
+
+    participants = conn.sql(f"SELECT * FROM {warehouse.staging_table('participants', spec.name, run_key)}").pl()
+    return index_population_rows(conn, spec.name, run_key, design if declares_analysis(spec) else None, participants)
 
 
 # --- blocking checks -------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from gutaxis.formats import fped
 SOURCE = "fped-2017-2018"
 # component id -> FPED component short name (per-food table column; day totals DRxT_<name>)
 FPED_GROUPS = {
-    "fg_fruit": "F_TOTAL", "fg_fruit_juice": "F_JUICE", "fg_vegetables": "V_TOTAL", "fg_dark_green_veg": "V_DRKGR",
+    "fg_fruit": "F_TOTAL", "fg_fruit_juice": "F_JUICE", "fg_citrus_melons_berries": "F_CITMLB", "fg_other_fruit": "F_OTHER", "fg_vegetables": "V_TOTAL", "fg_dark_green_veg": "V_DRKGR",
     "fg_other_veg": "V_OTHER", "fg_potatoes": "V_STARCHY_POTATO", "fg_legumes": "V_LEGUMES",
     "fg_whole_grains": "G_WHOLE", "fg_refined_grains": "G_REFINED", "fg_poultry": "PF_POULT",
     "fg_organ_meat": "PF_ORGAN", "fg_eggs": "PF_EGGS", "fg_seafood_high_n3": "PF_SEAFD_HI",

@@ -25,7 +25,9 @@ INTAKES: dict[str, tuple[str, ...]] = {
     "total_vegetables": ("fg_vegetables", "fg_legumes"),
     "greens_and_beans": ("fg_dark_green_veg", "fg_legumes"),
     "total_fruit": ("fg_fruit",),
-    "whole_fruit": ("fg_fruit",),  # less fg_fruit_juice: FPED's F_CITMLB + F_OTHER
+    # FPED's F_CITMLB + F_OTHER, as the NCI macro takes it: F_TOTAL - F_JUICE differs by up to 0.03 cup eq. in
+    # NHANES' day totals, which FPED rounds column by column to 2 decimals
+    "whole_fruit": ("fg_citrus_melons_berries", "fg_other_fruit"),
     "whole_grains": ("fg_whole_grains",),
     "dairy": ("fg_dairy",),
     "total_protein_foods": ("fg_meat_poultry_seafood", "fg_eggs", "fg_nuts_seeds", "fg_soy", "fg_legumes_protein"),
@@ -34,7 +36,7 @@ INTAKES: dict[str, tuple[str, ...]] = {
     "refined_grains": ("fg_refined_grains",),
 }
 REQUIRED: tuple[str, ...] = tuple(dict.fromkeys((
-    KCAL, *(c for parts in INTAKES.values() for c in parts), "fg_fruit_juice", "monounsaturated_fat",
+    KCAL, *(c for parts in INTAKES.values() for c in parts), "monounsaturated_fat",
     "polyunsaturated_fat", "saturated_fat", "sodium", "fg_added_sugars")))
 
 ADEQUACY = ("total_vegetables", "greens_and_beans", "total_fruit", "whole_fruit", "whole_grains", "dairy",
@@ -70,8 +72,7 @@ AGES_2_AND_OLDER = Standards(
 
 
 def intake(component: str) -> pl.Expr:
-    expr = pl.sum_horizontal(INTAKES[component])
-    return expr - pl.col("fg_fruit_juice") if component == "whole_fruit" else expr
+    return pl.sum_horizontal(INTAKES[component])
 
 
 def component_scores(standards: Standards) -> list[pl.Expr]:

@@ -1,0 +1,91 @@
+"""The population ratio method for a group's index score (NCI; Freedman LS, Guenther PM, Krebs-Smith SM,
+Kott PS. A population's mean Healthy Eating Index-2005 scores are best estimated by the score of the
+population ratio when one 24-hour recall is available. J Nutr 2008;138:1725-1729).
+
+A group's score is the index scored on the group's (survey-weighted) mean intakes: each density is the
+ratio of the mean component intake to the mean energy, not the mean of the participants' densities or
+scores. The score is a function S(m) of the vector of weighted means m; its standard error comes from
+Taylor linearisation (the delta method): with g the gradient of S at m, the participant's linearised
+value u_i = g . (y_i - m) has weighted mean 0 in the group, and the design-based SE of that mean (svy,
+with the cohort's strata, PSUs and weight) is the SE of S. The score is piecewise linear, so g is exact
+away from the standards' kinks and is taken by central differences.
+"""
+from __future__ import annotations
+
+import polars as pl
+
+from gutaxis.analysis.estimates import SurveyDesign, estimate
+from gutaxis.indices import IndexDefinition
+
+STATISTIC = "ratio"
+METHOD = "NCI population ratio method: the index scored on the weighted mean intakes; SE by linearisation, {variance}"
+_U = "_linearised"
+_STEP = 1e-6
+
+
+def group_scores(index: IndexDefinition, means: pl.DataFrame) -> dict[str, float]:
+    """component (and total) -> score of the index on the weighted mean intakes in `means` (one row)."""
+    row = means.with_columns(pl.lit("group").alias("participant_id"), pl.lit(None, pl.Int32).alias("recall_day"))
+    scored = index.score(row.select("participant_id", "recall_day", *index.required), None)
+    return dict(zip(scored["component"], scored["score"]))
+
+
+def _weighted_means(frame: pl.DataFrame, weight: str, columns: tuple[str, ...]) -> pl.DataFrame:
+    w = pl.col(weight)
+    return frame.select(*((pl.col(c) * w).sum() / w.sum() for c in columns))
+
+
+def _linearised(index: IndexDefinition, frame: pl.DataFrame, weight: str) -> tuple[dict[str, float], pl.DataFrame]:
+    """The scores on the weighted means of `frame`, and a column of linearised values per score."""
+    required = index.required
+    means = _weighted_means(frame, weight, required)
+    scores = group_scores(index, means)
+    gradients = {c: {} for c in scores}
+    for k in required:
+        step = _STEP * max(abs(means[k][0]), 1.0)
+        up = group_scores(index, means.with_columns(pl.col(k) + step))
+        down = group_scores(index, means.with_columns(pl.col(k) - step))
+        for c in scores:
+            gradients[c][k] = (up[c] - down[c]) / (2 * step)
+    linearised = frame.select(
+        "participant_id",
+        *(pl.sum_horizontal([(pl.col(k) - means[k][0]) * g for k, g in gradients[c].items()]).alias(f"{_U}{c}")
+          for c in scores))
+    return scores, linearised
+
+
+def population_scores(index: IndexDefinition, frame: pl.DataFrame, design: SurveyDesign, domain: pl.Expr,
+                      by: list[str], weight_label: str) -> list[dict]:
+    """marts.population_estimates rows (without cohort and analysis_id) of the index by the population
+    ratio method: for the whole domain, and per level of each `by` column.
+
+    frame: one row per participant with the design columns, the `by` columns and the participant's mean
+    intakes of the index's required components (NULL for a participant without a scored day); domain:
+    the rows that belong (those outside stay in the design for the variance)."""
+    complete = pl.all_horizontal(pl.col(c).is_not_null() for c in index.required)
+    inside = domain & complete & (pl.col(design.weight).fill_null(0) > 0)
+    levels: list[tuple[str, str, pl.Expr]] = [("all", "all", inside)]
+    for column in by:
+        for value in sorted(frame.filter(inside)[column].drop_nulls().unique().to_list()):
+            levels.append((column, str(value), inside & (pl.col(column) == value)))
+    rows = []
+    filled = frame.with_columns(pl.col(c).fill_null(0.0) for c in index.required)
+    for domain_name, domain_value, members in levels:
+        chosen = filled.filter(members)
+        if not chosen.height:
+            continue
+        scores, linearised = _linearised(index, chosen, design.weight)
+        data = filled.join(linearised, on="participant_id", how="left").with_columns(
+            pl.col(f"{_U}{c}").fill_null(0.0) for c in scores)
+        for component, score in scores.items():
+            spread = estimate(data, design, f"{_U}{component}", "mean", domain=members)
+            row = spread.row(0, named=True)
+            half = row["ci_high"] - row["estimate"] if row["ci_high"] is not None else None
+            variable = index.index_id if component == "total" else f"{index.index_id}_{component}"
+            rows.append({"variable": variable, "statistic": STATISTIC, "quantile": None, "subpopulation": "all",
+                         "domain": domain_name, "domain_value": domain_value, "estimate": score, "se": row["se"],
+                         "ci_low": score - half if half is not None else None,
+                         "ci_high": score + half if half is not None else None,
+                         "n": row["n"], "df": row["df"], "weight": weight_label,
+                         "method": METHOD.format(variance=row["method"]), "reliability_flag": None})
+    return rows
