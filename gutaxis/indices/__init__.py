@@ -33,6 +33,14 @@ class IndexDefinition:
     min_scores: dict[str, float] = field(default_factory=dict)
     # the module's own rule when "missing" is not all-or-nothing (the DII needs any one parameter)
     own_not_computable: Callable[[Iterable[str]], str | None] | None = None
+    # False for an index scored against the cohort's own distribution (medians, deciles): a group's mean
+    # intakes cannot be scored against it, so the population ratio method does not apply
+    population_ratio: bool = True
+
+    def inputs(self, available: Iterable[str]) -> tuple[str, ...]:
+        """The components the index reads for a cohort with these: the required ones and the optional present."""
+        have = set(available)
+        return (*self.required, *(c for c in self.optional if c in have and c not in self.required))
 
     def not_computable(self, available: Iterable[str]) -> str | None:
         """"not computable: missing X, Y" when the cohort lacks a component the index needs, else None."""
@@ -56,7 +64,7 @@ class IndexDefinition:
 def definition(module: ModuleType) -> IndexDefinition:
     return IndexDefinition(module.INDEX_ID, module.NAME, tuple(module.REQUIRED), dict(module.MAX_SCORES), module.score,
                            tuple(getattr(module, "OPTIONAL", ())), dict(getattr(module, "MIN_SCORES", {})),
-                           getattr(module, "not_computable", None))
+                           getattr(module, "not_computable", None), getattr(module, "POPULATION_RATIO", True))
 
 
 INDICES: dict[str, IndexDefinition] = {m.INDEX_ID: definition(m) for m in _MODULES}

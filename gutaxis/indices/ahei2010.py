@@ -37,6 +37,8 @@ REQUIRED: tuple[str, ...] = (
 COMPONENTS = ("vegetables", "fruit", "whole_grains", "nuts_legumes", "long_chain_n3", "pufa", "ssb_fruit_juice",
               "red_processed_meat", "trans_fat", "sodium", "alcohol")
 MAX_SCORES = {c: 10.0 for c in COMPONENTS}
+# Scored against the cohort's sodium groups: a group's mean intakes have no such distribution, so no population ratio.
+POPULATION_RATIO = False
 OZ_PER_G = 0.035274
 KCAL_PER_G_FAT = 9.0
 SODIUM_GROUPS = 11  # scores 0-10

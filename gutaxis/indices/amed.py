@@ -37,6 +37,8 @@ GOOD = ("vegetables", "legumes", "fruit", "nuts", "whole_grains", "fish", "mufa_
 BAD = ("red_processed_meat",)
 COMPONENTS = (*GOOD, *BAD, "alcohol")
 MAX_SCORES = {c: 1.0 for c in COMPONENTS}
+# Scored against cohort medians: a group's mean intakes have no such distribution, so no population ratio.
+POPULATION_RATIO = False
 ALCOHOL_G = {"female": (5.0, 15.0), "male": (10.0, 25.0)}
 
 

@@ -46,6 +46,8 @@ FAT_KCAL_PER_G = 9.0
 REQUIRED = (*BENEFICIAL.values(), *UNFAVOURABLE.values(), "fat_total", "energy_kcal")
 COMPONENTS = (*BENEFICIAL, *UNFAVOURABLE, HIGH_FAT)
 MAX_SCORES = {c: 1.0 for c in COMPONENTS}
+# Scored against sex-specific cohort medians: a group's mean intakes have no such distribution, so no population ratio.
+POPULATION_RATIO = False
 UNKNOWN_SEX = "all"
 
 
