@@ -8,6 +8,7 @@ committed FNDDS classification, applied to the file's own food descriptions.
 """
 from __future__ import annotations
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -83,3 +84,69 @@ def test_day_scores_use_the_day_medians_and_cover_every_recall(women_days, parti
     assert day_scores.height == women_days.height == 302
     assert day_scores["recall_day"].is_in([1, 2]).all()
     assert abs(day_scores["score"].mean() - PAPER_MEAN) <= 1.0
+
+
+# --- end to end: the women set as a cohort ----------------------------------------------------
+
+FNDDS_XLSX = "2017-2018 FNDDS At A Glance - FNDDS Nutrient Values.xlsx"
+
+
+@pytest.fixture(scope="module")
+def published(realdata, isolated_session, tmp_path_factory):
+    """The women set as a tabular cohort: NHANES's own per-item nutrients and FPED groups as reported values,
+    the DI-GM foods from the FNDDS 2017-2018 composition and the committed classification."""
+    from gutaxis.fetch import fetch
+    from pipelines.runner import run_cohorts
+    from tests.conftest import write_spec
+
+    fetch("fndds-2017-2018", realdata / "usda" / "fndds-2017-2018" / FNDDS_XLSX, log=lambda *a: None)
+    specs = tmp_path_factory.mktemp("digm-specs")
+    women = write_spec(specs, "women-digm", format="tabular",
+                       path=str(realdata / "nhanes" / "2015-2016" / "IFF_day1_day2_women40s.tsv"), delimiter="\t",
+                       columns={"participant_id": "SEQN", "recall_day": "Day", "food_code": "FoodCode", "grams": "FoodAmt"},
+                       reported=REPORTED)
+    reports, errors = run_cohorts([str(women)])
+    assert errors == [] and reports[0].outcome == "published"
+    conn = duckdb.connect(str(isolated_session / "warehouse.duckdb"), read_only=True)
+    yield conn, reports[0]
+    conn.close()
+
+
+def test_published_digm_equals_the_engine_on_the_cohorts_own_composition(published, realdata):
+    conn, report = published
+    assert any(line.startswith("index digm: computed for 151 participants") for line in report.indices)
+    ours = conn.sql("SELECT participant_id, component, score, max_score FROM marts.participant_index "
+                    "WHERE cohort = 'women-digm' AND index_id = 'digm'").pl()
+    assert set(ours["component"]) == {*digm.COMPONENTS, "total"}
+    # the same scores from the file and the FNDDS 2017-2018 classification, without the pipeline (no sex:
+    # the cohort has no participants table, so the whole cohort's medians, which for women are theirs)
+    fndds = pl.read_csv(realdata / "usda" / "fndds-2017-2018" / "FNDDS_2017_2018_nutrient_values.csv",
+                        infer_schema=False).select(food_code="Food code", description="Main food description")
+    grams_per_100g = digm_foods.food_values(fndds).pivot(on="component_id", index="food_code", values="amount_per_100g")
+    items = pl.read_csv(realdata / "nhanes" / "2015-2016" / "IFF_day1_day2_women40s.tsv", separator="\t",
+                        infer_schema=False)
+    number = lambda column: pl.col(column).cast(pl.Float64)  # noqa: E731
+    items = items.select(participant_id="SEQN", recall_day=pl.col("Day").cast(pl.Int32), food_code="FoodCode",
+                         grams=number("FoodAmt"), **{cid: number(col) for cid, col in REPORTED.items()}
+                         ).join(grams_per_100g, on="food_code", how="left")
+    days = items.group_by("participant_id", "recall_day").agg(
+        *(pl.col(c).sum() for c in REPORTED),
+        *((pl.col("grams") * pl.col(c) / 100).sum().alias(c) for c in digm_foods.COMPONENT_IDS))
+    expected = digm.score(_means(days), None).select("participant_id", "component", expected="score")
+    joined = ours.join(expected, on=["participant_id", "component"], how="inner")
+    assert joined.height == ours.height == 151 * 15
+    assert (joined["score"] - joined["expected"]).abs().max() < 1e-9
+
+
+def test_the_cohort_records_what_each_other_index_lacks(published):
+    conn, report = published
+    status = dict(conn.sql("SELECT index_id, status FROM audit.index_status WHERE cohort = 'women-digm'").fetchall())
+    assert status["ahei2010"].startswith("not computable: missing") and "trans_fat" in status["ahei2010"]
+    assert status["dii"] == "computed"
+    parameters = conn.sql("SELECT count(DISTINCT component) - 1 FROM marts.participant_index "
+                          "WHERE cohort = 'women-digm' AND index_id = 'dii'").fetchall()[0][0]
+    # the FNDDS nutrients and the reported ones; no flavonoid subclasses without SR28 and the FDA FDD
+    assert parameters == 26
+    bounds = conn.sql("SELECT min(score + max_score) FROM marts.participant_index "
+                      "WHERE cohort = 'women-digm' AND index_id = 'dii'").fetchall()[0][0]
+    assert bounds >= 0
