@@ -196,3 +196,17 @@ def test_dii_through_the_framework_takes_the_parameters_present():
     assert set(per_person["component"]) == {"fibre", "energy", "total"}
     a = per_person.filter((pl.col("participant_id") == "a") & (pl.col("component") == "fibre"))["score"].item()
     assert a == pytest.approx(-0.663 * math.erf((15.0 - 18.8) / 4.9 / math.sqrt(2)))
+
+
+def test_amed_and_ahei2010_record_their_cohort_cut_points():
+    n = 11
+    base = {c: [0.0] * n for c in (*amed.REQUIRED, *ahei2010.REQUIRED)}
+    rows = pl.DataFrame({"participant_id": [f"p{i}" for i in range(n)], "recall_day": [1] * n, **base}).with_columns(
+        energy_kcal=pl.lit(2000.0), fg_fruit=pl.Series([float(i) for i in range(n)]),
+        sodium=pl.Series([400.0 * (i + 1) for i in range(n)]))
+    medians = amed.thresholds(rows)
+    assert dict(zip(medians["component"], medians["median"]))["fruit"] == 5.0
+    assert set(medians["n"]) == {n}
+    cuts = ahei2010.thresholds(rows)
+    assert cuts.height == 10 and cuts["median"].is_sorted()
+    assert cuts["median"][0] == pytest.approx(400.0 + 4000.0 / 11)  # the 1/11 quantile of 400 ... 4400

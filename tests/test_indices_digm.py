@@ -128,6 +128,18 @@ def test_framework_scores_days_and_participant_means():
     assert per_person["score"].to_list() == [1.0, 1.0, 1.0] and per_person["recall_day"].is_null().all()
 
 
+def test_cut_points_record_the_day_and_the_participant_medians():
+    rows, participants = _days({"fiber": [10.0, 20.0, 30.0]})
+    second = rows.with_columns(recall_day=pl.lit(2, pl.Int64), fiber=pl.Series([50.0, 60.0, 70.0]))
+    cuts = INDICES["digm"].cut_points(pl.concat([rows, second]), participants)
+    fiber = cuts.filter(pl.col("component") == "fiber")
+    assert dict(zip(fiber["scope"], fiber["median"])) == {"day": 40.0, "participant": 40.0}
+    assert dict(zip(fiber["scope"], fiber["n"])) == {"day": 6, "participant": 3}
+    fat = cuts.filter(pl.col("component") == "high_fat_diet")
+    assert set(fat["median"]) == {40.0} and set(fat["kind"]) == {"fixed cut, % of energy"}
+    assert INDICES["hei2015"].cut_points(rows, participants) is None  # fixed standards: nothing to record
+
+
 # --- the food classification ------------------------------------------------------------------
 
 def _rules(tmp_path, body: str) -> pl.DataFrame:

@@ -150,3 +150,10 @@ def test_the_cohort_records_what_each_other_index_lacks(published):
     bounds = conn.sql("SELECT min(score + max_score) FROM marts.participant_index "
                       "WHERE cohort = 'women-digm' AND index_id = 'dii'").fetchall()[0][0]
     assert bounds >= 0
+    # the medians DI-GM and aMED scored against are on record, per scope
+    cuts = conn.sql("SELECT index_id, scope, count(*) FROM audit.index_thresholds WHERE cohort = 'women-digm' "
+                    "GROUP BY ALL ORDER BY ALL").fetchall()
+    assert [c for c in cuts if c[0] == "digm"] == [("digm", "day", 14), ("digm", "participant", 14)]
+    coffee = conn.sql("SELECT threshold FROM audit.index_thresholds WHERE cohort = 'women-digm' AND index_id = 'digm' "
+                      "AND scope = 'participant' AND component = 'coffee'").fetchall()[0][0]
+    assert coffee > 0  # half the women drink coffee on their average day

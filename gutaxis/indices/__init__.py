@@ -36,6 +36,8 @@ class IndexDefinition:
     # False for an index scored against the cohort's own distribution (medians, deciles): a group's mean
     # intakes cannot be scored against it, so the population ratio method does not apply
     population_ratio: bool = True
+    # the cohort-relative cut points the index scores against (medians, deciles), for the record
+    thresholds: Callable[[pl.DataFrame, pl.DataFrame | None], pl.DataFrame] | None = None
 
     def inputs(self, available: Iterable[str]) -> tuple[str, ...]:
         """The components the index reads for a cohort with these: the required ones and the optional present."""
@@ -57,14 +59,26 @@ class IndexDefinition:
     def participant_scores(self, days: pl.DataFrame, participants: pl.DataFrame | None = None) -> pl.DataFrame:
         """Scores per participant on the participant's mean intakes over the days (recall_day NULL): the
         "simple HEI score" of NCI, a ratio of mean intakes rather than a mean of daily scores."""
-        means = participant_means(_inputs(days, self.required, self.optional).drop_nulls(list(self.required)))
-        return self.score(means, participants)
+        return self.score(self._means(days), participants)
+
+    def cut_points(self, days: pl.DataFrame, participants: pl.DataFrame | None = None) -> pl.DataFrame | None:
+        """scope (day | participant), sex, component, kind, median, n: the cut points the day and the participant
+        scores were scored against; None for an index with fixed standards."""
+        if self.thresholds is None:
+            return None
+        return pl.concat([
+            self.thresholds(_inputs(days, self.required, self.optional), participants).with_columns(scope=pl.lit("day")),
+            self.thresholds(self._means(days), participants).with_columns(scope=pl.lit("participant"))])
+
+    def _means(self, days: pl.DataFrame) -> pl.DataFrame:
+        return participant_means(_inputs(days, self.required, self.optional).drop_nulls(list(self.required)))
 
 
 def definition(module: ModuleType) -> IndexDefinition:
     return IndexDefinition(module.INDEX_ID, module.NAME, tuple(module.REQUIRED), dict(module.MAX_SCORES), module.score,
                            tuple(getattr(module, "OPTIONAL", ())), dict(getattr(module, "MIN_SCORES", {})),
-                           getattr(module, "not_computable", None), getattr(module, "POPULATION_RATIO", True))
+                           getattr(module, "not_computable", None), getattr(module, "POPULATION_RATIO", True),
+                           getattr(module, "thresholds", None))
 
 
 INDICES: dict[str, IndexDefinition] = {m.INDEX_ID: definition(m) for m in _MODULES}

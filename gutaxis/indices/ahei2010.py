@@ -116,6 +116,16 @@ def _sodium_cuts(sodium: pl.Series) -> list[float]:
     return [values.quantile(j / SODIUM_GROUPS, interpolation="linear") for j in range(1, SODIUM_GROUPS)]
 
 
+def thresholds(rows: pl.DataFrame, participants: pl.DataFrame | None = None) -> pl.DataFrame:
+    """index_id, sex, component, kind, median (the cut point), n: the cohort's energy-adjusted sodium cut points
+    (mg per 2000 kcal) `score` scores against, for the record (audit.index_thresholds)."""
+    intake = servings(complete_rows(rows, REQUIRED).with_columns(pl.col("participant_id").cast(pl.String)))
+    cuts = _sodium_cuts(intake["sodium"])
+    return pl.DataFrame({"index_id": INDEX_ID, "sex": "all", "component": "sodium",
+                         "kind": [f"quantile {j}/{SODIUM_GROUPS}" for j in range(1, len(cuts) + 1)],
+                         "median": cuts, "n": intake.height}, schema_overrides={"n": pl.Int64, "median": pl.Float64})
+
+
 def score(rows: pl.DataFrame, participants: pl.DataFrame | None) -> pl.DataFrame:
     """participant_id, recall_day, component, score, max_score (11 components and the total) for the rows
     with every input and a known sex (whole grains and alcohol are scored by sex)."""

@@ -66,6 +66,16 @@ def medians(intake: pl.DataFrame) -> dict[str, float]:
     return intake.select(pl.col(c).median() for c in (*GOOD, *BAD)).row(0, named=True)
 
 
+def thresholds(rows: pl.DataFrame, participants: pl.DataFrame | None = None) -> pl.DataFrame:
+    """index_id, sex ('all': the medians are the whole cohort's), component, kind, median, n: the medians
+    `score` scores the same rows against, for the record (audit.index_thresholds)."""
+    intake = intakes(complete_rows(rows, REQUIRED))
+    cut = medians(intake)
+    return pl.DataFrame({"index_id": INDEX_ID, "sex": "all", "component": list(cut), "kind": "median",
+                         "median": [float(v) if v is not None else None for v in cut.values()],
+                         "n": intake.height}, schema_overrides={"n": pl.Int64, "median": pl.Float64})
+
+
 def score_intakes(intake: pl.DataFrame) -> pl.DataFrame:
     """keys and a 0/1 column per component, from `intakes`' frame with alcohol_low and alcohol_high (g/d) per row."""
     cut = medians(intake)

@@ -13,7 +13,7 @@ DI_GM() does (Zhan JJ et al., dietaryindex R package, R/DI_GM.R).
 
 Medians are of the rows scored: participant-days for the per-day index, participant mean intakes
 for the per-participant one (the paper scored the mean of the two NHANES recalls). They are
-returned by `thresholds` for the record. A
+returned by `thresholds` and kept per run in audit.index_thresholds. A
 participant without a recorded sex is scored against the median of everyone of unknown sex when
 there are any such rows: with no sex anywhere (a cohort without attributes) that is the
 whole-cohort median, recorded as sex 'all'.
@@ -77,8 +77,8 @@ def intakes(rows: pl.DataFrame, participants: pl.DataFrame | None) -> pl.DataFra
 
 
 def thresholds(rows: pl.DataFrame, participants: pl.DataFrame | None) -> pl.DataFrame:
-    """index_id, sex, component, median, n: the cohort medians that `score` scores the same rows against
-    (high_fat_diet: the fixed 40 % cut), for the record."""
+    """index_id, sex, component, kind, median, n: the cohort medians that `score` scores the same rows against
+    (high_fat_diet: the fixed 40 % cut), for the record (audit.index_thresholds)."""
     return sex_group_medians(intakes(complete_rows(rows, REQUIRED), participants))
 
 
@@ -89,8 +89,9 @@ def sex_group_medians(scored: pl.DataFrame) -> pl.DataFrame:
                .unpivot(index=["sex_group", "n"], variable_name="component", value_name="median"))
     fixed = scored.group_by("sex_group").agg(n=pl.len()).with_columns(
         component=pl.lit(HIGH_FAT), median=pl.lit(HIGH_FAT_CUT_PCT))
-    return (pl.concat([medians, fixed.select(medians.columns)])
-            .select(index_id=pl.lit(INDEX_ID), sex="sex_group", component="component",
+    return (pl.concat([medians.with_columns(kind=pl.lit("median")),
+                       fixed.select(medians.columns).with_columns(kind=pl.lit("fixed cut, % of energy"))])
+            .select(index_id=pl.lit(INDEX_ID), sex="sex_group", component="component", kind="kind",
                     median=pl.col("median"), n=pl.col("n").cast(pl.Int64))
             .sort("sex", "component"))
 

@@ -46,7 +46,7 @@ def stage_indices(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: st
     days = staged_days(conn, spec.name, run_key)
     participants = staged_participants(conn, spec.name, run_key)
     available = available_components(days)
-    day_parts, participant_parts, status = [], [], []
+    day_parts, participant_parts, status, thresholds = [], [], [], []
     for index in INDICES.values():
         reason = index.not_computable(available)
         if reason:
@@ -54,6 +54,10 @@ def stage_indices(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: st
             continue
         per_day = index.day_scores(days, participants)
         per_participant = index.participant_scores(days, participants).drop("recall_day")
+        cuts = index.cut_points(days, participants)
+        if cuts is not None:
+            thresholds.append(cuts.select("index_id", "scope", "sex", "component", "kind",
+                                          pl.col("median").alias("threshold"), "n"))
         day_parts.append(({"cohort": spec.name, "index_id": index.index_id}, per_day))
         participant_parts.append(({"cohort": spec.name, "index_id": index.index_id}, per_participant))
         status.append({"index_id": index.index_id, "status": COMPUTED,
@@ -66,6 +70,10 @@ def stage_indices(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: st
                           participant_parts or [({"cohort": spec.name, "index_id": ""}, _empty(with_day=False))],
                           warehouse.COHORT_TABLES["marts.participant_index"])
     conn.execute("DELETE FROM audit.index_status WHERE run_id = ?", [run_key])
+    conn.execute("DELETE FROM audit.index_thresholds WHERE run_id = ?", [run_key])
+    if thresholds:
+        warehouse.append_audit(conn, "audit.index_thresholds", pl.concat(thresholds, how="vertical_relaxed"),
+                               run_id=run_key, cohort=spec.name)
     statuses = pl.DataFrame(status, schema={"index_id": pl.String, "status": pl.String, "participant_days": pl.Int64,
                                             "participants": pl.Int64})
     warehouse.append_audit(conn, "audit.index_status", statuses.with_columns(pl.lit(None, pl.String).alias("population")),
