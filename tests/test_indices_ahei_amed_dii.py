@@ -9,7 +9,7 @@ import pytest
 
 from gutaxis import PROJECT_ROOT
 from gutaxis.indices import INDICES, ahei2010, amed, dii
-from gutaxis.indices.scoring import KEYS
+from gutaxis.indices.scoring import KEYS, sex_of
 
 REFERENCE = PROJECT_ROOT / "tests" / "reference"
 TOLERANCE = 1e-6
@@ -91,7 +91,7 @@ def test_ahei2010_needs_a_known_sex():
 @pytest.mark.parametrize("coded,expected", [("female", "female"), ("F", "female"), ("2", "female"), ("2.0", "female"),
                                             ("male", "male"), ("1", "male"), ("M", "male"), ("x", None)])
 def test_sex_codings(coded, expected):
-    assert pl.DataFrame({"sex": [coded]}).select(ahei2010.sex_of()).item() == expected
+    assert pl.DataFrame({"sex": [coded]}).select(sex_of()).item() == expected
 
 
 # --- aMED -------------------------------------------------------------------------------------

@@ -67,8 +67,14 @@ def test_medians_are_sex_specific():
     rows, participants = _days({"fiber": fiber}, sexes=["2", "2", "2", "1", "1", "1"])
     assert _scores(rows, participants, "fiber") == [0.0, 1.0, 1.0, 0.0, 1.0, 1.0]
     medians = digm.thresholds(rows, participants).filter(pl.col("component") == "fiber")
-    assert dict(zip(medians["sex"], medians["median"])) == {"1": 30.0, "2": 20.0}
+    assert dict(zip(medians["sex"], medians["median"])) == {"male": 30.0, "female": 20.0}
     assert medians["n"].to_list() == [3, 3]
+
+
+def test_sex_codings_are_one_group_per_sex():
+    rows, participants = _days({"fiber": [10.0, 20.0, 30.0, 40.0]}, sexes=["F", "female", "2", "male"])
+    medians = digm.thresholds(rows, participants).filter(pl.col("component") == "fiber")
+    assert dict(zip(medians["sex"], medians["n"])) == {"female": 3, "male": 1}
 
 
 def test_without_sex_every_row_is_scored_against_the_whole_cohort_median():

@@ -157,3 +157,9 @@ def test_the_cohort_records_what_each_other_index_lacks(published):
     coffee = conn.sql("SELECT threshold FROM audit.index_thresholds WHERE cohort = 'women-digm' AND index_id = 'digm' "
                       "AND scope = 'participant' AND component = 'coffee'").fetchall()[0][0]
     assert coffee > 0  # half the women drink coffee on their average day
+    # group means: the DII by the population ratio method; DI-GM has no group score (its cut points are the cohort's)
+    population = dict(conn.sql("SELECT index_id, population FROM audit.index_status WHERE cohort = 'women-digm'").fetchall())
+    assert population["digm"].startswith("not estimated: the index scores against the cohort's own distribution")
+    dii_total = conn.sql("SELECT estimate, se FROM marts.population_estimates WHERE cohort = 'women-digm' "
+                         "AND analysis_id = 'index-dii' AND variable = 'dii' AND domain = 'all'").fetchall()
+    assert len(dii_total) == 1 and dii_total[0][1] > 0

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from gutaxis.indices.scoring import KCAL, KEYS, complete_rows, long_scores
+from gutaxis.indices.scoring import KCAL, KEYS, complete_rows, long_scores, sex_of
 
 INDEX_ID = "ahei2010"
 NAME = "Alternate Healthy Eating Index 2010"
@@ -51,16 +51,6 @@ ALCOHOL = {"female": (1.5, 2.5), "male": (2.0, 3.5)}
 ALCOHOL_BEST_FROM = 0.5
 NON_DRINKER = 0.125  # drinks/d at or below: a non-drinker, 2.5 points
 NON_DRINKER_POINTS = 2.5
-FEMALE = ("female", "f", "2", "woman", "women")
-MALE = ("male", "m", "1", "man", "men")
-
-
-def sex_of(column: str = "sex") -> pl.Expr:
-    """'female', 'male' or NULL from the participants' sex however it is coded (female/male, F/M, NHANES 2/1)."""
-    text = pl.col(column).cast(pl.String).str.strip_chars().str.to_lowercase().str.replace(r"\.0+$", "")
-    return pl.when(text.is_in(FEMALE)).then(pl.lit("female")).when(text.is_in(MALE)).then(pl.lit("male"))
-
-
 def servings(rows: pl.DataFrame) -> pl.DataFrame:
     """keys and the AHEI intakes in the units the criteria use (servings, g, mg, % of energy, mg per 2000 kcal)."""
     col = lambda name: pl.col(name).cast(pl.Float64)  # noqa: E731

@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from gutaxis.indices.ahei2010 import sex_of
-from gutaxis.indices.scoring import KCAL, KEYS, complete_rows, long_scores
+from gutaxis.indices.scoring import KCAL, KEYS, complete_rows, long_scores, sex_of
 
 INDEX_ID = "amed"
 NAME = "Alternate Mediterranean diet score"

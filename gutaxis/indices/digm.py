@@ -27,7 +27,7 @@ from __future__ import annotations
 import polars as pl
 
 from gutaxis.components.digm_foods import component_id
-from gutaxis.indices.scoring import KEYS, complete_rows, long_scores
+from gutaxis.indices.scoring import KEYS, complete_rows, long_scores, sex_of
 
 INDEX_ID = "digm"
 NAME = "Dietary Index for Gut Microbiota"
@@ -63,7 +63,9 @@ def intakes(rows: pl.DataFrame, participants: pl.DataFrame | None) -> pl.DataFra
     `rows`: participant_id, recall_day (NULL or absent for participant means) and the REQUIRED components as columns (daily amounts).
     `participants`: participant_id, sex (any coding; null or absent = unknown).
     """
-    sexes = (participants.select(pl.col("participant_id").cast(pl.String), sex=pl.col("sex").cast(pl.String))
+    # one group per sex however it is coded (female, F, 2); an unknown coding keeps its own group
+    sexes = (participants.select(pl.col("participant_id").cast(pl.String),
+                                 sex=pl.coalesce(sex_of(), pl.col("sex").cast(pl.String)))
              if participants is not None and "sex" in participants.columns
              else pl.DataFrame(schema={"participant_id": pl.String, "sex": pl.String}))
     energy = pl.col("energy_kcal").cast(pl.Float64)
