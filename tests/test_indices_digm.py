@@ -8,7 +8,7 @@ import re
 import polars as pl
 import pytest
 
-from gutaxis import GutaxisError
+from gutaxis import PROJECT_ROOT, GutaxisError
 from gutaxis.components import digm_foods
 from gutaxis.indices import INDICES, digm
 
@@ -230,3 +230,42 @@ def test_classification_matches_in_fndds_2017_2018(realdata):
     # a food counts for at most one DI-GM food, except soy yogurt is not dairy and tofu is not cheese
     per_food = counted.group_by("food_code").agg(pl.col("component").n_unique())
     assert per_food["component"].max() == 1
+
+
+# --- dietaryindex's DI-GM validation grid --------------------------------------------------------
+
+GRID_COLUMNS = {"AVOCADO": "digm_avocado", "BROCCOLI": "digm_broccoli", "CHICKPEA": "digm_chickpeas",
+                "COFFEE": "digm_coffee", "CRANBERRY": "digm_cranberries", "FERMENTED_DAIRY": "digm_fermented_dairy",
+                "FIBER": "fiber", "GREEN_TEA": "digm_green_tea", "SOYBEAN": "digm_soybean",
+                "WHOLE_GRAIN": "fg_whole_grains", "PROCESSED_MEAT": "fg_cured_meat", "RED_MEAT": "fg_red_meat",
+                "REFINED_GRAIN": "fg_refined_grains"}
+GRID_SCORES = {"avocado": "AVOCADO", "broccoli": "BROCCOLI", "chickpeas": "CHICKPEA", "coffee": "COFFEE",
+               "cranberries": "CRANBERRY", "fermented_dairy": "FERMENTED_DAIRY", "fiber": "FIBER",
+               "green_tea": "GREEN_TEA", "soybean": "SOYBEAN", "whole_grains": "WHOLE_GRAIN",
+               "high_fat_diet": "TOTAL_FAT_PERCENTAGE", "processed_meat": "PROCESSED_MEAT", "red_meat": "RED_MEAT",
+               "refined_grains": "REFINED_GRAIN"}
+
+
+def test_digm_on_dietaryindex_validation_grid():
+    grid = pl.read_csv(PROJECT_ROOT / "tests" / "reference" / "digm_validation_dietaryindex.csv")
+    # 900 kcal: fat_total g = the grid's % of energy (9 kcal per g)
+    rows = grid.select(participant_id=pl.col("id").cast(pl.Int64).cast(pl.String), recall_day=pl.lit(1),
+                       energy_kcal=pl.lit(900.0), fat_total=pl.col("TOTAL_FAT_PERCENTAGE"),
+                       **{cid: pl.col(col) for col, cid in GRID_COLUMNS.items()})
+    participants = grid.select(participant_id=pl.col("id").cast(pl.Int64).cast(pl.String),
+                               sex=pl.col("gender").cast(pl.Int64).cast(pl.String))
+    scored = digm.score(rows, participants).pivot(on="component", index="participant_id", values="score")
+    joined = scored.join(grid.with_columns(participant_id=pl.col("id").cast(pl.Int64).cast(pl.String)),
+                         on="participant_id")
+    for component, name in GRID_SCORES.items():
+        differ = joined.filter(pl.col(component) != pl.col(f"EXP_DI_GM_{name}"))
+        if component in digm.UNFAVOURABLE:
+            # the grid's expected scores give an unfavourable food AT the median (2 of 0-4) the point; its
+            # own DI_GM() code (and gutaxis) give it below the median only: the two median rows differ
+            assert sorted(differ["participant_id"]) == ["3", "8"], component
+            assert (differ[component] == 0).all() and (differ[f"EXP_DI_GM_{name}"] == 1).all()
+        else:
+            assert differ.height == 0, component
+    # so the totals differ by those three points on the two median rows, and agree everywhere else
+    gap = joined.select("participant_id", gap=pl.col("EXP_DI_GM_TOTAL") - pl.col("total"))
+    assert dict(gap.filter(pl.col("gap") != 0).iter_rows()) == {"3": 3.0, "8": 3.0}
