@@ -10,6 +10,7 @@ import pytest
 
 from gutaxis import PROJECT_ROOT, GutaxisError
 from gutaxis.components import digm_foods
+from gutaxis.formats import nhanes_tot
 from gutaxis.indices import INDICES, digm
 
 NEUTRAL = {"digm_avocado": 0.0, "digm_broccoli": 0.0, "digm_chickpeas": 0.0, "digm_coffee": 0.0,
@@ -120,6 +121,15 @@ def test_digm_is_registered_and_not_computable_names_every_missing_input():
     available = [c for c in digm.REQUIRED if c not in ("digm_avocado", "fat_total")]
     assert index.not_computable(available) == "not computable: missing digm_avocado, fat_total"
     assert index.not_computable(list(digm.REQUIRED)) is None
+
+
+def test_nhanes_day_totals_carry_every_input_but_the_eight_foods():
+    # DR1TOT/FPED totals name total fat, meat and cured meat; no totals file names avocado or green tea
+    columns = nhanes_tot.component_columns(1)
+    assert (columns["fat_total"], columns["fg_red_meat"], columns["fg_cured_meat"]) == (
+        "DR1TTFAT", "DR1T_PF_MEAT", "DR1T_PF_CUREDMEAT")
+    reason = INDICES["digm"].not_computable(columns)
+    assert reason == "not computable: missing " + ", ".join(digm_foods.COMPONENT_IDS)
 
 
 def test_framework_scores_days_and_participant_means():
