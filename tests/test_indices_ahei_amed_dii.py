@@ -210,3 +210,10 @@ def test_amed_and_ahei2010_record_their_cohort_cut_points():
     cuts = ahei2010.thresholds(rows)
     assert cuts.height == 10 and cuts["median"].is_sorted()
     assert cuts["median"][0] == pytest.approx(400.0 + 4000.0 / 11)  # the 1/11 quantile of 400 ... 4400
+
+
+def test_dii_row_missing_a_parameter_is_not_scored():
+    rows = pl.DataFrame({"participant_id": ["a", "b"], "recall_day": [1, 1], "fiber": [20.0, None],
+                         "energy_kcal": [2000.0, 1900.0]})
+    scored = dii.score(rows)
+    assert set(scored["participant_id"]) == {"a"} and scored["score"].is_not_null().all()

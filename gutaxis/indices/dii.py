@@ -22,6 +22,7 @@ import math
 from pathlib import Path
 
 import polars as pl
+from scipy import special
 
 from gutaxis import DATA_DIR, GutaxisError
 from gutaxis.indices.scoring import KEYS, SCORE_SCHEMA, TOTAL
@@ -72,9 +73,9 @@ def not_computable(available) -> str | None:
 
 
 def _centred_percentile(z: pl.Expr) -> pl.Expr:
-    """2 * Phi(z) - 1, which is erf(z / sqrt 2)."""
-    return z.map_batches(lambda s: pl.Series([math.erf(v / math.sqrt(2)) if v is not None else None for v in s],
-                                             dtype=pl.Float64), return_dtype=pl.Float64)
+    """2 * Phi(z) - 1, which is erf(z / sqrt 2) (vectorised: a cohort has millions of parameter-days)."""
+    return z.map_batches(lambda s: pl.Series(special.erf(s.cast(pl.Float64).to_numpy(allow_copy=True) / math.sqrt(2)),
+                                             dtype=pl.Float64).fill_nan(None), return_dtype=pl.Float64)
 
 
 def parameter_scores(rows: pl.DataFrame, parameters: pl.DataFrame = _SCORED) -> pl.DataFrame:
