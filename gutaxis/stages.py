@@ -87,7 +87,10 @@ def load_source(conn: duckdb.DuckDBPyConnection, source_id: str) -> dict:
         return {"source": source_id, "status": "not fetched"}
     folder = composition_sources.source_folder(spec)
     files = sorted(p for p in folder.iterdir() if p.is_file())
-    fingerprint = hashlib.sha256(json.dumps(sha256_files(files), sort_keys=True).encode()).hexdigest()
+    # the readers' code and the registry count too: a reader that reads a new component (the HEI's sodium
+    # and fatty acids) must reload a source that an older checkout loaded without it
+    code = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in READER_CODE if p.is_file()}
+    fingerprint = hashlib.sha256(json.dumps([sha256_files(files), code], sort_keys=True).encode()).hexdigest()
     loaded = conn.execute("SELECT fingerprint FROM audit.source_loads WHERE source = ?", [source_id]).fetchall()
     if loaded and loaded[0][0] == fingerprint:
         return {"source": source_id, "status": "up to date"}
@@ -99,6 +102,11 @@ def load_source(conn: duckdb.DuckDBPyConnection, source_id: str) -> dict:
                  [source_id, spec.version, fingerprint, comp.foods.height, comp.food_components.height, warehouse.utc_now()])
     warehouse.publish_snapshot(conn)
     return {"source": source_id, "status": "loaded", "foods": comp.foods.height, "values": comp.food_components.height}
+
+
+# The code that turns a source's files into composition rows: the format readers and the registry.
+READER_CODE = (*sorted((PROJECT_ROOT / "gutaxis" / "formats").glob("*.py")),
+               PROJECT_ROOT / "gutaxis" / "components" / "registry.py", PROJECT_ROOT / "data" / "reference" / "components.csv")
 
 
 # The engine modules whose code decides derived values: a change to one re-derives (an upgraded

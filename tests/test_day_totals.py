@@ -202,3 +202,15 @@ def test_tabular_totals_maps_dietary_weights(tmp_path):
                                                      "wt_two_day": "w2"}}))
     weights = read_day_totals(spec, component_ids()).weights
     assert weights.rows() == [("a", 10.5, None, "w1", "w2"), ("b", 3.0, None, "w1", "w2")]
+
+
+def test_nhanes_tot_reads_the_heis_sodium_and_fatty_acids(tmp_path):
+    # made-up values in DR1TOT's units: sodium mg, saturated / mono / polyunsaturated fat g
+    columns = DR1TOT | {"DR1TSODI": [1923.0, 2330.0, None, 1500.0], "DR1TSFAT": [14.328, 26.3, None, 10.0],
+                        "DR1TMFAT": [13.789, 21.1, None, 10.0], "DR1TPFAT": [11.543, 12.0, None, 10.0]}
+    _xpt(tmp_path / "DR1TOT_J.xpt", columns, "DR1TOT_J")
+    totals = read_day_totals(_spec(tmp_path, format="nhanes-tot", path="DR1TOT_J.xpt"), component_ids())
+    assert {"sodium", "saturated_fat", "monounsaturated_fat", "polyunsaturated_fat"} <= set(totals.components)
+    first = totals.days.sort("participant_id").row(0, named=True)
+    assert (first["sodium"], first["saturated_fat"], first["monounsaturated_fat"], first["polyunsaturated_fat"]) == \
+        pytest.approx((1923.0, 14.328, 13.789, 11.543))

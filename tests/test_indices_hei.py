@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from gutaxis import GutaxisError
 from gutaxis.indices import INDICES, available_components, participant_means
 from gutaxis.indices import hei2015, hei2020
 
@@ -127,6 +128,9 @@ def test_not_computable_names_what_is_missing():
     frame = pl.DataFrame({"participant_id": ["a"], "recall_day": [1], "sodium": [None], "fiber": [2.0]},
                          schema_overrides={"sodium": pl.Float64})
     assert available_components(frame) == ["fiber"]
+    # asked anyway (a notebook): one line naming what is missing, not a polars column error
+    with pytest.raises(GutaxisError, match="hei2015: not computable: missing .*sodium"):
+        HEI.day_scores(pl.DataFrame([day()]).drop("sodium"))
 
 
 def test_hei2015_leaves_out_children_under_two():
@@ -193,3 +197,38 @@ def test_hei2020_equals_the_dietaryindex_validation_grid():
     worst = joined.select((pl.col("score") - pl.col("expected")).abs().max()).item()
     assert worst <= 1e-9, joined.filter((pl.col("score") - pl.col("expected")).abs() > 1e-9)
     assert not math.isnan(worst)
+
+
+def test_population_ratio_scores_the_mean_intakes_and_its_se_is_the_ratio_estimators():
+    """Below its standard, total vegetables is 5 / 1.1 x 1000 x (mean vegetables / mean energy): the group's
+    score and its SE are the survey ratio estimate's (svy) times that factor, with strata and PSUs."""
+    import numpy as np
+
+    from gutaxis.analysis.estimates import SurveyDesign, estimate
+    from gutaxis.indices.population import population_scores
+
+    rng = np.random.default_rng(7)
+    n = 60
+    rows = [day(str(i), fg_vegetables=float(rng.uniform(0.1, 0.8)), energy_kcal=float(rng.uniform(1200, 3000)),
+                sodium=float(rng.uniform(2000, 4000)), saturated_fat=20.0, monounsaturated_fat=25.0)
+            for i in range(n)]
+    frame = pl.DataFrame(rows).with_columns(
+        pl.Series("stratum", [i % 3 for i in range(n)]), pl.Series("psu", [(i // 3) % 2 for i in range(n)]),
+        pl.Series("wt", rng.uniform(500, 5000, n)), pl.Series("sex", ["female", "male"] * (n // 2)))
+    design = SurveyDesign("wt")
+    found = {(r["variable"], r["domain_value"]): r
+             for r in population_scores(HEI, frame, design, pl.lit(True), ["sex"], "wt")}
+    factor = 5 / 1.1 * 1000
+    for level, domain in (("all", pl.lit(True)), ("female", pl.col("sex") == "female")):
+        ratio = estimate(frame, design, "fg_vegetables", "ratio", denominator="energy_kcal", domain=domain).row(0, named=True)
+        ours = found[("hei2015_total_vegetables", level)]
+        assert ours["estimate"] == pytest.approx(factor * ratio["estimate"], rel=1e-12)
+        assert ours["se"] == pytest.approx(factor * ratio["se"], rel=1e-6)
+        if level == "all":  # (svy gives this fixture's sex domains 0 design df: no interval there)
+            assert ours["ci_low"] < ours["estimate"] < ours["ci_high"] and ours["df"] == 3
+    # the total is the index scored on the weighted mean intakes
+    w = frame["wt"]
+    means = pl.DataFrame([{c: float((frame[c] * w).sum() / w.sum()) for c in hei2015.REQUIRED}]).with_columns(
+        pl.lit("g").alias("participant_id"), pl.lit(None, pl.Int32).alias("recall_day"))
+    total = HEI.score(means, None).filter(pl.col("component") == "total")["score"][0]
+    assert found[("hei2015", "all")]["estimate"] == pytest.approx(total, abs=1e-9)

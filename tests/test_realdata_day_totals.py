@@ -70,11 +70,20 @@ def test_dietary_weights_are_kept_for_every_participant_of_the_file(published, f
     assert merged.filter(pl.col("WTDR2D").is_not_null()).select((pl.col("wt_two_day") == pl.col("WTDR2D")).all()).item()
 
 
+def test_the_fped_file_alone_is_reported_not_computable_for_the_hei(published):
+    report, conn = published
+    assert "index hei2015: not computable: missing energy_kcal, monounsaturated_fat, polyunsaturated_fat, " \
+           "saturated_fat, sodium" in report.indices
+    assert conn.sql("SELECT count(*) FROM marts.participant_index WHERE cohort = 'fped-dr1tot-1718'").fetchall() == [(0,)]
+
+
 def test_gx_audits_ran_on_the_day_totals(published):
     _, conn = published
     suites = dict(conn.sql("""SELECT suite, bool_and(success OR severity = 'warn') FROM audit.validations v
                               JOIN audit.runs r USING (run_id) WHERE r.cohort = 'fped-dr1tot-1718' GROUP BY suite""").fetchall())
-    # the analysis checks (analysis_*) run on every cohort too; they pass on an empty outcome table
+    # the analysis checks (analysis_*) run on every cohort too; they pass on an empty outcome table; and the
+    # index checks (indices), on no rows here: the FPED file alone lacks the HEI's energy, sodium and fats
     assert {k: v for k, v in suites.items() if not k.startswith("analysis_")} == {
-        "day_totals": True, "participant_day_exposure": True, "participant_exposure": True, "food_contributions": True}
+        "day_totals": True, "participant_day_exposure": True, "participant_exposure": True, "food_contributions": True,
+        "indices": True}
     assert all(suites.values()), suites

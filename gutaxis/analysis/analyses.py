@@ -37,14 +37,22 @@ OXYTOCIN_LOG = "oxytocin_log"  # linear models on oxytocin use its natural log (
 
 
 def analysis_frame(participants: pl.DataFrame, exposures: pl.DataFrame, outcomes: pl.DataFrame,
-                   outcome_kinds: dict[str, str]) -> pl.DataFrame:
+                   outcome_kinds: dict[str, str], indices: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per participant: design and attributes, `<component>_mean_daily` / `_per_1000kcal`, n_days,
-    and one column per outcome (the mean of its measurements; oxytocin with `oxytocin_method`)."""
+    one column per outcome (the mean of its measurements; oxytocin with `oxytocin_method`), and the
+    participant's index scores (marts.participant_index rows) as `<index_id>_index` (the total) and
+    `<index_id>_<component>_index`."""
     frame = participants
     if exposures.height:
         wide = exposures.pivot(on="component_id", index=["participant_id", "n_days"],
                                values=["mean_daily", "per_1000kcal"], aggregate_function="first")
         wide = wide.rename({c: _exposure_column(c) for c in wide.columns if c not in ("participant_id", "n_days")})
+        frame = frame.join(wide, on="participant_id", how="left")
+    if indices is not None and indices.height:
+        named = indices.with_columns(
+            (pl.when(pl.col("component") == "total").then(pl.col("index_id"))
+             .otherwise(pl.col("index_id") + "_" + pl.col("component")) + "_index").alias("_variable"))
+        wide = named.pivot(on="_variable", index="participant_id", values="score", aggregate_function="first")
         frame = frame.join(wide, on="participant_id", how="left")
     for outcome_id, rows in outcomes.partition_by("outcome_id", as_dict=True).items() if outcomes.height else []:
         outcome_id = outcome_id[0]
@@ -101,7 +109,7 @@ def choose_weight(frame: pl.DataFrame, design: Design | None, variables: list[st
             raise GutaxisError(f"design: weight column {design.weight!r} is missing from the participants; map it in a "
                                "participants table or use weight: auto")
         return design.weight
-    dietary = any(v.endswith(("_mean_daily", "_per_1000kcal")) for v in variables)
+    dietary = any(v.endswith(("_mean_daily", "_per_1000kcal", "_index")) for v in variables)
 
     def usable(column: str) -> bool:
         return column in frame.columns and frame.filter(pl.col(column) > 0).height > 0
@@ -208,7 +216,7 @@ def run_association(cohort: str, frame: pl.DataFrame, design: Design | None, ana
     data = domain_frame(frame if design is not None else with_srs_design(frame))
     base = {"cohort": cohort, "hypothesis_id": analysis.id, "exposure": exposure.component,
             "exposure_scale": exposure.scale, "outcome": analysis.outcome, "model": analysis.model}
-    missing = _missing(data, column, analysis.outcome, exposure.component)
+    missing = _missing(data, column, analysis.outcome, exposure.component, exposure.scale)
     if missing:
         return _rows([{**base, "covariates": ", ".join(analysis.covariates), "status": f"not computable: {missing}"}])
     covariates = [c for c in analysis.covariates if c in data.columns and data[c].null_count() < data.height]
@@ -233,8 +241,10 @@ def run_association(cohort: str, frame: pl.DataFrame, design: Design | None, ana
     return _rows(rows)
 
 
-def _missing(data: pl.DataFrame, column: str, outcome: str, component: str) -> str | None:
+def _missing(data: pl.DataFrame, column: str, outcome: str, component: str, scale: str = "") -> str | None:
     if column not in data.columns or data[column].null_count() == data.height:
+        if scale == "index":
+            return f"missing {component} (the index is not computable for this cohort: see audit.index_status)"
         return f"missing {component} (the cohort's exposures do not carry it)"
     if outcome not in data.columns or data[outcome].null_count() == data.height:
         return f"missing {outcome} (declare the outcome table that gives it)"

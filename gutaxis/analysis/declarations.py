@@ -27,7 +27,8 @@ DESIGN_COLUMNS = ("stratum", "psu", "wt_interview", "wt_mec", "wt_day1", "wt_two
 # columns, or any other name (kept as an extra attribute).
 OUTCOME_COLUMNS = ("participant_id", "value", "sample_type", "assay", "extraction", "kit", "lod", "below_lod",
                    "fasting", "collected_at")
-SCALES = ("mean_daily", "per_1000kcal")
+SCALES = ("mean_daily", "per_1000kcal", "index")
+INDEX_SUFFIX = "_index"
 GROUPINGS = ("quintiles", "tertiles", "consumer", "continuous")
 STATISTICS = ("mean", "proportion", "ratio", "quantile")
 ANALYSES_DIR_ENV = "GUTAXIS_ANALYSES_DIR"
@@ -40,6 +41,15 @@ def analyses_dir() -> Path:
 
 def known_components() -> set[str]:
     return set(component_ids()) | set(CONTRACT_FOOD_GROUPS)
+
+
+def known_index_variables() -> set[str]:
+    """What `scale: index` may name: an index id (its total, e.g. hei2015) or index id + _ + component
+    (e.g. hei2015_sodium); as an estimates or covariate variable, with _index appended."""
+    from gutaxis.indices import INDICES
+
+    return {name for index in INDICES.values()
+            for name in (index.index_id, *(f"{index.index_id}_{c}" for c in index.max_scores))}
 
 
 def known_outcomes() -> set[str]:
@@ -110,7 +120,7 @@ class Design(_Strict):
 
 class Exposure(_Strict):
     component: str
-    scale: Literal["mean_daily", "per_1000kcal"] = "per_1000kcal"
+    scale: Literal["mean_daily", "per_1000kcal", "index"] = "per_1000kcal"
     groups: Literal["quintiles", "tertiles", "consumer", "continuous"] = "quintiles"
 
 
@@ -158,7 +168,11 @@ class Analysis(_Strict):
             for key in ("exposure", "outcome", "model"):
                 if getattr(self, key) is None:
                     raise ValueError(f"an association needs {key}:")
-            if self.exposure.component not in components:
+            if self.exposure.scale == "index":
+                if self.exposure.component not in known_index_variables():
+                    raise ValueError(f"exposure: scale index needs an index id or index id _ component "
+                                     f"(e.g. hei2015, hei2015_sodium), not {self.exposure.component!r}")
+            elif self.exposure.component not in components:
                 raise ValueError(f"exposure: unknown component {self.exposure.component!r}; use an id of "
                                  "data/reference/components.csv (or an FPED group of DESIGN.md)")
             if self.outcome not in outcomes:
@@ -184,10 +198,13 @@ def _known_variable(name: str, components: set[str], outcomes: set[str]) -> bool
     base = name.removesuffix("_mean_daily").removesuffix("_per_1000kcal")
     if name in outcomes or base in components or name in ATTRIBUTES or name in DESIGN_COLUMNS:
         return True
+    if name.endswith(INDEX_SUFFIX) and name.removesuffix(INDEX_SUFFIX) in known_index_variables():
+        return True
     if name == "oxytocin_method":
         return True
     # a name that looks like a component or outcome but is none is a typo, not an extra attribute
-    return not (name.startswith(("fg_", "phq9", "oxytocin")) or name.endswith(("_mean_daily", "_per_1000kcal")))
+    return not (name.startswith(("fg_", "phq9", "oxytocin"))
+                or name.endswith(("_mean_daily", "_per_1000kcal", INDEX_SUFFIX)))
 
 
 class AnalysisDeclarations(_Strict):

@@ -110,7 +110,11 @@ def staged_analysis_frame(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run
     outcomes = conn.sql(f"SELECT * FROM {outcomes_table}").pl() if warehouse.table_exists(conn, outcomes_table) \
         else pl.DataFrame(schema={"participant_id": pl.String, "outcome_id": pl.String, "value": pl.Float64})
     kinds = dict(outcome_registry().select("outcome_id", "kind").iter_rows())
-    frame = analysis_frame(participants, exposures, outcomes, kinds)
+    index_table = warehouse.staging_table("participant_index", spec.name, run_key)
+    indices = conn.sql(f"SELECT CAST(participant_id AS VARCHAR) AS participant_id, index_id, component, score "
+                       f"FROM {index_table}").pl() if warehouse.table_exists(conn, index_table) else None
+    participants = participants.with_columns(pl.col("participant_id").cast(pl.String))
+    frame = analysis_frame(participants, exposures, outcomes, kinds, indices)
     return frame, outcomes.filter(pl.col("outcome_id") == "oxytocin")
 
 

@@ -14,6 +14,7 @@ from typing import Callable, Iterable
 
 import polars as pl
 
+from gutaxis import GutaxisError
 from gutaxis.indices import ahei2010, amed, dii, digm, hei2015, hei2020
 from gutaxis.indices.scoring import KEYS, SCORE_SCHEMA, TOTAL, participant_means
 
@@ -54,7 +55,7 @@ class IndexDefinition:
 
     def day_scores(self, days: pl.DataFrame, participants: pl.DataFrame | None = None) -> pl.DataFrame:
         """Scores per participant-day."""
-        return self.score(_inputs(days, self.required, self.optional), participants)
+        return self.score(self._inputs(days), participants)
 
     def participant_scores(self, days: pl.DataFrame, participants: pl.DataFrame | None = None) -> pl.DataFrame:
         """Scores per participant on the participant's mean intakes over the days (recall_day NULL): the
@@ -67,11 +68,20 @@ class IndexDefinition:
         if self.thresholds is None:
             return None
         return pl.concat([
-            self.thresholds(_inputs(days, self.required, self.optional), participants).with_columns(scope=pl.lit("day")),
+            self.thresholds(self._inputs(days), participants).with_columns(scope=pl.lit("day")),
             self.thresholds(self._means(days), participants).with_columns(scope=pl.lit("participant"))])
 
     def _means(self, days: pl.DataFrame) -> pl.DataFrame:
-        return participant_means(_inputs(days, self.required, self.optional).drop_nulls(list(self.required)))
+        return participant_means(self._inputs(days).drop_nulls(list(self.required)))
+
+    def _inputs(self, days: pl.DataFrame) -> pl.DataFrame:
+        """The keys, the required components, and the optional ones that have at least one value."""
+        available = available_components(days)
+        reason = self.not_computable(available)
+        if reason:
+            raise GutaxisError(f"{self.index_id}: {reason}; give the days a column (with values) for each")
+        return days.select(pl.col("participant_id").cast(pl.String), pl.col("recall_day").cast(pl.Int32),
+                           *self.inputs(available))
 
 
 def definition(module: ModuleType) -> IndexDefinition:
@@ -87,13 +97,6 @@ INDICES: dict[str, IndexDefinition] = {m.INDEX_ID: definition(m) for m in _MODUL
 def available_components(days: pl.DataFrame) -> list[str]:
     """Components of `days` with at least one value (a column that is all NULL had no source)."""
     return [c for c in days.columns if c not in KEYS and days[c].null_count() < days.height]
-
-
-def _inputs(days: pl.DataFrame, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> pl.DataFrame:
-    """The keys, the required components, and the optional ones that have at least one value."""
-    present = [c for c in optional if c not in required and c in days.columns and days[c].null_count() < days.height]
-    return days.select(pl.col("participant_id").cast(pl.String), pl.col("recall_day").cast(pl.Int32), *required,
-                       *present)
 
 
 __all__ = ["INDICES", "IndexDefinition", "SCORE_SCHEMA", "TOTAL", "available_components", "definition",

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from gutaxis.analysis.estimates import SurveyDesign, estimate
+from scipy.stats import t as student_t
+
+from gutaxis.analysis.estimates import ALPHA, SurveyDesign, estimate
 from gutaxis.indices import IndexDefinition
 
 STATISTIC = "ratio"
@@ -83,7 +85,9 @@ def population_scores(index: IndexDefinition, frame: pl.DataFrame, design: Surve
         for component, score in scores.items():
             spread = estimate(data, design, f"{_U}{component}", "mean", domain=members)
             row = spread.row(0, named=True)
-            half = row["ci_high"] - row["estimate"] if row["ci_high"] is not None else None
+            # svy gives no interval for a mean of exactly 0: the t-based half-width on the design df instead
+            half = float(student_t.ppf(1 - ALPHA / 2, row["df"]) * row["se"]) if row["df"] and row["se"] is not None \
+                else None
             variable = index.index_id if component == "total" else f"{index.index_id}_{component}"
             rows.append({"variable": variable, "statistic": STATISTIC, "quantile": None, "subpopulation": "all",
                          "domain": domain_name, "domain_value": domain_value, "estimate": score, "se": row["se"],
