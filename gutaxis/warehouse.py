@@ -817,7 +817,8 @@ def published_run(conn: duckdb.DuckDBPyConnection, cohort: str) -> str | None:
 def append_audit(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, **constants: object) -> None:
     """Append rows to an audit.* table, adding constant columns (run_id, cohort) by name."""
     if table not in {"audit.validations", "audit.quarantine", "audit.inclusion", "audit.linkage", "audit.reach",
-                     "audit.unreached_foods", "audit.warned_rows", "audit.index_status"}:
+                     "audit.unreached_foods", "audit.warned_rows", "audit.index_status",
+                     "audit.index_thresholds"}:
         raise ValueError(table)
     if frame.height == 0:
         return

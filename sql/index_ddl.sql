@@ -34,3 +34,17 @@ COMMENT ON COLUMN audit.index_status.status IS 'computed, or "not computable: mi
 COMMENT ON COLUMN audit.index_status.participant_days IS 'Participant-days scored (days lacking an input are not scored).';
 COMMENT ON COLUMN audit.index_status.participants IS 'Participants scored on their mean intakes.';
 COMMENT ON COLUMN audit.index_status.population IS 'The population-ratio estimate in marts.population_estimates (analysis_id index-<index_id>): the weight it used, or why it was not estimated.';
+
+CREATE TABLE IF NOT EXISTS audit.index_thresholds (
+    run_id VARCHAR, cohort VARCHAR, index_id VARCHAR, scope VARCHAR, sex VARCHAR, component VARCHAR, kind VARCHAR,
+    threshold DOUBLE, n BIGINT);
+COMMENT ON TABLE audit.index_thresholds IS 'Per run: the cohort-relative cut points an index scored against (DI-GM sex-specific medians, aMED medians, AHEI-2010 sodium quantiles).';
+COMMENT ON COLUMN audit.index_thresholds.run_id IS 'Run key.';
+COMMENT ON COLUMN audit.index_thresholds.cohort IS 'Cohort name.';
+COMMENT ON COLUMN audit.index_thresholds.index_id IS 'Index id (digm, amed, ahei2010).';
+COMMENT ON COLUMN audit.index_thresholds.scope IS 'day: the cut points of marts.participant_day_index (over participant-days); participant: of marts.participant_index (over participant mean intakes).';
+COMMENT ON COLUMN audit.index_thresholds.sex IS 'The sex the cut point is for, as cohort.participants codes it; all when it is the whole cohort''s.';
+COMMENT ON COLUMN audit.index_thresholds.component IS 'Index component.';
+COMMENT ON COLUMN audit.index_thresholds.kind IS 'median, a fixed cut (DI-GM high-fat diet: 40 % of energy) or a quantile (AHEI-2010 sodium, j/11).';
+COMMENT ON COLUMN audit.index_thresholds.threshold IS 'The cut point, in the unit the index scores the component in.';
+COMMENT ON COLUMN audit.index_thresholds.n IS 'Rows (participant-days or participants) the cut point is computed over.';

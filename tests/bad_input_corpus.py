@@ -730,7 +730,7 @@ def _spec_limits(good: bytes, csv_spec: dict) -> list[Case]:
              {**csv_spec, "columns": {k: v for k, v in csv_spec["columns"].items() if k != "grams"}},
              Refused(("tabular spec lacks columns mapping for ['grams']",))),
         Case("unknown-reported-component", "spec", {"d.csv": good}, {**csv_spec, "reported": {"vitamin_q": "kcal"}},
-             Refused(("field 'reported'", "unknown component id 'vitamin_q'; valid ids: energy_kcal"))),
+             Refused(("field 'reported'", "unknown component id 'vitamin_q' (did you mean vitamin_c?); valid ids: energy_kcal"))),
         Case("unknown-canonical-column", "spec", {"d.csv": good}, {**csv_spec, "columns": {**csv_spec["columns"], "weight": "g"}},
              Refused(("field 'columns'", "unknown canonical column(s) ['weight']"))),
         Case("reported-column-missing-from-file", "spec", {"d.csv": good}, {**csv_spec, "reported": {"fiber": "FIBE"}},

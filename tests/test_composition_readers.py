@@ -183,6 +183,12 @@ def test_fndds_pins_salmon_raw_values_from_the_official_xlsx(fndds_xlsx):
         "omega3_dha": 0.333, "omega3_total": 0.047 + 0.182 + 0.047 + 0.333,  # 22:5 n-3 = 0.047
         # the HEI's sodium and fatty acids
         "sodium": 75.0, "saturated_fat": 0.81, "monounsaturated_fat": 1.348, "polyunsaturated_fat": 0.811,
+        "fat_total": 4.4,  # the DI-GM's high-fat component
+        # the DII's nutrients
+        "protein": 20.5, "carbohydrate": 0.0, "cholesterol": 46.0, "alcohol": 0.0, "caffeine": 0.0,
+        "vitamin_b12": 4.15, "vitamin_b6": 0.611, "beta_carotene": 0.0, "folic_acid": 0.0, "iron": 0.38,
+        "magnesium": 27.0, "niacin": 7.995, "riboflavin": 0.105, "selenium": 31.4, "thiamin": 0.08,
+        "vitamin_c": 0.0, "vitamin_d": 10.9, "vitamin_e": 0.4, "zinc": 0.39,
     })
     assert fndds_xlsx.foods.height == 7083
     assert fndds_xlsx.foods["food_code"].str.contains(r"^\d{8}$").all()

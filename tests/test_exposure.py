@@ -236,8 +236,11 @@ def test_contract_views_show_exactly_what_the_engine_computes(isolated, tmp_path
                           "FROM marts.participant_exposure WHERE cohort = 'rep'").pl()
     finally:
         conn.close()
-    # both derivations are exercised (the demo source has no FPED food groups: those are absent too)
-    assert set(expected.absent) == {"tryptophan", *(c for c in units if c.startswith("fg_"))}
+    # both derivations are exercised (the demo source has no FPED food groups, nor the diet-quality
+    # indices' nutrients and foods: those are absent too)
+    demo_components = set(food_components["component_id"])
+    assert set(expected.absent) == {"tryptophan", *(c for c in units if c not in demo_components)}
+    assert {c for c in units if c.startswith("fg_")} <= set(expected.absent)
     assert expected.reported == ("energy_kcal",)
     assert set(expected.day["source"].drop_nulls()) == {"reported", "composition", "mixed"}
     assert expected.participant["low_coverage"].any() and not expected.participant["low_coverage"].all()

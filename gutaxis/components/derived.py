@@ -13,6 +13,8 @@ tables). Routes and their sources:
   FPED yogurt cross-check (`yogurt_crosscheck`)
 - fg_* (FPED food groups): USDA's FPED per-food values when fetched (gutaxis.components.food_groups); they
   need no linkage, so they are derived even when SR28 is not fetched
+- digm_* (the foods of the DI-GM index: grams of avocado, coffee, fermented dairy ...): the curated
+  FNDDS food-code classification (gutaxis.components.digm_foods); no linkage either
 A source that is not fetched is reported in `sources`, never silently skipped. A food whose recipe
 reaches values for less than linkage.MIN_COVERAGE of its weight (unresolved ingredients counted)
 gets no value for the component, and the reason is in `withheld` (audit.withheld_values).
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from gutaxis import GutaxisError
-from gutaxis.components import amino_acids, curated, fermented, flavonoids, food_groups, linkage
+from gutaxis.components import amino_acids, curated, digm_foods, fermented, flavonoids, food_groups, linkage
 from gutaxis import composition as composition_sources
 from gutaxis.formats import flavonoid_r33, fped
 from gutaxis.specs import load_source_spec
@@ -61,6 +63,8 @@ def derive(fndds_foods: pl.DataFrame, analytical: pl.DataFrame) -> DerivedValues
     _status(status, food_groups.SOURCE, "used" if fped_table is not None else "not fetched", fped_status)
     if fped_table is not None:
         parts.append(food_groups.food_values(fped_table, fndds_foods["food_code"]).select(COLUMNS))
+    parts.append(digm_foods.food_values(fndds_foods).select(COLUMNS))
+    _status(status, "DI-GM food classification", "used", "data/reference/digm_foods.csv")
     try:
         aa = amino_acids.fndds_amino_acids(fndds_foods["food_code"].to_list())
     except GutaxisError as exc:  # no SR28 or no linkage source: nothing can be disaggregated

@@ -23,6 +23,7 @@ FPED_GROUPS = {
     "fg_organ_meat": "PF_ORGAN", "fg_eggs": "PF_EGGS", "fg_seafood_high_n3": "PF_SEAFD_HI",
     "fg_seafood_low_n3": "PF_SEAFD_LOW", "fg_meat_poultry_seafood": "PF_MPS_TOTAL", "fg_legumes_protein": "PF_LEGUMES", "fg_soy": "PF_SOY", "fg_nuts_seeds": "PF_NUTSDS", "fg_dairy": "D_TOTAL",
     "fg_yogurt": "D_YOGURT", "fg_cheese": "D_CHEESE", "fg_added_sugars": "ADD_SUGARS", "fg_alcoholic_drinks": "A_DRINKS",
+    "fg_red_meat": "PF_MEAT", "fg_cured_meat": "PF_CUREDMEAT",
 }
 # FPED publishes its own per-food values (its recipe disaggregation): one confidence for all.
 ROUTE = "disaggregated"

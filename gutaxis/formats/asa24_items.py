@@ -20,7 +20,12 @@ REQUIRED = {"participant_id": "UserName", "recall_day": "RecallNo", "food_code":
             "grams": "FoodAmt", "recall_status": "RecallStatus"}
 REPORTED = {"energy_kcal": "KCAL", "fiber": "FIBE", "choline": "CHOLN",
             "omega3_ala": "P183", "omega3_epa": "P205", "omega3_dha": "P226",
-            "sodium": "SODI", "saturated_fat": "SFAT", "monounsaturated_fat": "MFAT", "polyunsaturated_fat": "PFAT"}
+            "sodium": "SODI", "saturated_fat": "SFAT", "monounsaturated_fat": "MFAT", "polyunsaturated_fat": "PFAT",
+            "fat_total": "TFAT",
+            "protein": "PROT", "carbohydrate": "CARB", "cholesterol": "CHOLE", "alcohol": "ALC", "caffeine": "CAFF",
+            "vitamin_b12": "VB12", "vitamin_b6": "VB6", "beta_carotene": "BCAR", "folic_acid": "FA", "iron": "IRON",
+            "magnesium": "MAGN", "niacin": "NIAC", "riboflavin": "VB2", "selenium": "SELE", "thiamin": "VB1",
+            "vitamin_c": "VC", "vitamin_d": "VITD", "vitamin_e": "ATOC", "zinc": "ZINC"}
 OMEGA3_PARTS = ["P183", "P205", "P225", "P226"]
 # The item key within a recall (UserName + RecallNo): CodeNum numbers the recall's food codes 1..n
 # (FoodNum numbers the foods, and one food can carry several codes); RecallAttempt keeps a

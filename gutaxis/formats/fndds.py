@@ -22,7 +22,7 @@ COMPONENT_COLUMNS = {
     "20:5 n-3 (g)": "omega3_epa",
     "22:6 n-3 (g)": "omega3_dha",
 }
-# Diet-quality nutrients (the HEI's sodium and fatty acids): read when the table has them, as every official
+# Diet-quality nutrients (the HEI's sodium and fatty acids, the DI-GM's total fat, the DII's nutrients): read when the table has them, as every official
 # FNDDS Nutrient Values table does; a cut-down copy without them leaves those components without a value
 # (the indices that need them are then reported not computable), instead of refusing the table.
 QUALITY_COLUMNS = {
@@ -30,6 +30,26 @@ QUALITY_COLUMNS = {
     "Fatty acids, total saturated (g)": "saturated_fat",
     "Fatty acids, total monounsaturated (g)": "monounsaturated_fat",
     "Fatty acids, total polyunsaturated (g)": "polyunsaturated_fat",
+    "Total Fat (g)": "fat_total",
+    "Protein (g)": "protein",
+    "Carbohydrate (g)": "carbohydrate",
+    "Cholesterol (mg)": "cholesterol",
+    "Alcohol (g)": "alcohol",
+    "Caffeine (mg)": "caffeine",
+    "Vitamin B-12 (mcg)": "vitamin_b12",
+    "Vitamin B-6 (mg)": "vitamin_b6",
+    "Carotene, beta (mcg)": "beta_carotene",
+    "Folic acid (mcg)": "folic_acid",
+    "Iron (mg)": "iron",
+    "Magnesium (mg)": "magnesium",
+    "Niacin (mg)": "niacin",
+    "Riboflavin (mg)": "riboflavin",
+    "Selenium (mcg)": "selenium",
+    "Thiamin (mg)": "thiamin",
+    "Vitamin C (mg)": "vitamin_c",
+    "Vitamin D (D2 + D3) (mcg)": "vitamin_d",
+    "Vitamin E (alpha-tocopherol) (mg)": "vitamin_e",
+    "Zinc (mg)": "zinc",
 }
 DPA_COLUMN = "22:5 n-3 (g)"
 OMEGA3_PARTS = ("omega3_ala", "omega3_epa", "dpa", "omega3_dha")

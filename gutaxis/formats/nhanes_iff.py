@@ -32,7 +32,13 @@ XPT_ZERO_EPS = 1e-70
 # component_id -> column suffix after DRxI
 REPORTED_SUFFIXES = {"energy_kcal": "KCAL", "fiber": "FIBE", "choline": "CHL",
                      "omega3_ala": "P183", "omega3_epa": "P205", "omega3_dha": "P226",
-                     "sodium": "SODI", "saturated_fat": "SFAT", "monounsaturated_fat": "MFAT", "polyunsaturated_fat": "PFAT"}
+                     "sodium": "SODI", "saturated_fat": "SFAT", "monounsaturated_fat": "MFAT", "polyunsaturated_fat": "PFAT",
+                     "fat_total": "TFAT",
+                     "protein": "PROT", "carbohydrate": "CARB", "cholesterol": "CHOL", "alcohol": "ALCO",
+                     "caffeine": "CAFF", "vitamin_b12": "VB12", "vitamin_b6": "VB6", "beta_carotene": "BCAR",
+                     "folic_acid": "FA", "iron": "IRON", "magnesium": "MAGN", "niacin": "NIAC", "riboflavin": "VB2",
+                     "selenium": "SELE", "thiamin": "VB1", "vitamin_c": "VC", "vitamin_d": "VD", "vitamin_e": "ATOC",
+                     "zinc": "ZINC"}
 OMEGA3_SUFFIXES = ("P183", "P205", "P225", "P226")
 FIX = ("give the official NHANES DR1IFF/DR2IFF file with its original column names "
        "(SEQN, DRxIFDCD, DRxIGRMS, DRxDRSTZ), or use format: tabular with a columns map")

@@ -28,7 +28,8 @@ _STEP = 1e-6
 def group_scores(index: IndexDefinition, means: pl.DataFrame) -> dict[str, float]:
     """component (and total) -> score of the index on the weighted mean intakes in `means` (one row)."""
     row = means.with_columns(pl.lit("group").alias("participant_id"), pl.lit(None, pl.Int32).alias("recall_day"))
-    scored = index.score(row.select("participant_id", "recall_day", *index.required), None)
+    scored = index.score(row.select("participant_id", "recall_day", *(c for c in means.columns
+                                                                     if c not in ("participant_id", "recall_day"))), None)
     return dict(zip(scored["component"], scored["score"]))
 
 
@@ -37,9 +38,9 @@ def _weighted_means(frame: pl.DataFrame, weight: str, columns: tuple[str, ...]) 
     return frame.select(*((pl.col(c) * w).sum() / w.sum() for c in columns))
 
 
-def _linearised(index: IndexDefinition, frame: pl.DataFrame, weight: str) -> tuple[dict[str, float], pl.DataFrame]:
+def _linearised(index: IndexDefinition, frame: pl.DataFrame, weight: str,
+                required: tuple[str, ...]) -> tuple[dict[str, float], pl.DataFrame]:
     """The scores on the weighted means of `frame`, and a column of linearised values per score."""
-    required = index.required
     means = _weighted_means(frame, weight, required)
     scores = group_scores(index, means)
     gradients = {c: {} for c in scores}
@@ -57,26 +58,28 @@ def _linearised(index: IndexDefinition, frame: pl.DataFrame, weight: str) -> tup
 
 
 def population_scores(index: IndexDefinition, frame: pl.DataFrame, design: SurveyDesign, domain: pl.Expr,
-                      by: list[str], weight_label: str) -> list[dict]:
+                      by: list[str], weight_label: str, inputs: tuple[str, ...] | None = None) -> list[dict]:
     """marts.population_estimates rows (without cohort and analysis_id) of the index by the population
     ratio method: for the whole domain, and per level of each `by` column.
 
     frame: one row per participant with the design columns, the `by` columns and the participant's mean
     intakes of the index's required components (NULL for a participant without a scored day); domain:
-    the rows that belong (those outside stay in the design for the variance)."""
-    complete = pl.all_horizontal(pl.col(c).is_not_null() for c in index.required)
+    the rows that belong (those outside stay in the design for the variance); inputs: the components
+    scored (default the index's required ones; the DII's are the parameters the cohort has)."""
+    inputs = index.required if inputs is None else inputs
+    complete = pl.all_horizontal(pl.col(c).is_not_null() for c in inputs)
     inside = domain & complete & (pl.col(design.weight).fill_null(0) > 0)
     levels: list[tuple[str, str, pl.Expr]] = [("all", "all", inside)]
     for column in by:
         for value in sorted(frame.filter(inside)[column].drop_nulls().unique().to_list()):
             levels.append((column, str(value), inside & (pl.col(column) == value)))
     rows = []
-    filled = frame.with_columns(pl.col(c).fill_null(0.0) for c in index.required)
+    filled = frame.with_columns(pl.col(c).fill_null(0.0) for c in inputs)
     for domain_name, domain_value, members in levels:
         chosen = filled.filter(members)
         if not chosen.height:
             continue
-        scores, linearised = _linearised(index, chosen, design.weight)
+        scores, linearised = _linearised(index, chosen, design.weight, inputs)
         data = filled.join(linearised, on="participant_id", how="left").with_columns(
             pl.col(f"{_U}{c}").fill_null(0.0) for c in scores)
         for component, score in scores.items():

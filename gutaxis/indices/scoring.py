@@ -76,3 +76,13 @@ def long_scores(wide: pl.DataFrame, max_scores: Mapping[str, float]) -> pl.DataF
             .with_columns(pl.col("component").replace_strict(maxima, return_dtype=pl.Float64).alias("max_score"))
             .select(*SCORE_SCHEMA)
             .sort("participant_id", "recall_day", "component", nulls_last=True))
+
+
+FEMALE = ("female", "f", "2", "woman", "women")
+MALE = ("male", "m", "1", "man", "men")
+
+
+def sex_of(column: str = "sex") -> pl.Expr:
+    """'female', 'male' or NULL from the participants' sex however it is coded (female/male, F/M, NHANES 2/1)."""
+    text = pl.col(column).cast(pl.String).str.strip_chars().str.to_lowercase().str.replace(r"\.0+$", "")
+    return pl.when(text.is_in(FEMALE)).then(pl.lit("female")).when(text.is_in(MALE)).then(pl.lit("male"))

@@ -19,6 +19,8 @@ from gutaxis.specs import CohortSpec
 # A total and the sum of its components may differ by the rounding of 14 additions, no more.
 SUM_TOLERANCE = 1e-9
 COMPUTED = "computed"
+NO_POPULATION_RATIO = ("not estimated: the index scores against the cohort's own distribution (medians or deciles), "
+                       "which a group's mean intakes do not have")
 
 
 def staged_days(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str) -> pl.DataFrame:
@@ -44,7 +46,7 @@ def stage_indices(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: st
     days = staged_days(conn, spec.name, run_key)
     participants = staged_participants(conn, spec.name, run_key)
     available = available_components(days)
-    day_parts, participant_parts, status = [], [], []
+    day_parts, participant_parts, status, thresholds = [], [], [], []
     for index in INDICES.values():
         reason = index.not_computable(available)
         if reason:
@@ -52,6 +54,10 @@ def stage_indices(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: st
             continue
         per_day = index.day_scores(days, participants)
         per_participant = index.participant_scores(days, participants).drop("recall_day")
+        cuts = index.cut_points(days, participants)
+        if cuts is not None:
+            thresholds.append(cuts.select("index_id", "scope", "sex", "component", "kind",
+                                          pl.col("median").alias("threshold"), "n"))
         day_parts.append(({"cohort": spec.name, "index_id": index.index_id}, per_day))
         participant_parts.append(({"cohort": spec.name, "index_id": index.index_id}, per_participant))
         status.append({"index_id": index.index_id, "status": COMPUTED,
@@ -64,6 +70,10 @@ def stage_indices(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: st
                           participant_parts or [({"cohort": spec.name, "index_id": ""}, _empty(with_day=False))],
                           warehouse.COHORT_TABLES["marts.participant_index"])
     conn.execute("DELETE FROM audit.index_status WHERE run_id = ?", [run_key])
+    conn.execute("DELETE FROM audit.index_thresholds WHERE run_id = ?", [run_key])
+    if thresholds:
+        warehouse.append_audit(conn, "audit.index_thresholds", pl.concat(thresholds, how="vertical_relaxed"),
+                               run_id=run_key, cohort=spec.name)
     statuses = pl.DataFrame(status, schema={"index_id": pl.String, "status": pl.String, "participant_days": pl.Int64,
                                             "participants": pl.Int64})
     warehouse.append_audit(conn, "audit.index_status", statuses.with_columns(pl.lit(None, pl.String).alias("population")),
@@ -79,15 +89,19 @@ def _empty(with_day: bool) -> pl.DataFrame:
 
 
 def check_indices(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> pl.DataFrame:
-    """Blocking: every score within 0..max_score (and not NULL); every total equal to the sum of its
-    components; every scored participant(-day) with each component of its index."""
+    """Blocking: every score within 0..max_score (-max_score..max_score for an index with negative parts, the
+    DII) and not NULL; every total equal to the sum of its components; every scored participant(-day) with
+    each component of its index (for the DII, each parameter the cohort has)."""
     rows = []
-    expected = {i.index_id: len(i.max_scores) + 1 for i in INDICES.values()}
+    expected = {i.index_id: len(i.max_scores) + 1 for i in INDICES.values() if not i.optional}
+    # an index with optional components (the DII) scores the ones the cohort has: the same for every row
+    lower = " ".join(f"WHEN '{i.index_id}' THEN -max_score" for i in INDICES.values() if i.min_scores)
+    minimum = f"CASE index_id {lower} ELSE 0 END" if lower else "0"
     for kind, keys in (("day_index", "participant_id, recall_day"), ("participant_index", "participant_id")):
         table = warehouse.staging_table(kind, spec.name, run_key)
         total = conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
         bad = conn.execute(f"SELECT count(*), any_value(index_id || ' ' || component || ' of participant ' || participant_id) "
-                           f"FROM {table} WHERE score IS NULL OR score < 0 OR score > max_score").fetchall()[0]
+                           f"FROM {table} WHERE score IS NULL OR score < {minimum} OR score > max_score").fetchall()[0]
         rows.append(_result("score within 0..max_score", "score", bad[0], total,
                             f"a score outside its range (first: {bad[1]})", table))
         sums = conn.execute(
@@ -99,7 +113,10 @@ def check_indices(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: st
         rows.append(_result("total equals the sum of its components", "score", sums[0], groups,
                             f"a total that is not the sum of its components (first: {sums[1]})", table))
         counts = conn.execute(f"SELECT index_id, count(*) FROM {table} GROUP BY index_id, {keys}").fetchall()
-        incomplete = sum(1 for index_id, n in counts if expected.get(index_id) != n)
+        widest = {}
+        for index_id, n in counts:
+            widest[index_id] = max(widest.get(index_id, 0), n)
+        incomplete = sum(1 for index_id, n in counts if expected.get(index_id, widest[index_id]) != n)
         rows.append(_result("every component of the index scored", "component", incomplete, len(counts),
                             "a participant scored on some components of an index only", table))
     return _record(conn, spec, run_key, "indices", rows)
@@ -132,23 +149,31 @@ def index_population_rows(conn: duckdb.DuckDBPyConnection, cohort: str, run_key:
     rows = []
     status = dict(conn.execute("SELECT index_id, status FROM audit.index_status WHERE run_id = ?", [run_key]).fetchall())
     computed = [INDICES[i] for i, s in status.items() if s == COMPUTED and i in INDICES]
+    for index in computed:
+        if not index.population_ratio:
+            conn.execute("UPDATE audit.index_status SET population = ? WHERE run_id = ? AND index_id = ?",
+                         [NO_POPULATION_RATIO, run_key, index.index_id])
+    computed = [index for index in computed if index.population_ratio]
     if not computed:
         return pl.DataFrame(schema=POPULATION_SCHEMA)
     days = staged_days(conn, cohort, run_key)
+    available = available_components(days)
     frame = participants.with_columns(pl.col("participant_id").cast(pl.String))
     if design is None:
         frame = with_srs_design(frame)
     by = ["sex"] if "sex" in frame.columns and frame["sex"].null_count() < frame.height else []
     ages = pl.col("age_years").is_null() | (pl.col("age_years") >= 2) if "age_years" in frame.columns else pl.lit(True)
     for index in computed:
-        scored = complete_rows(days.select("participant_id", "recall_day", *index.required), index.required)
+        inputs = index.inputs(available)
+        scored = complete_rows(days.select("participant_id", "recall_day", *inputs), inputs)
         means = participant_means(scored).drop("recall_day").join(
             scored.group_by("participant_id").len("n_days"), on="participant_id")
-        data = frame.drop([c for c in (*index.required, "n_days") if c in frame.columns]).join(
+        data = frame.drop([c for c in (*inputs, "n_days") if c in frame.columns]).join(
             means, on="participant_id", how="left")
         try:
-            weight = choose_weight(data, design, [f"{index.required[0]}_mean_daily"], set())
-            found = population_scores(index, data, survey_design(design, weight), ages, by, _weight_label(weight, design))
+            weight = choose_weight(data, design, [f"{inputs[0]}_mean_daily"], set())
+            found = population_scores(index, data, survey_design(design, weight), ages, by, _weight_label(weight, design),
+                                      inputs)
             note = f"estimated (weight {_weight_label(weight, design)})"
         except GutaxisError as exc:  # the cohort's own analyses name its design problems; the scores stand
             found, note = [], f"not estimated: {exc}"
