@@ -7,6 +7,7 @@ from assets.diaries import cohort_diary_items
 from assets.exposures import cohort_exposures
 from assets.publish import published_cohort
 from assets.reference import reference_components
+from assets.shards import cohort_shards
 
 # In-process: every step of a run shares the one-writer lock of its process.
 reference_job = dg.define_asset_job(
@@ -15,6 +16,6 @@ reference_job = dg.define_asset_job(
     description="Load the component registry and every fetched composition source.")
 
 cohort_job = dg.define_asset_job(
-    "cohort_job", selection=dg.AssetSelection.assets(cohort_diary_items, cohort_exposures, *analysis_assets, published_cohort),
+    "cohort_job", selection=dg.AssetSelection.assets(cohort_shards, cohort_diary_items, cohort_exposures, *analysis_assets, published_cohort),
     executor_def=dg.in_process_executor,
     description="Ingest, compute, audit and publish one cohort (partition = cohort name).")
