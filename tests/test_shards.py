@@ -315,13 +315,15 @@ def test_a_worker_killed_mid_run_fails_the_step_which_is_retried_with_the_same_r
     from distributed import Client
 
     with Client(dask_cluster, set_as_default=False) as client:
-        client.run(os.environ.__setitem__, "GUTAXIS_INJECT_FAULT", f"shard-2:kill-once:{marker}")
+        # a lambda travels by value: the workers set their own environment (a bound method of
+        # os.environ would be pickled with a copy of the caller's)
+        client.run(lambda fault: os.environ.__setitem__("GUTAXIS_INJECT_FAULT", fault), f"shard-2:kill-once:{marker}")
     try:
         reports, errors = _run(tmp_path, lake="s3://gutaxis-lake/killed", **env)
     finally:
         with Client(dask_cluster, set_as_default=False) as client:
             client.wait_for_workers(2, timeout=120)
-            client.run(os.environ.pop, "GUTAXIS_INJECT_FAULT", None)
+            client.run(lambda: os.environ.pop("GUTAXIS_INJECT_FAULT", None))
     assert marker.exists()  # a worker really was killed at shard 2
     assert errors == [] and reports[0].outcome == "published"
     assert _published(tmp_path) == unsharded
