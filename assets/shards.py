@@ -5,7 +5,7 @@ from assets.composition import composition_assets, composition_fndds_derived
 from assets.partitions import cohort_partitions, cohort_spec, log_stage, partition_key, run_key
 from assets.resources import ShardsResource, WarehouseResource
 from assets.results import failure
-from gutaxis import GutaxisError, lake, sharded_run, stages
+from gutaxis import GutaxisError, interrupts, lake, sharded_run, stages
 
 # A lost worker, a lost scheduler connection or a killed pool process fails the step; the retry
 # recomputes only the shards that have no complete output yet. Bad input is not retried.
@@ -34,6 +34,10 @@ def cohort_shards(context: dg.AssetExecutionContext, warehouse_db: WarehouseReso
             if context.retry_number >= SHARD_RETRIES.max_retries:
                 first = str(exc).splitlines()[0] if str(exc) else ""
                 stages.fail(conn, partition_key(context), key, f"internal error: {type(exc).__name__}: {first}")
+            raise
+        except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
+            with interrupts.deferred():  # as assets.results.recorded_failure: recorded, no snapshot copy
+                stages.fail(conn, partition_key(context), key, "interrupted", snapshot=False)
             raise
     if context.retry_number:
         summary["attempt"] = context.retry_number + 1

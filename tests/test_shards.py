@@ -87,6 +87,22 @@ def test_an_unknown_executor_is_refused_in_one_line():
     assert shard_executors.dask_address("processes:2") is None
 
 
+def test_the_lake_is_configured_in_one_place_and_bad_options_are_refused_in_one_line(tmp_path, monkeypatch):
+    from gutaxis import lake
+
+    monkeypatch.delenv("GUTAXIS_LAKE", raising=False)
+    monkeypatch.delenv("GUTAXIS_LAKE_OPTIONS", raising=False)
+    assert lake.configured().url == lake.default_url()
+    monkeypatch.setenv("GUTAXIS_LAKE", "s3://bucket/lake")
+    monkeypatch.setenv("GUTAXIS_LAKE_OPTIONS", '{"endpoint_url": "http://127.0.0.1:9"}')
+    configured = lake.configured()
+    assert (configured.url, configured.options, configured.is_local) == ("s3://bucket/lake", {"endpoint_url": "http://127.0.0.1:9"}, False)
+    assert configured.run_prefix("study", "abc") == "s3://bucket/lake/study/runs/abc"
+    monkeypatch.setenv("GUTAXIS_LAKE_OPTIONS", "endpoint=http://x")
+    with pytest.raises(GutaxisError, match=r"^GUTAXIS_LAKE_OPTIONS: not JSON .*; give fsspec storage options as a JSON object"):
+        lake.configured()
+
+
 # ---- runs of the pipeline -------------------------------------------------------------------
 
 @contextlib.contextmanager
