@@ -95,46 +95,67 @@ def _stacked(lake: lakes.Lake, plan: dict, table: str) -> pl.DataFrame:
 
 
 def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dagster_run_id: str | None = None) -> dict:
-    """Stage the shards' items, participants, quarantine and inclusion as stages.ingest stages a whole diary's."""
+    """Stage the shards' items, participants, quarantine and inclusion as stages.ingest stages a whole
+    diary's, one shard in memory at a time (a recall's inclusion row alone is ~5 bytes an item)."""
     from gutaxis import stages
 
     lake, plan = plan_of(spec, run_key)
     files = stages.start_run(conn, spec, run_key, dagster_run_id)
     warehouse.record_run(conn, run_key, cohort=spec.name, outcome="running", input_sha256=plan["input_sha256"])
-    quarantine = _stacked(lake, plan, "quarantine").sort("source_file", "source_row", maintain_order=True)
-    inclusion = _stacked(lake, plan, "inclusion")
-    untrusted = (_stacked(lake, plan, "untrusted").group_by("food_code", "reason")
-                 .agg(pl.col("n_items").sum(), pl.col("grams").sum())
-                 .select(UNTRUSTED_SCHEMA.keys()).sort("grams", "food_code", descending=[True, False], nulls_last=True))
     n_items = sum(s["items"] for s in plan["shards"])
-    refuse_unusable(spec, files, n_items, sum(s["items_without_code"] for s in plan["shards"]), quarantine, inclusion, untrusted)
+    without_code = sum(s["items_without_code"] for s in plan["shards"])
+    if n_items == 0 or without_code == n_items:  # nothing usable: the whole cohort's reasons make the message
+        refuse_unusable(spec, files, n_items, without_code, _stacked(lake, plan, "quarantine"),
+                        _stacked(lake, plan, "inclusion"), _untrusted(_stacked(lake, plan, "untrusted")))
     warehouse.clear_audit(conn, spec.name, run_key)
     item_runs = sum(s["item_runs"] for s in plan["shards"])
-    items_table = None
-    for shard in plan["shards"]:  # one shard's items in memory at a time
+    items_table, staged, counts = None, set(), {"participants": 0, "quarantined": 0, "excluded_recalls": 0}
+    for shard in plan["shards"]:
         items = _read(lake, shard, "items")
-        if items is None or not items.height:
-            continue
-        columns = (*(c for c in warehouse.COHORT_TABLES["cohort.diary_items"] if c not in ("cohort", "food_source")),
-                   *(c for c in items.columns if c.startswith(REPORTED_PREFIX)))
-        items_table = warehouse.stage_parts(conn, "diary_items", spec.name, run_key, [({}, items)], columns,
-                                            append=items_table is not None,
-                                            compression=stages.item_compression(items.schema, n_items, item_runs))
+        if items is not None and items.height:
+            columns = (*(c for c in warehouse.COHORT_TABLES["cohort.diary_items"] if c not in ("cohort", "food_source")),
+                       *(c for c in items.columns if c.startswith(REPORTED_PREFIX)))
+            items_table = warehouse.stage_parts(conn, "diary_items", spec.name, run_key, [({}, items)], columns,
+                                                append=items_table is not None,
+                                                compression=stages.item_compression(items.schema, n_items, item_runs))
         del items
+        participants = _read(lake, shard, "participants")
+        if participants is not None and (participants.height or "participants" not in staged):
+            # the diary gives ids only; gutaxis.analysis.steps.stage_participants adds attributes and design
+            warehouse.stage_parts(conn, "participants", spec.name, run_key, [({}, participants)],
+                                  tuple(participants.columns), append="participants" in staged)
+            staged.add("participants")
+            counts["participants"] += participants.height
+        quarantine, inclusion = _read(lake, shard, "quarantine"), _read(lake, shard, "inclusion")
+        warehouse.append_audit(conn, "audit.quarantine", quarantine, run_id=run_key, cohort=spec.name)
+        warehouse.append_audit(conn, "audit.inclusion", inclusion, run_id=run_key, cohort=spec.name)
+        counts["quarantined"] += quarantine.height
+        counts["excluded_recalls"] += inclusion.filter(~pl.col("included")).height
     warehouse.record_item_source(conn, items_table, spec.composition, stages.code_width(load_source_spec(spec.composition)))
-    participants = _stacked(lake, plan, "participants").sort("participant_id")
-    warehouse.stage_parts(conn, "participants", spec.name, run_key, [({}, participants)], tuple(participants.columns))
     stages._stage_dietary_weights(conn, spec, run_key, dietary_weights.of_item_diary(spec))
     faults.point("ingest")
-    warehouse.append_audit(conn, "audit.quarantine", quarantine, run_id=run_key, cohort=spec.name)
-    warehouse.append_audit(conn, "audit.inclusion", inclusion, run_id=run_key, cohort=spec.name)
-    warehouse.append_audit(conn, "audit.linkage", untrusted, food_source=spec.composition, run_id=run_key, cohort=spec.name)
+    # codes the file printed unreadably, summed over the shards (a row per code and reason: small)
+    warehouse.append_audit(conn, "audit.linkage", _untrusted(_stacked(lake, plan, "untrusted")),
+                           food_source=spec.composition, run_id=run_key, cohort=spec.name)
     excluded_rows = sum(s["excluded_rows"] for s in plan["shards"])
     conn.execute("UPDATE audit.runs SET rows_read = ?, rows_published = ?, rows_quarantined = ?, rows_excluded = ? "
-                 "WHERE run_id = ?", [plan["rows_read"], n_items, quarantine.height, excluded_rows, run_key])
-    return {"items": n_items, "participants": participants.height, "quarantined": quarantine.height,
-            "excluded_recalls": inclusion.filter(~pl.col("included")).height, "rows_read": plan["rows_read"],
-            "shards": plan["n_shards"]}
+                 "WHERE run_id = ?", [plan["rows_read"], n_items, counts["quarantined"], excluded_rows, run_key])
+    return {"items": n_items, **counts, "rows_read": plan["rows_read"], "shards": plan["n_shards"]}
+
+
+def _untrusted(stacked: pl.DataFrame) -> pl.DataFrame:
+    return (stacked.group_by("food_code", "reason").agg(pl.col("n_items").sum(), pl.col("grams").sum())
+            .select(UNTRUSTED_SCHEMA.keys()).sort("grams", "food_code", descending=[True, False], nulls_last=True))
+
+
+def _folded(total: pl.DataFrame | None, part: pl.DataFrame | None) -> pl.DataFrame | None:
+    """Per-food sums of the shards so far plus this shard's: every column but food_code is a sum
+    (exact: fixed-point integers), so the running total stays one row per food, whatever N."""
+    if part is None:
+        return total
+    if total is None:
+        return part
+    return pl.concat([total, part]).group_by("food_code", maintain_order=True).agg(pl.all().sum())
 
 
 def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> dict:
@@ -154,9 +175,11 @@ def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key
             days += table.height if kind == "day_exposure" else 0
             del table
     food_components, foods = stages.composition_of(conn, spec)
-    contrib_parts = [frame for s in plan["shards"] if (frame := _read(lake, s, "contrib")) is not None]
-    unlinked_parts = [frame for s in plan["shards"] if (frame := _read(lake, s, "unlinked")) is not None]
-    linkage = stages.finish_exposures(conn, spec, run_key, contrib_parts, unlinked_parts, food_components, foods)
+    contributions, unlinked = None, None
+    for shard in plan["shards"]:
+        contributions = _folded(contributions, _read(lake, shard, "contrib"))
+        unlinked = _folded(unlinked, _read(lake, shard, "unlinked"))
+    linkage = stages.finish_exposures(conn, spec, run_key, [contributions], [unlinked], food_components, foods)
     return {"days": days, "chunks": plan["n_shards"], "unlinked_codes": linkage.height,
             "unlinked_items": int(linkage["n_items"].sum()) if linkage.height else 0}
 
