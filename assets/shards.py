@@ -18,11 +18,17 @@ SHARD_RETRIES = dg.RetryPolicy(max_retries=2, delay=1)
                       "says and written to the lake (GUTAXIS_LAKE); nothing to do for a cohort of one shard.")
 def cohort_shards(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource,
                   shards: ShardsResource) -> dg.MaterializeResult:
-    spec = cohort_spec(context)
-    if not sharded_run.is_sharded(spec):
+    key = run_key(context)
+    try:
+        spec = cohort_spec(context)
+        sharded = sharded_run.is_sharded(spec)  # `auto` looks at the data files
+    except GutaxisError as exc:  # bad input is not retried; recorded as the ingest records it
+        with warehouse_db.writer() as conn:
+            stages.fail(conn, partition_key(context), key, str(exc))
+        raise failure(exc) from None
+    if not sharded:
         return dg.MaterializeResult(metadata={"shards": 1})
     log_stage(context, "shards")
-    key = run_key(context)
     with warehouse_db.writer() as conn:
         try:
             summary = sharded_run.compute_shards(conn, spec, key, lake.configured(), shards.resolved())
