@@ -5,10 +5,11 @@ from assets.composition import composition_assets, composition_fndds_derived
 from assets.partitions import cohort_partitions, cohort_spec, log_stage, partition_key, run_key
 from assets.resources import WarehouseResource
 from assets.results import audited, recorded_failure
+from assets.shards import cohort_shards
 from gutaxis import stages
 
 
-@dg.asset(partitions_def=cohort_partitions, group_name="cohort", deps=[*composition_assets, composition_fndds_derived],
+@dg.asset(partitions_def=cohort_partitions, group_name="cohort", deps=[*composition_assets, composition_fndds_derived, cohort_shards],
           description="Staged diary items of one cohort (store.diary_items__COHORT__RUN until published).")
 def cohort_diary_items(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource) -> dg.MaterializeResult:
     log_stage(context, "ingest")

@@ -36,13 +36,16 @@ def valid_recall_status(spec: CohortSpec) -> list[int] | None:
     return list(spec.valid_recall_status) if "recall_status" in spec.columns else None
 
 
-def read_diary(spec: CohortSpec, code_width: int, *, require_usable: bool = True) -> CanonicalDiary:
+def read_diary(spec: CohortSpec, code_width: int, *, require_usable: bool = True,
+               shard: tuple[int, int] | None = None) -> CanonicalDiary:
     """Every file the spec names, stacked, then typed and judged by gutaxis.diary_rules.
 
     When every row is quarantined the input is refused (a GutaxisError naming the file, the
     commonest reason and its first row): a locale's decimal commas or a column mapped wrong,
     not a few bad rows, and publishing an empty cohort with success would hide it.
-    require_usable=False returns the verdicts anyway (tests of single rows).
+    require_usable=False returns the verdicts anyway (tests of single rows, and shards, which the
+    cohort judges together: refuse_unusable). shard=(i, n): only that shard's participants
+    (rows_read stays the files' whole count).
     """
     files = spec.data_files()
     reader = READERS[spec.format]
@@ -51,7 +54,7 @@ def read_diary(spec: CohortSpec, code_width: int, *, require_usable: bool = True
     try:
         diary = canonicalize(tabular.concat_raw(frames), cohort=spec.name, format=spec.format,
                              code_width=code_width,
-                             valid_recall_status=valid_recall_status(spec))
+                             valid_recall_status=valid_recall_status(spec), shard=shard)
     except pl.exceptions.PolarsError as exc:
         # Lazy scans fail only when rows are read (e.g. a ragged line deep in a CSV): find the file.
         for path, frame in zip(files, frames):
@@ -61,17 +64,25 @@ def read_diary(spec: CohortSpec, code_width: int, *, require_usable: bool = True
                 raise unreadable(path, spec.format, file_exc) from None
         raise exc
     diary = replace(diary, rows_read=sum(records.rows for records in opened))
-    if require_usable and diary.items.height == 0:
-        # Named after whichever kept more rows out: bad rows, or recalls their status excludes.
-        by_status = diary.inclusion.filter(~pl.col("included") & (pl.col("reason") != EVERY_ITEM_QUARANTINED))
-        if diary.quarantine.height and diary.quarantine.height >= by_status["n_items"].sum():
-            also = f" ({by_status.height} recalls were also excluded by their status)" if by_status.height else ""
-            raise nothing_usable(files, diary.quarantine, also)
-        also = f" ({diary.quarantine.height} rows were also quarantined)" if diary.quarantine.height else ""
-        raise nothing_included(spec, files, by_status, also)
-    if require_usable and diary.items["food_code"].null_count() == diary.items.height:
-        raise no_code_usable(spec, files, diary.untrusted_codes)
+    if require_usable:
+        refuse_unusable(spec, files, diary.items.height, diary.items["food_code"].null_count(), diary.quarantine,
+                        diary.inclusion, diary.untrusted_codes)
     return diary
+
+
+def refuse_unusable(spec: CohortSpec, files: list[Path], n_items: int, n_items_without_code: int,
+                    quarantine: pl.DataFrame, inclusion: pl.DataFrame, untrusted_codes: pl.DataFrame) -> None:
+    """Refuse a diary of which nothing is usable (see read_diary), from its counts and audit frames."""
+    if n_items == 0:
+        # Named after whichever kept more rows out: bad rows, or recalls their status excludes.
+        by_status = inclusion.filter(~pl.col("included") & (pl.col("reason") != EVERY_ITEM_QUARANTINED))
+        if quarantine.height and quarantine.height >= by_status["n_items"].sum():
+            also = f" ({by_status.height} recalls were also excluded by their status)" if by_status.height else ""
+            raise nothing_usable(files, quarantine, also)
+        also = f" ({quarantine.height} rows were also quarantined)" if quarantine.height else ""
+        raise nothing_included(spec, files, by_status, also)
+    if n_items_without_code == n_items:
+        raise no_code_usable(spec, files, untrusted_codes)
 
 
 def no_code_usable(spec: CohortSpec, files: list[Path], untrusted: pl.DataFrame) -> GutaxisError:

@@ -320,8 +320,11 @@ def _row_reason(rules: list[_Rule]) -> pl.Expr:
 
 
 def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, code_width: int,
-                 valid_recall_status: list[int] | None) -> CanonicalDiary:
-    """Type, normalise and judge a raw diary frame in one pass over the input (see the module docstring)."""
+                 valid_recall_status: list[int] | None, shard: tuple[int, int] | None = None) -> CanonicalDiary:
+    """Type, normalise and judge a raw diary frame in one pass over the input (see the module docstring).
+
+    shard=(i, n): only the rows whose participant (the canonical id, as stored) falls in shard i of n
+    (gutaxis.shards); rows without a readable id go to shard 0, so each row is judged in one shard."""
     schema = raw.collect_schema()
     for optional in ("recall_status", "external_id"):
         if optional not in schema:
@@ -336,7 +339,12 @@ def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, code_width: int
 
     status_ok = pl.col("__recall_status").is_in(valid_recall_status).fill_null(False) if has_status else pl.lit(True)
     key_ok = pl.col("__key_ok")
-    parsed = (raw.with_columns(_parse(schema, reported, code_width))
+    parsed = raw.with_columns(_parse(schema, reported, code_width))
+    if shard is not None:
+        from gutaxis.shards import in_shard
+
+        parsed = parsed.filter(in_shard(pl.col("__participant_id"), *shard))
+    parsed = (parsed
               .with_columns(__key_rule=_first_failed(key_rules, 1))
               .with_columns(__key_ok=pl.col("__key_rule") == 0))
     if _has("item_key", schema):

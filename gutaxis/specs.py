@@ -53,6 +53,9 @@ class CohortSpec(BaseModel):
     # Recall-status codes that mean "usable" for a mapped recall_status column (tabular only).
     valid_recall_status: list[int] = Field(default_factory=lambda: [1])
     low_coverage_threshold: float = Field(default=DEFAULT_LOW_COVERAGE, ge=0, le=1)
+    # Participant shards (gutaxis.shards, docs/scale.md): 1 runs the cohort whole, as before; N splits it
+    # by a stable hash of participant_id; "auto" picks N from the input's size (shards.shard_count).
+    shards: int | Literal["auto"] = 1
     # A registered spec reads only under the project's data folder unless this says otherwise
     # (`cohort add --path` outside data/ writes it; see `outside_data_error`).
     external_path: bool = False
@@ -84,6 +87,15 @@ class CohortSpec(BaseModel):
         problem = delimiter_problem(v)
         if problem:
             raise ValueError(problem)
+        return v
+
+    @field_validator("shards")
+    @classmethod
+    def _shard_count(cls, v: int | str) -> int | str:
+        from gutaxis.shards import MAX_SHARDS
+
+        if v != "auto" and not 1 <= v <= MAX_SHARDS:
+            raise ValueError(f"shards: {v} is not a shard count; give a whole number from 1 to {MAX_SHARDS}, or auto")
         return v
 
     @field_validator("valid_recall_status")

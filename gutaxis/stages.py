@@ -206,17 +206,12 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
     """Read, type and rule-check the diary; stage items and participants; log quarantine and inclusion."""
     if day_totals.is_day_totals(spec):
         return _ingest_day_totals(conn, spec, run_key, dagster_run_id)
+    from gutaxis import sharded_run
+
+    if sharded_run.is_sharded(spec):
+        return sharded_run.ingest(conn, spec, run_key, dagster_run_id)
     source_spec = load_source_spec(spec.composition)
-    _require_source_loaded(conn, spec)
-    files = spec.data_files()
-    warehouse.drop_staging(conn, spec.name)  # leftovers of killed or failed runs
-    # We hold the writer lock, so an unfinished run of this cohort is a run that was killed.
-    conn.execute("UPDATE audit.runs SET outcome = 'killed (found unfinished by run ' || ? || ')', finished = ? "
-                 "WHERE cohort = ? AND finished IS NULL AND run_id <> ?", [run_key, warehouse.utc_now(), spec.name, run_key])
-    warehouse.record_run(conn, run_key, cohort=spec.name, dagster_run_id=dagster_run_id, outcome="running",
-                         code_version=code_version(), source_versions=source_status.sources_used(conn, spec.composition),
-                         spec_sha256=spec_sha256(spec))
-    handoff.drop(spec.name)
+    files = start_run(conn, spec, run_key, dagster_run_id)
     width = code_width(source_spec)
     with _files_kept(files), ThreadPoolExecutor(max_workers=1, thread_name_prefix="gutaxis-sha256") as pool:
         # The input files are hashed while they are read (hashlib releases the GIL): 0.3 s alone
@@ -272,6 +267,31 @@ def _record_row_counts(conn: duckdb.DuckDBPyConnection, run_key: str, read: int,
     checked against the stored tables by quality.rows_accounted, a blocking check of the audit."""
     conn.execute("UPDATE audit.runs SET rows_read = ?, rows_published = ?, rows_quarantined = ?, rows_excluded = ? "
                  "WHERE run_id = ?", [read, published, quarantined, excluded, run_key])
+
+
+def start_run(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dagster_run_id: str | None) -> list[Path]:
+    """The start of an item diary's ingest: the source is loaded, leftovers of killed or failed runs
+    are dropped, and the run is recorded as running; returns the data files."""
+    _require_source_loaded(conn, spec)
+    files = spec.data_files()
+    warehouse.drop_staging(conn, spec.name)  # leftovers of killed or failed runs
+    # We hold the writer lock, so an unfinished run of this cohort is a run that was killed.
+    conn.execute("UPDATE audit.runs SET outcome = 'killed (found unfinished by run ' || ? || ')', finished = ? "
+                 "WHERE cohort = ? AND finished IS NULL AND run_id <> ?", [run_key, warehouse.utc_now(), spec.name, run_key])
+    warehouse.record_run(conn, run_key, cohort=spec.name, dagster_run_id=dagster_run_id, outcome="running",
+                         code_version=code_version(), source_versions=source_status.sources_used(conn, spec.composition),
+                         spec_sha256=spec_sha256(spec))
+    handoff.drop(spec.name)
+    return files
+
+
+def composition_of(conn: duckdb.DuckDBPyConnection, spec: CohortSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The cohort's composition source: (food_code, component_id, amount_per_100g) and (food_code, description)."""
+    food_components = conn.sql(
+        "SELECT food_code, component_id, amount_per_100g FROM composition.food_components WHERE source = $1",
+        params=[spec.composition]).pl()
+    foods = conn.sql("SELECT food_code, description FROM composition.foods WHERE source = $1", params=[spec.composition]).pl()
+    return food_components, foods
 
 
 @contextmanager
@@ -415,10 +435,11 @@ def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key
     """Link staged items to the composition and stage the three exposure tables, chunk by chunk."""
     if day_totals.is_day_totals(spec):
         return _day_totals_exposures(conn, spec, run_key)
-    food_components = conn.sql(
-        "SELECT food_code, component_id, amount_per_100g FROM composition.food_components WHERE source = $1",
-        params=[spec.composition]).pl()
-    foods = conn.sql("SELECT food_code, description FROM composition.foods WHERE source = $1", params=[spec.composition]).pl()
+    from gutaxis import sharded_run
+
+    if sharded_run.is_sharded(spec):
+        return sharded_run.compute_exposures(conn, spec, run_key)
+    food_components, foods = composition_of(conn, spec)
     components = component_ids()
     wide = composition_wide(food_components, components)
     contrib_parts, unlinked_parts, days, n_chunks = [], [], 0, 0
@@ -438,6 +459,16 @@ def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key
             unlinked_parts.append(result.unlinked_fixed)
             days += result.day_wide.height
             del result
+    linkage = finish_exposures(conn, spec, run_key, contrib_parts, unlinked_parts, food_components, foods)
+    return {"days": days, "chunks": n_chunks, "unlinked_codes": linkage.height,
+            "unlinked_items": int(linkage["n_items"].sum()) if linkage.height else 0}
+
+
+def finish_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, contrib_parts: list[pl.DataFrame],
+                     unlinked_parts: list[pl.DataFrame], food_components: pl.DataFrame, foods: pl.DataFrame) -> pl.DataFrame:
+    """After the day and participant tables are staged: settings, the cohort's food contributions and
+    reach from the chunks' exact per-food sums, and the unlinked codes (returned)."""
+    components = component_ids()
     warehouse.record_exposure_settings(conn, warehouse.staging_table("participant_exposure", spec.name, run_key),
                                        spec.low_coverage_threshold)
     width = code_width(load_source_spec(spec.composition))
@@ -451,8 +482,7 @@ def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key
     conn.execute("DELETE FROM audit.linkage WHERE cohort = ? AND run_id = ? AND reason = ?", [spec.name, run_key, NOT_IN_SOURCE])
     warehouse.append_audit(conn, "audit.linkage", linkage, food_source=spec.composition,
                            run_id=run_key, cohort=spec.name, reason=NOT_IN_SOURCE)
-    return {"days": days, "chunks": n_chunks, "unlinked_codes": linkage.height,
-            "unlinked_items": int(linkage["n_items"].sum()) if linkage.height else 0}
+    return linkage
 
 
 def _record_reach(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, grams: pl.DataFrame,
@@ -543,6 +573,13 @@ def publish(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> 
             warehouse.finish_publish(conn, spec.name, run_key)
     except Exception:  # noqa: BLE001 - published already; the next writer drops the replaced tables (recover_publishes)
         pass
+    from gutaxis import sharded_run
+
+    if sharded_run.is_sharded(spec):
+        try:
+            sharded_run.prune(spec, run_key)
+        except Exception:  # noqa: BLE001 - published already; the next publish prunes what this one left
+            pass
     return counts
 
 

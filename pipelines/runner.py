@@ -7,7 +7,7 @@ import uuid
 import dagster as dg
 
 from assets.partitions import SPEC_TAG, cohort_partitions
-from gutaxis import GutaxisError, interrupts, stages, warehouse
+from gutaxis import GutaxisError, interrupts, lake, shard_executors, sharded_run, stages, warehouse
 from gutaxis.report import CohortReport, cohort_report
 from gutaxis.specs import CohortSpec, cohorts_dir, load_cohort_spec, resolve_cohort, without_synthetic_beside_real
 
@@ -172,6 +172,8 @@ def check_cohort(name_or_path: str) -> CohortReport:
         defs.resolve_job_def("reference_job").execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False)
         with warehouse.open_writer() as conn:
             try:
+                if sharded_run.is_sharded(spec):
+                    sharded_run.compute_shards(conn, spec, key, lake.configured(), shard_executors.configured())
                 stages.ingest(conn, spec, key)
                 results = stages.audit_diary_items(conn, spec, key)
                 if stages.blocking_failures(results).height == 0:
