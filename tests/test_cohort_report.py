@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+from html import escape
 from pathlib import Path
 
 import duckdb
@@ -231,6 +232,12 @@ def test_the_report_shows_the_flow_coverage_food_sources_estimates_and_provenanc
     assert run_id in html and code_version in html and sha in html and "synthetic-1" in html
     # no usual intake declared: every plot says so, and why
     assert "usual intake not estimated" in html
+    # the diet-quality indices: each index of the run, computed with its totals or not computable and why
+    with duckdb.connect(str(published / "warehouse.duckdb"), read_only=True) as conn:
+        statuses = conn.execute("SELECT index_id, status FROM audit.index_status WHERE run_id = ?", [run_id]).fetchall()
+    assert statuses and 'id="indices"' in html
+    for index_id, status in statuses:
+        assert f"<td>{index_id}</td><td>{escape(status)}</td>" in html
 
 
 @pytest.mark.slow

@@ -69,6 +69,7 @@ class ReportData:
     population: pl.DataFrame
     associations: pl.DataFrame
     usual_table: str               # why no usual intake, or "" when the table exists
+    indices: pl.DataFrame = field(default_factory=pl.DataFrame)  # per index: status and participant totals
     sampled_days: int = 0          # days the histograms drew on when the cohort has more than MAX_PLOTTED_DAYS
 
 
@@ -115,7 +116,21 @@ def gather(conn: duckdb.DuckDBPyConnection, cohort: str) -> ReportData:
                                 "variable, statistic, quantile NULLS FIRST, domain NULLS FIRST, domain_value", [cohort]),
         associations=_frame(conn, "SELECT * FROM marts.association_estimates WHERE cohort = ? ORDER BY hypothesis_id, "
                                   "subpopulation NULLS FIRST, contrast", [cohort]),
-        usual_table=usual_table, sampled_days=sampled)
+        usual_table=usual_table, sampled_days=sampled, indices=_indices(conn, cohort, run_key))
+
+
+def _indices(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: str) -> pl.DataFrame:
+    """Per index of the run (audit.index_status): computed or why not, and the spread of the participants'
+    published totals (marts.participant_index); empty for a warehouse published before the indices."""
+    if not _relation_exists(conn, "audit.index_status") or not _relation_exists(conn, "marts.participant_index"):
+        return pl.DataFrame()
+    return _frame(conn, "SELECT s.index_id, s.status, s.participants, s.participant_days, "
+                        "avg(p.score) AS mean_total, quantile_cont(p.score, 0.1) AS p10, "
+                        "quantile_cont(p.score, 0.5) AS p50, quantile_cont(p.score, 0.9) AS p90, "
+                        "any_value(p.max_score) AS max_score, s.population "
+                        "FROM audit.index_status s LEFT JOIN marts.participant_index p ON p.cohort = s.cohort "
+                        "AND p.index_id = s.index_id AND p.component = 'total' "
+                        "WHERE s.run_id = ? AND s.cohort = ? GROUP BY ALL ORDER BY s.index_id", [run_key, cohort])
 
 
 def _low_coverage_threshold(conn: duckdb.DuckDBPyConnection, cohort: str) -> float | None:
@@ -315,6 +330,17 @@ def _associations(frame: pl.DataFrame) -> str:
     return "\n".join(html)
 
 
+def _indices_html(frame: pl.DataFrame) -> str:
+    if frame.is_empty():
+        return "<p>No diet-quality index was scored for this cohort (see the README, section \"Indices\").</p>"
+    columns = ["index_id", "status", "participants", "participant_days", "mean_total", "p10", "p50", "p90",
+               "max_score", "population"]
+    numeric = {2, 3, 4, 5, 6, 7, 8}
+    return _table(columns, frame.select(columns).rows(), numeric,
+                  "per index: the participants' totals on their mean intakes (marts.participant_index; the DII "
+                  "may be negative); the population ratio is among the population estimates (analysis_id index-<id>)")
+
+
 def _provenance(data: ReportData) -> str:
     run = data.run
     rows = [["run id", run.get("run_id")], ["Dagster run id", run.get("dagster_run_id")],
@@ -369,6 +395,7 @@ def render(data: ReportData) -> str:
         usual_summary=escape(f"Usual intake was not estimated: {usual_reason}.") if usual_reason else "",
         components="\n".join(_component(s, data.sampled_days) for s in data.components)
         or "<p>No component has a value in this cohort.</p>",
+        indices=_indices_html(data.indices),
         population=_population(data.population),
         associations=_associations(data.associations),
         methods=METHODS,
