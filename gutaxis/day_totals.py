@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 
-from gutaxis import dietary_weights
+from gutaxis import dietary_weights, nhanes_tot_join
 from gutaxis.diaries import FILE_ERRORS, INSTRUMENT_VALID_STATUS, nothing_included, nothing_usable, open_checked, unreadable
 from gutaxis.diary_rules import DEFAULT_RECALL_DAY_MAX, INCLUSION_SCHEMA, PARTICIPANTS_SCHEMA, QUARANTINE_SCHEMA, ROW, _identifier, _number, _small_int
 from gutaxis.exposure import REPORTED
@@ -58,9 +58,34 @@ def valid_recall_status(spec: CohortSpec) -> list[int] | None:
 
 
 def read_day_totals(spec: CohortSpec, component_order: list[str]) -> DayTotals:
-    """Every file the spec names, stacked and judged; refused when no day is usable."""
+    """Every file the spec names, stacked and judged; refused when no day is usable. An nhanes-tot
+    cohort naming both NHANES nutrient and FPED totals files gets their days joined (gutaxis.nhanes_tot_join)."""
     files = spec.data_files()
     opened = [open_checked(READERS[spec.format], path, spec, "per-day rows") for path in files]
+    kinds = nhanes_tot_join.kinds_to_join(spec.format, opened)
+    if kinds is None:
+        result = _read_judged(spec, files, opened, component_order)[0]
+    else:
+        judged, raws = {}, {}
+        for kind in (nhanes_tot_join.NUTRIENTS, nhanes_tot_join.FPED):
+            chosen = [i for i, k in enumerate(kinds) if k == kind]
+            judged[kind], raws[kind] = _read_judged(spec, [files[i] for i in chosen], [opened[i] for i in chosen],
+                                                    component_order)
+        nhanes_tot_join.check_agreement(raws[nhanes_tot_join.NUTRIENTS], raws[nhanes_tot_join.FPED])
+        result = nhanes_tot_join.join(
+            judged[nhanes_tot_join.NUTRIENTS], judged[nhanes_tot_join.FPED],
+            [f for f, k in zip(files, kinds) if k == nhanes_tot_join.NUTRIENTS],
+            [f for f, k in zip(files, kinds) if k == nhanes_tot_join.FPED], component_order)
+    if result.days.height == 0:
+        by_status = result.inclusion.filter(~pl.col("included"))
+        if result.quarantine.height and result.quarantine.height >= by_status.height:
+            raise nothing_usable(files, result.quarantine)
+        raise nothing_included(spec, files, by_status)
+    return result
+
+
+def _read_judged(spec: CohortSpec, files: list, opened: list, component_order: list[str]) -> tuple[DayTotals, pl.DataFrame]:
+    """The files stacked and judged, with their stacked raw rows."""
     try:
         raw = concat_raw([t.frame for t in opened]).collect()
     except FILE_ERRORS as exc:
@@ -74,13 +99,7 @@ def read_day_totals(spec: CohortSpec, component_order: list[str]) -> DayTotals:
     result = judge(raw, origins, cohort=spec.name, valid_status=valid_recall_status(spec),
                    day_max=RECALL_DAY_MAX[spec.format], component_order=component_order,
                    weight_variables={k: v for t in opened for k, v in t.weight_variables.items()})
-    result = replace(result, rows_read=sum(t.rows for t in opened))
-    if result.days.height == 0:
-        by_status = result.inclusion.filter(~pl.col("included"))
-        if result.quarantine.height and result.quarantine.height >= by_status.height:
-            raise nothing_usable(files, result.quarantine)
-        raise nothing_included(spec, files, by_status)
-    return result
+    return replace(result, rows_read=sum(t.rows for t in opened)), raw
 
 
 def judge(raw: pl.DataFrame, origins: dict[str, str], *, cohort: str, valid_status: list[int] | None,

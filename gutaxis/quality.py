@@ -179,6 +179,7 @@ def diary_items_suite(recall_day_max: int | None) -> list[Check]:
 
 
 ROWS_ACCOUNTED = "rows read = published + quarantined + excluded"
+JOINED_DAYS = "every day carries both joined files' components (nutrients and FPED)"
 
 
 def rows_accounted(run_key: str) -> Check:
@@ -206,6 +207,25 @@ def day_totals_suite(recall_day_max: int | None) -> list[Check]:
         compound_unique(["participant_id", "recall_day"]),
         between("recall_day", 1, recall_day_max),
     ]
+
+
+def joined_days_carry_both_files(nutrient_components: Sequence[str], fped_components: Sequence[str]) -> Check:
+    """Warning, for an nhanes-tot cohort whose nutrient (DRxTOT) and FPED (fped_drxtot) files were
+    joined (gutaxis.nhanes_tot_join): the days that carry none of one file's components, on the
+    recall days both files give. Such a day was in one file only (or its row in the other was
+    quarantined): kept, its other components NULL, so the HEI does not score it."""
+    def none_of(components: Sequence[str]) -> str:
+        return " AND ".join(f'"amount__{c}" IS NULL' for c in components)
+
+    def any_of(components: Sequence[str]) -> str:
+        return " OR ".join(f'"amount__{c}" IS NOT NULL' for c in components)
+
+    sql = (f"SELECT participant_id, recall_day, CASE WHEN {none_of(fped_components)} THEN 'no FPED food groups (fped_drxtot)' "
+           "ELSE 'no nutrients (DRxTOT)' END AS lacking FROM {batch} "
+           f"WHERE (({none_of(nutrient_components)}) OR ({none_of(fped_components)})) AND recall_day IN ("
+           "SELECT recall_day FROM {batch} GROUP BY recall_day "
+           f"HAVING bool_or({any_of(nutrient_components)}) AND bool_or({any_of(fped_components)}))")
+    return unexpected_rows(JOINED_DAYS, sql, severity="warn")
 
 
 def components_between(measure: str, keys: Sequence[str], min_value: float | None, max_value: float | None, *,

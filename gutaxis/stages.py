@@ -22,7 +22,7 @@ import polars as pl
 
 from gutaxis import PROJECT_ROOT, GutaxisError, __version__, faults
 from gutaxis import composition as composition_sources
-from gutaxis import day_totals, dietary_weights, handoff, interrupts, quality, source_status, warehouse
+from gutaxis import day_totals, dietary_weights, handoff, interrupts, nhanes_tot_join, quality, source_status, warehouse
 from gutaxis.components import component_ids, units
 from gutaxis.diaries import read_diary
 from gutaxis.exposure import (Exposures, compute_chunk, composition_wide, food_contributions, food_grams,
@@ -527,6 +527,13 @@ def _record_warned_rows(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_k
 def audit_diary_items(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> pl.DataFrame:
     if day_totals.is_day_totals(spec):  # the staged input is the day table itself
         suite = [*quality.day_totals_suite(RECALL_DAY_MAX[spec.format]), quality.rows_accounted(run_key)]
+        if spec.format == "nhanes-tot":  # nutrient and FPED files joined: flag the days one of them lacks
+            stored = [c.split("__", 1)[1] for c in warehouse.column_names(conn, warehouse.staging_table(
+                "day_exposure", spec.name, run_key)) if c.startswith("amount__")]
+            fped = [c for c in stored if nhanes_tot_join.is_fped_component(c)]
+            nutrients = [c for c in stored if not nhanes_tot_join.is_fped_component(c)]
+            if fped and nutrients:
+                suite.append(quality.joined_days_carry_both_files(nutrients, fped))
         return _validate(conn, spec, run_key, "day_exposure", suite, "day_totals")
     suite = [*quality.diary_items_suite(RECALL_DAY_MAX[spec.format]), quality.rows_accounted(run_key)]
     return _validate(conn, spec, run_key, "diary_items", suite, "diary_items")

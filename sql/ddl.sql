@@ -121,7 +121,7 @@ ALTER TABLE audit.runs ADD COLUMN IF NOT EXISTS rows_read BIGINT;
 ALTER TABLE audit.runs ADD COLUMN IF NOT EXISTS rows_published BIGINT;
 ALTER TABLE audit.runs ADD COLUMN IF NOT EXISTS rows_quarantined BIGINT;
 ALTER TABLE audit.runs ADD COLUMN IF NOT EXISTS rows_excluded BIGINT;
-COMMENT ON COLUMN audit.runs.rows_read IS 'Data rows the input files hold, counted apart from the CSV parser (lines less the header and blank lines; a Parquet or XPT file''s rows); NULL if the run failed before reading them.';
+COMMENT ON COLUMN audit.runs.rows_read IS 'Data rows the input files hold, counted apart from the CSV parser (lines less the header and blank lines; a Parquet or XPT file''s rows; an nhanes-tot cohort that joins a nutrient and an FPED file counts a participant-day both give once); NULL if the run failed before reading them.';
 COMMENT ON COLUMN audit.runs.rows_published IS 'Rows kept: cohort.diary_items rows of this run once it is published, or for a day-totals cohort its participant-days (marts.participant_day_exposure rows per component).';
 COMMENT ON COLUMN audit.runs.rows_quarantined IS 'Rows in audit.quarantine for this run (one per rejected row).';
 COMMENT ON COLUMN audit.runs.rows_excluded IS 'Rows of recalls their recall status excludes (audit.inclusion), not quarantined; for a day-totals cohort one per excluded recall day.';

@@ -284,3 +284,84 @@ def test_a_totals_file_without_a_complete_recall_says_so_not_to_change_valid_rec
     with pytest.raises(GutaxisError, match=r"Totals.csv: no recall is usable: all 1 were excluded.*the file holds no "
                                            r"complete recall: check that it is the intended file"):
         read_day_totals(_spec(tmp_path, "asa", format="asa24-totals", path="Totals.csv"), component_ids())
+
+
+# Shaped like FPED's fped_dr1tot_1718: the same participant-days as DR1TOT above (93707 missing, 93708 added),
+# with the same status and weights.
+FPED_DR1TOT = ("SEQN,WTDRD1,WTDR2D,DR1DRSTZ,DR1T_F_TOTAL,DR1T_G_WHOLE,DR1T_D_YOGURT\n"
+               "93704,81714.005497,82442.869214,1,0.99,1.2,0.5\n"
+               "93705,7185.560737,5640.391078,1,0,0.3,0\n"
+               "93706,0,,5,,,\n"
+               "93708,12000.5,,1,2.5,0,1\n")
+JOINED = dict(format="nhanes-tot", path="*[Dd][Rr]1[Tt][Oo][Tt]*")  # DR1TOT_J.xpt and fped_dr1tot_1718.csv
+
+
+def _nutrient_and_fped_files(folder, fped: str = FPED_DR1TOT) -> None:
+    _xpt(folder / "DR1TOT_J.xpt", DR1TOT, "DR1TOT_J")
+    (folder / "fped_dr1tot_1718.csv").write_text(fped)
+
+
+def test_nhanes_tot_joins_nutrient_and_fped_files_into_one_row_per_participant_day(tmp_path):
+    _nutrient_and_fped_files(tmp_path)
+    totals = read_day_totals(_spec(tmp_path, **JOINED), component_ids())
+    assert totals.components == ("energy_kcal", "fiber", "choline", "omega3_ala", "omega3_epa", "omega3_dha", "omega3_total",
+                                 "fg_fruit", "fg_whole_grains", "fg_yogurt")
+    days = totals.days.select("participant_id", "recall_day", "energy_kcal", "fiber", "fg_fruit", "fg_yogurt").rows()
+    assert days == [("93704", 1, 1230.0, 7.8, 0.99, 0.5), ("93705", 1, 1202.0, 20.5, 0.0, 0.0),
+                    ("93708", 1, None, None, 2.5, 1.0)]  # 93708: only in the FPED file, its nutrients NULL
+    inclusion = totals.inclusion.select("participant_id", "included", "recall_status").rows()
+    assert inclusion == [("93704", True, 1), ("93705", True, 1), ("93706", False, 5), ("93707", False, 2), ("93708", True, 1)]
+    # 4 + 4 file rows, 3 participant-days in both: 5 read = 3 days + 2 excluded recalls + 0 quarantined
+    assert totals.rows_read == 5 and totals.rows_read == totals.days.height + totals.excluded_rows + totals.quarantine.height
+    weights = totals.weights.sort("participant_id")
+    assert weights["participant_id"].to_list() == ["93704", "93705", "93706", "93707", "93708"]
+    assert weights["wt_day1"].to_list() == [*DR1TOT["WTDRD1"], 12000.5]
+    assert totals.participants["participant_id"].to_list() == ["93704", "93705", "93708"]
+
+
+def test_joined_nhanes_tot_quarantines_a_bad_row_against_its_own_file_and_keeps_the_other_files_day(tmp_path):
+    _nutrient_and_fped_files(tmp_path, FPED_DR1TOT.replace("93705,7185.560737,5640.391078,1,0,", "93705,7185.560737,5640.391078,1,-1,"))
+    totals = read_day_totals(_spec(tmp_path, **JOINED), component_ids())
+    assert totals.quarantine.select("source_file", "source_row", "column").rows() == [("fped_dr1tot_1718.csv", 2, "DR1T_F_TOTAL")]
+    assert totals.days.filter(pl.col("participant_id") == "93705").select("energy_kcal", "fg_fruit").rows() == [(1202.0, None)]
+    assert totals.rows_read == 6 == totals.days.height + totals.excluded_rows + totals.quarantine.height
+
+
+@pytest.mark.parametrize("fped, message", [
+    (FPED_DR1TOT.replace("5640.391078,1,0,", "5640.391078,2,0,"),
+     r"^DR1TOT_J.xpt row 2 and fped_dr1tot_1718.csv row 2: participant 93705 day 1 has recall status \(DR1DRSTZ\) 1 "
+     r"in one file and 2 in the other; name the DRxTOT file and the fped_drxtot file of the same NHANES cycle"),
+    (FPED_DR1TOT.replace("93704,81714.005497,", "93704,81000,"),
+     r"^DR1TOT_J.xpt row 1 and fped_dr1tot_1718.csv row 1: participant 93704 has dietary weight wt_day1 81714.005497 "
+     r"in one file and 81000.0 in the other; name the DRxTOT"),
+    (FPED_DR1TOT.replace("93706,0,,5", "93706,0,1.5,5"), r"participant 93706 has dietary weight wt_two_day None in one file"),
+    (FPED_DR1TOT.replace("DR1T_D_YOGURT\n", "DR1T_D_YOGURT,DR1TKCAL\n").replace("0.5\n", "0.5,1230\n").replace("0,0.3,0\n", "0,0.3,0,1300\n"),
+     r"^DR1TOT_J.xpt and fped_dr1tot_1718.csv: participant 93705 day 1 has energy_kcal 1202.0 in one and 1300.0 in the other"),
+])
+def test_joined_nhanes_tot_files_that_disagree_are_refused_in_one_line(tmp_path, fped, message):
+    _nutrient_and_fped_files(tmp_path, fped)
+    with pytest.raises(GutaxisError, match=message) as raised:
+        read_day_totals(_spec(tmp_path, **JOINED), component_ids())
+    assert "\n" not in str(raised.value)
+
+
+def test_joined_nhanes_tot_run_accounts_for_every_row_and_warns_of_days_in_one_file(isolated, tmp_path, capsys):
+    _nutrient_and_fped_files(tmp_path)
+    reports, errors = run_cohorts([str(write_spec(tmp_path, "tot", **JOINED))])
+    assert errors == [] and reports[0].outcome == "published"
+    assert (reports[0].participants, reports[0].days, reports[0].excluded_recalls, reports[0].quarantined) == (3, 3, 2, 0)
+    summary = format_report(reports[0])
+    assert "warned day_totals.every day carries both joined files' components (nutrients and FPED) (1 unexpected)" in summary
+    assert "participant 93708 day 1: no nutrients (DRxTOT)" in summary
+    conn = duckdb.connect(str(isolated / "warehouse.duckdb"), read_only=True)
+    try:
+        counts = conn.execute("SELECT rows_read, rows_published, rows_quarantined, rows_excluded FROM audit.runs "
+                              "WHERE run_id = ?", [reports[0].run_key]).fetchall()
+        accounted = conn.execute("""SELECT success FROM audit.validations WHERE run_id = ? AND suite = 'day_totals'
+                                    AND "check" LIKE 'rows read = %'""", [reports[0].run_key]).fetchall()
+        day = conn.execute("""SELECT component_id, amount FROM marts.participant_day_exposure WHERE cohort = 'tot'
+                              AND participant_id = '93704' AND component_id IN ('energy_kcal', 'fg_yogurt') ORDER BY 1""").fetchall()
+    finally:
+        conn.close()
+    assert counts == [(5, 3, 0, 2)] and accounted == [(True,)]
+    assert day == [("energy_kcal", 1230.0), ("fg_yogurt", 0.5)]

@@ -123,3 +123,37 @@ def test_a_source_loaded_by_older_reader_code_is_loaded_again(isolated, tmp_path
         assert stages.load_source(conn, "demo")["status"] == "up to date"
         reader.write_text("# the reader, now reading sodium\n")
         assert stages.load_source(conn, "demo")["status"] == "loaded"
+
+
+def test_nhanes_nutrient_and_fped_day_totals_joined_give_the_hei_neither_file_gives_alone(isolated, tmp_path):
+    """NHANES prints a day's energy, sodium and fats in DR1TOT and its food groups in fped_dr1tot: joined
+    (one nhanes-tot cohort naming both), the HEI scores each day as from one file of every input."""
+    import pandas as pd
+    import pyreadstat
+
+    from gutaxis.components.food_groups import FPED_GROUPS
+    from gutaxis.formats.nhanes_iff import REPORTED_SUFFIXES
+
+    day1 = pl.DataFrame(DAYS, schema=COLUMNS, orient="row").filter(pl.col("day") == 1)
+    keys = [pl.col("id").cast(pl.Float64).alias("SEQN"), pl.lit(1.0).alias("DR1DRSTZ"), pl.lit(5000.5).alias("WTDRD1")]
+    nutrients = day1.select(*keys, *(pl.col(v).cast(pl.Float64).alias(f"DR1T{REPORTED_SUFFIXES[k]}")
+                                     for k, v in REPORTED.items() if not k.startswith("fg_")))
+    pyreadstat.write_xport(pd.DataFrame(nutrients.to_dict(as_series=False)), str(tmp_path / "DR1TOT_J.xpt"),
+                           table_name="DR1TOT_J", file_format_version=5)
+    day1.select(*keys, *(pl.col(v).cast(pl.Float64).alias(f"DR1T_{FPED_GROUPS[k]}")
+                         for k, v in REPORTED.items() if k.startswith("fg_"))).write_csv(tmp_path / "fped_dr1tot_1718.csv")
+    joined = write_spec(tmp_path, "joined", format="nhanes-tot", path="*[Dd][Rr]1[Tt][Oo][Tt]*")
+    alone = write_spec(tmp_path, "nutrients-alone", format="nhanes-tot", path="DR1TOT_J.xpt")
+    reports, errors = run_cohorts([str(joined), str(alone)])
+    assert errors == [] and [r.outcome for r in reports] == ["published", "published"]
+    assert "index hei2015: computed for 3 participants (3 participant-days" in "\n".join(reports[0].indices)
+    assert any(line.startswith("index hei2015: not computable: missing fg_") for line in reports[1].indices)
+    with duckdb.connect(str(isolated / "warehouse.duckdb"), read_only=True) as conn:
+        published = conn.sql("SELECT participant_id, component, score FROM marts.participant_day_index "
+                             "WHERE cohort = 'joined' AND index_id = 'hei2015'").pl()
+    frame = day1.select(pl.col("id").cast(pl.String).alias("participant_id"), pl.col("day").cast(pl.Int32).alias("recall_day"),
+                        *(pl.col(v).cast(pl.Float64).alias(k) for k, v in REPORTED.items()))
+    expected = INDICES["hei2015"].day_scores(frame).select("participant_id", "component", "score")
+    compared = expected.join(published, on=["participant_id", "component"], how="full", suffix="_published")
+    assert compared.height == expected.height == 3 * 14
+    assert (compared["score"] - compared["score_published"]).abs().max() <= 1e-9

@@ -5,7 +5,8 @@ The recall day (1 or 2) comes from the DR1/DR2 prefix of the status column DRxDR
 against the file name. Nutrient totals are DRxT<suffix> (DR1TKCAL ...; the NHANES DR1TOT
 codebook's names), FPED totals DRxT_<FPED name> (DR1T_F_TOTAL ...). The dietary weights the file
 carries (WTDRD1/WTDR2D, or WTDRD1PP/WTDR2DPP in the 2017-March 2020 pre-pandemic files) are
-passed on for the participants table.
+passed on for the participants table. A cohort naming both a nutrient and an FPED file of the same
+days gets them joined per participant-day (gutaxis.nhanes_tot_join).
 """
 from __future__ import annotations
 
