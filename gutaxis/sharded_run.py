@@ -109,7 +109,8 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
                         _stacked(lake, plan, "inclusion"), _untrusted(_stacked(lake, plan, "untrusted")))
     warehouse.clear_audit(conn, spec.name, run_key)
     item_runs = sum(s["item_runs"] for s in plan["shards"])
-    items_table, staged, counts = None, set(), {"participants": 0, "quarantined": 0, "excluded_recalls": 0}
+    items_table, counts = None, {"participants": 0, "quarantined": 0, "excluded_recalls": 0}
+    shard_participants, recalls = [], []
     for shard in plan["shards"]:
         items = _read(lake, shard, "items")
         if items is not None and items.height:
@@ -120,19 +121,24 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str, dags
                                                 compression=stages.item_compression(items.schema, n_items, item_runs))
         del items
         participants = _read(lake, shard, "participants")
-        if participants is not None and (participants.height or "participants" not in staged):
-            # the diary gives ids only; gutaxis.analysis.steps.stage_participants adds attributes and design
-            warehouse.stage_parts(conn, "participants", spec.name, run_key, [({}, participants)],
-                                  tuple(participants.columns), append="participants" in staged)
-            staged.add("participants")
+        if participants is not None:
+            shard_participants.append(participants)
             counts["participants"] += participants.height
         quarantine, inclusion = _read(lake, shard, "quarantine"), _read(lake, shard, "inclusion")
+        recalls.append(inclusion.select("cohort", "participant_id", "included"))
         warehouse.append_audit(conn, "audit.quarantine", quarantine, run_id=run_key, cohort=spec.name)
         warehouse.append_audit(conn, "audit.inclusion", inclusion, run_id=run_key, cohort=spec.name)
         counts["quarantined"] += quarantine.height
         counts["excluded_recalls"] += inclusion.filter(~pl.col("included")).height
     warehouse.record_item_source(conn, items_table, spec.composition, stages.code_width(load_source_spec(spec.composition)))
-    stages._stage_dietary_weights(conn, spec, run_key, dietary_weights.of_item_diary(spec))
+    # the diary gives ids and dietary weights, staged once over every shard as the unsharded ingest stages
+    # them (participants the files give only a weight for, has_usable_recall from every shard's recalls);
+    # gutaxis.analysis.steps.stage_participants adds attributes and design
+    weights = dietary_weights.of_item_diary(spec)
+    diary_participants = (pl.concat(shard_participants, how="vertical_relaxed") if shard_participants else
+                          pl.DataFrame(schema={"cohort": pl.String, "participant_id": pl.String, "external_id": pl.String}))
+    stages._stage_participants(conn, spec, run_key, dietary_weights.with_participants(
+        diary_participants, weights, pl.concat(recalls, how="vertical_relaxed")), weights)
     faults.point("ingest")
     # codes the file printed unreadably, summed over the shards (a row per code and reason: small)
     warehouse.append_audit(conn, "audit.linkage", _untrusted(_stacked(lake, plan, "untrusted")),
