@@ -400,7 +400,11 @@ def _replicate_errors(prepared, replicate_weights, normals, groups, estimates, l
     return errors, failed
 
 
-def _distribution_frame(component, fit, groups, estimates, errors, layout, prepared) -> pl.DataFrame:
+def _distribution_frame(component, fit, groups, estimates, errors, layout, prepared, *, model: str = MODEL,
+                        fit_columns: dict | None = None) -> pl.DataFrame:
+    """The distribution rows per domain and percentile; `fit_columns` are the model's λ and variance
+    components (default: the one-part fit's), repeated on every row."""
+    fit_columns = fit_columns or {"lambda": fit.lam, "var_within": fit.var_within, "var_between": fit.var_between}
     rows = []
     for key, estimate in estimates.items():
         members = groups[key][0]
@@ -409,8 +413,8 @@ def _distribution_frame(component, fit, groups, estimates, errors, layout, prepa
             rows.append({
                 "component_id": component, "domain": key[0], "domain_value": key[1],
                 "percentile": float(percentile), "value": float(estimate[k]),
-                "se": None if se is None else float(se[k]), "mean": float(estimate[layout.mean_index]), "model": MODEL,
-                "lambda": fit.lam, "var_within": fit.var_within, "var_between": fit.var_between,
+                "se": None if se is None else float(se[k]), "mean": float(estimate[layout.mean_index]), "model": model,
+                **fit_columns,
                 "n_persons": int(members.sum()), "n_with_repeat": int((prepared.recalls[members] >= 2).sum()),
             })
     return pl.DataFrame(rows, schema=DISTRIBUTION_SCHEMA)

@@ -211,18 +211,8 @@ def _replicate_errors(prepared, fit, replicate_weights, normals, person_rows, sc
 
 
 def _distribution_frame(component, fit: TwoPartFit, groups, estimates, errors, layout, prepared):
-    rows = []
-    for key, estimate in estimates.items():
-        members = groups[key][0]
-        se = errors.get(key)
-        for k, percentile in enumerate(layout.percentiles):
-            rows.append({
-                "component_id": component, "domain": key[0], "domain_value": key[1],
-                "percentile": float(percentile), "value": float(estimate[k]),
-                "se": None if se is None else float(se[k]), "mean": float(estimate[layout.mean_index]),
-                "model": MODEL,
-                "lambda": fit.lam, "var_within": fit.var_within_amount, "var_between": fit.var_between_amount,
-                "var_between_probability": fit.var_between_probability, "corr_between": fit.correlation,
-                "n_persons": int(members.sum()), "n_with_repeat": int((prepared.recalls[members] >= 2).sum()),
-            })
-    return pl.DataFrame(rows, schema=engine.DISTRIBUTION_SCHEMA)
+    return engine._distribution_frame(component, fit, groups, estimates, errors, layout, prepared, model=MODEL,
+                                      fit_columns={"lambda": fit.lam, "var_within": fit.var_within_amount,
+                                                   "var_between": fit.var_between_amount,
+                                                   "var_between_probability": fit.var_between_probability,
+                                                   "corr_between": fit.correlation})
