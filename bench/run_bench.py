@@ -219,12 +219,23 @@ def wait_until_idle(max_wait_s: float, window_s: float = 2.0, threshold_cores: f
     return time.monotonic() - started
 
 
+def _free_bytes(path: Path | None) -> int:
+    if path is None:
+        return 0
+    stat = os.statvfs(path)
+    return stat.f_bavail * stat.f_frsize
+
+
 class TreeMonitor(threading.Thread):
     """Samples (time, RSS summed over the tree, CPU seconds of the tree) every SAMPLE_INTERVAL_S."""
 
-    def __init__(self, root: int, limit_bytes: float | None = None):
+    def __init__(self, root: int, limit_bytes: float | None = None, disk_path: Path | None = None):
         super().__init__(daemon=True)
         self.root = root
+        # the free space of the filesystem the run writes to: its largest drop is the run's peak disk use
+        self.disk_path = disk_path
+        self.disk_free_start = _free_bytes(disk_path)
+        self.disk_free_min = self.disk_free_start
         self.limit_bytes = limit_bytes
         self.limit_hit: tuple[float, int] | None = None  # (monotonic, RSS) when the tree was killed
         self.samples: list[tuple[float, int, float]] = []
@@ -248,6 +259,8 @@ class TreeMonitor(threading.Thread):
                 self.cpu_by_pid[pid] = stat[1]
                 rss += _rss_bytes(pid)
             self.samples.append((now, rss, sum(self.cpu_by_pid.values())))
+            if self.disk_path is not None:
+                self.disk_free_min = min(self.disk_free_min, _free_bytes(self.disk_path))
             if self.limit_bytes and rss > self.limit_bytes and self.limit_hit is None:
                 # Protect the (shared) machine from the OOM killer: stop the run we started, whole group.
                 self.limit_hit = (now, rss)
@@ -294,7 +307,8 @@ class Measured:
     monitor: TreeMonitor | None = None
 
 
-def run_measured(command: list[str], env: dict, echo_prefix: str, limit_bytes: float | None) -> Measured:
+def run_measured(command: list[str], env: dict, echo_prefix: str, limit_bytes: float | None,
+                 disk_path: Path | None = None) -> Measured:
     """Run a command, echo its stderr live with elapsed seconds, sample its tree until it exits.
 
     The command gets its own process group, killed whole if the tree's RSS passes limit_bytes.
@@ -302,7 +316,7 @@ def run_measured(command: list[str], env: dict, echo_prefix: str, limit_bytes: f
     started_epoch, started = time.time(), time.monotonic()
     proc = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, bufsize=1, start_new_session=True)
-    monitor = TreeMonitor(proc.pid, limit_bytes)
+    monitor = TreeMonitor(proc.pid, limit_bytes, disk_path)
     monitor.start()
     stderr_lines: list[tuple[float, float, str]] = []
     stdout_parts: list[str] = []
@@ -346,7 +360,7 @@ def run_measured(command: list[str], env: dict, echo_prefix: str, limit_bytes: f
 
 def make_workspace(out_dir: Path, diary: Path, all_components: bool = False,
                    analysis_inputs: tuple[Path, Path] | None = None,
-                   hypotheses: int | None = None) -> tuple[Path, dict, Path, Path, float]:
+                   hypotheses: int | None = None, shards: str | None = None) -> tuple[Path, dict, Path, Path, float]:
     """A fresh warehouse, raw dir (FNDDS fetched through the CLI) and Dagster dir; returns (root, env,
     spec, the per-food table of the fair floor, seconds the preparation took).
 
@@ -364,6 +378,8 @@ def make_workspace(out_dir: Path, diary: Path, all_components: bool = False,
     env.update(GUTAXIS_WAREHOUSE=str(root / "warehouse.duckdb"), GUTAXIS_RAW_DIR=str(root / "raw"),
                GUTAXIS_DAGSTER_DIR=str(root / "dagster"), DAGSTER_HOME=str(PROJECT_ROOT))
     env.pop("GUTAXIS_DEBUG", None)
+    env["GUTAXIS_LAKE"] = str(root / "lake")  # a sharded run's Parquet, removed with the workspace
+    env.pop("GUTAXIS_LAKE_OPTIONS", None)
     (root / "dagster").mkdir()
     commands = [["fetch", SOURCE_ID, "--from", str(FNDDS_XLSX)]]
     if all_components:
@@ -380,6 +396,8 @@ def make_workspace(out_dir: Path, diary: Path, all_components: bool = False,
     columns = {c: c for c in ("participant_id", "recall_day", "food_code", "grams")}
     body = {"name": COHORT, "format": "tabular", "path": str(diary.resolve()), "composition": SOURCE_ID,
             "columns": columns}
+    if shards is not None:
+        body["shards"] = shards if shards == "auto" else int(shards)
     if analysis_inputs:
         body.update(analysis_spec_keys(*analysis_inputs, per_food_components(per_food), hypotheses))
     spec.write_text(json.dumps(body, indent=2) + "\n")  # JSON is YAML
@@ -556,6 +574,7 @@ def format_table(result: dict) -> str:
     lines = [f"gutaxis benchmark: {result['rows']:,} rows, {floor['participants']:,} participants, "
              f"{mode_label(result)}, {floor['components']} components (floor = the pipeline's), "
              + (f"with analysis ({hypotheses_label(result)}), " if result.get("analysis") else "without analysis, ")
+             + (f"shards {result['shards']}, " if result.get("shards") else "")
              + f"seed {result['seed']}; code {code['commit']}"
              + (f" + {len(code['uncommitted'])} uncommitted files" if code["uncommitted"] else ""),
              f"{'stage':<22}{'wall s':>9}{'cpu s':>9}{'cores':>7}{'peak RSS GB':>13}"]
@@ -596,6 +615,10 @@ def format_table(result: dict) -> str:
                  f"{targets['wall_max_ratio']:g} x: {'met' if targets['wall_met'] else 'NOT met'}); peak memory "
                  f"{at_least}{pipe['peak_rss_bytes'] / GB:.2f} GB = {targets['memory_ratio']:.2f} x floor (target <= "
                  f"{TARGET_PEAK_BYTES / GB:g} GB: {'met' if targets['memory_met'] else 'NOT met'})")
+    if "disk_peak_bytes" in pipe:
+        lines.append(f"disk: the run took up to {pipe['disk_peak_bytes'] / GB:.2f} GB (largest drop of the workspace "
+                     f"filesystem's free space while it ran; other writers count too), workspace afterwards "
+                     f"{pipe['workspace_bytes_after'] / GB:.2f} GB (warehouse, analysts' snapshot, lake, per-food table)")
     if bare:
         lines.append(f"  against the bare floor ({bare['components']} components, as before issue 15): "
                      f"{pipe['wall_s'] / bare['wall_s']:.2f} x end to end")
@@ -683,6 +706,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also run a researcher's pandas merge + group-by of the same data (bench/pandas_script.py)")
     parser.add_argument("--repeat", type=int, default=1, metavar="N",
                         help="rounds of floors + pipeline per mode, each in a fresh workspace; reports the median ratio")
+    parser.add_argument("--shards", default=None, metavar="N|auto",
+                        help="the bench cohort's `shards` (default: none, the cohort runs whole); auto: one per 25 M rows")
     parser.add_argument("--max-rss-gb", type=float, default=None,
                         help="kill a measured run whose RSS passes this (default 75%% of the memory available at start)")
     args = parser.parse_args(argv)
@@ -694,6 +719,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.hypotheses != "all" and not (args.hypotheses.isdigit()):
         parser.error("--hypotheses takes a whole number or all")
     args.hypotheses = None if args.hypotheses == "all" else int(args.hypotheses)
+    if args.shards is not None and args.shards != "auto" and not (args.shards.isdigit() and int(args.shards) >= 1):
+        parser.error("--shards takes a whole number from 1, or auto")
     out_dir = args.out.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     limit_bytes = args.max_rss_gb * GB if args.max_rss_gb else 0.75 * meminfo("MemAvailable")
@@ -728,10 +755,11 @@ def main(argv: list[str] | None = None) -> int:
     for all_components in modes:
         common = {"rows": args.rows, "seed": args.seed, "grams_decimals": args.grams_decimals,
                   "all_components": all_components, "analysis": analysis_inputs is not None,
-                  "hypotheses": args.hypotheses, "diary": str(diary),
+                  "hypotheses": args.hypotheses, "shards": args.shards, "diary": str(diary),
                   "generation": generation, "machine": machine, "code": code}
         report = out_dir / (diary.name.replace("diary-", "bench-", 1).removesuffix(".parquet")
-                            + ("-all" if all_components else "") + ("-noanalysis" if args.no_analysis else ""))
+                            + ("-all" if all_components else "") + ("-noanalysis" if args.no_analysis else "")
+                            + (f"-shards{args.shards}" if args.shards else ""))
         rounds = []
         for number in range(1, args.repeat + 1):
             print(f"bench: {'all components' if all_components else 'FNDDS only'}, round {number} of {args.repeat}",
@@ -774,7 +802,7 @@ def measure_round(args: argparse.Namespace, common: dict, diary: Path, compositi
     """One round in a fresh workspace: the floor (the pipeline's components), the bare six-component floor,
     the pandas script (if asked), then the pipeline, then their comparison."""
     workspace, env, spec, per_food, preparation_s = make_workspace(args.out.resolve(), diary, all_components,
-                                                                   analysis_inputs, args.hypotheses)
+                                                                   analysis_inputs, args.hypotheses, args.shards)
     failed = False
     try:
         def contender(name: str, script: str, table: Path, label: str) -> tuple[Measured, Path]:
@@ -797,7 +825,8 @@ def measure_round(args: argparse.Namespace, common: dict, diary: Path, compositi
         print(f"bench: pipeline (gutaxis run --cohort {spec}) ...", file=sys.stderr)
         if args.wait_idle:
             print(f"bench: waited {wait_until_idle(args.wait_idle):.0f} s for an idle machine", file=sys.stderr)
-        pipeline = run_measured([str(gutaxis_command()), "run", "--cohort", str(spec)], env, "gutaxis", limit_bytes)
+        pipeline = run_measured([str(gutaxis_command()), "run", "--cohort", str(spec)], env, "gutaxis", limit_bytes,
+                                disk_path=workspace)
         sys.stderr.write(pipeline.stdout)
         run_keys = [m["run"] for _, _, line in pipeline.stderr_lines if (m := STAGE_LINE.match(line))]
         warehouse = Path(env["GUTAXIS_WAREHOUSE"])
@@ -820,6 +849,8 @@ def measure_round(args: argparse.Namespace, common: dict, diary: Path, compositi
             "floor": {**summary(floor), **json.loads(floor.stdout.strip().splitlines()[-1])},
             "bare_floor": {**summary(bare), **json.loads(bare.stdout.strip().splitlines()[-1])},
             "pipeline": {**summary(pipeline), "outcome": outcome, "stages": stages,
+                         "disk_peak_bytes": pipeline.monitor.disk_free_start - pipeline.monitor.disk_free_min,
+                         "workspace_bytes_after": folder_bytes(workspace),
                          "run_key": run_keys[-1] if run_keys else None, "report": pipeline.stdout},
             "comparison": comparison,
             "targets": {
@@ -860,6 +891,10 @@ def measure_round(args: argparse.Namespace, common: dict, diary: Path, compositi
             print(f"bench: workspace kept at {workspace}", file=sys.stderr)
         else:
             shutil.rmtree(workspace, ignore_errors=True)
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 def median_of_rounds(rounds: list[dict]) -> dict:

@@ -10,7 +10,7 @@ import polars as pl
 import pyreadstat
 
 from gutaxis import GutaxisError
-from gutaxis.diary_rules import EVERY_ITEM_QUARANTINED, ROW, CanonicalDiary, canonicalize
+from gutaxis.diary_rules import EVERY_ITEM_QUARANTINED, ROW, CanonicalDiary, canonicalize, row_shard
 from gutaxis.formats import asa24_items, nhanes_iff, tabular
 from gutaxis.specs import CohortSpec
 
@@ -18,6 +18,7 @@ Reader = Callable[[Path, CohortSpec], tabular.Records]
 T = TypeVar("T")
 READERS: dict[str, Reader] = {"nhanes-iff": nhanes_iff.open_file, "asa24-items": asa24_items.open_file,
                               "tabular": tabular.open_file}
+SPLIT_KEY = "shard"  # the split pass's partition folders: shard=I
 # The codes each instrument uses for a complete, usable recall (NHANES DRxDRSTZ, ASA24 RecallStatus).
 INSTRUMENT_VALID_STATUS = {"nhanes-iff": [1], "asa24-items": [2]}
 FILE_ERRORS = (pl.exceptions.PolarsError, OSError, UnicodeError, ValueError,
@@ -36,38 +37,83 @@ def valid_recall_status(spec: CohortSpec) -> list[int] | None:
     return list(spec.valid_recall_status) if "recall_status" in spec.columns else None
 
 
-def read_diary(spec: CohortSpec, code_width: int, *, require_usable: bool = True,
-               shard: tuple[int, int] | None = None) -> CanonicalDiary:
+def read_diary(spec: CohortSpec, code_width: int, *, require_usable: bool = True) -> CanonicalDiary:
     """Every file the spec names, stacked, then typed and judged by gutaxis.diary_rules.
 
     When every row is quarantined the input is refused (a GutaxisError naming the file, the
     commonest reason and its first row): a locale's decimal commas or a column mapped wrong,
     not a few bad rows, and publishing an empty cohort with success would hide it.
-    require_usable=False returns the verdicts anyway (tests of single rows, and shards, which the
-    cohort judges together: refuse_unusable). shard=(i, n): only that shard's participants
-    (rows_read stays the files' whole count).
+    require_usable=False returns the verdicts anyway (tests of single rows).
     """
+    files, opened, raw = _raw_diary(spec)
+    diary = _judged(spec, code_width, raw, files, [records.frame for records in opened])
+    diary = replace(diary, rows_read=sum(records.rows for records in opened))
+    if require_usable:
+        refuse_unusable(spec, files, diary.items.height, diary.items["food_code"].null_count(), diary.quarantine,
+                        diary.inclusion, diary.untrusted_codes)
+    return diary
+
+
+def split_diary(spec: CohortSpec, n_shards: int, folder: Path) -> int:
+    """The split pass of a sharded run (docs/scale.md): one streaming read of the cohort's files,
+    each raw row written unchanged, in file order, to folder/shard=I/ (Parquet) of its participant's
+    shard, so that each shard then reads its own rows instead of every shard scanning the whole
+    input. Every shard gets a folder (an empty file when no row falls in it). Returns the rows read."""
+    files, opened, raw = _raw_diary(spec)
+    schema = raw.collect_schema()
+    keyed = raw.with_columns(row_shard(schema, n_shards).alias(SPLIT_KEY))
+    sink = pl.PartitionBy(folder, key=SPLIT_KEY, include_key=False, approximate_bytes_per_file=None)
+    _collecting(spec, files, [records.frame for records in opened],
+                lambda: keyed.sink_parquet(sink, mkdir=True, engine="streaming", statistics=False))
+    empty = pl.DataFrame(schema=schema)
+    for shard in range(n_shards):
+        if not split_shard_folder(folder, shard).exists():
+            split_shard_folder(folder, shard).mkdir(parents=True)
+            empty.write_parquet(split_shard_folder(folder, shard) / "00000000.parquet")
+    return sum(records.rows for records in opened)
+
+
+def split_shard_folder(folder: Path, shard: int) -> Path:
+    return folder / f"{SPLIT_KEY}={shard}"
+
+
+def read_split_shard(spec: CohortSpec, code_width: int, folder: Path, rows_read: int) -> CanonicalDiary:
+    """One shard's rows from the split pass (split_diary's folder/shard=I), judged as read_diary
+    judges the whole diary: a shard holds whole recalls in file order, so its items, quarantine and
+    inclusion are exactly its participants' part of the whole diary's. Verdicts are returned even
+    when nothing is usable: the cohort judges that over every shard (refuse_unusable)."""
+    raw = pl.scan_parquet(folder / "*.parquet", hive_partitioning=False)
+    diary = _judged(spec, code_width, raw, [folder], [raw])
+    return replace(diary, rows_read=rows_read)
+
+
+def _raw_diary(spec: CohortSpec) -> tuple[list[Path], list[tabular.Records], pl.LazyFrame]:
+    """The spec's files opened by its format's reader (each refused in one line if unreadable), and
+    their rows stacked in file order: the raw frame diary_rules judges."""
     files = spec.data_files()
     reader = READERS[spec.format]
     opened = [open_checked(reader, path, spec, "diary rows") for path in files]
-    frames = [records.frame for records in opened]
+    return files, opened, tabular.concat_raw([records.frame for records in opened])
+
+
+def _judged(spec: CohortSpec, code_width: int, raw: pl.LazyFrame, files: list[Path],
+            frames: list[pl.LazyFrame]) -> CanonicalDiary:
+    return _collecting(spec, files, frames, lambda: canonicalize(
+        raw, cohort=spec.name, format=spec.format, code_width=code_width, valid_recall_status=valid_recall_status(spec)))
+
+
+def _collecting(spec: CohortSpec, files: list[Path], frames: list[pl.LazyFrame], collect: Callable[[], T]) -> T:
+    """collect() of a plan over the files' lazy scans, with a file that fails only when its rows are read
+    (e.g. a ragged line deep in a CSV) found and refused in one line."""
     try:
-        diary = canonicalize(tabular.concat_raw(frames), cohort=spec.name, format=spec.format,
-                             code_width=code_width,
-                             valid_recall_status=valid_recall_status(spec), shard=shard)
+        return collect()
     except pl.exceptions.PolarsError as exc:
-        # Lazy scans fail only when rows are read (e.g. a ragged line deep in a CSV): find the file.
         for path, frame in zip(files, frames):
             try:
                 frame.collect()
             except FILE_ERRORS as file_exc:
                 raise unreadable(path, spec.format, file_exc) from None
         raise exc
-    diary = replace(diary, rows_read=sum(records.rows for records in opened))
-    if require_usable:
-        refuse_unusable(spec, files, diary.items.height, diary.items["food_code"].null_count(), diary.quarantine,
-                        diary.inclusion, diary.untrusted_codes)
-    return diary
 
 
 def refuse_unusable(spec: CohortSpec, files: list[Path], n_items: int, n_items_without_code: int,

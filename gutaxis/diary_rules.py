@@ -319,12 +319,19 @@ def _row_reason(rules: list[_Rule]) -> pl.Expr:
     return pl.lit(None, dtype=pl.String) if chain is None else chain.cast(pl.String)
 
 
-def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, code_width: int,
-                 valid_recall_status: list[int] | None, shard: tuple[int, int] | None = None) -> CanonicalDiary:
-    """Type, normalise and judge a raw diary frame in one pass over the input (see the module docstring).
+def row_shard(schema: pl.Schema, n_shards: int) -> pl.Expr:
+    """Each raw row's participant shard (gutaxis.shards) in 0..n_shards-1, from its id parsed as
+    canonicalize parses it (the canonical id, as stored): the split pass of a sharded run keys rows by
+    it, so each recall is judged whole in one shard; a row without a readable id goes to shard 0."""
+    from gutaxis.shards import shard_of
 
-    shard=(i, n): only the rows whose participant (the canonical id, as stored) falls in shard i of n
-    (gutaxis.shards); rows without a readable id go to shard 0, so each row is judged in one shard."""
+    ids = _identifier("participant_id", schema["participant_id"], keep_integer=True)
+    return ids.map_batches(lambda s: shard_of(s, n_shards), return_dtype=pl.UInt32, is_elementwise=True)
+
+
+def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, code_width: int,
+                 valid_recall_status: list[int] | None) -> CanonicalDiary:
+    """Type, normalise and judge a raw diary frame in one pass over the input (see the module docstring)."""
     schema = raw.collect_schema()
     for optional in ("recall_status", "external_id"):
         if optional not in schema:
@@ -340,10 +347,6 @@ def canonicalize(raw: pl.LazyFrame, *, cohort: str, format: str, code_width: int
     status_ok = pl.col("__recall_status").is_in(valid_recall_status).fill_null(False) if has_status else pl.lit(True)
     key_ok = pl.col("__key_ok")
     parsed = raw.with_columns(_parse(schema, reported, code_width))
-    if shard is not None:
-        from gutaxis.shards import in_shard
-
-        parsed = parsed.filter(in_shard(pl.col("__participant_id"), *shard))
     parsed = (parsed
               .with_columns(__key_rule=_first_failed(key_rules, 1))
               .with_columns(__key_ok=pl.col("__key_rule") == 0))

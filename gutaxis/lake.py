@@ -7,6 +7,7 @@ client, never from here). The central step resolves both and hands them to every
 workers need no configuration of their own beyond credentials.
 
 Layout (docs/scale.md): LAKE/COHORT/runs/RUN/ holds a run's composition table and run.json;
+LAKE/COHORT/runs/RUN/split/shard=I/ the split pass's raw rows of shard I, while the shards run;
 LAKE/COHORT/runs/RUN/shard-I-of-N/ one shard's tables, with manifest.json written last (a shard
 folder without it is incomplete and never read).
 """
@@ -15,6 +16,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,6 +101,33 @@ class Lake:
             self.fs.rm(path, recursive=True)
         except FileNotFoundError:
             pass
+
+    def put_folder(self, local: Path, path: str) -> None:
+        """Upload the files under local to path (same relative names); a local lake's path is local already."""
+        if self.is_local and Path(path).resolve() == local.resolve():
+            return
+        fs = self.fs
+        for file in sorted(p for p in local.rglob("*") if p.is_file()):
+            fs.put_file(str(file), f"{path}/{file.relative_to(local).as_posix()}")
+
+    @contextmanager
+    def local_folder(self, path: str) -> Iterator[Path]:
+        """The lake folder path as a local folder: itself in a local lake, else a temporary download
+        (removed afterwards), for readers that scan local files."""
+        if self.is_local:
+            yield Path(path)
+            return
+        fs = self.fs
+        with tempfile.TemporaryDirectory(prefix="gutaxis-lake-") as temporary:
+            root = path.rstrip("/").split("://", 1)[-1]
+            for file in fs.find(f"{path.rstrip('/')}/"):
+                relative = file.split("://", 1)[-1].removeprefix(root)
+                if not relative.startswith("/"):  # a sibling sharing the name's start (shard=3 and shard=30)
+                    continue
+                target = Path(temporary) / relative.lstrip("/")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fs.get_file(file, str(target))
+            yield Path(temporary)
 
     def cohort_runs(self, cohort: str) -> str:
         return self.path(cohort, "runs")

@@ -2,7 +2,8 @@
 stage their outputs in the warehouse so that the cohort-level audit and the publish are those of
 an unsharded run (docs/scale.md).
 
-1. compute_shards (the `cohort_shards` step): the run's composition table goes to the lake, one task
+1. compute_shards (the `cohort_shards` step): the run's composition table goes to the lake; unless
+   every shard is up to date, one split pass writes each shard's raw rows to the lake; one task
    per shard runs `gutaxis.shards.run_shard` wherever the executor says; run.json lists every
    shard's folder (its own or an earlier run's that is still up to date). A shard whose audit
    fails fails the run: nothing is staged or published.
@@ -13,13 +14,17 @@ an unsharded run (docs/scale.md).
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import tempfile
+import time
+from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from gutaxis import GutaxisError, day_totals, dietary_weights, faults, lake as lakes, shard_executors, shards, warehouse
-from gutaxis.diaries import refuse_unusable
+from gutaxis.diaries import refuse_unusable, split_diary
 from gutaxis.diary_rules import UNTRUSTED_SCHEMA
 from gutaxis.formats import REPORTED_PREFIX
 from gutaxis.specs import CohortSpec, load_source_spec
@@ -57,7 +62,19 @@ def compute_shards(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: s
     tasks = [shards.ShardTask(cohort=spec.name, spec_path=str(spec.spec_path), shard=i, n_shards=n_shards, run_key=run_key,
                               lake=lake, composition=composition, base_key=base_key, input_sha256=input_sha256)
              for i in range(n_shards)]
-    results = shard_executors.map_shards(shards.run_shard, tasks, executor)
+    split_seconds = 0.0
+    split = f"{prefix}/split"
+    try:
+        if any(shards.find_reusable(task) is None for task in tasks):
+            # one pass over the files writes each shard's raw rows apart, so that a shard reads only its
+            # own rows: N shards scanning (and a CSV's N parses of) the whole input would cost N passes
+            started = time.perf_counter()
+            rows_read = _split(spec, n_shards, lake, split)
+            split_seconds = time.perf_counter() - started
+            tasks = [dataclasses.replace(task, split=split, rows_read=rows_read) for task in tasks]
+        results = shard_executors.map_shards(shards.run_shard, tasks, executor)
+    finally:
+        lake.remove(split)  # a copy of the input: a retry splits again
     failed = shards.describe_failures(results)
     if failed:
         raise GutaxisError(f"{spec.spec_path}: audit of the cohort's shards failed: {failed}; nothing was published "
@@ -73,7 +90,19 @@ def compute_shards(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: s
     reused = sum(1 for r in results if r["reused"])
     return {"shards": n_shards, "computed": n_shards - reused, "reused": reused,
             "workers": ", ".join(sorted({r["worker"] for r in results if not r["reused"]})) or "none",
-            "lake": prefix, "executor": executor, "shard seconds": round(sum(r["seconds"] for r in results), 3)}
+            "lake": prefix, "executor": executor, "split seconds": round(split_seconds, 3),
+            "shard seconds": round(sum(r["seconds"] for r in results), 3)}
+
+
+def _split(spec: CohortSpec, n_shards: int, lake: lakes.Lake, split: str) -> int:
+    """The split pass into the lake's split folder (written in place in a local lake, else written
+    locally and uploaded); returns the rows read."""
+    if lake.is_local:
+        return split_diary(spec, n_shards, Path(split))
+    with tempfile.TemporaryDirectory(prefix="gutaxis-split-") as temporary:
+        rows_read = split_diary(spec, n_shards, Path(temporary))
+        lake.put_folder(Path(temporary), split)
+    return rows_read
 
 
 def plan_of(spec: CohortSpec, run_key: str, lake: lakes.Lake | None = None) -> tuple[lakes.Lake, dict]:

@@ -69,10 +69,6 @@ def shard_of(ids: pl.Series, n_shards: int) -> pl.Series:
     return (fnv1a_64(text) % n_shards).fill_null(0).cast(pl.UInt32).alias("shard")
 
 
-def in_shard(ids: pl.Expr, shard: int, n_shards: int) -> pl.Expr:
-    return ids.map_batches(lambda s: shard_of(s, n_shards), return_dtype=pl.UInt32, is_elementwise=True) == shard
-
-
 def estimated_rows(files: list[Path]) -> int:
     """Data rows of the input: a Parquet file's from its metadata, a text file's from its size and
     the mean length of its first 64 KB of lines (good to a few percent for diaries)."""
@@ -132,6 +128,8 @@ class ShardTask:
     composition: str  # the run's composition table in the lake (food_code, component_id, amount_per_100g)
     base_key: str  # spec, composition, code and shard count: outputs with another base_key are stale
     input_sha256: dict  # the data files' sha256: with the same base_key, outputs are reused unread
+    split: str = ""  # the split pass's folder in the lake (this shard's raw rows are under split/shard=I)
+    rows_read: int = 0  # the data rows of the cohort's files, counted by the split pass
 
     @property
     def folder_name(self) -> str:
@@ -182,13 +180,17 @@ def run_shard(task: ShardTask) -> dict:
 def _compute(task: ShardTask) -> dict:
     from gutaxis import stages
     from gutaxis.components import component_ids, units
-    from gutaxis.diaries import read_diary
+    from gutaxis.diaries import SPLIT_KEY, read_split_shard
     from gutaxis.exposure import compute_chunk, composition_wide, participant_slices
     from gutaxis.specs import load_cohort_spec, load_source_spec
 
     spec = load_cohort_spec(Path(task.spec_path))
     width = stages.code_width(load_source_spec(spec.composition))
-    diary = read_diary(spec, width, require_usable=False, shard=(task.shard, task.n_shards))
+    if not task.split:
+        raise GutaxisError(f"{task.spec_path}: shard {task.shard} of {task.n_shards} has no split input; shards run "
+                           "through the cohort_shards step (gutaxis.sharded_run.compute_shards), which splits the files first")
+    with task.lake.local_folder(f"{task.split}/{SPLIT_KEY}={task.shard}") as rows:
+        diary = read_split_shard(spec, width, rows, task.rows_read)
     untrusted = diary.untrusted_codes
     rows_digest = frame_digest(diary.items, diary.quarantine, diary.inclusion, diary.participants, untrusted)
     found = find_reusable(task, rows_digest)

@@ -16,7 +16,9 @@ import polars as pl
 import pytest
 
 from gutaxis import DATA_DIR, GutaxisError, shard_executors, shards
-from gutaxis.diary_rules import canonicalize
+from gutaxis.diaries import read_diary, read_split_shard, split_diary, split_shard_folder
+from gutaxis.diary_rules import canonicalize, row_shard
+from gutaxis.specs import load_cohort_spec
 from tests.conftest import write_spec
 
 CONTRACT = ("cohort.diary_items", "cohort.participants", "marts.participant_day_exposure", "marts.participant_exposure",
@@ -51,8 +53,9 @@ def test_shards_partition_the_rows_by_the_canonical_id_so_each_recall_is_judged_
     rows = [(" 12", "1", "11111111", "10"), ("12.0", "1", "11111111", "20"), ("13", "1", "11111111", "-5"),
             ("", "1", "11111111", "5"), ("14", "2", "bad", "7"), *((str(p), "1", "11111111", "1") for p in range(20, 60))]
     whole = canonicalize(_raw(rows), cohort="c", format="tabular", code_width=8, valid_recall_status=None)
-    parts = [canonicalize(_raw(rows), cohort="c", format="tabular", code_width=8, valid_recall_status=None, shard=(i, 3))
-             for i in range(3)]
+    keyed = _raw(rows).with_columns(row_shard(_raw(rows).collect_schema(), 3).alias("s"))
+    parts = [canonicalize(keyed.filter(pl.col("s") == i).drop("s"), cohort="c", format="tabular", code_width=8,
+                          valid_recall_status=None) for i in range(3)]
     for name in ("items", "quarantine", "inclusion", "participants"):
         stacked = pl.concat([getattr(p, name) for p in parts]).sort(pl.all())
         assert stacked.equals(getattr(whole, name).sort(pl.all())), name
@@ -61,6 +64,28 @@ def test_shards_partition_the_rows_by_the_canonical_id_so_each_recall_is_judged_
     twelve = pl.concat([p.items for p in parts]).filter(pl.col("participant_id") == "12")
     assert twelve["item_seq"].to_list() == [1, 2]
     assert sum(p.quarantine.height for p in parts) == whole.quarantine.height == 2  # no id; negative grams
+
+
+def test_the_split_pass_gives_each_shard_its_own_rows_in_file_order_and_every_shard_a_folder(tmp_path):
+    """Two CSV files, one participant across both and printed two ways, a bad row, and more shards than
+    participants: the shards' canonical diaries are, together, exactly the whole diary's."""
+    (tmp_path / "a.csv").write_text("participant,day,food_code,grams\n 12,1,11111111,10\n13,1,11111111,-5\n"
+                                    "14,2,bad,7\n,1,11111111,5\n")
+    (tmp_path / "b.csv").write_text("participant,day,food_code,grams\n12.0,1,11111111,20\n15,1,11111111,1\n"
+                                    "16,1,11111111,2\n")
+    spec = load_cohort_spec(write_spec(tmp_path, "c", format="tabular", path="*.csv", composition="demo",
+                                       columns=DEMO_COLUMNS))
+    whole = read_diary(spec, 8, require_usable=False)
+    rows_read = split_diary(spec, 7, tmp_path / "split")
+    assert rows_read == whole.rows_read == 7
+    parts = [read_split_shard(spec, 8, split_shard_folder(tmp_path / "split", i), rows_read) for i in range(7)]
+    for name in ("items", "quarantine", "inclusion", "participants", "untrusted_codes"):
+        stacked = pl.concat([getattr(p, name) for p in parts])
+        assert stacked.sort(pl.all()).equals(getattr(whole, name).sort(pl.all())), name
+    assert sum(p.items.height == 0 for p in parts) >= 2  # 5 participants in 7 shards: empty shards are read too
+    twelve = next(p.items for p in parts if "12" in p.items["participant_id"].to_list())
+    assert twelve.filter(pl.col("participant_id") == "12")["grams"].to_list() == [10.0, 20.0]  # a.csv, then b.csv
+    assert set(pl.concat([p.quarantine for p in parts])["source_file"]) == {"a.csv"}
 
 
 def test_shards_key_is_a_count_or_auto_and_auto_follows_the_input_rows(tmp_path, monkeypatch):
