@@ -221,7 +221,8 @@ def compute_exposures(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key
 
 def prune(spec: CohortSpec, run_key: str, lake: lakes.Lake | None = None) -> list[str]:
     """After a publish: remove the cohort's run folders that the published run does not name (older
-    runs, failed runs' shards now superseded); returns the removed run keys."""
+    runs, failed runs' shards now superseded), and any split input left in those it keeps; returns
+    the removed run keys."""
     lake = lake or lakes.configured()
     plan = lake.read_json(f"{lake.run_prefix(spec.name, run_key)}/{RUN_PLAN}")
     if plan is None:
@@ -231,4 +232,6 @@ def prune(spec: CohortSpec, run_key: str, lake: lakes.Lake | None = None) -> lis
     removed = [run for run in lake.listdir(runs) if run not in kept]
     for run in removed:
         lake.remove(f"{runs}/{run}")
+    for run in kept:  # a split a killed run left behind, in a run folder kept for its shards
+        lake.remove(f"{runs}/{run}/split")
     return removed

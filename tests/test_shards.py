@@ -220,8 +220,10 @@ def test_a_sharded_run_publishes_the_unsharded_runs_marts_bit_for_bit_and_reuses
     second = _plan(tmp_path / "lake")
     assert [s["reused"] for s in second["shards"]] == ["unchanged input files"] * 4
     assert {s["folder"] for s in second["shards"]} == {s["folder"] for s in first["shards"]}
-    # after the publish the lake keeps the runs the published run names: the first (its shards) and its own
+    # after the publish the lake keeps the runs the published run names: the first (its shards) and its own,
+    # without the split input (a copy of the diary), which the first run removed once its shards were done
     assert len(list((tmp_path / "lake" / "study" / "runs").iterdir())) == 2
+    assert not list((tmp_path / "lake").rglob("split"))
 
 
 @pytest.mark.slow
@@ -251,6 +253,8 @@ def test_a_shard_failing_its_audit_publishes_nothing_and_the_next_run_recomputes
     folders = sorted((tmp_path / "lake" / "study" / "runs").glob("*/shard-*"))
     complete = [f for f in folders if (f / "manifest.json").exists()]
     assert len(folders) == 4 and len(complete) == 3 and (folders[bad_shard] / "audit-failed.json").exists()
+    # a split the killed run left behind (here: put back by hand) goes with the next publish
+    (folders[0].parent / "split" / "shard=0").mkdir(parents=True)
 
     monkeypatch.setattr(exposure, "compute_chunk", real)
     reports, errors = _run(tmp_path, GUTAXIS_SHARD_EXECUTOR="in-process")
@@ -258,6 +262,7 @@ def test_a_shard_failing_its_audit_publishes_nothing_and_the_next_run_recomputes
     assert _published(tmp_path) == unsharded
     plan = _plan(tmp_path / "lake")
     assert [bool(s["reused"]) for s in plan["shards"]] == [i != bad_shard for i in range(4)]
+    assert not list((tmp_path / "lake").rglob("split"))
 
 
 # ---- a Dask cluster and an S3 lake on loopback -------------------------------------------------
