@@ -49,6 +49,28 @@ def _fnv1a(offsets: np.ndarray, data: np.ndarray, out: np.ndarray) -> None:
         out[i] = h
 
 
+@numba.njit(cache=True, nogil=True)
+def _fnv1a_decimal(values: np.ndarray, out: np.ndarray) -> None:
+    """FNV-1a of each integer's decimal text ("-" then digits), without making the text."""
+    digits = np.empty(20, dtype=np.uint8)
+    for i in range(values.shape[0]):
+        value = values[i]
+        h = FNV_OFFSET
+        if value < 0:
+            h = (h ^ np.uint64(45)) * FNV_PRIME  # "-"
+        magnitude = np.uint64(-(value + 1)) + np.uint64(1) if value < 0 else np.uint64(value)  # int64 min too
+        n = 0
+        while True:
+            digits[n] = np.uint8(48 + magnitude % np.uint64(10))
+            magnitude //= np.uint64(10)
+            n += 1
+            if magnitude == 0:
+                break
+        for j in range(n - 1, -1, -1):
+            h = (h ^ np.uint64(digits[j])) * FNV_PRIME
+        out[i] = h
+
+
 def fnv1a_64(texts: pl.Series) -> pl.Series:
     """FNV-1a 64 of each string's UTF-8 bytes (null: null)."""
     array = pa.compute.cast(texts.cast(pl.String).to_arrow(), pa.large_string())
@@ -64,9 +86,17 @@ def fnv1a_64(texts: pl.Series) -> pl.Series:
 
 
 def shard_of(ids: pl.Series, n_shards: int) -> pl.Series:
-    """Each id's shard in 0..n_shards-1; an id that is null (a row the rules will quarantine) is in shard 0."""
-    text = ids if ids.dtype == pl.String else ids.cast(pl.String)
-    return (fnv1a_64(text) % n_shards).fill_null(0).cast(pl.UInt32).alias("shard")
+    """Each id's shard in 0..n_shards-1; an id that is null (a row the rules will quarantine) is in shard 0.
+    Int64 ids are hashed as their decimal text without making it (a third of the split pass's time)."""
+    if ids.dtype == pl.Int64:
+        hashed = np.zeros(len(ids), dtype=np.uint64)
+        if len(ids):
+            _fnv1a_decimal(ids.fill_null(0).to_numpy(), hashed)
+        hashes = pl.Series(ids.name, hashed)
+        hashes = hashes.set(ids.is_null(), None) if ids.null_count() else hashes
+    else:
+        hashes = fnv1a_64(ids if ids.dtype == pl.String else ids.cast(pl.String))
+    return (hashes % n_shards).fill_null(0).cast(pl.UInt32).alias("shard")
 
 
 def estimated_rows(files: list[Path]) -> int:

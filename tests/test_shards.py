@@ -44,6 +44,14 @@ def test_a_participants_shard_is_fnv1a_of_its_id_text_the_same_for_integer_and_t
     assert as_text == as_int == [_fnv1a_reference("83736") % 7, _fnv1a_reference("12") % 7, 0]
 
 
+def test_integer_ids_hash_as_their_decimal_text_without_making_it():
+    values = [0, 1, -1, 9, 10, 83736, -83736, 2**63 - 1, -2**63, None, 99999999999]
+    as_int = shards.shard_of(pl.Series(values, dtype=pl.Int64), 2**31).to_list()
+    as_text = shards.shard_of(pl.Series(values, dtype=pl.Int64).cast(pl.String), 2**31).to_list()
+    assert as_int == as_text
+    assert as_int[5] == _fnv1a_reference("83736") % 2**31 and as_int[8] == _fnv1a_reference(str(-2**63)) % 2**31
+
+
 def _raw(rows: list[tuple]) -> pl.LazyFrame:
     return pl.DataFrame(rows, schema=["participant_id", "recall_day", "food_code", "grams"], orient="row").with_columns(
         pl.lit("d.csv").alias("source_file"), pl.int_range(1, len(rows) + 1).alias("source_row")).lazy()
