@@ -122,6 +122,28 @@ def _offending_row(participant_id, recall_day, food_code, column, value) -> str:
     return " ".join(where) + f": {value}" + (f" {unit}" if unit else f" ({column})" if column else "")
 
 
+def coverage_line(coverage: dict[str, float | None]) -> str:
+    """The share of items with a value, per component, grouped: with ~80 components a line of every
+    figure hides the few that matter. Full and none are counted and the none named (a source to
+    fetch); the partial ones are given one by one."""
+    known = {c: v for c, v in coverage.items() if v is not None}
+    full = [c for c, v in known.items() if v >= 1.0]
+    none = [c for c, v in known.items() if v <= 0.0]
+    partial = "  ".join(f"{c} {_share(v)}" for c, v in known.items() if 0.0 < v < 1.0)
+    parts = [f"{len(full)} components 100%"] if full else []
+    if partial:
+        parts.append(partial)
+    if none:
+        parts.append(f"{len(none)} with no value: {', '.join(none)}")
+    return "; ".join(parts)
+
+
+def _share(value: float) -> str:
+    """A partial share never printed as 100% or 0%."""
+    text = f"{value:.0%}"
+    return f"{value:.1%}" if text in ("100%", "0%") else text
+
+
 def format_report(rep: CohortReport) -> str:
     lines = [
         f"cohort {rep.cohort}: {rep.outcome}",
@@ -137,7 +159,7 @@ def format_report(rep: CohortReport) -> str:
     if rep.top_quarantine:
         lines.append("  quarantined: " + "; ".join(f"{reason} x{n}" for reason, n in rep.top_quarantine))
     if rep.coverage:
-        lines.append("  coverage: " + "  ".join(f"{c} {v:.0%}" for c, v in rep.coverage.items() if v is not None))
+        lines.append("  coverage: " + coverage_line(rep.coverage))
     lines += [f"  {line}" for line in (*rep.indices, *rep.estimated)]
     if rep.sources:
         from gutaxis.source_status import FNDDS, summary_lines

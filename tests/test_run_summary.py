@@ -134,3 +134,11 @@ def test_the_run_records_and_names_every_source_behind_the_derived_components(is
                      "`gutaxis fetch usda-retention-factors-r6`",
                      "missing usda-flavonoid-survey-2017-2018 (USDA flavonoid values per FNDDS food, preferred to R3.3): "
                      "`gutaxis fetch usda-flavonoid-survey-2017-2018`"]
+
+
+def test_the_coverage_line_counts_full_and_empty_components_and_lists_the_partial_ones():
+    from gutaxis.report import coverage_line
+
+    line = coverage_line({"energy_kcal": 1.0, "fiber": 1.0, "flavan3ols": 0.82, "fg_fruit": 0.0, "ssb": 0.0,
+                          "tyrosine": 0.995, "unknown": None})
+    assert line == "2 components 100%; flavan3ols 82%  tyrosine 99.5%; 2 with no value: fg_fruit, ssb"
