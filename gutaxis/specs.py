@@ -68,6 +68,9 @@ class CohortSpec(BaseModel):
     design: dict | None = None
     analyses: list[dict] | None = None
     usual_intake: dict | None = None  # the NCI usual-intake model (gutaxis.analysis.declarations.UsualIntake)
+    # Diet indices to score (gutaxis.indices): every registered one by default; a list names the ones
+    # wanted, [] none (a cohort that needs no index need not pay for scoring every participant-day).
+    indices: list[str] | None = None
     spec_path: Path | None = Field(default=None, exclude=True)
 
     @field_validator("name")
@@ -96,6 +99,17 @@ class CohortSpec(BaseModel):
 
         if v != "auto" and not 1 <= v <= MAX_SHARDS:
             raise ValueError(f"shards: {v} is not a shard count; give a whole number from 1 to {MAX_SHARDS}, or auto")
+        return v
+
+    @field_validator("indices")
+    @classmethod
+    def _registered_indices(cls, v: list[str] | None) -> list[str] | None:
+        from gutaxis.indices import INDICES
+
+        unknown = [i for i in v or [] if i not in INDICES]
+        if unknown:
+            raise ValueError(f"indices: {', '.join(map(repr, unknown))} not a registered index; give some of "
+                             f"{', '.join(INDICES)}, [] for none, or leave the key out for all")
         return v
 
     @field_validator("valid_recall_status")

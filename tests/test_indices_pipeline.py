@@ -157,3 +157,21 @@ def test_nhanes_nutrient_and_fped_day_totals_joined_give_the_hei_neither_file_gi
     compared = expected.join(published, on=["participant_id", "component"], how="full", suffix="_published")
     assert compared.height == expected.height == 3 * 14
     assert (compared["score"] - compared["score_published"]).abs().max() <= 1e-9
+
+
+def test_a_cohort_scores_only_the_indices_its_spec_lists_and_an_unknown_one_is_refused(isolated, tmp_path):
+    only_hei = _spec(tmp_path, "only-hei", REPORTED, indices=["hei2015"])
+    none = _spec(tmp_path, "no-index", REPORTED, indices=[])
+    reports, errors = run_cohorts([str(only_hei), str(none)])
+    assert errors == [] and [r.outcome for r in reports] == ["published", "published"]
+    left_out = "not computed: the cohort spec's `indices` leaves it out"
+    assert "index hei2015: computed for 3 participants (6 participant-days" in "\n".join(reports[0].indices)
+    assert f"index dii: {left_out}" in reports[0].indices and f"index hei2020: {left_out}" in reports[0].indices
+    assert all(line.endswith(left_out) for line in reports[1].indices) and len(reports[1].indices) == len(INDICES)
+    with duckdb.connect(str(isolated / "warehouse.duckdb"), read_only=True) as conn:
+        scored = conn.sql("SELECT cohort, list(DISTINCT index_id) FROM marts.participant_index GROUP BY cohort").fetchall()
+    assert scored == [("only-hei", ["hei2015"])]
+    with pytest.raises(GutaxisError, match=r"indices: 'heii' not a registered index; give some of .*hei2015"):
+        from gutaxis.specs import load_cohort_spec
+
+        load_cohort_spec(_spec(tmp_path, "typo", REPORTED, indices=["heii"]))

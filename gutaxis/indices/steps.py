@@ -19,6 +19,7 @@ from gutaxis.specs import CohortSpec
 # A total and the sum of its components may differ by the rounding of 14 additions, no more.
 SUM_TOLERANCE = 1e-9
 COMPUTED = "computed"
+NOT_REQUESTED = "not computed: the cohort spec's `indices` leaves it out"
 NO_POPULATION_RATIO = ("not estimated: the index scores against the cohort's own distribution (medians or deciles), "
                        "which a group's mean intakes do not have")
 
@@ -43,12 +44,14 @@ def staged_participants(conn: duckdb.DuckDBPyConnection, cohort: str, run_key: s
 def stage_indices(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: str) -> dict:
     """Score every registered index the cohort's components allow; stage the scores and record, per
     index, computed or "not computable: missing X" in audit.index_status."""
-    days = staged_days(conn, spec.name, run_key)
-    participants = staged_participants(conn, spec.name, run_key)
-    available = available_components(days)
+    wanted = [i for i in INDICES if spec.indices is None or i in spec.indices]
+    # a cohort that asks for no index does not read its participant-days at all
+    days = staged_days(conn, spec.name, run_key) if wanted else None
+    participants = staged_participants(conn, spec.name, run_key) if wanted else None
+    available = available_components(days) if wanted else []
     day_parts, participant_parts, status, thresholds = [], [], [], []
     for index in INDICES.values():
-        reason = index.not_computable(available)
+        reason = index.not_computable(available) if index.index_id in wanted else NOT_REQUESTED
         if reason:
             status.append({"index_id": index.index_id, "status": reason, "participant_days": 0, "participants": 0})
             continue
