@@ -398,6 +398,8 @@ def make_workspace(out_dir: Path, diary: Path, all_components: bool = False,
             "columns": columns}
     if shards is not None:
         body["shards"] = shards if shards == "auto" else int(shards)
+    if not analysis_inputs:
+        body["indices"] = []  # no analysis: no diet index either (each scores every participant-day in memory)
     if analysis_inputs:
         body.update(analysis_spec_keys(*analysis_inputs, per_food_components(per_food), hypotheses))
     spec.write_text(json.dumps(body, indent=2) + "\n")  # JSON is YAML
@@ -697,7 +699,7 @@ def main(argv: list[str] | None = None) -> int:
                              "FNDDS ingredients fetched); default fndds")
     parser.add_argument("--all-components", action="store_true", help="the same as --modes all")
     parser.add_argument("--no-analysis", action="store_true",
-                        help="a cohort without participants, outcomes or analyses (the analysis stages do nothing)")
+                        help="a cohort without participants, outcomes, analyses or diet indices (`indices: []`)")
     parser.add_argument("--hypotheses", default="1", metavar="N|all",
                         help="association hypotheses of the bench cohort (each two survey-weighted logistic fits over "
                              "every participant): N (default 1, fiber first) or all (one per computed component, the "
