@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from gutaxis import DATA_DIR, GutaxisError
+from gutaxis.components.code_rules import match_rules
 from gutaxis.reference_tables import read_reference
 
 CLASSIFICATION_PATH = DATA_DIR / "reference" / "digm_foods.csv"
@@ -75,22 +76,8 @@ def classify(foods: pl.DataFrame, rules: pl.DataFrame | None = None) -> pl.DataF
     decided = []
     for food in FOODS:
         own = rules.filter(pl.col("component") == food)
-        exact = own.filter(pl.col("code").str.contains(r"^\d{8}$"))
-        prefixes = (own.filter(pl.col("code").str.ends_with("*"))
-                    .with_columns(prefix=pl.col("code").str.strip_suffix("*"))
-                    .sort(pl.col("prefix").str.len_chars(), "rule_order", descending=[True, False]))
-        patterns = own.filter(pl.col("code").is_null()).sort("rule_order")
-        remaining = foods
-        for rule in [*exact.iter_rows(named=True), *prefixes.iter_rows(named=True), *patterns.iter_rows(named=True)]:
-            if rule["code"] and not rule["code"].endswith("*"):
-                hit = remaining.filter(pl.col("food_code") == rule["code"])
-            elif rule["code"]:
-                hit = remaining.filter(pl.col("food_code").str.starts_with(rule["code"][:-1]))
-            else:
-                hit = remaining.filter(pl.col("description").str.contains(rule["description_pattern"]).fill_null(False))
-            if hit.height == 0:
-                continue
-            remaining = remaining.join(hit.select("food_code"), on="food_code", how="anti")
+        taken, remaining = match_rules(foods, own)
+        for rule, hit in taken:
             decided.append(hit.with_columns(component=pl.lit(food), counted=pl.lit(rule["counted"] == "yes"),
                                             rule=pl.lit(rule["description"]), rationale=pl.lit(rule["rationale"])))
         decided.append(remaining.with_columns(component=pl.lit(food), counted=pl.lit(False),

@@ -24,6 +24,7 @@ import polars as pl
 from gutaxis import DATA_DIR, GutaxisError
 from gutaxis.formats.fped import YOGURT_GRAMS_PER_CUP_EQ
 from gutaxis.components.linkage import judge_linked_share
+from gutaxis.components.code_rules import match_rules
 from gutaxis.reference_tables import read_reference
 
 CLASSIFICATION_PATH = DATA_DIR / "reference" / "fermented_foods.csv"
@@ -76,27 +77,12 @@ def classify(foods: pl.DataFrame, rules: pl.DataFrame | None = None) -> pl.DataF
     """
     rules = load_classification() if rules is None else rules
     fndds = rules.filter(pl.col("scope") == "fndds")
-    remaining = foods.select(pl.col("food_code").cast(pl.String), pl.col("description").cast(pl.String))
-    picked = []
-    exact = fndds.filter(pl.col("code").str.contains(r"^\d{8}$"))
-    prefixes = (fndds.filter(pl.col("code").str.ends_with("*"))
-                .with_columns(prefix=pl.col("code").str.strip_suffix("*"))
-                .sort(pl.col("prefix").str.len_chars(), "rule_order", descending=[True, False]))
-    patterns = fndds.filter(pl.col("code").is_null()).sort("rule_order")
-    for rule in [*exact.iter_rows(named=True), *prefixes.iter_rows(named=True), *patterns.iter_rows(named=True)]:
-        if rule["code"] and not rule["code"].endswith("*"):
-            hit = remaining.filter(pl.col("food_code") == rule["code"])
-        elif rule["code"]:
-            hit = remaining.filter(pl.col("food_code").str.starts_with(rule["code"][:-1]))
-        else:
-            hit = remaining.filter(pl.col("description").str.contains(rule["description_pattern"]).fill_null(False))
-        if hit.height == 0:
-            continue
-        remaining = remaining.join(hit.select("food_code"), on="food_code", how="anti")
-        picked.append(hit.with_columns(
-            live_cultures=pl.lit(rule["live_cultures"]), basis=pl.lit(rule["basis"]),
-            confidence=pl.lit(CONFIDENCE_SCORES[rule["confidence"]]), rule=pl.lit(rule["description"]),
-            rationale=pl.lit(rule["rationale"])))
+    taken, remaining = match_rules(
+        foods.select(pl.col("food_code").cast(pl.String), pl.col("description").cast(pl.String)), fndds)
+    picked = [hit.with_columns(
+        live_cultures=pl.lit(rule["live_cultures"]), basis=pl.lit(rule["basis"]),
+        confidence=pl.lit(CONFIDENCE_SCORES[rule["confidence"]]), rule=pl.lit(rule["description"]),
+        rationale=pl.lit(rule["rationale"])) for rule, hit in taken]
     picked.append(remaining.with_columns(
         live_cultures=pl.lit("no"), basis=pl.lit("none"), confidence=pl.lit(DEFAULT_CONFIDENCE),
         rule=pl.lit(DEFAULT_RULE), rationale=pl.lit("not listed among the fermented foods with live cultures")))
