@@ -154,13 +154,7 @@ def estimate_usual_intake(days: pl.DataFrame, *, component: str, covariates: Seq
     if replicate_weights is not None:
         standard_errors, failed = _replicate_errors(prepared, replicate_weights, normals, groups, estimates,
                                                     layout, weekend_share, lam)
-        if failed:
-            consequence = "SEs from the others" if standard_errors else "no SEs"
-            notes.append(f"{failed} of {replicate_weights.count} {replicate_weights.method} replicates could not "
-                         f"be fitted (between-person variance 0 or no convergence): {consequence}")
-        if replicate_weights.unsplit_persons:
-            notes.append(f"{replicate_weights.unsplit_persons} persons are in strata with one PSU: "
-                         "they add no variance to the BRR SEs")
+        notes += _replicate_notes(replicate_weights, failed, bool(standard_errors), "between-person variance 0")
 
     transformed = boxcox(replace_zero_days(prepared.amount), fit.lam)
     per_person = pl.DataFrame({
@@ -362,6 +356,20 @@ def _domain_groups(prepared: _Prepared) -> dict[tuple[str, str], tuple[np.ndarra
                 f"not estimable: {domain} = {value} has {count} persons (at least {MIN_DOMAIN_PERSONS} needed)")
             groups[(domain, value)] = (members, status)
     return groups
+
+
+def _replicate_notes(replicate_weights, failed: int, have_errors: bool, degenerate: str) -> list[str]:
+    """What the notes say of the replicates: how many could not be fitted (degenerate: the model's way
+    of failing) and what the SEs then rest on; persons in strata with one PSU (no BRR variance)."""
+    notes = []
+    if failed:
+        consequence = "SEs from the others" if have_errors else "no SEs"
+        notes.append(f"{failed} of {replicate_weights.count} {replicate_weights.method} replicates could not "
+                     f"be fitted ({degenerate} or no convergence): {consequence}")
+    if replicate_weights.unsplit_persons:
+        notes.append(f"{replicate_weights.unsplit_persons} persons are in strata with one PSU: "
+                     "they add no variance to the BRR SEs")
+    return notes
 
 
 def _replicate_weights(prepared: _Prepared, replicates: int | None, rng) -> ReplicateWeights | None:

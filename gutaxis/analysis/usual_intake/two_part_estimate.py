@@ -68,13 +68,7 @@ def estimate_two_part(prepared, *, component: str, choice: ModelChoice, nsim: in
     if replicate_weights is not None:
         errors, failed = _replicate_errors(prepared, fit, replicate_weights, normals, person_rows, scenarios,
                                            groups, estimates, layout, lam)
-        if failed:
-            consequence = "SEs from the others" if errors else "no SEs"
-            notes.append(f"{failed} of {replicate_weights.count} {replicate_weights.method} replicates could not "
-                         f"be fitted (a person variance 0 or no convergence): {consequence}")
-        if replicate_weights.unsplit_persons:
-            notes.append(f"{replicate_weights.unsplit_persons} persons are in strata with one PSU: "
-                         "they add no variance to the BRR SEs")
+        notes += engine._replicate_notes(replicate_weights, failed, bool(errors), "a person variance 0")
 
     per_person = pl.DataFrame({
         "participant_id": prepared.participant_ids,
