@@ -11,10 +11,7 @@ the per-person predictions, refitted for each BRR replicate. Reports as bench/us
 """
 from __future__ import annotations
 
-import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +22,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 sys.path.insert(0, str(PROJECT_ROOT / "bench"))
 
-from usual_intake import TARGET_SECONDS, busy_cpu_seconds  # noqa: E402  (the one-part bench's helpers)
+from usual_intake import timed_rounds  # noqa: E402  (the one-part bench's rounds and report)
 
-from gutaxis.analysis.usual_intake import estimate_usual_intake  # noqa: E402
 from gutaxis.analysis.usual_intake.boxcox import inverse_boxcox  # noqa: E402
 
 
@@ -57,34 +53,7 @@ def simulated_days(persons: int, seed: int) -> pl.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--persons", type=int, default=10_000)
-    parser.add_argument("--replicates", type=int, default=16, help="Fay-BRR replicates (a power of 2 above 15)")
-    parser.add_argument("--nsim", type=int, default=100, help="pseudo-persons per person")
-    parser.add_argument("--repeat", type=int, default=1, metavar="N", help="rounds; the median is reported")
-    parser.add_argument("--seed", type=int, default=20261207)
-    args = parser.parse_args(argv)
-
-    days = simulated_days(args.persons, args.seed)
-    zero = float((days["amount"] == 0).mean())
-    print(f"{args.persons:,} persons, {days.height:,} recall days ({100 * zero:.0f} % zero), "
-          f"{args.replicates} BRR replicates, nsim {args.nsim}")
-    walls = []
-    for round_number in range(1, args.repeat + 1):
-        busy_before, cpu_before, started = busy_cpu_seconds(), time.process_time(), time.perf_counter()
-        result = estimate_usual_intake(
-            days, component="simulated", covariates=["age_years", "sex"], nuisance=["recall_sequence", "weekend"],
-            weight="weight", design=("stratum", "psu"), domains=["sex"], nsim=args.nsim,
-            replicates=args.replicates, seed=args.seed)
-        wall = time.perf_counter() - started
-        cpu = time.process_time() - cpu_before
-        others = busy_cpu_seconds() - busy_before - cpu
-        walls.append(wall)
-        print(f"round {round_number}: {wall:.1f} s wall, {cpu:.1f} s CPU (other processes: {others:.0f} CPU s); "
-              f"{result.model}, {result.status}, {result.fit.n_iterations} iterations, notes {result.notes}")
-    median = statistics.median(walls)
-    print(f"median {median:.1f} s wall (target < {TARGET_SECONDS:.0f} s): {'ok' if median < TARGET_SECONDS else 'over'}")
-    return 0 if median < TARGET_SECONDS else 1
+    return timed_rounds(simulated_days, argv, __doc__)
 
 
 if __name__ == "__main__":
