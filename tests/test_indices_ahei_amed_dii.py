@@ -217,3 +217,24 @@ def test_dii_row_missing_a_parameter_is_not_scored():
                          "energy_kcal": [2000.0, 1900.0]})
     scored = dii.score(rows)
     assert set(scored["participant_id"]) == {"a"} and scored["score"].is_not_null().all()
+
+
+def test_long_scores_are_the_unpivoted_rows_in_key_and_component_order():
+    """long_scores builds the long rows from the key-sorted wide rows (no sort of the long table): the same
+    rows, values and order as unpivoting and sorting them, with NULL scores and a NULL recall_day kept."""
+    from gutaxis.indices.scoring import SCORE_SCHEMA, TOTAL, long_scores
+
+    wide = pl.DataFrame({"participant_id": ["10", "2", "10", "2", "3"], "recall_day": [2, 1, 1, None, 1],
+                         "zinc": [0.5, -0.25, None, 0.125, 1.0], "alcohol": [0.0, 0.75, 0.5, float("nan"), -1.0]})
+    maxima = {"zinc": 0.313, "alcohol": 0.278}
+    found = long_scores(wide, maxima)
+    expected = (wide.with_columns(pl.col("recall_day").cast(pl.Int32), pl.sum_horizontal("zinc", "alcohol").alias(TOTAL))
+                .unpivot(index=["participant_id", "recall_day"], variable_name="component", value_name="score")
+                .with_columns(pl.col("component").replace_strict({**maxima, TOTAL: 0.591}, return_dtype=pl.Float64)
+                              .alias("max_score"))
+                .select(*SCORE_SCHEMA).sort("participant_id", "recall_day", "component", nulls_last=True))
+    assert found.schema == pl.Schema(SCORE_SCHEMA)
+    assert found.equals(expected, null_equal=True)
+    assert found.filter(pl.col("component") == "zinc")["score"].null_count() == 1  # NULL stays NULL, NaN stays NaN
+    assert found.filter(pl.col("component") == "alcohol")["score"].is_nan().sum() == 1
+    assert long_scores(wide.clear(), maxima).is_empty()
