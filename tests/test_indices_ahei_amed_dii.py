@@ -238,3 +238,42 @@ def test_long_scores_are_the_unpivoted_rows_in_key_and_component_order():
     assert found.filter(pl.col("component") == "zinc")["score"].null_count() == 1  # NULL stays NULL, NaN stays NaN
     assert found.filter(pl.col("component") == "alcohol")["score"].is_nan().sum() == 1
     assert long_scores(wide.clear(), maxima).is_empty()
+
+
+def test_index_audit_counts_out_of_range_scores_wrong_totals_and_partly_scored_rows():
+    """check_indices from its per-index histogram: a score beyond its bound, a total that is not the sum of
+    its components and a participant-day scored on fewer DII parameters than the others are each counted
+    once, over the right denominators (rows, and participant(-day)s per index)."""
+    import duckdb
+
+    from gutaxis import warehouse
+    from gutaxis.indices.steps import check_indices
+    from gutaxis.specs import CohortSpec
+
+    spec = CohortSpec(name="t", format="tabular", path="x.csv")
+    conn = duckdb.connect()
+    warehouse.ensure_schema(conn)
+    zinc, alcohol = dii.MAX_SCORES["zinc"], dii.MAX_SCORES["alcohol"]
+
+    def scored(pid, zinc_score, alcohol_score, total=None, with_alcohol=True):
+        parts = [("zinc", zinc_score, zinc)] + ([("alcohol", alcohol_score, alcohol)] if with_alcohol else [])
+        total = sum(s for _, s, _ in parts) if total is None else total
+        return [(pid, c, s, m) for c, s, m in parts] + [(pid, "total", total, zinc + alcohol)]
+
+    rows = (scored("1", 0.1, -0.2) + scored("2", zinc + 0.2, -alcohol)       # zinc above its maximum (the total is not)
+            + scored("3", 0.1, 0.1, total=0.5) + scored("4", 0.1, 0.0, with_alcohol=False) + scored("5", -0.1, 0.2))
+    days = pl.DataFrame(rows, schema=["participant_id", "component", "score", "max_score"], orient="row")
+    for kind, frame in (("day_index", days.with_columns(pl.lit(1, pl.Int32).alias("recall_day"))),
+                        ("participant_index", days)):
+        table = warehouse.staging_table(kind, "t", "r1")
+        conn.register("incoming", frame.with_columns(pl.lit("dii").alias("index_id")))
+        conn.execute(f"CREATE TABLE {table} AS SELECT * FROM incoming")
+        conn.unregister("incoming")
+    results = check_indices(conn, spec, "r1")
+    for check in ("score within 0..max_score", "total equals the sum of its components",
+                  "every component of the index scored"):
+        found = results.filter(pl.col("check") == check)
+        assert found["unexpected_count"].to_list() == [1, 1], check
+        assert found["element_count"].to_list() == ([days.height] * 2 if check.startswith("score") else [5, 5]), check
+    detail = results.filter(pl.col("check") == "total equals the sum of its components")["detail"][0]
+    assert "dii of participant 3" in detail
