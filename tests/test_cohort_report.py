@@ -274,3 +274,28 @@ def test_the_run_summary_names_the_report_and_dagster_links_it(published):
     metadata = event.asset_materialization.metadata
     assert Path(metadata["path"].value) == (published / "reports" / "reported.html").resolve()
     assert metadata["url"].value.startswith("file://") and metadata["plots"].value >= 3
+
+
+@pytest.mark.slow
+def test_the_plotted_days_from_the_wide_store_tables_equal_those_of_the_contract_views(published, monkeypatch):
+    """_days reads the sampled days' amounts and the participants' low-coverage flags from the cohort's wide
+    store tables: the same rows as the join of the contract views it replaced (which built a long row per
+    participant and component first), low-coverage flags included, whole and hash-sampled."""
+    import duckdb
+
+    from gutaxis.analysis import report_html
+
+    conn = duckdb.connect(str(published / "warehouse.duckdb"), read_only=True)
+    n_days = conn.execute("SELECT count(*) FROM marts.participant_day_exposure WHERE cohort = 'reported' "
+                          "AND component_id = 'energy_kcal'").fetchall()[0][0]
+    keys = ["component_id", "amount", "energy", "low"]
+    for limit in (report_html.MAX_PLOTTED_DAYS, n_days // 2):
+        monkeypatch.setattr(report_html, "MAX_PLOTTED_DAYS", limit)
+        assert report_html._wide_days_sql(conn, "reported") is not None
+        wide, sampled = report_html._days(conn, "reported", n_days)
+        with monkeypatch.context() as views_only:
+            views_only.setattr(report_html, "_wide_days_sql", lambda *_: None)
+            through_views, sampled_views = report_html._days(conn, "reported", n_days)
+        assert wide.height and wide["low"].any()  # demo-024's days are drawn as low coverage
+        assert sampled == sampled_views and (sampled > 0) == (limit < n_days)
+        assert wide.sort(keys).equals(through_views.sort(keys))

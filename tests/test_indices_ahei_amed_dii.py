@@ -217,3 +217,63 @@ def test_dii_row_missing_a_parameter_is_not_scored():
                          "energy_kcal": [2000.0, 1900.0]})
     scored = dii.score(rows)
     assert set(scored["participant_id"]) == {"a"} and scored["score"].is_not_null().all()
+
+
+def test_long_scores_are_the_unpivoted_rows_in_key_and_component_order():
+    """long_scores builds the long rows from the key-sorted wide rows (no sort of the long table): the same
+    rows, values and order as unpivoting and sorting them, with NULL scores and a NULL recall_day kept."""
+    from gutaxis.indices.scoring import SCORE_SCHEMA, TOTAL, long_scores
+
+    wide = pl.DataFrame({"participant_id": ["10", "2", "10", "2", "3"], "recall_day": [2, 1, 1, None, 1],
+                         "zinc": [0.5, -0.25, None, 0.125, 1.0], "alcohol": [0.0, 0.75, 0.5, float("nan"), -1.0]})
+    maxima = {"zinc": 0.313, "alcohol": 0.278}
+    found = long_scores(wide, maxima)
+    expected = (wide.with_columns(pl.col("recall_day").cast(pl.Int32), pl.sum_horizontal("zinc", "alcohol").alias(TOTAL))
+                .unpivot(index=["participant_id", "recall_day"], variable_name="component", value_name="score")
+                .with_columns(pl.col("component").replace_strict({**maxima, TOTAL: 0.591}, return_dtype=pl.Float64)
+                              .alias("max_score"))
+                .select(*SCORE_SCHEMA).sort("participant_id", "recall_day", "component", nulls_last=True))
+    assert found.schema == pl.Schema(SCORE_SCHEMA)
+    assert found.equals(expected, null_equal=True)
+    assert found.filter(pl.col("component") == "zinc")["score"].null_count() == 1  # NULL stays NULL, NaN stays NaN
+    assert found.filter(pl.col("component") == "alcohol")["score"].is_nan().sum() == 1
+    assert long_scores(wide.clear(), maxima).is_empty()
+
+
+def test_index_audit_counts_out_of_range_scores_wrong_totals_and_partly_scored_rows():
+    """check_indices from its per-index histogram: a score beyond its bound, a total that is not the sum of
+    its components and a participant-day scored on fewer DII parameters than the others are each counted
+    once, over the right denominators (rows, and participant(-day)s per index)."""
+    import duckdb
+
+    from gutaxis import warehouse
+    from gutaxis.indices.steps import check_indices
+    from gutaxis.specs import CohortSpec
+
+    spec = CohortSpec(name="t", format="tabular", path="x.csv")
+    conn = duckdb.connect()
+    warehouse.ensure_schema(conn)
+    zinc, alcohol = dii.MAX_SCORES["zinc"], dii.MAX_SCORES["alcohol"]
+
+    def scored(pid, zinc_score, alcohol_score, total=None, with_alcohol=True):
+        parts = [("zinc", zinc_score, zinc)] + ([("alcohol", alcohol_score, alcohol)] if with_alcohol else [])
+        total = sum(s for _, s, _ in parts) if total is None else total
+        return [(pid, c, s, m) for c, s, m in parts] + [(pid, "total", total, zinc + alcohol)]
+
+    rows = (scored("1", 0.1, -0.2) + scored("2", zinc + 0.2, -alcohol)       # zinc above its maximum (the total is not)
+            + scored("3", 0.1, 0.1, total=0.5) + scored("4", 0.1, 0.0, with_alcohol=False) + scored("5", -0.1, 0.2))
+    days = pl.DataFrame(rows, schema=["participant_id", "component", "score", "max_score"], orient="row")
+    for kind, frame in (("day_index", days.with_columns(pl.lit(1, pl.Int32).alias("recall_day"))),
+                        ("participant_index", days)):
+        table = warehouse.staging_table(kind, "t", "r1")
+        conn.register("incoming", frame.with_columns(pl.lit("dii").alias("index_id")))
+        conn.execute(f"CREATE TABLE {table} AS SELECT * FROM incoming")
+        conn.unregister("incoming")
+    results = check_indices(conn, spec, "r1")
+    for check in ("score within 0..max_score", "total equals the sum of its components",
+                  "every component of the index scored"):
+        found = results.filter(pl.col("check") == check)
+        assert found["unexpected_count"].to_list() == [1, 1], check
+        assert found["element_count"].to_list() == ([days.height] * 2 if check.startswith("score") else [5, 5]), check
+    detail = results.filter(pl.col("check") == "total equals the sum of its components")["detail"][0]
+    assert "dii of participant 3" in detail

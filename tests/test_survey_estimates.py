@@ -493,3 +493,28 @@ def test_proportion_with_no_case_is_zero_with_its_interval_and_flag():
                           SurveyDesign("weight"), "case", "proportion", by=["stratum"])
     assert by_stratum["domain_value"].to_list() == ["1", "2", "3"]
     assert by_stratum["estimate"].to_list() == [1.0, 0.0, 0.0]
+
+
+def test_estimate_means_equals_one_estimate_per_variable():
+    """The population ratio method asks for many means per domain in one svy call (estimate_means): each
+    row is exactly the one estimate() gives for that variable alone, a variable's own NULLs included."""
+    import numpy as np
+
+    from gutaxis.analysis.estimates import estimate_means
+
+    rng = np.random.default_rng(3)
+    n = 400
+    frame = pl.DataFrame({
+        "participant_id": [str(i) for i in range(n)], "stratum": [i % 5 for i in range(n)],
+        "psu": [(i // 10) % 2 for i in range(n)], "wt": rng.uniform(100, 900, n),
+        "a": rng.normal(3, 1, n), "b": [None if i % 7 == 0 else float(v) for i, v in enumerate(rng.normal(0, 2, n))],
+        "c": rng.integers(0, 10, n), "sex": ["female", "male"] * (n // 2)})
+    design = SurveyDesign("wt")
+    domain = pl.col("sex") == "female"
+    many = estimate_means(frame, design, ["a", "b", "c"], domain=domain)
+    assert many["variable"].to_list() == ["a", "b", "c"]
+    for row in many.iter_rows(named=True):
+        one = estimate(frame, design, row["variable"], "mean", domain=domain).row(0, named=True)
+        assert row == one and row["se"] > 0 and row["ci_low"] < row["estimate"] < row["ci_high"]
+    with pytest.raises(GutaxisError, match="column zz is not in the analysis frame"):
+        estimate_means(frame, design, ["a", "zz"])

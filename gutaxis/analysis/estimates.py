@@ -185,6 +185,33 @@ def estimate(frame: pl.DataFrame, design: SurveyDesign, variable: str, statistic
     return pl.DataFrame(rows, schema=ESTIMATE_SCHEMA)
 
 
+def estimate_means(frame: pl.DataFrame, design: SurveyDesign, variables: Sequence[str], *,
+                   domain: pl.Expr | None = None, subpopulation: str = "all", source: str = "analysis") -> pl.DataFrame:
+    """The overall mean of each of `variables` within `domain`, one row each, as `estimate(..., "mean")`
+    gives it for one: the design is bound once and svy estimates the variables in one call (each on its
+    own non-null rows), where a call per variable rebuilt the sample and its design (the population
+    ratio method asks for one mean per index component and domain: 81 for the DII of one cohort)."""
+    variables = list(variables)
+    missing = [c for c in variables if c not in frame.columns]
+    if missing:
+        raise GutaxisError(f"{source}: column {missing[0]} is not in the analysis frame; name a known outcome, "
+                           "component or participant attribute")
+    data = frame.with_columns(pl.col(variables).cast(pl.Float64))
+    sample = survey_sample(data, design, domain, source, variables)
+    for variable in variables:  # the same refusal as one estimate() per variable
+        refuse_unweighted_members(data, design, domain, [variable], source)
+    results = sample.estimation.mean(variables, where=_where(), drop_nulls=True, alpha=ALPHA)
+    method = method_label(data, design)
+    rows = []
+    for variable, result in zip(variables, results if isinstance(results, list) else [results]):
+        for row in result.to_polars().iter_rows(named=True):
+            rows.append({"variable": variable, "statistic": "mean", "quantile": None, "subpopulation": subpopulation,
+                         "domain": "all", "domain_value": "all", "estimate": row["est"], "se": row["se"],
+                         "ci_low": row["lci"], "ci_high": row["uci"], "n": row["n"], "df": row["df"],
+                         "weight": design.weight, "method": method, "reliability_flag": None})
+    return pl.DataFrame(rows, schema=ESTIMATE_SCHEMA)
+
+
 def _share_of_ones(table: pl.DataFrame, by: list[str]) -> pl.DataFrame:
     """The level-1 row of svy's proportion table per domain. svy lists only the levels it sees, so where
     no participant has a 1 the share is taken from the level-0 row: 1 - p, same SE, the interval mirrored

@@ -145,18 +145,55 @@ def _days(conn: duckdb.DuckDBPyConnection, cohort: str, n_days: int) -> tuple[pl
     """Each day's amount of every component with the day's energy and the participant's low-coverage flag;
     a fixed hash-sample of the days when the cohort has more than MAX_PLOTTED_DAYS (then their number)."""
     share = 1.0 if n_days <= MAX_PLOTTED_DAYS else MAX_PLOTTED_DAYS / n_days
-    days = _frame(conn,
-        "WITH energy AS (SELECT participant_id, recall_day, amount AS energy FROM marts.participant_day_exposure "
-        "  WHERE cohort = $cohort AND component_id = 'energy_kcal' "
-        "  AND ($share >= 1 OR hash(participant_id, recall_day) % 1000000 < $share * 1000000)) "
-        "SELECT d.component_id, d.amount, e.energy, coalesce(p.low_coverage, false) AS low "
-        "FROM marts.participant_day_exposure d JOIN energy e USING (participant_id, recall_day) "
-        "LEFT JOIN marts.participant_exposure p ON p.cohort = d.cohort AND p.participant_id = d.participant_id "
-        "  AND p.component_id = d.component_id "
-        "WHERE d.cohort = $cohort AND d.amount IS NOT NULL",
-        {"cohort": cohort, "share": share})
+    params = {"cohort": cohort, "share": share}
+    # the sampled days and their energy from the contract view (one component of it: cheap)
+    energy = ("WITH energy AS MATERIALIZED (SELECT participant_id, recall_day, amount AS energy "
+              "  FROM marts.participant_day_exposure WHERE cohort = $cohort AND component_id = 'energy_kcal' "
+              "  AND ($share >= 1 OR hash(participant_id, recall_day) % 1000000 < $share * 1000000)) ")
+    wide = _wide_days_sql(conn, cohort)
+    if wide is not None:
+        days = _frame(conn, energy + wide, params)
+    else:  # tables published long (before exposures were stored wide): through the contract views
+        days = _frame(conn, energy +
+            "SELECT d.component_id, d.amount, e.energy, coalesce(p.low_coverage, false) AS low "
+            "FROM marts.participant_day_exposure d JOIN energy e USING (participant_id, recall_day) "
+            "LEFT JOIN marts.participant_exposure p ON p.cohort = d.cohort AND p.participant_id = d.participant_id "
+            "  AND p.component_id = d.component_id "
+            "WHERE d.cohort = $cohort AND d.amount IS NOT NULL", params)
     sampled = days.filter(pl.col("component_id") == "energy_kcal").height if share < 1 else 0
     return days, sampled
+
+
+def _wide_days_sql(conn: duckdb.DuckDBPyConnection, cohort: str) -> str | None:
+    """The rest of _days' query on the cohort's wide store tables: the sampled days' stored amounts and the
+    participants' low-coverage flags (derived as marts.participant_exposure derives them), unpivoted here.
+    The contract views gave the same rows but built a row per day or participant and registry component
+    before the join (26 M participant rows for 333 k participants): most of the report's time. None when
+    a table is stored long."""
+    tables = dict(conn.execute("SELECT kind, table_name FROM store.published WHERE cohort = ? "
+                               "AND kind IN ('day_exposure', 'participant_exposure')", [cohort]).fetchall())
+    if len(tables) < 2:
+        return None
+    units = dict(conn.execute("SELECT component_id, unit FROM reference.components").fetchall())
+    flags = warehouse.wide_participant_exposure_select(conn, tables["participant_exposure"], units,
+                                                       measures=("low_coverage",))
+    day_columns = warehouse.column_names(conn, "store." + warehouse.ident(tables["day_exposure"]))
+    amounts = [c for c in day_columns if c.startswith("amount__")]
+    if flags is None or "component_id" in day_columns or not amounts:
+        return None
+    day = warehouse.ident(tables["day_exposure"])
+    components = [c.split("__", 1)[1] for c in amounts]
+    # one row per sampled day with the participant's flags beside its amounts, then unpivoted by the pair
+    # (amount, flag) of each component: no join of long rows
+    pairs = ", ".join(f"({warehouse.ident(a)}, {warehouse.ident(c + '_low_coverage') if c in units else 'CAST(NULL AS BOOLEAN)'})"
+                      f" AS {warehouse.ident(c)}" for a, c in zip(amounts, components))
+    return (f", flags AS (SELECT * EXCLUDE (n_days) FROM ({flags}) WHERE participant_id IN (SELECT participant_id FROM energy)), "
+            f"days AS (SELECT e.energy, f.* EXCLUDE (participant_id), {', '.join(warehouse.ident(c) for c in amounts)} "
+            f"  FROM store.{day} t JOIN energy e "
+            f"  ON e.participant_id = CAST(t.participant_id AS VARCHAR) AND e.recall_day = t.recall_day "
+            f"  LEFT JOIN flags f ON f.participant_id = e.participant_id) "
+            f"SELECT component_id, amount, energy, coalesce(low, false) AS low "
+            f"FROM (UNPIVOT days ON {pairs} INTO NAME component_id VALUE amount, low) WHERE amount IS NOT NULL")
 
 
 def _components(conn, cohort: str, days: pl.DataFrame, summary: CohortReport, usual_table: str) -> list[ComponentSection]:
@@ -170,10 +207,11 @@ def _components(conn, cohort: str, days: pl.DataFrame, summary: CohortReport, us
         "ORDER BY component_id, amount DESC, food_code", [cohort, TOP_FOODS]).fetchall()
     usual = _usual_rows(conn, cohort) if not usual_table else pl.DataFrame()
     sections = []
-    for component_id in sorted(set(days["component_id"].unique().to_list()),
-                               key=lambda c: (c != "energy_kcal", c)):
+    # split once (rows keep their order), not a filter of every sampled day-component row per component
+    by_component = {key[0]: part for key, part in days.partition_by("component_id", as_dict=True).items()}
+    for component_id in sorted(by_component, key=lambda c: (c != "energy_kcal", c)):
         name, unit = names.get(component_id, (component_id, ""))
-        rows = days.filter(pl.col("component_id") == component_id)
+        rows = by_component[component_id]
         if component_id == "energy_kcal":
             per_day = rows["amount"].to_numpy()
         else:

@@ -25,7 +25,7 @@ import polars as pl
 from scipy import special
 
 from gutaxis import DATA_DIR, GutaxisError
-from gutaxis.indices.scoring import KEYS, SCORE_SCHEMA, TOTAL
+from gutaxis.indices.scoring import KEYS, SCORE_SCHEMA, long_scores
 from gutaxis.reference_tables import read_reference
 
 INDEX_ID = "dii"
@@ -101,10 +101,4 @@ def score(rows: pl.DataFrame, participants: pl.DataFrame | None = None) -> pl.Da
     if not used:
         return pl.DataFrame(schema=SCORE_SCHEMA)
     wide = wide.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in used))
-    maxima = {c: MAX_SCORES[c] for c in used}
-    maxima[TOTAL] = float(sum(maxima.values()))
-    return (wide.with_columns(pl.sum_horizontal(used).alias(TOTAL))
-            .unpivot(index=list(KEYS), variable_name="component", value_name="score")
-            .with_columns(max_score=pl.col("component").replace_strict(maxima, return_dtype=pl.Float64))
-            .select(*SCORE_SCHEMA).cast(SCORE_SCHEMA)
-            .sort("participant_id", "recall_day", "component", nulls_last=True))
+    return long_scores(wide, {c: MAX_SCORES[c] for c in used})

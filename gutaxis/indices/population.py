@@ -16,7 +16,7 @@ import polars as pl
 
 from scipy.stats import t as student_t
 
-from gutaxis.analysis.estimates import ALPHA, SurveyDesign, estimate
+from gutaxis.analysis.estimates import ALPHA, SurveyDesign, estimate_means
 from gutaxis.indices import IndexDefinition
 
 STATISTIC = "ratio"
@@ -27,10 +27,21 @@ _STEP = 1e-6
 
 def group_scores(index: IndexDefinition, means: pl.DataFrame) -> dict[str, float]:
     """component (and total) -> score of the index on the weighted mean intakes in `means` (one row)."""
-    row = means.with_columns(pl.lit("group").alias("participant_id"), pl.lit(None, pl.Int32).alias("recall_day"))
-    scored = index.score(row.select("participant_id", "recall_day", *(c for c in means.columns
-                                                                     if c not in ("participant_id", "recall_day"))), None)
-    return dict(zip(scored["component"], scored["score"]))
+    return _scores_of_rows(index, means)[0]
+
+
+def _scores_of_rows(index: IndexDefinition, means: pl.DataFrame) -> list[dict[str, float]]:
+    """Per row of `means` (each a vector of mean intakes), component (and total) -> score, scored in one
+    call of the index: the indices this method applies to score each row on its own (fixed standards),
+    and a call per perturbed vector (two per input for the gradient) cost more than the scoring."""
+    inputs = [c for c in means.columns if c not in ("participant_id", "recall_day")]
+    rows = means.select(pl.int_range(pl.len()).cast(pl.String).alias("participant_id"),
+                        pl.lit(None, pl.Int32).alias("recall_day"), *inputs)
+    scored = index.score(rows, None)
+    found: list[dict[str, float]] = [{} for _ in range(means.height)]
+    for row, component, score in scored.select("participant_id", "component", "score").iter_rows():
+        found[int(row)][component] = score
+    return found
 
 
 def _weighted_means(frame: pl.DataFrame, weight: str, columns: tuple[str, ...]) -> pl.DataFrame:
@@ -38,22 +49,26 @@ def _weighted_means(frame: pl.DataFrame, weight: str, columns: tuple[str, ...]) 
     return frame.select(*((pl.col(c) * w).sum() / w.sum() for c in columns))
 
 
-def _linearised(index: IndexDefinition, frame: pl.DataFrame, weight: str,
-                required: tuple[str, ...]) -> tuple[dict[str, float], pl.DataFrame]:
-    """The scores on the weighted means of `frame`, and a column of linearised values per score."""
-    means = _weighted_means(frame, weight, required)
+def _linearised(index: IndexDefinition, frame: pl.DataFrame, weight: str, required: tuple[str, ...],
+                members: pl.Expr) -> tuple[dict[str, float], list[pl.Expr]]:
+    """The scores on the weighted means of the `members` of `frame`, and per score the expression of its
+    linearised values (0 outside the members)."""
+    means = _weighted_means(frame.filter(members), weight, required)
+    steps = {k: _STEP * max(abs(means[k][0]), 1.0) for k in required}
+    # the published scores from the means alone (polars' kernels may round a one-row column's arithmetic
+    # differently in the last bit); the gradient's perturbed vectors, each input's mean moved up by its
+    # step and down by it, scored in one call
     scores = group_scores(index, means)
+    scored = _scores_of_rows(index, pl.concat([means.with_columns(pl.col(k) + sign * steps[k])
+                                               for k in required for sign in (1, -1)]))
     gradients = {c: {} for c in scores}
-    for k in required:
-        step = _STEP * max(abs(means[k][0]), 1.0)
-        up = group_scores(index, means.with_columns(pl.col(k) + step))
-        down = group_scores(index, means.with_columns(pl.col(k) - step))
+    for i, k in enumerate(required):
+        up, down = scored[2 * i], scored[2 * i + 1]
         for c in scores:
-            gradients[c][k] = (up[c] - down[c]) / (2 * step)
-    linearised = frame.select(
-        "participant_id",
-        *(pl.sum_horizontal([(pl.col(k) - means[k][0]) * g for k, g in gradients[c].items()]).alias(f"{_U}{c}")
-          for c in scores))
+            gradients[c][k] = (up[c] - down[c]) / (2 * steps[k])
+    linearised = [pl.when(members).then(pl.sum_horizontal([(pl.col(k) - means[k][0]) * g
+                                                           for k, g in gradients[c].items()]))
+                  .otherwise(0.0).alias(f"{_U}{c}") for c in scores]
     return scores, linearised
 
 
@@ -76,15 +91,12 @@ def population_scores(index: IndexDefinition, frame: pl.DataFrame, design: Surve
     rows = []
     filled = frame.with_columns(pl.col(c).fill_null(0.0) for c in inputs)
     for domain_name, domain_value, members in levels:
-        chosen = filled.filter(members)
-        if not chosen.height:
+        if not filled.select(members.any()).item():
             continue
-        scores, linearised = _linearised(index, chosen, design.weight, inputs)
-        data = filled.join(linearised, on="participant_id", how="left").with_columns(
-            pl.col(f"{_U}{c}").fill_null(0.0) for c in scores)
-        for component, score in scores.items():
-            spread = estimate(data, design, f"{_U}{component}", "mean", domain=members)
-            row = spread.row(0, named=True)
+        scores, linearised = _linearised(index, filled, design.weight, inputs, members)
+        data = filled.with_columns(linearised)
+        spreads = estimate_means(data, design, [f"{_U}{c}" for c in scores], domain=members)
+        for (component, score), row in zip(scores.items(), spreads.iter_rows(named=True)):
             # svy gives no interval for a mean of exactly 0: the t-based half-width on the design df instead
             half = float(student_t.ppf(1 - ALPHA / 2, row["df"]) * row["se"]) if row["df"] and row["se"] is not None \
                 else None

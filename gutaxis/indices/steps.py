@@ -63,10 +63,10 @@ def stage_indices(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: st
                                           pl.col("median").alias("threshold"), "n"))
         day_parts.append(({"cohort": spec.name, "index_id": index.index_id}, per_day))
         participant_parts.append(({"cohort": spec.name, "index_id": index.index_id}, per_participant))
+        # every scored participant(-day) has exactly one total row: counting those is counting the distinct keys
         status.append({"index_id": index.index_id, "status": COMPUTED,
-                       "participant_days": per_day.select(pl.struct("participant_id", "recall_day").n_unique()).item()
-                       if per_day.height else 0,
-                       "participants": per_participant["participant_id"].n_unique()})
+                       "participant_days": per_day.filter(pl.col("component") == TOTAL).height,
+                       "participants": per_participant.filter(pl.col("component") == TOTAL).height})
     warehouse.stage_parts(conn, "day_index", spec.name, run_key, day_parts or [({"cohort": spec.name, "index_id": ""},
                           _empty(with_day=True))], warehouse.COHORT_TABLES["marts.participant_day_index"])
     warehouse.stage_parts(conn, "participant_index", spec.name, run_key,
@@ -102,25 +102,32 @@ def check_indices(conn: duckdb.DuckDBPyConnection, spec: CohortSpec, run_key: st
     minimum = f"CASE index_id {lower} ELSE 0 END" if lower else "0"
     for kind, keys in (("day_index", "participant_id, recall_day"), ("participant_index", "participant_id")):
         table = warehouse.staging_table(kind, spec.name, run_key)
-        total = conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-        bad = conn.execute(f"SELECT count(*), any_value(index_id || ' ' || component || ' of participant ' || participant_id) "
-                           f"FROM {table} WHERE score IS NULL OR score < {minimum} OR score > max_score").fetchall()[0]
-        rows.append(_result("score within 0..max_score", "score", bad[0], total,
-                            f"a score outside its range (first: {bad[1]})", table))
-        sums = conn.execute(
-            f"SELECT count(*), any_value(index_id || ' of participant ' || participant_id) FROM ("
-            f"SELECT index_id, {keys}, sum(score) FILTER (WHERE component = '{TOTAL}') AS total, "
+        out_of_range = f"score IS NULL OR score < {minimum} OR score > max_score"
+        total, bad, first = conn.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE {out_of_range}), any_value(index_id || ' ' || component || "
+            f"' of participant ' || participant_id) FILTER (WHERE {out_of_range}) FROM {table}").fetchall()[0]
+        rows.append(_result("score within 0..max_score", "score", bad, total,
+                            f"a score outside its range (first: {first})", table))
+        # one pass over the groups (index, participant(-day)): their sums, and how many rows each has,
+        # returned as a histogram per index (a few rows, not one per participant-day)
+        bad_sum = f"total IS NULL OR abs(total - parts) > {SUM_TOLERANCE}"
+        histogram = conn.execute(
+            f"WITH g AS (SELECT index_id, {keys}, sum(score) FILTER (WHERE component = '{TOTAL}') AS total, "
             f"sum(score) FILTER (WHERE component <> '{TOTAL}') AS parts, count(*) AS n FROM {table} "
-            f"GROUP BY index_id, {keys}) WHERE total IS NULL OR abs(total - parts) > {SUM_TOLERANCE}").fetchall()[0]
-        groups = conn.execute(f"SELECT count(*) FROM (SELECT DISTINCT index_id, {keys} FROM {table})").fetchall()[0][0]
-        rows.append(_result("total equals the sum of its components", "score", sums[0], groups,
-                            f"a total that is not the sum of its components (first: {sums[1]})", table))
-        counts = conn.execute(f"SELECT index_id, count(*) FROM {table} GROUP BY index_id, {keys}").fetchall()
+            f"GROUP BY index_id, {keys}) "
+            f"SELECT index_id, n, count(*), count(*) FILTER (WHERE {bad_sum}), "
+            f"any_value(index_id || ' of participant ' || participant_id) FILTER (WHERE {bad_sum}) "
+            f"FROM g GROUP BY index_id, n").fetchall()
+        groups = sum(h[2] for h in histogram)
+        first_bad = next((h[4] for h in histogram if h[3]), None)
+        rows.append(_result("total equals the sum of its components", "score", sum(h[3] for h in histogram), groups,
+                            f"a total that is not the sum of its components (first: {first_bad})", table))
         widest = {}
-        for index_id, n in counts:
+        for index_id, n, _, _, _ in histogram:
             widest[index_id] = max(widest.get(index_id, 0), n)
-        incomplete = sum(1 for index_id, n in counts if expected.get(index_id, widest[index_id]) != n)
-        rows.append(_result("every component of the index scored", "component", incomplete, len(counts),
+        incomplete = sum(count for index_id, n, count, _, _ in histogram
+                         if expected.get(index_id, widest[index_id]) != n)
+        rows.append(_result("every component of the index scored", "component", incomplete, groups,
                             "a participant scored on some components of an index only", table))
     return _record(conn, spec, run_key, "indices", rows)
 
