@@ -208,13 +208,18 @@ class SourceSpec(BaseModel):
     path: str | None = None
 
 
+# libyaml's safe loader when PyYAML has it: the same documents, ~10x faster than the pure-Python one, and a
+# run reads the source specs a few dozen times
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _load_yaml(path: Path) -> dict:
     if not path.is_file():
         tried = f" (looked for {os.path.abspath(path)})" if not path.is_absolute() else ""
         raise GutaxisError(f"{path}: spec file does not exist{tried}; give an existing path or a registered name "
                            "(see `gutaxis cohort list`)")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise GutaxisError(f"{path}: not valid YAML ({first}); fix the syntax") from None

@@ -106,7 +106,8 @@ def run_cohorts(names_or_paths: list[str] | None, replace: bool = False) -> tupl
     reports: list[CohortReport] = []
     with interrupts.watched():
         try:
-            with warehouse.writer_lock(warehouse.warehouse_path()):
+            # one writer connection for every step of every job of this command (warehouse.writer_session)
+            with warehouse.writer_lock(warehouse.warehouse_path()), warehouse.writer_session():
                 reference = defs.resolve_job_def("reference_job").execute_in_process(
                     instance=instance, run_config=QUIET, raise_on_error=False)
                 interrupts.stop_if_received()
@@ -168,7 +169,7 @@ def check_cohort(name_or_path: str) -> CohortReport:
     spec = resolve_cohort(name_or_path)
     key = "check" + uuid.uuid4().hex[:11]
     instance = _instance()
-    with warehouse.writer_lock(warehouse.warehouse_path()):
+    with warehouse.writer_lock(warehouse.warehouse_path()), warehouse.writer_session():
         defs.resolve_job_def("reference_job").execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False)
         with warehouse.open_writer() as conn:
             try:
