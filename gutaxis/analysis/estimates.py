@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import polars as pl
-import svy
-from scipy import stats
+
+if TYPE_CHECKING:
+    import svy
 
 from gutaxis import GutaxisError
 
@@ -81,6 +82,8 @@ def survey_sample(frame: pl.DataFrame, design: SurveyDesign, domain: pl.Expr | N
     columns: the analysed columns; the sample then holds only them and the design's (svy describes every
     column of its frame when it is built: with all exposures, attributes and text ids of a large cohort,
     that took as long as the fit itself)."""
+    import svy  # imported on first use: a second of every run's start for cohorts without analyses
+
     for role, column in (("weight", design.weight), ("strata", design.strata), ("psu", design.psu)):
         if column not in frame.columns:
             raise GutaxisError(f"{source}: the design's {role} column {column} is missing; "
@@ -124,10 +127,14 @@ def refuse_unweighted_members(frame: pl.DataFrame, design: SurveyDesign, domain:
 
 
 def _where():
+    import svy
+
     return svy.col(_IN_DOMAIN) == 1
 
 
 def method_label(frame: pl.DataFrame, design: SurveyDesign) -> str:
+    import svy
+
     lonely = lonely_strata(frame, design)
     rule = design.lonely_psu + (f" (strata {', '.join(map(str, lonely))})" if lonely else " (none lonely)")
     return METHOD.format(version=svy.__version__, rule=rule)
@@ -240,6 +247,8 @@ def fit_regression(frame: pl.DataFrame, design: SurveyDesign, outcome: str, pred
                    subpopulation: str = "all", source: str = "analysis") -> pl.DataFrame:
     """Survey-weighted logistic (estimates are log odds ratios) or linear regression of `outcome` on
     `predictors` within `domain`; `categorical` maps a predictor to its reference level."""
+    import svy
+
     families = {"logistic": "binomial", "linear": "gaussian"}
     if model not in families:
         raise GutaxisError(f"{source}: model {model!r} is not known; use logistic or linear")
@@ -275,6 +284,8 @@ def design_df(rows: pl.DataFrame, design: SurveyDesign) -> int:
 
 def _t_inference(estimate: float, se: float, df: int) -> dict:
     """95 % CI and two-sided p of a coefficient from t on `df` (see MODEL_DF)."""
+    from scipy import stats
+
     if df < 1 or not (se > 0):
         return {"ci_low": None, "ci_high": None, "p_value": None}
     half = stats.t.ppf(1 - ALPHA / 2, df) * se

@@ -9,7 +9,6 @@ import polars as pl
 
 from gutaxis import GutaxisError
 from gutaxis.analysis.declarations import Design, UsualIntake
-from gutaxis.analysis.usual_intake import estimate_usual_intake
 
 DISTRIBUTION_SCHEMA = {
     "component_id": pl.String, "unit": pl.String, "domain": pl.String, "domain_value": pl.String,
@@ -61,6 +60,8 @@ def usual_intake_tables(days: pl.DataFrame, participants: pl.DataFrame, declared
                         units: dict[str, str], where) -> UsualTables:
     """`days`: participant_id, recall_day, component_id, amount, energy (the day's energy_kcal);
     `participants`: one row per participant with the covariates, domains and design columns."""
+    from gutaxis.analysis import usual_intake  # the NCI engine (scipy.optimize) only for cohorts that declare it
+
     refuse_missing_attributes(participants, declared, where)
     weight = usual_weight(participants, design)
     strata_psu = (design.strata, design.psu) if design is not None else None
@@ -84,10 +85,10 @@ def usual_intake_tables(days: pl.DataFrame, participants: pl.DataFrame, declared
                     (pl.col("amount") * 1000 / pl.col("energy")).alias("amount"))
             frame = component_days.select("participant_id", "recall_day", "amount").join(
                 persons, on="participant_id", how="inner")
-            result = estimate_usual_intake(frame, component=component, covariates=declared.covariates,
-                                           nuisance=declared.nuisance, weight=weight, design=strata_psu,
-                                           domains=declared.domains, nsim=declared.nsim,
-                                           replicates=declared.replicates, seed=declared.seed)
+            result = usual_intake.estimate_usual_intake(
+                frame, component=component, covariates=declared.covariates, nuisance=declared.nuisance, weight=weight,
+                design=strata_psu, domains=declared.domains, nsim=declared.nsim, replicates=declared.replicates,
+                seed=declared.seed)
             distributions.append(_distribution_rows(component, unit, result))
             if result.estimated and scale == "amount":
                 method = (f"NCI {result.distribution['model'][0]} model, predicted usual intake given the person's "

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import polars as pl
 
-from scipy.stats import t as student_t
 
 from gutaxis.analysis.estimates import ALPHA, SurveyDesign, estimate_means
 from gutaxis.indices import IndexDefinition
@@ -88,6 +87,8 @@ def population_scores(index: IndexDefinition, frame: pl.DataFrame, design: Surve
     for column in by:
         for value in sorted(frame.filter(inside)[column].drop_nulls().unique().to_list()):
             levels.append((column, str(value), inside & (pl.col(column) == value)))
+    from scipy.stats import t as student_t  # on first use: scipy.stats costs every run's start
+
     rows = []
     filled = frame.with_columns(pl.col(c).fill_null(0.0) for c in inputs)
     for domain_name, domain_value, members in levels:
