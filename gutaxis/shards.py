@@ -29,9 +29,8 @@ from gutaxis import PROJECT_ROOT, GutaxisError, faults
 from gutaxis.lake import MANIFEST, Lake
 
 MAX_SHARDS = 4096
-# `shards: auto`: one shard per this many input rows (items), at least 1. At 100 M items one
-# process peaks at ~4.4 GB (README "Speed and memory"), ~44 bytes per item: 25 M items keep a
-# shard's worker near 1-1.5 GB, which fits the smallest common cluster slot (2 GB per core).
+# `shards: auto`: one shard per this many input rows (items), at least 1. A 25 M-item shard's worker
+# peaked at ~5.5 GB with FNDDS' 39 components (docs/scale.md "Measured"): an 8 GB, 2-core slot.
 ROWS_PER_SHARD = 25_000_000
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)
