@@ -21,7 +21,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
 class ShardsResource(dg.ConfigurableResource):
     """Where a sharded cohort's shards run (gutaxis.shard_executors): in-process, processes[:K] or
-    dask:ADDRESS; default $GUTAXIS_SHARD_EXECUTOR, else in-process. Set it in run config
+    dask:ADDRESS; default $GUTAXIS_SHARD_EXECUTOR, else processes:1. Set it in run config
     (resources: {shards: {config: {executor: dask:tcp://scheduler:8786}}}) or the environment."""
 
     executor: str = ""

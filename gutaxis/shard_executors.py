@@ -1,9 +1,11 @@
 """Where shard tasks run: configuration, never code (docs/scale.md).
 
 GUTAXIS_SHARD_EXECUTOR (or the `shards` resource's `executor` in Dagster run config):
-- `in-process` (default): one shard after the other in this process; peak memory is one shard's.
-- `processes` or `processes:K`: K processes at a time on this machine (default: one per core), a
-  fresh one per shard.
+- `processes:1` (default) or `processes[:K]`: K processes at a time on this machine (`processes`: one
+  per core), a fresh one per shard, so the peak is the central process plus K shards' workers.
+- `in-process`: one shard after the other in this process. No process start-up per shard (a few
+  seconds of imports), but memory is not given back between shards: four 25 M-item shards peaked at
+  13.2 GB in-process against 6.0 GB with processes:1 (docs/scale.md "Measured"). For small shards and tests.
 - `dask:ADDRESS` (or a bare `tcp://...` / `tls://...` address): the scheduler of an existing Dask
   `distributed` cluster, started however the site starts one (dask-jobqueue on SLURM/PBS,
   dask-kubernetes, `dask scheduler` + `dask worker` by hand). Dask reschedules the task of a lost
@@ -20,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from gutaxis import GutaxisError
 
-DEFAULT = "in-process"
+DEFAULT = "processes:1"
 CONNECT_TIMEOUT = "30s"
 
 
