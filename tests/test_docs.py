@@ -52,4 +52,5 @@ def test_make_check_runs_the_unit_tests_and_leaves_pipeline_and_realdata_tests_t
     assert sorted(name.split("::")[1] for name in collected) == [
         "test_a_source_is_verified_only_when_every_file_matches_the_official_sha256",
         "test_gutaxis_sources_says_fetched_verified_or_not_and_the_version",
+        "test_the_coverage_line_counts_full_and_empty_components_and_lists_the_partial_ones",
         "test_warned_rows_are_listed_at_most_five_with_the_full_count"], done.stdout
