@@ -68,14 +68,16 @@ def split_diary(spec: CohortSpec, n_shards: int, folder: Path) -> int:
                 lambda: keyed.sink_parquet(sink, mkdir=True, engine="streaming", statistics=False, compression="lz4"))
     empty = pl.DataFrame(schema=schema)
     for shard in range(n_shards):
-        if not split_shard_folder(folder, shard).exists():
-            split_shard_folder(folder, shard).mkdir(parents=True)
-            empty.write_parquet(split_shard_folder(folder, shard) / "00000000.parquet")
+        rows = folder / split_shard_folder(shard)
+        if not rows.exists():
+            rows.mkdir(parents=True)
+            empty.write_parquet(rows / "00000000.parquet")
     return sum(records.rows for records in opened)
 
 
-def split_shard_folder(folder: Path, shard: int) -> Path:
-    return folder / f"{SPLIT_KEY}={shard}"
+def split_shard_folder(shard: int) -> str:
+    """The folder, under the split's, that holds one shard's rows (the partitioned sink's name for it)."""
+    return f"{SPLIT_KEY}={shard}"
 
 
 def read_split_shard(spec: CohortSpec, code_width: int, folder: Path, rows_read: int) -> CanonicalDiary:

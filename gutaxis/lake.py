@@ -103,9 +103,7 @@ class Lake:
             pass
 
     def put_folder(self, local: Path, path: str) -> None:
-        """Upload the files under local to path (same relative names); a local lake's path is local already."""
-        if self.is_local and Path(path).resolve() == local.resolve():
-            return
+        """Upload the files under local to path (same relative names)."""
         fs = self.fs
         for file in sorted(p for p in local.rglob("*") if p.is_file()):
             fs.put_file(str(file), f"{path}/{file.relative_to(local).as_posix()}")

@@ -209,7 +209,7 @@ def run_shard(task: ShardTask) -> dict:
 def _compute(task: ShardTask) -> dict:
     from gutaxis import stages
     from gutaxis.components import component_ids, units
-    from gutaxis.diaries import SPLIT_KEY, read_split_shard
+    from gutaxis.diaries import read_split_shard, split_shard_folder
     from gutaxis.exposure import compute_chunk, composition_wide, participant_slices
     from gutaxis.specs import load_cohort_spec, load_source_spec
 
@@ -218,7 +218,7 @@ def _compute(task: ShardTask) -> dict:
     if not task.split:
         raise GutaxisError(f"{task.spec_path}: shard {task.shard} of {task.n_shards} has no split input; shards run "
                            "through the cohort_shards step (gutaxis.sharded_run.compute_shards), which splits the files first")
-    with task.lake.local_folder(f"{task.split}/{SPLIT_KEY}={task.shard}") as rows:
+    with task.lake.local_folder(f"{task.split}/{split_shard_folder(task.shard)}") as rows:
         diary = read_split_shard(spec, width, rows, task.rows_read)
     untrusted = diary.untrusted_codes
     rows_digest = frame_digest(diary.items, diary.quarantine, diary.inclusion, diary.participants, untrusted)

@@ -86,7 +86,7 @@ def test_the_split_pass_gives_each_shard_its_own_rows_in_file_order_and_every_sh
     whole = read_diary(spec, 8, require_usable=False)
     rows_read = split_diary(spec, 7, tmp_path / "split")
     assert rows_read == whole.rows_read == 7
-    parts = [read_split_shard(spec, 8, split_shard_folder(tmp_path / "split", i), rows_read) for i in range(7)]
+    parts = [read_split_shard(spec, 8, tmp_path / "split" / split_shard_folder(i), rows_read) for i in range(7)]
     for name in ("items", "quarantine", "inclusion", "participants", "untrusted_codes"):
         stacked = pl.concat([getattr(p, name) for p in parts])
         assert stacked.sort(pl.all()).equals(getattr(whole, name).sort(pl.all())), name
